@@ -1,0 +1,63 @@
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3").
+// Counter-based: the value at (seed, offset, index) is a pure function, so the
+// CPU and CUDA backends draw identical dropout masks, masking decisions and
+// Gumbel noise without sharing any state. Header-only and usable from .cu files.
+#pragma once
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define ELECTRA_HD __host__ __device__ __forceinline__
+#else
+#define ELECTRA_HD inline
+#endif
+
+namespace electra {
+
+struct PhiloxOut { uint32_t x[4]; };
+
+ELECTRA_HD uint32_t philox_mulhilo(uint32_t a, uint32_t b, uint32_t* hi) {
+  uint64_t p = static_cast<uint64_t>(a) * static_cast<uint64_t>(b);
+  *hi = static_cast<uint32_t>(p >> 32);
+  return static_cast<uint32_t>(p);
+}
+
+// One Philox4x32 block: 10 rounds over a 128-bit counter with a 64-bit key.
+ELECTRA_HD PhiloxOut philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                                uint32_t k0, uint32_t k1) {
+  const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+  const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  for (int r = 0; r < 10; ++r) {
+    uint32_t hi0, hi1;
+    uint32_t lo0 = philox_mulhilo(M0, c0, &hi0);
+    uint32_t lo1 = philox_mulhilo(M1, c2, &hi1);
+    uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    k0 += W0; k1 += W1;
+  }
+  PhiloxOut o;
+  o.x[0] = c0; o.x[1] = c1; o.x[2] = c2; o.x[3] = c3;
+  return o;
+}
+
+// The project-wide convention: element `index` of stream `offset` under `seed`
+// is word 0 of the block with counter (index lo, index hi, offset lo, offset hi)
+// and key (seed lo, seed hi). Every op that needs randomness picks a distinct
+// `offset` (e.g. step * 1024 + op slot) and uses the element's flat index.
+ELECTRA_HD uint32_t philox_u32(uint64_t seed, uint64_t offset, uint64_t index) {
+  return philox4x32(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
+                    static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
+                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32))
+      .x[0];
+}
+
+// Uniform in [0, 1) with 24 random bits (exactly representable in fp32).
+ELECTRA_HD float philox_uniform(uint64_t seed, uint64_t offset, uint64_t index) {
+  return static_cast<float>(philox_u32(seed, offset, index) >> 8) * (1.0f / 16777216.0f);
+}
+
+// Uniform in the open interval (0, 1): safe for log(u) and log(-log(u)).
+ELECTRA_HD float philox_uniform_open(uint64_t seed, uint64_t offset, uint64_t index) {
+  return (static_cast<float>(philox_u32(seed, offset, index) >> 8) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+}  // namespace electra
