@@ -1,0 +1,175 @@
+// electra_bench: the native benchmark program (no Node).
+//   electra_bench gemm [--threads N] [--json]
+// Each mode is one function taking its own arguments; main() only dispatches
+// on argv[1]. Add a mode by writing `int mode_xxx(int argc, char** argv)` and
+// listing it in kModes.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/cpu/ops.h"
+#include "core/thread_pool.h"
+
+namespace electra {
+namespace cpu {
+const char* sgemm_kernel_name();  // gemm.cpp: the micro-kernel in use
+}  // namespace cpu
+}  // namespace electra
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Common flags: --threads N, --json. Returns false (after a message) on a bad flag.
+struct CommonArgs {
+  int threads = 0;  // 0: the pool's default
+  bool json = false;
+};
+bool parse_common(int argc, char** argv, const char* mode, CommonArgs* a) {
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      a->json = true;
+    } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      a->threads = std::atoi(argv[++i]);
+      if (a->threads <= 0) {
+        std::fprintf(stderr, "electra_bench %s: --threads needs a positive integer\n", mode);
+        return false;
+      }
+    } else {
+      std::fprintf(stderr, "electra_bench %s: unknown argument '%s'\n", mode, argv[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Median seconds of fn() after warm-up, repeating until >= min_total seconds
+// (and at least 5 timed runs).
+template <class F>
+double time_median(F&& fn, double min_total = 0.5) {
+  fn();
+  fn();
+  std::vector<double> ts;
+  double total = 0;
+  while (total < min_total || ts.size() < 5) {
+    auto t0 = Clock::now();
+    fn();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    ts.push_back(s);
+    total += s;
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+// ------------------------------------------------------------------- gemm
+
+struct GemmShape {
+  const char* name;
+  bool ta, tb;
+  int64_t M, N, K;
+};
+
+int mode_gemm(int argc, char** argv) {
+  CommonArgs args;
+  if (!parse_common(argc, argv, "gemm", &args)) return 2;
+  if (args.threads > 0) electra::set_num_threads(args.threads);
+
+  // ELECTRA-Small FFN at batch 16 x seq 128 (2048 rows, hidden 256, ffn 1024)
+  // as linear_forward / linear_backward call sgemm, the generator's vocab
+  // projection at 307 gathered rows, and a large square as the practical peak.
+  const std::vector<GemmShape> shapes = {
+      {"square 2048^3 (peak)", false, false, 2048, 2048, 2048},
+      {"ffn_in fwd   NT", false, true, 2048, 1024, 256},
+      {"ffn_in dX    NN", false, false, 2048, 256, 1024},
+      {"ffn_in dW    TN", true, false, 1024, 256, 2048},
+      {"ffn_out fwd  NT", false, true, 2048, 256, 1024},
+      {"ffn_out dX   NN", false, false, 2048, 1024, 256},
+      {"ffn_out dW   TN", true, false, 256, 1024, 2048},
+      {"vocab fwd    NT", false, true, 307, 30522, 128},
+      {"vocab dX     NN", false, false, 307, 128, 30522},
+      {"vocab dW     TN", true, false, 30522, 128, 307},
+  };
+
+  struct Row {
+    const GemmShape* s;
+    double sec, gflops;
+  };
+  std::vector<Row> rows;
+  for (const auto& s : shapes) {
+    // Stored shapes: A is [M,K] or [K,M]; B is [K,N] or [N,K]; tight strides.
+    const int64_t lda = s.ta ? s.M : s.K, ldb = s.tb ? s.K : s.N;
+    std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C(size_t(s.M * s.N));
+    uint32_t x = 12345;
+    auto rnd = [&] {
+      x = x * 1664525u + 1013904223u;
+      return float(x >> 8) / float(1 << 24) - 0.5f;
+    };
+    for (auto& v : A) v = rnd();
+    for (auto& v : B) v = rnd();
+    const double sec = time_median([&] {
+      electra::cpu::sgemm(s.ta, s.tb, s.M, s.N, s.K, 1.f, A.data(), lda, B.data(), ldb, 0.f,
+                          C.data(), s.N);
+    });
+    rows.push_back({&s, sec, 2.0 * double(s.M) * double(s.N) * double(s.K) / sec * 1e-9});
+  }
+  const double peak = rows[0].gflops;
+
+  if (args.json) {
+    std::printf("[\n");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      std::printf(
+          "  {\"name\": \"%s\", \"transA\": %s, \"transB\": %s, \"M\": %lld, \"N\": %lld, "
+          "\"K\": %lld, \"threads\": %d, \"kernel\": \"%s\", \"median_ms\": %.4f, "
+          "\"gflops\": %.2f, \"pct_of_peak\": %.1f}%s\n",
+          r.s->name, r.s->ta ? "true" : "false", r.s->tb ? "true" : "false", (long long)r.s->M,
+          (long long)r.s->N, (long long)r.s->K, electra::num_threads(),
+          electra::cpu::sgemm_kernel_name(), r.sec * 1e3, r.gflops, 100.0 * r.gflops / peak,
+          i + 1 < rows.size() ? "," : "");
+    }
+    std::printf("]\n");
+  } else {
+    std::printf("sgemm, %d thread(s), kernel %s; median of >= 0.5 s per shape\n",
+                electra::num_threads(), electra::cpu::sgemm_kernel_name());
+    std::printf("%-22s %6s %6s %6s %10s %9s %8s\n", "shape", "M", "N", "K", "ms", "GFLOP/s",
+                "% peak");
+    for (const auto& r : rows)
+      std::printf("%-22s %6lld %6lld %6lld %10.3f %9.1f %7.1f%%\n", r.s->name, (long long)r.s->M,
+                  (long long)r.s->N, (long long)r.s->K, r.sec * 1e3, r.gflops,
+                  100.0 * r.gflops / peak);
+  }
+  return 0;
+}
+
+struct Mode {
+  const char* name;
+  int (*fn)(int argc, char** argv);
+  const char* help;
+};
+const Mode kModes[] = {
+    {"gemm", mode_gemm, "gemm [--threads N] [--json]   sgemm GFLOP/s at the model's shapes"},
+};
+
+void usage() {
+  std::fprintf(stderr, "usage: electra_bench <mode> [options]\nmodes:\n");
+  for (const auto& m : kModes) std::fprintf(stderr, "  %s\n", m.help);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage();
+    return 2;
+  }
+  for (const auto& m : kModes)
+    if (std::strcmp(argv[1], m.name) == 0) return m.fn(argc, argv);
+  std::fprintf(stderr, "electra_bench: unknown mode '%s'\n", argv[1]);
+  usage();
+  return 2;
+}

@@ -1,0 +1,422 @@
+// sgemm: a BLIS/GotoBLAS-style single-precision GEMM.
+//
+//   C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C[M,N]      (row-major)
+//
+// Structure (per thread, on its own rectangle of C):
+//   for jc in N step NC            B block   (KC x NC, packed, lives in L2/L3)
+//     for pc in K step KC
+//       pack op(B)[pc:+KC, jc:+NC] into NR-wide column panels
+//       for ic in M step MC        A block   (MC x KC, packed, lives in L2)
+//         pack op(A)[ic:+MC, pc:+KC] into MR-tall row panels
+//         for jr in NC step NR       (B micro-panel KC x NR stays in L1)
+//           for ir in MC step MR
+//             micro-kernel: MR x NR tile of C += A-panel @ B-panel (registers)
+//
+// Packing pads the panels with zeros, so the micro-kernel always runs full
+// MR x NR tiles; edge tiles go through a small stack buffer and only the
+// valid part is merged into C. alpha/beta are applied when a tile is stored
+// (beta only on the first K block; later K blocks accumulate), and beta == 0
+// never reads C.
+//
+// Micro-kernels, picked once at run time with __builtin_cpu_supports:
+//   AVX-512F  : 8 x 32 (16 zmm accumulators, 2 B vectors, broadcast A)
+//   AVX2+FMA  : 6 x 16 (12 ymm accumulators)
+//   portable  : 4 x 16 plain C++ (SSE2 auto-vectorised on x86-64; any other
+//               architecture).
+// Only the kernel functions carry target attributes, so the library itself
+// builds for baseline x86-64 and runs anywhere.
+//
+// Threading: C is cut into a tm x tn grid of rectangles (one per thread,
+// aligned to MR/NR), chosen to balance the work; every thread packs its own
+// blocks, so one parallel_for covers the whole call with no barriers.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "../thread_pool.h"
+#include "ops.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define ELECTRA_GEMM_X86 1
+#include <immintrin.h>
+#else
+#define ELECTRA_GEMM_X86 0
+#endif
+
+namespace electra {
+namespace cpu {
+namespace {
+
+// Kernel signature: full MR x NR tile of C (row stride ldc) from packed
+// panels a (kc x MR, k-major) and b (kc x NR, k-major).
+//   C = alpha * acc + beta * C   (beta == 0: C is not read)
+using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                          float alpha, float beta);
+
+struct Kernel {
+  int mr, nr;
+  int64_t mc, kc, nc;  // cache block sizes (mc % mr == 0, nc % nr == 0)
+  KernelFn fn;
+  const char* name;
+};
+
+// ------------------------------------------------------------------ kernels
+
+template <int MR, int NR>
+void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                    float alpha, float beta) {
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[i];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    if (beta == 0.f) {
+      for (int j = 0; j < NR; ++j) ci[j] = alpha * acc[i][j];
+    } else {
+      for (int j = 0; j < NR; ++j) ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
+  }
+}
+
+#if ELECTRA_GEMM_X86
+
+#define ELECTRA_AVX2 __attribute__((target("avx2,fma")))
+#define ELECTRA_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+template <int MR>
+ELECTRA_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
+                              int64_t ldc, float alpha, float beta) {
+  constexpr int NV = 2;  // NR = 16
+  __m256 acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    __m256 b0 = _mm256_load_ps(b);
+    __m256 b1 = _mm256_load_ps(b + 8);
+    for (int i = 0; i < MR; ++i) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += 8 * NV;
+  }
+  const __m256 va = _mm256_set1_ps(alpha);
+  if (beta == 0.f) {
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, _mm256_mul_ps(va, acc[i][v]));
+  } else {
+    const __m256 vb = _mm256_set1_ps(beta);
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + i * ldc + 8 * v;
+        _mm256_storeu_ps(p, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), _mm256_mul_ps(va, acc[i][v])));
+      }
+  }
+}
+
+template <int MR>
+ELECTRA_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, float* c,
+                                  int64_t ldc, float alpha, float beta) {
+  constexpr int NV = 2;  // NR = 32
+  __m512 acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 b0 = _mm512_load_ps(b);
+    __m512 b1 = _mm512_load_ps(b + 16);
+    for (int i = 0; i < MR; ++i) {
+      __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += 16 * NV;
+  }
+  const __m512 va = _mm512_set1_ps(alpha);
+  if (beta == 0.f) {
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + i * ldc + 16 * v, _mm512_mul_ps(va, acc[i][v]));
+  } else {
+    const __m512 vb = _mm512_set1_ps(beta);
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + i * ldc + 16 * v;
+        _mm512_storeu_ps(p, _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), _mm512_mul_ps(va, acc[i][v])));
+      }
+  }
+}
+
+#endif  // ELECTRA_GEMM_X86
+
+Kernel make_kernel(const char* want) {
+  const bool any = want == nullptr || *want == 0;
+#if ELECTRA_GEMM_X86
+  __builtin_cpu_init();
+  const bool has512 = __builtin_cpu_supports("avx512f");
+  const bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (has512 && (any || std::strcmp(want, "avx512") == 0))
+    return Kernel{8, 32, 128, 256, 4096, kernel_avx512<8>, "avx512-8x32"};
+  if (has2 && (any || std::strcmp(want, "avx2") == 0))
+    return Kernel{6, 16, 144, 256, 4080, kernel_avx2<6>, "avx2-6x16"};
+#endif
+  if (any || std::strcmp(want, "generic") == 0)
+    return Kernel{4, 16, 128, 256, 4096, kernel_generic<4, 16>, "generic-4x16"};
+  return Kernel{0, 0, 0, 0, 0, nullptr, nullptr};
+}
+
+// The kernel in use: the best the CPU supports, or ELECTRA_GEMM_KERNEL
+// (avx512 | avx2 | generic) from the environment when that one is supported.
+Kernel g_kernels[2];
+std::atomic<const Kernel*> g_kernel{nullptr};
+
+const Kernel& pick_kernel() {
+  const Kernel* k = g_kernel.load(std::memory_order_acquire);
+  if (k) return *k;
+  Kernel chosen = make_kernel(std::getenv("ELECTRA_GEMM_KERNEL"));
+  if (!chosen.fn) chosen = make_kernel(nullptr);
+  g_kernels[0] = chosen;
+  const Kernel* expected = nullptr;
+  g_kernel.compare_exchange_strong(expected, &g_kernels[0]);
+  return *g_kernel.load(std::memory_order_acquire);
+}
+
+// ------------------------------------------------------------------ packing
+
+// op(A)[i][k] for rows [0,mc) x cols [0,kc) of the block starting at A0
+// (already offset to (ic, pc)). Output: ceil(mc/MR) panels of kc x MR.
+void pack_a(bool trans, const float* A0, int64_t lda, int64_t mc, int64_t kc, int mr,
+            float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int m = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    if (!trans) {
+      // op(A)[i][k] = A0[i*lda + k]: gather one element from each row.
+      const float* rows = A0 + i0 * lda;
+      if (m == mr) {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int i = 0; i < mr; ++i) dst[k * mr + i] = rows[i * lda + k];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int i = 0; i < m; ++i) dst[k * mr + i] = rows[i * lda + k];
+          for (int i = m; i < mr; ++i) dst[k * mr + i] = 0.f;
+        }
+      }
+    } else {
+      // op(A)[i][k] = A0[k*lda + i]: rows of A are contiguous runs of i.
+      const float* col = A0 + i0;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = col + k * lda;
+        float* d = dst + k * mr;
+        for (int i = 0; i < m; ++i) d[i] = src[i];
+        for (int i = m; i < mr; ++i) d[i] = 0.f;
+      }
+    }
+    dst += kc * mr;
+  }
+}
+
+// op(B)[k][j] for rows [0,kc) x cols [0,nc) of the block at B0.
+// Output: ceil(nc/NR) panels of kc x NR.
+void pack_b(bool trans, const float* B0, int64_t ldb, int64_t kc, int64_t nc, int nr,
+            float* dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+    const int n = static_cast<int>(std::min<int64_t>(nr, nc - j0));
+    if (!trans) {
+      // op(B)[k][j] = B0[k*ldb + j]: contiguous runs of j.
+      const float* src = B0 + j0;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * ldb;
+        float* d = dst + k * nr;
+        for (int j = 0; j < n; ++j) d[j] = s[j];
+        for (int j = n; j < nr; ++j) d[j] = 0.f;
+      }
+    } else {
+      // op(B)[k][j] = B0[j*ldb + k]: walk each stored row (contiguous in k).
+      const float* src = B0 + j0 * ldb;
+      for (int j = 0; j < n; ++j) {
+        const float* s = src + j * ldb;
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = s[k];
+      }
+      for (int j = n; j < nr; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = 0.f;
+    }
+    dst += kc * nr;
+  }
+}
+
+// ------------------------------------------------------------ scratch space
+
+struct AlignedBuf {
+  float* p = nullptr;
+  size_t n = 0;
+  ~AlignedBuf() { std::free(p); }
+  float* get(size_t want) {
+    if (want > n) {
+      std::free(p);
+      size_t bytes = ((want * sizeof(float)) + 63) / 64 * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p) throw std::bad_alloc();
+      n = want;
+    }
+    return p;
+  }
+};
+
+// Per-thread packing buffers (MC x KC for A, KC x NC for B), reused across calls.
+thread_local AlignedBuf t_apack, t_bpack;
+
+// -------------------------------------------------------- serial sub-GEMM
+
+struct Problem {
+  bool ta, tb;
+  int64_t M, N, K;
+  float alpha;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float beta;
+  float* C;
+  int64_t ldc;
+};
+
+// Computes the rectangle rows [m0,m1) x cols [n0,n1) of C on this thread.
+void gemm_block(const Problem& p, const Kernel& ker, int64_t m0, int64_t m1, int64_t n0,
+                int64_t n1) {
+  const int mr = ker.mr, nr = ker.nr;
+  const int64_t MC = ker.mc, KC = ker.kc, NC = ker.nc;
+  const int64_t kc_max = std::min(KC, p.K);
+  float* apack = t_apack.get(static_cast<size_t>(std::min(MC, (m1 - m0 + mr - 1) / mr * mr) * kc_max));
+  float* bpack = t_bpack.get(static_cast<size_t>(std::min(NC, (n1 - n0 + nr - 1) / nr * nr) * kc_max));
+  alignas(64) float tile[16 * 64];  // edge tiles (mr*nr <= 1024)
+
+  for (int64_t jc = n0; jc < n1; jc += NC) {
+    const int64_t nc = std::min(NC, n1 - jc);
+    for (int64_t pc = 0; pc < p.K; pc += KC) {
+      const int64_t kc = std::min(KC, p.K - pc);
+      const float beta = pc == 0 ? p.beta : 1.f;
+      const float* B0 = p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc;
+      pack_b(p.tb, B0, p.ldb, kc, nc, nr, bpack);
+      for (int64_t ic = m0; ic < m1; ic += MC) {
+        const int64_t mc = std::min(MC, m1 - ic);
+        const float* A0 = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
+        pack_a(p.ta, A0, p.lda, mc, kc, mr, apack);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int n = static_cast<int>(std::min<int64_t>(nr, nc - jr));
+          const float* bp = bpack + (jr / nr) * kc * nr;
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+            const float* ap = apack + (ir / mr) * kc * mr;
+            float* c = p.C + (ic + ir) * p.ldc + jc + jr;
+            if (m == mr && n == nr) {
+              ker.fn(kc, ap, bp, c, p.ldc, p.alpha, beta);
+            } else {
+              ker.fn(kc, ap, bp, tile, nr, 1.f, 0.f);
+              for (int i = 0; i < m; ++i) {
+                float* ci = c + i * p.ldc;
+                const float* ti = tile + i * nr;
+                if (beta == 0.f) {
+                  for (int j = 0; j < n; ++j) ci[j] = p.alpha * ti[j];
+                } else {
+                  for (int j = 0; j < n; ++j) ci[j] = p.alpha * ti[j] + beta * ci[j];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// C = beta * C (beta == 0 writes zeros, ignoring NaNs in C).
+void scale_c(float* C, int64_t ldc, int64_t M, int64_t N, float beta) {
+  if (beta == 1.f) return;
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.f) {
+      std::memset(c, 0, static_cast<size_t>(N) * sizeof(float));
+    } else {
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    scale_c(C, ldc, M, N, beta);
+    return;
+  }
+  const Kernel& ker = pick_kernel();
+  const Problem p{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+
+  // Threads: about one per 2 MFLOP of work (tiny GEMMs stay serial), then the
+  // tm x tn grid (tm * tn <= T) whose largest rectangle is cheapest, counting
+  // its tile-padded area plus a packing term per row and column.
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  int T = std::max(1, std::min(num_threads(), static_cast<int>(flops / 2e6)));
+  const int64_t um = (M + ker.mr - 1) / ker.mr, un = (N + ker.nr - 1) / ker.nr;
+  int best_tm = 1, best_tn = 1;
+  double best_cost = -1;
+  for (int tm = 1; tm <= T; ++tm) {
+    const int tn = T / tm;
+    if (tm > um || tn > un) continue;
+    const double rm = double((um + tm - 1) / tm * ker.mr);
+    const double rn = double((un + tn - 1) / tn * ker.nr);
+    const double per_thread = rm * rn + 4.0 * (rm + rn);
+    if (best_cost < 0 || per_thread < best_cost) {
+      best_cost = per_thread;
+      best_tm = tm;
+      best_tn = tn;
+    }
+  }
+  const int tm = best_tm, tn = best_tn;
+  auto run = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t bi = t / tn, bj = t % tn;
+      const int64_t m0 = std::min(M, um * bi / tm * ker.mr);
+      const int64_t m1 = std::min(M, um * (bi + 1) / tm * ker.mr);
+      const int64_t n0 = std::min(N, un * bj / tn * ker.nr);
+      const int64_t n1 = std::min(N, un * (bj + 1) / tn * ker.nr);
+      if (m0 < m1 && n0 < n1) gemm_block(p, ker, m0, m1, n0, n1);
+    }
+  };
+  if (tm * tn == 1) {
+    run(0, 1);
+  } else {
+    parallel_for(tm * tn, 1, run);
+  }
+}
+
+// Testing/benchmark hook (not part of ops.h): switches the micro-kernel for
+// subsequent calls ("avx512", "avx2", "generic", or nullptr/"" for the best
+// supported). Returns the kernel's name, or nullptr (and changes nothing)
+// when this CPU or build cannot run it. Not safe to call while an sgemm runs.
+const char* sgemm_set_kernel(const char* name) {
+  Kernel k = make_kernel(name);
+  if (!k.fn) return nullptr;
+  g_kernels[1] = k;
+  g_kernel.store(&g_kernels[1], std::memory_order_release);
+  return g_kernels[1].name;
+}
+
+const char* sgemm_kernel_name() { return pick_kernel().name; }
+
+}  // namespace cpu
+}  // namespace electra
