@@ -1,0 +1,108 @@
+// ElectraModel: the generator + discriminator pair with shared embeddings,
+// their parameters in one buffer, and the whole replaced-token-detection
+// training step (masking, generator, Gumbel sampling, discriminator, both
+// losses, backward, clipping, AdamW) run without returning to the caller.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "encoder.h"
+#include "model_config.h"
+#include "params.h"
+#include "status.h"
+
+namespace electra {
+
+// One training batch of k = grad_accum micro-batches, each B x S, row-major.
+struct Batch {
+  const int32_t* input_ids = nullptr;       // [k*B, S]
+  const int32_t* token_type_ids = nullptr;  // [k*B, S] (nullptr = all 0)
+  const int32_t* attention_mask = nullptr;  // [k*B, S] 1 real, 0 pad (nullptr = all 1)
+  int64_t rows = 0;                         // k*B
+  int64_t seq_len = 0;                      // S
+};
+
+// Test hook: replaces the random parts of the step with given values, so a
+// step can be compared against a reference implementation. Applies to every
+// micro-batch (tests use grad_accum = 1).
+struct StepOverrides {
+  std::vector<int32_t> masked_positions;     // [M] sorted flat indices b*S+s
+  std::vector<int32_t> generator_input_ids;  // [B*S]
+  std::vector<int32_t> sampled_ids;          // [M]
+  bool apply_update = true;  // false: stop after the backward (grads unclipped)
+  // Filled when non-null: generator logits at masked rows [M,V], discriminator logits [B*S].
+  std::vector<float>* gen_logits_out = nullptr;
+  std::vector<float>* disc_logits_out = nullptr;
+};
+
+struct StepMetrics {
+  double loss = 0, gen_loss = 0, disc_loss = 0;
+  double gen_accuracy = 0;      // argmax == original at masked positions
+  double disc_accuracy = 0;     // over non-padding tokens
+  double disc_precision = 0, disc_recall = 0;  // on "replaced"
+  double replaced_fraction = 0; // replaced tokens / non-padding tokens
+  double grad_norm = 0;         // before clipping
+  double lr = 0;
+  int64_t masked = 0, tokens = 0, replaced = 0;
+};
+
+// Philox offsets: every micro-batch gets a disjoint window of offsets.
+constexpr uint64_t kRngWindow = 4096;
+
+class ElectraModel {
+ public:
+  static Status create(const ModelConfig& cfg, std::unique_ptr<ElectraModel>* out);
+
+  const ModelConfig& config() const { return cfg_; }
+  const ParamTable& table() const { return table_; }
+  ParamBuffers& buffers() { return buf_; }
+  int64_t num_parameters() const;  // unique trainable scalars (no padding)
+
+  // HF-style init from Philox: weights N(0, 0.02), biases 0, LayerNorm 1/0,
+  // the [PAD] embedding row 0. Resets optimizer moments.
+  void init_weights(uint64_t seed);
+
+  // One optimizer step at 0-based `step` over batch.rows / train.batch micro-batches.
+  Status train_step(const TrainConfig& train, const Batch& batch, int64_t step, StepMetrics* m,
+                    const StepOverrides* ov = nullptr);
+
+  // Discriminator inference: per-token logit of "replaced" [rows*S]; dropout off.
+  Status discriminate(const Batch& batch, std::vector<float>* logits);
+
+  static double learning_rate(const TrainConfig& t, int64_t step);
+
+ private:
+  explicit ElectraModel(const ModelConfig& cfg) : cfg_(cfg) {}
+  Status build();
+  void resize(int64_t B, int64_t S, int64_t maxM);
+  // Shared embeddings: ids -> emb [N,E] after LayerNorm and dropout.
+  void embed_forward(const int32_t* ids, const int32_t* types, std::vector<float>* pre, std::vector<float>* mean,
+                     std::vector<float>* rstd, std::vector<float>* out, float p, uint64_t seed, uint64_t off);
+  void embed_backward(const int32_t* ids, const int32_t* types, const std::vector<float>& pre,
+                      const std::vector<float>& mean, const std::vector<float>& rstd, std::vector<float>* demb,
+                      float p, uint64_t seed, uint64_t off);
+  void disc_head_forward(const float* h, float* logits);
+
+  ModelConfig cfg_;
+  ParamTable table_;
+  ParamBuffers buf_;
+  Encoder gen_, disc_;
+  bool electra_ = true;
+  // offsets of the shared and head tensors
+  int64_t wte_, wpe_, wtt_, eln_g_, eln_b_;
+  int64_t gpd_w_, gpd_b_, gpln_g_, gpln_b_, glm_b_;
+  int64_t dpd_w_ = -1, dpd_b_ = -1, dpp_w_ = -1, dpp_b_ = -1;
+
+  // activations (CPU), sized by resize()
+  int64_t B_ = 0, S_ = 0, maxM_ = 0;
+  std::vector<int32_t> gen_ids_, disc_ids_, types_, mask_, targets_, positions_, sampled_, argmax_;
+  std::vector<float> g_pre_, g_mean_, g_rstd_, g_emb_, g_demb_;  // generator embeddings [N,E]
+  std::vector<float> d_pre_, d_mean_, d_rstd_, d_emb_, d_demb_;  // discriminator embeddings
+  std::vector<float> dh_gen_;                                     // [N,Hg]
+  std::vector<float> hm_, hd1_, hg1_, hl_, hl_mean_, hl_rstd_, logits_, dtmp_m_, dtmp_m2_, hd1_grad_;  // gen head [M,*]
+  std::vector<float> losses_;
+  std::vector<float> dd1_, dg1_, dlogit_, dlabels_, dweights_, dh_disc_, dtmp_n_;  // disc head [N,*]
+};
+
+}  // namespace electra

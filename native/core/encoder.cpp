@@ -1,0 +1,177 @@
+#include "encoder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/ops.h"
+
+namespace electra {
+
+static void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
+static void grow(std::vector<float>& v, size_t n) {
+  if (v.size() != n) v.assign(n, 0.0f);
+}
+
+Status add_encoder_params(ParamTable* t, const std::string& prefix, const EncoderConfig& c, int64_t E) {
+  const int64_t H = c.hidden, F = c.intermediate;
+  if (E != H) {
+    ELECTRA_RETURN_IF_ERROR(t->add(prefix + ".embeddings_project.weight", {H, E}, true));
+    ELECTRA_RETURN_IF_ERROR(t->add(prefix + ".embeddings_project.bias", {H}, false));
+  }
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const std::string p = prefix + ".encoder.layer." + std::to_string(l) + ".";
+    for (const char* n : {"query", "key", "value"}) {
+      ELECTRA_RETURN_IF_ERROR(t->add(p + "attention.self." + n + ".weight", {H, H}, true));
+      ELECTRA_RETURN_IF_ERROR(t->add(p + "attention.self." + n + ".bias", {H}, false));
+    }
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "attention.output.dense.weight", {H, H}, true));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "attention.output.dense.bias", {H}, false));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "attention.output.LayerNorm.weight", {H}, false));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "attention.output.LayerNorm.bias", {H}, false));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "intermediate.dense.weight", {F, H}, true));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "intermediate.dense.bias", {F}, false));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "output.dense.weight", {H, F}, true));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "output.dense.bias", {H}, false));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "output.LayerNorm.weight", {H}, false));
+    ELECTRA_RETURN_IF_ERROR(t->add(p + "output.LayerNorm.bias", {H}, false));
+  }
+  return Status::Ok();
+}
+
+static Status offset_of(const ParamTable& t, const std::string& name, int64_t* off) {
+  const TensorSpec* s = t.find(name);
+  if (!s) return Internal("parameter table has no tensor " + name);
+  *off = s->offset;
+  return Status::Ok();
+}
+
+Status Encoder::bind(const ParamTable& t, const std::string& prefix, const EncoderConfig& c, int64_t E) {
+  c_ = c;
+  E_ = E;
+  project_ = E != c.hidden;
+  if (project_) {
+    ELECTRA_RETURN_IF_ERROR(offset_of(t, prefix + ".embeddings_project.weight", &proj_w_));
+    ELECTRA_RETURN_IF_ERROR(offset_of(t, prefix + ".embeddings_project.bias", &proj_b_));
+  }
+  layers_.assign(c.layers, LayerOffsets{});
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const std::string p = prefix + ".encoder.layer." + std::to_string(l) + ".";
+    LayerOffsets& o = layers_[l];
+    struct { const char* n; int64_t* o; } map[] = {
+        {"attention.self.query.weight", &o.wq}, {"attention.self.query.bias", &o.bq},
+        {"attention.self.key.weight", &o.wk},   {"attention.self.key.bias", &o.bk},
+        {"attention.self.value.weight", &o.wv}, {"attention.self.value.bias", &o.bv},
+        {"attention.output.dense.weight", &o.wao}, {"attention.output.dense.bias", &o.bao},
+        {"attention.output.LayerNorm.weight", &o.ln1g}, {"attention.output.LayerNorm.bias", &o.ln1b},
+        {"intermediate.dense.weight", &o.wi}, {"intermediate.dense.bias", &o.bi},
+        {"output.dense.weight", &o.wo}, {"output.dense.bias", &o.bo},
+        {"output.LayerNorm.weight", &o.ln2g}, {"output.LayerNorm.bias", &o.ln2b},
+    };
+    for (auto& m : map) ELECTRA_RETURN_IF_ERROR(offset_of(t, p + m.n, m.o));
+  }
+  acts_.assign(c.layers, LayerActs{});
+  B_ = S_ = 0;
+  return Status::Ok();
+}
+
+void Encoder::resize(int64_t B, int64_t S) {
+  if (B == B_ && S == S_) return;
+  B_ = B;
+  S_ = S;
+  const size_t N = B * S, H = c_.hidden, F = c_.intermediate, A = c_.heads;
+  grow(h0_, project_ ? N * H : 0);
+  for (auto& a : acts_) {
+    grow(a.q, N * H); grow(a.k, N * H); grow(a.v, N * H);
+    grow(a.probs, B * A * S * S);
+    grow(a.ctx, N * H); grow(a.r1, N * H); grow(a.h1, N * H);
+    grow(a.mean1, N); grow(a.rstd1, N); grow(a.mean2, N); grow(a.rstd2, N);
+    grow(a.f, N * F); grow(a.g, N * F);
+    grow(a.r2, N * H); grow(a.out, N * H);
+  }
+  grow(dh_, N * H); grow(dr_, N * H); grow(dq_, N * H); grow(dk_, N * H); grow(dv_, N * H);
+  grow(dctx_, N * H); grow(dtmp_, N * H); grow(dff_, N * F);
+}
+
+const float* Encoder::forward(const float* P, const float* emb, const int32_t* mask, float eps,
+                              float hidden_p, float attn_p, uint64_t seed, uint64_t off) {
+  const int64_t N = B_ * S_, H = c_.hidden, F = c_.intermediate, A = c_.heads, hd = H / A;
+  const float* x = emb;  // [N,H]
+  if (project_) {
+    cpu::linear_forward(h0_.data(), emb, P + proj_w_, P + proj_b_, N, E_, H);
+    x = h0_.data();
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerOffsets& o = layers_[l];
+    LayerActs& a = acts_[l];
+    const uint64_t lo = off + l * kRngPerLayer;
+    cpu::linear_forward(a.q.data(), x, P + o.wq, P + o.bq, N, H, H);
+    cpu::linear_forward(a.k.data(), x, P + o.wk, P + o.bk, N, H, H);
+    cpu::linear_forward(a.v.data(), x, P + o.wv, P + o.bv, N, H, H);
+    cpu::attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
+                           hd, attn_p, seed, lo + 0);
+    // r1 = dropout(ctx @ Wao^T + b) + x
+    cpu::linear_forward(a.r1.data(), a.ctx.data(), P + o.wao, P + o.bao, N, H, H);
+    cpu::dropout_forward(a.r1.data(), a.r1.data(), N * H, hidden_p, seed, lo + 1);
+    cpu::residual_forward(a.r1.data(), a.r1.data(), x, N * H);
+    cpu::layernorm_forward(a.h1.data(), a.mean1.data(), a.rstd1.data(), a.r1.data(), P + o.ln1g, P + o.ln1b, N, H, eps);
+    cpu::linear_forward(a.f.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F);
+    cpu::gelu_forward(a.g.data(), a.f.data(), N * F);
+    cpu::linear_forward(a.r2.data(), a.g.data(), P + o.wo, P + o.bo, N, F, H);
+    cpu::dropout_forward(a.r2.data(), a.r2.data(), N * H, hidden_p, seed, lo + 2);
+    cpu::residual_forward(a.r2.data(), a.r2.data(), a.h1.data(), N * H);
+    cpu::layernorm_forward(a.out.data(), a.mean2.data(), a.rstd2.data(), a.r2.data(), P + o.ln2g, P + o.ln2b, N, H, eps);
+    x = a.out.data();
+  }
+  return x;
+}
+
+void Encoder::backward(const float* P, float* G, float* dout, float* demb, const float* emb, const int32_t* mask,
+                       float hidden_p, float attn_p, uint64_t seed, uint64_t off) {
+  const int64_t N = B_ * S_, H = c_.hidden, F = c_.intermediate, A = c_.heads, hd = H / A;
+  float* dx = dout;  // gradient w.r.t. the current layer's output; [N,H]
+  for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
+    const LayerOffsets& o = layers_[l];
+    LayerActs& a = acts_[l];
+    const uint64_t lo = off + l * kRngPerLayer;
+    const float* x = l == 0 ? (project_ ? h0_.data() : emb) : acts_[l - 1].out.data();
+    // LayerNorm 2: dr2 (in dr_) feeds both the residual (into dh1) and the FFN branch.
+    zero(dr_);
+    cpu::layernorm_backward(dr_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g, a.mean2.data(),
+                            a.rstd2.data(), N, H);
+    // dh1 = dr2 (residual) + FFN backward; build it in dh_.
+    std::memcpy(dh_.data(), dr_.data(), sizeof(float) * N * H);
+    zero(dtmp_);
+    cpu::dropout_backward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2);
+    zero(dff_);
+    cpu::linear_backward(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H);
+    // gelu backward must not read and write dff_ at once: accumulate into a fresh buffer.
+    std::vector<float>& dfpre = a.g;  // a.g is no longer needed after linear_backward above
+    std::fill(dfpre.begin(), dfpre.end(), 0.0f);
+    cpu::gelu_backward(dfpre.data(), dff_.data(), a.f.data(), N * F);
+    cpu::linear_backward(dh_.data(), G + o.wi, G + o.bi, dfpre.data(), a.h1.data(), P + o.wi, N, H, F);
+    // LayerNorm 1 -> dr1 (in dr_), which feeds the residual (dx of the layer input) and attention.
+    zero(dr_);
+    cpu::layernorm_backward(dr_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
+                            a.mean1.data(), a.rstd1.data(), N, H);
+    zero(dtmp_);
+    cpu::dropout_backward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 1);
+    zero(dctx_);
+    cpu::linear_backward(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H, H);
+    zero(dq_); zero(dk_); zero(dv_);
+    cpu::attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.probs.data(), a.q.data(),
+                            a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0);
+    // dx(input) = dr1 (residual) + q/k/v projections' input gradients; dx aliases dout for l = L-1,
+    // so assemble into dr_ (which already holds dr1) and then swap roles.
+    cpu::linear_backward(dr_.data(), G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H);
+    cpu::linear_backward(dr_.data(), G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H);
+    cpu::linear_backward(dr_.data(), G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H);
+    std::memcpy(dx, dr_.data(), sizeof(float) * N * H);
+  }
+  if (project_) {
+    cpu::linear_backward(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);
+  } else {
+    cpu::residual_backward(demb, nullptr, dx, N * H);
+  }
+}
+
+}  // namespace electra

@@ -1,0 +1,246 @@
+// Whole-model tests of the CPU training step: finite differences through the
+// full ELECTRA loss (dropout on), masking rules, determinism and resume.
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/cpu/sampling.h"
+#include "core/electra_model.h"
+#include "test_util.h"
+
+using namespace electra;
+
+namespace {
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.vocab_size = 40;
+  c.embedding_size = 12;
+  c.max_position = 16;
+  c.type_vocab_size = 2;
+  c.disc = {16, 2, 2, 32};
+  c.gen = {8, 2, 1, 32};
+  c.pad_id = 0; c.unk_id = 1; c.cls_id = 2; c.sep_id = 3; c.mask_id = 4;
+  return c;
+}
+
+TrainConfig tiny_train() {
+  TrainConfig t;
+  t.batch = 3;
+  t.seq_len = 12;
+  t.lr = 2e-3f;
+  t.warmup_steps = 3;
+  t.total_steps = 100;
+  t.seed = 7;
+  return t;
+}
+
+// [CLS] w... [SEP] with some padding; ids from 5..V-1.
+struct Data {
+  std::vector<int32_t> ids, types, mask;
+};
+Data make_data(int64_t B, int64_t S, int64_t V, uint64_t salt) {
+  Data d;
+  d.ids.assign(B * S, 0); d.types.assign(B * S, 0); d.mask.assign(B * S, 0);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t len = S - (b % 3) * 2;
+    for (int64_t s = 0; s < len; ++s) {
+      int64_t i = b * S + s;
+      d.mask[i] = 1;
+      d.ids[i] = s == 0 ? 2 : s == len - 1 ? 3 : static_cast<int32_t>(5 + (b * 131 + s * 17 + salt * 7 + s * s) % (V - 5));
+      d.types[i] = s > len / 2 ? 1 : 0;
+    }
+  }
+  return d;
+}
+
+Batch as_batch(const Data& d, int64_t rows, int64_t S) {
+  Batch b;
+  b.input_ids = d.ids.data(); b.token_type_ids = d.types.data(); b.attention_mask = d.mask.data();
+  b.rows = rows; b.seq_len = S;
+  return b;
+}
+
+std::unique_ptr<ElectraModel> make_model(const ModelConfig& c, uint64_t seed) {
+  std::unique_ptr<ElectraModel> m;
+  Status st = ElectraModel::create(c, &m);
+  CHECK(st.ok()) << st.message();
+  if (m) m->init_weights(seed);
+  return m;
+}
+
+}  // namespace
+
+TEST(model_param_table_names) {
+  auto m = make_model(tiny_config(), 1);
+  const ParamTable& t = m->table();
+  for (const char* n : {"electra.embeddings.word_embeddings.weight", "electra.embeddings_project.weight",
+                        "electra.encoder.layer.1.attention.self.query.weight", "discriminator_predictions.dense_prediction.weight",
+                        "generator.embeddings_project.bias", "generator.encoder.layer.0.output.LayerNorm.weight",
+                        "generator_predictions.dense.weight", "generator_lm_head.bias"})
+    CHECK(t.find(n) != nullptr) << n;
+  CHECK(!t.find("electra.embeddings.LayerNorm.weight")->decay);
+  CHECK(!t.find("generator_lm_head.bias")->decay);
+  CHECK(t.find("generator_predictions.dense.weight")->decay);
+  ModelConfig bad = tiny_config();
+  bad.disc.heads = 3;
+  std::unique_ptr<ElectraModel> mb;
+  Status st = ElectraModel::create(bad, &mb);
+  CHECK(!st.ok() && st.code() == StatusCode::kInvalidArgument && st.message().find("heads must divide hidden") != std::string::npos)
+      << st.message();
+  bad = tiny_config();
+  bad.vocab_size = 3;
+  st = ElectraModel::create(bad, &mb);
+  CHECK(!st.ok() && st.message().find("vocab too small") != std::string::npos) << st.message();
+}
+
+TEST(model_dynamic_masking_rules) {
+  const int64_t B = 64, S = 40, V = 50;
+  Data d = make_data(B, S, V, 3);
+  std::vector<int32_t> pos, gen(B * S);
+  const float p = 0.15f;
+  const int64_t max_pred = static_cast<int64_t>((p + 0.005f) * S);
+  cpu::dynamic_mask(&pos, gen.data(), d.ids.data(), d.mask.data(), B, S, p, max_pred, {0, 2, 3, 4}, 11, 0);
+  int64_t masked_tok = 0;
+  std::vector<int64_t> per_seq(B, 0);
+  for (size_t i = 0; i < pos.size(); ++i) {
+    int32_t q = pos[i];
+    if (i > 0) CHECK(pos[i] > pos[i - 1]) << "sorted and unique";
+    CHECK(d.mask[q] == 1 && d.ids[q] != 2 && d.ids[q] != 3) << "position " << q << " is not a candidate";
+    per_seq[q / S]++;
+    if (gen[q] == 4) masked_tok++;
+    else CHECK(gen[q] == d.ids[q]) << "unmasked selected token must stay as it is (no random replacement)";
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t cand = 0;
+    for (int64_t s = 0; s < S; ++s) cand += d.mask[b * S + s] && d.ids[b * S + s] > 4;
+    int64_t want = std::max<int64_t>(1, std::min<int64_t>(max_pred, std::lround(cand * p)));
+    CHECK(per_seq[b] == want) << "seq " << b << " got " << per_seq[b] << " want " << want;
+  }
+  for (int64_t i = 0; i < B * S; ++i) {
+    bool selected = std::binary_search(pos.begin(), pos.end(), static_cast<int32_t>(i));
+    if (!selected) CHECK(gen[i] == d.ids[i]);
+  }
+  double frac = double(masked_tok) / pos.size();
+  CHECK(frac > 0.78 && frac < 0.92) << "fraction replaced by [MASK] " << frac << " (expected ~0.85)";
+}
+
+TEST(model_gumbel_sampling_distribution) {
+  // Gumbel-max over logits log(q) samples from q.
+  const int64_t R = 20000, V = 4;
+  std::vector<float> logits(R * V);
+  const double q[4] = {0.1, 0.2, 0.3, 0.4};
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t v = 0; v < V; ++v) logits[r * V + v] = static_cast<float>(std::log(q[v]));
+  std::vector<int32_t> s(R);
+  cpu::gumbel_sample(s.data(), logits.data(), R, V, 1.0f, 5, 9);
+  std::vector<double> cnt(V, 0);
+  for (int32_t x : s) cnt[x]++;
+  for (int64_t v = 0; v < V; ++v) CHECK(std::fabs(cnt[v] / R - q[v]) < 0.015) << "class " << v << " freq " << cnt[v] / R;
+}
+
+// Directional finite difference of the full loss (gen + 50 * disc), with
+// dropout on: masks are counter-based, so the loss is a smooth function of the
+// parameters once positions and samples are fixed. fp32 forward: central
+// difference with eps = 3e-3 (1e-2 already shows curvature) along a unit-norm direction per tensor; tolerance 2e-2.
+TEST(model_full_step_gradient_fd) {
+  ModelConfig c = tiny_config();
+  c.hidden_dropout = 0.1f;
+  c.attention_dropout = 0.1f;
+  TrainConfig t = tiny_train();
+  t.mask_prob = 0.4f;
+  auto m = make_model(c, 3);
+  Data d = make_data(t.batch, t.seq_len, c.vocab_size, 1);
+  Batch b = as_batch(d, t.batch, t.seq_len);
+  StepOverrides ov;
+  std::vector<int32_t> gen(t.batch * t.seq_len);
+  cpu::dynamic_mask(&ov.masked_positions, gen.data(), d.ids.data(), d.mask.data(), t.batch, t.seq_len, t.mask_prob, max_predictions(t),
+                    {0, 2, 3, 4}, 1, 0);
+  ov.generator_input_ids = gen;
+  for (size_t i = 0; i < ov.masked_positions.size(); ++i)
+    ov.sampled_ids.push_back(i % 3 == 0 ? d.ids[ov.masked_positions[i]] : static_cast<int32_t>(5 + i));
+  ov.apply_update = false;
+  StepMetrics sm;
+  Status st = m->train_step(t, b, 0, &sm, &ov);
+  CHECK(st.ok()) << st.message();
+  const int64_t n = m->buffers().total;
+  std::vector<float> g(m->buffers().grads, m->buffers().grads + n);
+  std::vector<float> p0(m->buffers().params, m->buffers().params + n);
+  // Per tensor group: a random direction restricted to that tensor.
+  for (const auto& spec : m->table().specs()) {
+    std::vector<float> dir(spec.numel);
+    etest::fill_uniform(dir.data(), spec.numel, -1, 1);
+    double nrm = 0;
+    for (float x : dir) nrm += double(x) * x;
+    for (float& x : dir) x = static_cast<float>(x / std::sqrt(nrm));  // unit L2 norm
+    double gd = 0;
+    for (int64_t i = 0; i < spec.numel; ++i) gd += double(g[spec.offset + i]) * dir[i];
+    const float eps = 3e-3f;
+    double L[2];
+    for (int sgn = 0; sgn < 2; ++sgn) {
+      float* P = m->buffers().params;
+      for (int64_t i = 0; i < spec.numel; ++i) P[spec.offset + i] = p0[spec.offset + i] + (sgn ? -eps : eps) * dir[i];
+      StepMetrics sm2;
+      st = m->train_step(t, b, 0, &sm2, &ov);
+      L[sgn] = sm2.loss;
+      std::memcpy(P + spec.offset, p0.data() + spec.offset, sizeof(float) * spec.numel);
+    }
+    double fd = (L[0] - L[1]) / (2 * eps);
+    double err = std::fabs(fd - gd) / std::max(1e-2, std::fabs(gd));
+    CHECK(err < 2e-2) << spec.name << ": analytic " << gd << " vs fd " << fd;
+  }
+}
+
+TEST(model_determinism_and_resume) {
+  ModelConfig c = tiny_config();
+  TrainConfig t = tiny_train();
+  t.grad_accum = 2;
+  Data d = make_data(t.batch * 2, t.seq_len, c.vocab_size, 5);
+  Batch b = as_batch(d, t.batch * 2, t.seq_len);
+  auto a = make_model(c, 9), z = make_model(c, 9), r = make_model(c, 9);
+  std::vector<double> la, lz;
+  for (int64_t s = 0; s < 20; ++s) {
+    StepMetrics ma, mz;
+    CHECK(a->train_step(t, b, s, &ma).ok());
+    CHECK(z->train_step(t, b, s, &mz).ok());
+    la.push_back(ma.loss);
+    lz.push_back(mz.loss);
+    if (s == 9) {
+      // "save" after 10 steps: weights and optimizer state; the RNG state is the step index.
+      auto& src = a->buffers();
+      auto& dst = r->buffers();
+      std::memcpy(dst.params, src.params, sizeof(float) * src.total);
+      std::memcpy(dst.m, src.m, sizeof(float) * src.total);
+      std::memcpy(dst.v, src.v, sizeof(float) * src.total);
+    }
+    if (s >= 10) {
+      StepMetrics mr;
+      CHECK(r->train_step(t, b, s, &mr).ok());
+      CHECK(std::memcmp(&mr.loss, &ma.loss, sizeof(double)) == 0) << "resumed step " << s << " differs";
+    }
+  }
+  CHECK(std::memcmp(la.data(), lz.data(), sizeof(double) * la.size()) == 0) << "same seed gave different losses";
+  CHECK(std::memcmp(a->buffers().params, r->buffers().params, sizeof(float) * a->buffers().total) == 0);
+  CHECK(la.back() < la.front()) << "loss did not fall: " << la.front() << " -> " << la.back();
+}
+
+TEST(model_mlm_objective_and_bad_batch) {
+  ModelConfig c = tiny_config();
+  c.objective = Objective::kMlm;
+  c.gen = c.disc;
+  auto m = make_model(c, 2);
+  CHECK(m->table().find("discriminator_predictions.dense.weight") == nullptr);
+  TrainConfig t = tiny_train();
+  Data d = make_data(t.batch, t.seq_len, c.vocab_size, 2);
+  StepMetrics sm;
+  Status st = m->train_step(t, as_batch(d, t.batch, t.seq_len), 0, &sm);
+  CHECK(st.ok()) << st.message();
+  CHECK(std::fabs(sm.loss - sm.gen_loss) < 1e-12 && sm.disc_loss == 0);
+  d.ids[5] = 999;
+  st = m->train_step(t, as_batch(d, t.batch, t.seq_len), 1, &sm);
+  CHECK(!st.ok() && st.code() == StatusCode::kInvalidArgument && st.message().find("outside the vocabulary") != std::string::npos)
+      << st.message();
+  st = m->train_step(t, as_batch(d, t.batch - 1, t.seq_len), 1, &sm);
+  CHECK(!st.ok() && st.code() == StatusCode::kInvalidArgument);
+}
