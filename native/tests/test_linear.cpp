@@ -132,13 +132,15 @@ TEST(gemm_alpha_beta_strides) {
     }
 }
 
-// Shapes crossing the cache blocks (MC 128..144, KC 256, NR up to 32) and the
-// thread split, all transposes; plus one wider than NC (4096).
+// Shapes crossing the cache blocks (MC 96..144, KC 256..512, NR up to 32) and
+// the thread split, all transposes; plus two wider than NC (2048..4096) and
+// one big enough (>= 5e8 flop) to be cut into 2 tasks per thread.
 TEST(gemm_block_crossing) {
   const auto ks = kernels();
   for (int t = 0; t < 4; ++t) run_shape(t & 1, t & 2, 257, 300, 515, 1.f, 0.5f, 2, ks);
   run_shape(false, true, 9, 4200, 20, 1.f, 0.f, 0, ks);
   run_shape(true, false, 20, 4133, 9, 1.f, 1.f, 1, ks);
+  run_shape(false, true, 515, 500, 1000, 1.f, 0.f, 0, {ks[0]});
 }
 
 // The result must not depend on the thread count: serial vs the pool's

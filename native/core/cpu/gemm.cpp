@@ -18,17 +18,22 @@
 // (beta only on the first K block; later K blocks accumulate), and beta == 0
 // never reads C.
 //
-// Micro-kernels, picked once at run time with __builtin_cpu_supports:
-//   AVX-512F  : 8 x 32 (16 zmm accumulators, 2 B vectors, broadcast A)
-//   AVX2+FMA  : 6 x 16 (12 ymm accumulators)
+// Micro-kernels, picked once at run time with __builtin_cpu_supports
+// (block sizes MC x KC x NC chosen per kernel, see make_kernel):
+//   AVX-512F  : 8 x 32 (16 zmm accumulators, 2 B vectors, broadcast A),
+//               MC 96, KC 512, NC 2048
+//   AVX2+FMA  : 6 x 16 (12 ymm accumulators), MC 144, KC 256, NC 4080
 //   portable  : 4 x 16 plain C++ (SSE2 auto-vectorised on x86-64; any other
-//               architecture).
-// Only the kernel functions carry target attributes, so the library itself
-// builds for baseline x86-64 and runs anywhere.
+//               architecture), MC 128, KC 256, NC 4096.
+// Only the kernel (and AVX transpose-packing) functions carry target
+// attributes, so the library itself builds for baseline x86-64 and runs
+// anywhere. K is split into equal blocks of at most KC (multiple of 8).
 //
-// Threading: C is cut into a tm x tn grid of rectangles (one per thread,
-// aligned to MR/NR), chosen to balance the work; every thread packs its own
-// blocks, so one parallel_for covers the whole call with no barriers.
+// Threading: C is cut into a tm x tn grid of rectangles (aligned to MR/NR;
+// one per thread, two per thread for big GEMMs) that the threads claim from
+// an atomic counter inside one parallel_for. Every task packs its own A and
+// B blocks, so there are no barriers; the duplicated packing is O(1/M + 1/N)
+// of the work.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -61,6 +66,7 @@ struct Kernel {
   int64_t mc, kc, nc;  // cache block sizes (mc % mr == 0, nc % nr == 0)
   KernelFn fn;
   const char* name;
+  bool avx;  // packing may use AVX2 transposes
 };
 
 // ------------------------------------------------------------------ kernels
@@ -167,13 +173,13 @@ Kernel make_kernel(const char* want) {
   const bool has512 = __builtin_cpu_supports("avx512f");
   const bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (has512 && (any || std::strcmp(want, "avx512") == 0))
-    return Kernel{8, 32, 128, 256, 4096, kernel_avx512<8>, "avx512-8x32"};
+    return Kernel{8, 32, 96, 512, 2048, kernel_avx512<8>, "avx512-8x32", has2};
   if (has2 && (any || std::strcmp(want, "avx2") == 0))
-    return Kernel{6, 16, 144, 256, 4080, kernel_avx2<6>, "avx2-6x16"};
+    return Kernel{6, 16, 144, 256, 4080, kernel_avx2<6>, "avx2-6x16", true};
 #endif
   if (any || std::strcmp(want, "generic") == 0)
-    return Kernel{4, 16, 128, 256, 4096, kernel_generic<4, 16>, "generic-4x16"};
-  return Kernel{0, 0, 0, 0, 0, nullptr, nullptr};
+    return Kernel{4, 16, 128, 256, 4096, kernel_generic<4, 16>, "generic-4x16", false};
+  return Kernel{0, 0, 0, 0, 0, nullptr, nullptr, false};
 }
 
 // The kernel in use: the best the CPU supports, or ELECTRA_GEMM_KERNEL
@@ -194,33 +200,101 @@ const Kernel& pick_kernel() {
 
 // ------------------------------------------------------------------ packing
 
+#if ELECTRA_GEMM_X86
+// dst[k*dst_ld + r] = src[r*ld + k] for r < 8, k < kc: 8 strided rows
+// transposed into k-major groups of 8, via 8x8 AVX register transposes.
+ELECTRA_AVX2 void transpose8_avx(const float* src, int64_t ld, int64_t kc, float* dst,
+                                 int64_t dst_ld) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r0 = _mm256_loadu_ps(src + 0 * ld + k), r1 = _mm256_loadu_ps(src + 1 * ld + k);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * ld + k), r3 = _mm256_loadu_ps(src + 3 * ld + k);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * ld + k), r5 = _mm256_loadu_ps(src + 5 * ld + k);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * ld + k), r7 = _mm256_loadu_ps(src + 7 * ld + k);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    float* d = dst + k * dst_ld;
+    _mm256_storeu_ps(d + 0 * dst_ld, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + 1 * dst_ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * dst_ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * dst_ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * dst_ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * dst_ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * dst_ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * dst_ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+  }
+  for (; k < kc; ++k)
+    for (int r = 0; r < 8; ++r) dst[k * dst_ld + r] = src[r * ld + k];
+}
+#endif
+
+// dst[k*dst_ld + r] = src[r*ld + k] for r < rows (<= dst_ld), k < kc;
+// entries rows..pad-1 of each group are zeroed.
+void transpose_rows(const float* src, int64_t ld, int rows, int pad, int64_t kc, float* dst,
+                    int64_t dst_ld, bool avx) {
+  int r0 = 0;
+#if ELECTRA_GEMM_X86
+  if (avx)
+    for (; r0 + 8 <= rows; r0 += 8) transpose8_avx(src + r0 * ld, ld, kc, dst + r0, dst_ld);
+#else
+  (void)avx;
+#endif
+  if (r0 == rows && rows == pad) return;
+  for (int64_t k = 0; k < kc; ++k) {
+    float* d = dst + k * dst_ld;
+    for (int r = r0; r < rows; ++r) d[r] = src[r * ld + k];
+    for (int r = rows; r < pad; ++r) d[r] = 0.f;
+  }
+}
+
+// dst[k*w + j] = src[k*ld + j] for j < n (<= w), zero-padded to w.
+template <int W>
+void copy_rows(const float* src, int64_t ld, int n, int64_t kc, float* dst) {
+  if (n == W) {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * W, src + k * ld, W * sizeof(float));
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      float* d = dst + k * W;
+      const float* s = src + k * ld;
+      for (int j = 0; j < n; ++j) d[j] = s[j];
+      for (int j = n; j < W; ++j) d[j] = 0.f;
+    }
+  }
+}
+
+void copy_rows_any(const float* src, int64_t ld, int n, int w, int64_t kc, float* dst) {
+  switch (w) {
+    case 4: return copy_rows<4>(src, ld, n, kc, dst);
+    case 6: return copy_rows<6>(src, ld, n, kc, dst);
+    case 8: return copy_rows<8>(src, ld, n, kc, dst);
+    case 16: return copy_rows<16>(src, ld, n, kc, dst);
+    case 32: return copy_rows<32>(src, ld, n, kc, dst);
+    default:
+      for (int64_t k = 0; k < kc; ++k) {
+        for (int j = 0; j < n; ++j) dst[k * w + j] = src[k * ld + j];
+        for (int j = n; j < w; ++j) dst[k * w + j] = 0.f;
+      }
+  }
+}
+
 // op(A)[i][k] for rows [0,mc) x cols [0,kc) of the block starting at A0
 // (already offset to (ic, pc)). Output: ceil(mc/MR) panels of kc x MR.
-void pack_a(bool trans, const float* A0, int64_t lda, int64_t mc, int64_t kc, int mr,
+void pack_a(bool trans, const float* A0, int64_t lda, int64_t mc, int64_t kc, int mr, bool avx,
             float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += mr) {
     const int m = static_cast<int>(std::min<int64_t>(mr, mc - i0));
     if (!trans) {
-      // op(A)[i][k] = A0[i*lda + k]: gather one element from each row.
-      const float* rows = A0 + i0 * lda;
-      if (m == mr) {
-        for (int64_t k = 0; k < kc; ++k)
-          for (int i = 0; i < mr; ++i) dst[k * mr + i] = rows[i * lda + k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) {
-          for (int i = 0; i < m; ++i) dst[k * mr + i] = rows[i * lda + k];
-          for (int i = m; i < mr; ++i) dst[k * mr + i] = 0.f;
-        }
-      }
+      // op(A)[i][k] = A0[i*lda + k]: transpose MR rows into k-major groups.
+      transpose_rows(A0 + i0 * lda, lda, m, mr, kc, dst, mr, avx);
     } else {
-      // op(A)[i][k] = A0[k*lda + i]: rows of A are contiguous runs of i.
-      const float* col = A0 + i0;
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = col + k * lda;
-        float* d = dst + k * mr;
-        for (int i = 0; i < m; ++i) d[i] = src[i];
-        for (int i = m; i < mr; ++i) d[i] = 0.f;
-      }
+      // op(A)[i][k] = A0[k*lda + i]: runs of MR contiguous floats per k.
+      copy_rows_any(A0 + i0, lda, m, mr, kc, dst);
     }
     dst += kc * mr;
   }
@@ -228,28 +302,16 @@ void pack_a(bool trans, const float* A0, int64_t lda, int64_t mc, int64_t kc, in
 
 // op(B)[k][j] for rows [0,kc) x cols [0,nc) of the block at B0.
 // Output: ceil(nc/NR) panels of kc x NR.
-void pack_b(bool trans, const float* B0, int64_t ldb, int64_t kc, int64_t nc, int nr,
+void pack_b(bool trans, const float* B0, int64_t ldb, int64_t kc, int64_t nc, int nr, bool avx,
             float* dst) {
   for (int64_t j0 = 0; j0 < nc; j0 += nr) {
     const int n = static_cast<int>(std::min<int64_t>(nr, nc - j0));
     if (!trans) {
-      // op(B)[k][j] = B0[k*ldb + j]: contiguous runs of j.
-      const float* src = B0 + j0;
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* s = src + k * ldb;
-        float* d = dst + k * nr;
-        for (int j = 0; j < n; ++j) d[j] = s[j];
-        for (int j = n; j < nr; ++j) d[j] = 0.f;
-      }
+      // op(B)[k][j] = B0[k*ldb + j]: runs of NR contiguous floats per k.
+      copy_rows_any(B0 + j0, ldb, n, nr, kc, dst);
     } else {
-      // op(B)[k][j] = B0[j*ldb + k]: walk each stored row (contiguous in k).
-      const float* src = B0 + j0 * ldb;
-      for (int j = 0; j < n; ++j) {
-        const float* s = src + j * ldb;
-        for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = s[k];
-      }
-      for (int j = n; j < nr; ++j)
-        for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = 0.f;
+      // op(B)[k][j] = B0[j*ldb + k]: transpose NR stored rows.
+      transpose_rows(B0 + j0 * ldb, ldb, n, nr, kc, dst, nr, avx);
     }
     dst += kc * nr;
   }
@@ -295,7 +357,10 @@ struct Problem {
 void gemm_block(const Problem& p, const Kernel& ker, int64_t m0, int64_t m1, int64_t n0,
                 int64_t n1) {
   const int mr = ker.mr, nr = ker.nr;
-  const int64_t MC = ker.mc, KC = ker.kc, NC = ker.nc;
+  const int64_t MC = ker.mc, NC = ker.nc;
+  // K blocks of equal size (multiple of 8, at most ker.kc): 307 -> 160 + 147.
+  const int64_t nkb = (p.K + ker.kc - 1) / ker.kc;
+  const int64_t KC = std::min(ker.kc, ((p.K + nkb - 1) / nkb + 7) / 8 * 8);
   const int64_t kc_max = std::min(KC, p.K);
   float* apack = t_apack.get(static_cast<size_t>(std::min(MC, (m1 - m0 + mr - 1) / mr * mr) * kc_max));
   float* bpack = t_bpack.get(static_cast<size_t>(std::min(NC, (n1 - n0 + nr - 1) / nr * nr) * kc_max));
@@ -307,11 +372,11 @@ void gemm_block(const Problem& p, const Kernel& ker, int64_t m0, int64_t m1, int
       const int64_t kc = std::min(KC, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
       const float* B0 = p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc;
-      pack_b(p.tb, B0, p.ldb, kc, nc, nr, bpack);
+      pack_b(p.tb, B0, p.ldb, kc, nc, nr, ker.avx, bpack);
       for (int64_t ic = m0; ic < m1; ic += MC) {
         const int64_t mc = std::min(MC, m1 - ic);
         const float* A0 = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
-        pack_a(p.ta, A0, p.lda, mc, kc, mr, apack);
+        pack_a(p.ta, A0, p.lda, mc, kc, mr, ker.avx, apack);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int n = static_cast<int>(std::min<int64_t>(nr, nc - jr));
           const float* bp = bpack + (jr / nr) * kc * nr;
@@ -366,42 +431,48 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   const Kernel& ker = pick_kernel();
   const Problem p{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
 
-  // Threads: about one per 2 MFLOP of work (tiny GEMMs stay serial), then the
-  // tm x tn grid (tm * tn <= T) whose largest rectangle is cheapest, counting
-  // its tile-padded area plus a packing term per row and column.
+  // Threads: about one per 2 MFLOP of work (tiny GEMMs stay serial). C is cut
+  // into P rectangles (tasks, aligned to MR/NR) that the T threads claim from
+  // an atomic counter. P = T, or 2T for big GEMMs so that a thread that is
+  // slowed down (a busy machine, an uneven edge) hands work to the others;
+  // the tm x tn grid with tm * tn = P minimises the largest task, counted as
+  // its padded area plus a packing cost per row and column.
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  int T = std::max(1, std::min(num_threads(), static_cast<int>(flops / 2e6)));
+  const int T = std::max(1, std::min(num_threads(), static_cast<int>(flops / 2e6)));
+  const int P = (T > 1 && flops >= 5e8) ? 2 * T : T;
   const int64_t um = (M + ker.mr - 1) / ker.mr, un = (N + ker.nr - 1) / ker.nr;
-  int best_tm = 1, best_tn = 1;
+  int tm = 1, tn = 1;
   double best_cost = -1;
-  for (int tm = 1; tm <= T; ++tm) {
-    const int tn = T / tm;
-    if (tm > um || tn > un) continue;
-    const double rm = double((um + tm - 1) / tm * ker.mr);
-    const double rn = double((un + tn - 1) / tn * ker.nr);
-    const double per_thread = rm * rn + 4.0 * (rm + rn);
-    if (best_cost < 0 || per_thread < best_cost) {
-      best_cost = per_thread;
-      best_tm = tm;
-      best_tn = tn;
+  for (int cm = 1; cm <= P; ++cm) {
+    if (P % cm != 0) continue;
+    const int cn = P / cm;
+    if (cm > um || cn > un) continue;
+    const double rm = double((um + cm - 1) / cm * ker.mr);
+    const double rn = double((un + cn - 1) / cn * ker.nr);
+    const double cost = rm * rn + 16.0 * (rm + rn);
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      tm = cm;
+      tn = cn;
     }
   }
-  const int tm = best_tm, tn = best_tn;
-  auto run = [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t bi = t / tn, bj = t % tn;
-      const int64_t m0 = std::min(M, um * bi / tm * ker.mr);
-      const int64_t m1 = std::min(M, um * (bi + 1) / tm * ker.mr);
-      const int64_t n0 = std::min(N, un * bj / tn * ker.nr);
-      const int64_t n1 = std::min(N, un * (bj + 1) / tn * ker.nr);
-      if (m0 < m1 && n0 < n1) gemm_block(p, ker, m0, m1, n0, n1);
-    }
+  const int64_t ntasks = int64_t(tm) * tn;
+  auto task = [&](int64_t t) {
+    const int64_t bi = t / tn, bj = t % tn;
+    const int64_t m0 = std::min(M, um * bi / tm * ker.mr);
+    const int64_t m1 = std::min(M, um * (bi + 1) / tm * ker.mr);
+    const int64_t n0 = std::min(N, un * bj / tn * ker.nr);
+    const int64_t n1 = std::min(N, un * (bj + 1) / tn * ker.nr);
+    if (m0 < m1 && n0 < n1) gemm_block(p, ker, m0, m1, n0, n1);
   };
-  if (tm * tn == 1) {
-    run(0, 1);
-  } else {
-    parallel_for(tm * tn, 1, run);
+  if (ntasks == 1 || T == 1) {
+    for (int64_t t = 0; t < ntasks; ++t) task(t);
+    return;
   }
+  std::atomic<int64_t> next{0};
+  parallel_for(std::min<int64_t>(T, ntasks), 1, [&](int64_t, int64_t) {
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < ntasks;) task(t);
+  });
 }
 
 // Testing/benchmark hook (not part of ops.h): switches the micro-kernel for
