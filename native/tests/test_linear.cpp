@@ -143,6 +143,16 @@ TEST(gemm_block_crossing) {
   run_shape(false, true, 515, 500, 1000, 1.f, 0.f, 0, {ks[0]});
 }
 
+// Small C with a long K is split along K across threads (partial sums added
+// at the end): all transposes, with alpha/beta and NaN-filled C for beta = 0.
+TEST(gemm_k_split) {
+  const auto ks = kernels();
+  for (int t = 0; t < 4; ++t) {
+    run_shape(t & 1, t & 2, 37, 20, 3001, 0.5f, 0.f, 1, ks);
+    run_shape(t & 1, t & 2, 33, 41, 2050, 1.f, -0.5f, 0, ks);
+  }
+}
+
 // The result must not depend on the thread count: serial vs the pool's
 // default (2-way split on 2 cores). Only counts that do not resize the pool
 // are used here: resizing a pool that already ran tasks is unsafe in

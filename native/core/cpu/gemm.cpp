@@ -33,7 +33,8 @@
 // one per thread, two per thread for big GEMMs) that the threads claim from
 // an atomic counter inside one parallel_for. Every task packs its own A and
 // B blocks, so there are no barriers; the duplicated packing is O(1/M + 1/N)
-// of the work.
+// of the work. A small C with a long K (M*N*(T-1) <= 1M floats, K >= 8 *
+// max(M,N)) is split along K instead, into per-thread partial sums.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -337,6 +338,8 @@ struct AlignedBuf {
 
 // Per-thread packing buffers (MC x KC for A, KC x NC for B), reused across calls.
 thread_local AlignedBuf t_apack, t_bpack;
+// The calling thread's partial-C buffers for the K split (see sgemm).
+thread_local AlignedBuf t_kpart;
 
 // -------------------------------------------------------- serial sub-GEMM
 
@@ -439,6 +442,48 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   // its padded area plus a packing cost per row and column.
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const int T = std::max(1, std::min(num_threads(), static_cast<int>(flops / 2e6)));
+
+  // Small C, long K (e.g. the vocab projection's dX: 307 x 128 x 30522):
+  // cutting C would make every thread re-stream all of B (or A) for a few
+  // rows, so split K instead. Thread t computes its K slice into a private
+  // partial C (thread 0 straight into C with the caller's beta), then the
+  // partials are summed into C. Scratch: (T-1) * M * N floats, used only
+  // while that is at most 1M floats.
+  if (T > 1 && K >= 8 * std::max(M, N) && double(M) * double(N) * (T - 1) <= double(1 << 20)) {
+    const int64_t MN = M * N;
+    float* part = t_kpart.get(static_cast<size_t>(MN * (T - 1)));
+    const int64_t uk = (K + 7) / 8;  // K slices in multiples of 8
+    parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t k0 = std::min(K, uk * t / T * 8), k1 = std::min(K, uk * (t + 1) / T * 8);
+        Problem q = p;
+        q.K = k1 - k0;
+        q.A = transA ? A + k0 * lda : A + k0;
+        q.B = transB ? B + k0 : B + k0 * ldb;
+        if (t > 0) {
+          q.C = part + (t - 1) * MN;
+          q.ldc = N;
+          q.beta = 0.f;
+        }
+        if (q.K > 0) {
+          gemm_block(q, ker, 0, M, 0, N);
+        } else {
+          scale_c(q.C, q.ldc, M, N, q.beta);
+        }
+      }
+    });
+    parallel_for(M, std::max<int64_t>(1, 16384 / N), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float* __restrict c = C + r * ldc;
+        for (int t = 1; t < T; ++t) {
+          const float* __restrict q = part + (t - 1) * MN + r * N;
+          for (int64_t j = 0; j < N; ++j) c[j] += q[j];
+        }
+      }
+    });
+    return;
+  }
+
   const int P = (T > 1 && flops >= 5e8) ? 2 * T : T;
   const int64_t um = (M + ker.mr - 1) / ker.mr, un = (N + ker.nr - 1) / ker.nr;
   int tm = 1, tn = 1;
