@@ -51,13 +51,26 @@ ELECTRA_HD uint32_t philox_u32(uint64_t seed, uint64_t offset, uint64_t index) {
 }
 
 // Uniform in [0, 1) with 24 random bits (exactly representable in fp32).
-ELECTRA_HD float philox_uniform(uint64_t seed, uint64_t offset, uint64_t index) {
-  return static_cast<float>(philox_u32(seed, offset, index) >> 8) * (1.0f / 16777216.0f);
+// Extremes: 0 and 1 - 2^-24.
+ELECTRA_HD float philox_to_uniform(uint32_t u) {
+  return static_cast<float>(u >> 8) * (1.0f / 16777216.0f);
 }
 
-// Uniform in the open interval (0, 1): safe for log(u) and log(-log(u)).
+// Uniform in the open interval (0, 1) with 23 random bits: (k + 0.5) / 2^23.
+// Every value is exact in fp32 and the extremes are 2^-24 and 1 - 2^-24, so
+// log(u) and log(-log(u)) are always finite. (24 bits cannot work: k + 0.5 is
+// not representable for k >= 2^23, and (2^24 - 1) + 0.5 rounds to 2^24, i.e.
+// u == 1.0 exactly.)
+ELECTRA_HD float philox_to_uniform_open(uint32_t u) {
+  return (static_cast<float>(u >> 9) + 0.5f) * (1.0f / 8388608.0f);
+}
+
+ELECTRA_HD float philox_uniform(uint64_t seed, uint64_t offset, uint64_t index) {
+  return philox_to_uniform(philox_u32(seed, offset, index));
+}
+
 ELECTRA_HD float philox_uniform_open(uint64_t seed, uint64_t offset, uint64_t index) {
-  return (static_cast<float>(philox_u32(seed, offset, index) >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return philox_to_uniform_open(philox_u32(seed, offset, index));
 }
 
 }  // namespace electra
