@@ -33,7 +33,9 @@ class Pool {
     if (n == size()) return;
     stop_all();
     stop_ = false;
-    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers must wait for the NEXT generation, not replay the last one.
+    const uint64_t gen0 = generation_;
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, i, gen0] { loop(i, gen0); });
   }
 
   // Runs task(worker_index) on every worker plus the caller (index size()-1).
@@ -54,9 +56,8 @@ class Pool {
   }
 
  private:
-  void loop(int idx) {
+  void loop(int idx, uint64_t seen) {
     t_in_worker = true;
-    uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* task;
       {

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/philox.h"
+#include "core/thread_pool.h"
 #include "test_util.h"
 
 using electra::philox4x32;
@@ -89,4 +90,18 @@ TEST(philox_uniform_ranges_and_moments) {
   CHECK(std::isfinite(std::log(-std::log(electra::philox_to_uniform_open(0u)))));
   // Every open value is exact: k + 0.5 at the top of the 23-bit range.
   CHECK(electra::philox_to_uniform_open(0xfffffc00u) == (8388606.5f / 8388608.0f));
+}
+
+// Changing the thread count after the pool has run must not replay an old task.
+TEST(thread_pool_resize_after_use) {
+  const int before = electra::num_threads();
+  for (int n : {2, 3, 1, 4, 2}) {
+    electra::set_num_threads(n);
+    std::vector<int> hit(1000, 0);
+    electra::parallel_for(1000, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hit[i]++;
+    });
+    for (int x : hit) CHECK(x == 1) << "threads " << n;
+  }
+  electra::set_num_threads(before);
 }
