@@ -358,6 +358,9 @@ Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_
     m.grad_norm = cpu::global_norm(G, buf_.total);
   } else {
     m.grad_norm = t.clip_norm > 0 ? cpu::clip_grad_norm(G, buf_.total, t.clip_norm) : cpu::global_norm(G, buf_.total);
+    if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
+      return Status(StatusCode::kInternal, "non-finite loss or gradient at step " + std::to_string(step) +
+                                               "; the update was skipped (diverged: lower the learning rate)");
     cpu::AdamWHyper h;
     h.lr = static_cast<float>(m.lr);
     h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
