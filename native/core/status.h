@@ -15,6 +15,7 @@ enum class StatusCode {
   kDeviceError,      // a CUDA call failed
   kIoError,          // file could not be read / written
   kCorruptFile,      // file parsed but its content is invalid
+  kBusy,             // the object is already running an asynchronous operation
   kInternal,         // a bug: an invariant of the core was broken
 };
 
@@ -28,6 +29,7 @@ inline const char* status_code_name(StatusCode c) {
     case StatusCode::kDeviceError: return "ERR_DEVICE";
     case StatusCode::kIoError: return "ERR_IO";
     case StatusCode::kCorruptFile: return "ERR_CORRUPT_FILE";
+    case StatusCode::kBusy: return "ERR_BUSY";
     case StatusCode::kInternal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";
