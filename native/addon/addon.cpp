@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "model_wrap.h"
 
 namespace electra_addon {
 
@@ -11,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, ELECTRA_VERSION));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("debug", MakeDebugOps(env));
+  RegisterModel(env, exports);
   return exports;
 }
 

@@ -1,0 +1,334 @@
+#include "model_wrap.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "async.h"
+#include "core/electra_model.h"
+#include "errors.h"
+
+namespace electra_addon {
+namespace {
+
+using electra::Status;
+
+// --- reading plain JS objects --------------------------------------------
+double Num(const Napi::Object& o, const char* key, const char* ctx, bool required, double def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) ThrowInvalid(o.Env(), ctx, std::string(key) + " is required");
+    return def;
+  }
+  if (!v.IsNumber()) ThrowInvalid(o.Env(), ctx, std::string(key) + " must be a number, got " + TypeName(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) ThrowInvalid(o.Env(), ctx, std::string(key) + " must be finite, got " + std::to_string(d));
+  return d;
+}
+int64_t Int(const Napi::Object& o, const char* key, const char* ctx, bool required, int64_t def) {
+  double d = Num(o, key, ctx, required, static_cast<double>(def));
+  if (d != std::floor(d) || std::fabs(d) > 9007199254740991.0)
+    ThrowInvalid(o.Env(), ctx, std::string(key) + " must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+bool Bool(const Napi::Object& o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return def;
+  if (!v.IsBoolean()) ThrowInvalid(o.Env(), "config", std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+Napi::Object Obj(const Napi::Value& v, const char* ctx, const char* what) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+    ThrowInvalid(v.Env(), ctx, std::string(what) + " must be an object, got " + TypeName(v));
+  return v.As<Napi::Object>();
+}
+std::vector<int32_t> Ints(const Napi::Object& o, const char* key, const char* ctx, bool required, size_t expect) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) ThrowInvalid(o.Env(), ctx, std::string(key) + " is required");
+    return {};
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowInvalid(o.Env(), ctx, std::string(key) + " must be an Int32Array, got " + TypeName(v));
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  if (expect != 0 && a.ElementLength() != expect)
+    ThrowInvalid(o.Env(), ctx, std::string(key) + " has " + std::to_string(a.ElementLength()) + " elements, expected " +
+                                   std::to_string(expect));
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+electra::EncoderConfig ReadEncoder(const Napi::Object& o, const char* ctx) {
+  electra::EncoderConfig e;
+  e.hidden = Int(o, "hidden", ctx, true, 0);
+  e.layers = Int(o, "layers", ctx, true, 0);
+  e.heads = Int(o, "heads", ctx, true, 0);
+  e.intermediate = Int(o, "intermediate", ctx, true, 0);
+  return e;
+}
+
+electra::ModelConfig ReadModelConfig(const Napi::Object& o) {
+  const char* ctx = "model config";
+  electra::ModelConfig c;
+  c.vocab_size = Int(o, "vocabSize", ctx, true, 0);
+  c.embedding_size = Int(o, "embeddingSize", ctx, true, 0);
+  c.max_position = Int(o, "maxPosition", ctx, true, 0);
+  c.type_vocab_size = Int(o, "typeVocabSize", ctx, false, 2);
+  std::string objective = "electra";
+  Napi::Value ov = o.Get("objective");
+  if (ov.IsString()) objective = ov.As<Napi::String>().Utf8Value();
+  if (objective == "mlm") c.objective = electra::Objective::kMlm;
+  else if (objective != "electra") ThrowInvalid(o.Env(), ctx, "objective must be 'electra' or 'mlm'");
+  if (c.objective == electra::Objective::kElectra)
+    c.disc = ReadEncoder(Obj(o.Get("discriminator"), ctx, "discriminator"), "discriminator config");
+  c.gen = ReadEncoder(Obj(o.Get("generator"), ctx, "generator"), "generator config");
+  c.layer_norm_eps = static_cast<float>(Num(o, "layerNormEps", ctx, false, 1e-12));
+  c.hidden_dropout = static_cast<float>(Num(o, "hiddenDropout", ctx, false, 0.1));
+  c.attention_dropout = static_cast<float>(Num(o, "attentionDropout", ctx, false, 0.1));
+  c.pad_id = static_cast<int32_t>(Int(o, "padId", ctx, false, 0));
+  c.unk_id = static_cast<int32_t>(Int(o, "unkId", ctx, false, 100));
+  c.cls_id = static_cast<int32_t>(Int(o, "clsId", ctx, false, 101));
+  c.sep_id = static_cast<int32_t>(Int(o, "sepId", ctx, false, 102));
+  c.mask_id = static_cast<int32_t>(Int(o, "maskId", ctx, false, 103));
+  return c;
+}
+
+electra::TrainConfig ReadTrainConfig(const Napi::Object& o) {
+  const char* ctx = "train config";
+  electra::TrainConfig t;
+  t.batch = Int(o, "batch", ctx, true, 0);
+  t.seq_len = Int(o, "seqLen", ctx, true, 0);
+  t.mask_prob = static_cast<float>(Num(o, "maskProb", ctx, false, 0.15));
+  t.disc_weight = static_cast<float>(Num(o, "discWeight", ctx, false, 50));
+  t.temperature = static_cast<float>(Num(o, "temperature", ctx, false, 1));
+  t.lr = static_cast<float>(Num(o, "lr", ctx, true, 0));
+  t.warmup_steps = Int(o, "warmupSteps", ctx, false, 0);
+  t.total_steps = Int(o, "totalSteps", ctx, true, 0);
+  t.beta1 = static_cast<float>(Num(o, "beta1", ctx, false, 0.9));
+  t.beta2 = static_cast<float>(Num(o, "beta2", ctx, false, 0.999));
+  t.adam_eps = static_cast<float>(Num(o, "eps", ctx, false, 1e-6));
+  t.weight_decay = static_cast<float>(Num(o, "weightDecay", ctx, false, 0.01));
+  t.clip_norm = static_cast<float>(Num(o, "clipNorm", ctx, false, 1.0));
+  t.bias_correction = Bool(o, "biasCorrection", false);
+  t.grad_accum = Int(o, "gradAccum", ctx, false, 1);
+  const int64_t seed = Int(o, "seed", ctx, false, 0);
+  if (seed < 0) ThrowInvalid(o.Env(), ctx, "seed must be >= 0");
+  t.seed = static_cast<uint64_t>(seed);
+  return t;
+}
+
+// Owned copy of a batch, so JS may reuse its arrays while the step runs.
+struct BatchCopy {
+  std::vector<int32_t> ids, types, mask;
+  int64_t rows = 0, seq = 0;
+  electra::Batch view() const {
+    electra::Batch b;
+    b.input_ids = ids.data();
+    b.token_type_ids = types.empty() ? nullptr : types.data();
+    b.attention_mask = mask.empty() ? nullptr : mask.data();
+    b.rows = rows;
+    b.seq_len = seq;
+    return b;
+  }
+};
+
+BatchCopy ReadBatch(const Napi::Value& v) {
+  const char* ctx = "batch";
+  Napi::Object o = Obj(v, ctx, "batch");
+  BatchCopy b;
+  b.rows = Int(o, "rows", ctx, true, 0);
+  b.seq = Int(o, "seqLen", ctx, true, 0);
+  if (b.rows <= 0 || b.seq <= 0 || b.rows > (1 << 24) || b.seq > (1 << 20))
+    ThrowInvalid(v.Env(), ctx, "rows and seqLen must be positive");
+  const size_t n = static_cast<size_t>(b.rows * b.seq);
+  b.ids = Ints(o, "inputIds", ctx, true, n);
+  b.types = Ints(o, "tokenTypeIds", ctx, false, n);
+  b.mask = Ints(o, "attentionMask", ctx, false, n);
+  return b;
+}
+
+Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", m.loss);
+  o.Set("genLoss", m.gen_loss);
+  o.Set("discLoss", m.disc_loss);
+  o.Set("genAccuracy", m.gen_accuracy);
+  o.Set("discAccuracy", m.disc_accuracy);
+  o.Set("discPrecision", m.disc_precision);
+  o.Set("discRecall", m.disc_recall);
+  o.Set("replacedFraction", m.replaced_fraction);
+  o.Set("gradNorm", m.grad_norm);
+  o.Set("lr", m.lr);
+  o.Set("maskedTokens", static_cast<double>(m.masked));
+  o.Set("tokens", static_cast<double>(m.tokens));
+  o.Set("replacedTokens", static_cast<double>(m.replaced));
+  return o;
+}
+
+Napi::Float32Array ToF32(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Model",
+                       {InstanceMethod("numParameters", &ModelWrap::NumParameters),
+                        InstanceMethod("tensorSpecs", &ModelWrap::TensorSpecs),
+                        InstanceMethod("getTensor", &ModelWrap::GetTensor),
+                        InstanceMethod("setTensor", &ModelWrap::SetTensor),
+                        InstanceMethod("initWeights", &ModelWrap::InitWeights),
+                        InstanceMethod("trainStep", &ModelWrap::TrainStep),
+                        InstanceMethod("discriminate", &ModelWrap::Discriminate)});
+  }
+
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    Napi::Env env = info.Env();
+    electra::ModelConfig cfg = ReadModelConfig(Obj(info[0], "Model", "config"));
+    ThrowIfError(env, electra::ElectraModel::create(cfg, &model_), "Model");
+  }
+
+ private:
+  // Rejects a second call while a step runs: the native state is not shared.
+  void CheckIdle(Napi::Env env, const char* op) {
+    if (busy_.load())
+      throw StatusToError(env, electra::Status(electra::StatusCode::kBusy,
+                                               std::string(op) + ": the model is busy with another operation; await it first"));
+  }
+
+  // kind: "params" | "grads" | "m" | "v"
+  float* Buffer(Napi::Env env, const Napi::Value& kind) {
+    std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "params";
+    auto& b = model_->buffers();
+    if (k == "params") return b.params;
+    if (k == "grads") return b.grads;
+    if (k == "m") return b.m;
+    if (k == "v") return b.v;
+    ThrowInvalid(env, "tensor", "kind must be 'params', 'grads', 'm' or 'v', got '" + k + "'");
+  }
+
+  const electra::TensorSpec& Spec(const Napi::CallbackInfo& info, const char* op) {
+    if (!info[0].IsString()) ThrowInvalid(info.Env(), op, "name must be a string, got " + TypeName(info[0]));
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    const electra::TensorSpec* s = model_->table().find(name);
+    if (!s) ThrowInvalid(info.Env(), op, "no tensor named '" + name + "'");
+    return *s;
+  }
+
+  Napi::Value NumParameters(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(model_->num_parameters()));
+  }
+
+  Napi::Value TensorSpecs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const auto& specs = model_->table().specs();
+    Napi::Array out = Napi::Array::New(env, specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", specs[i].name);
+      Napi::Array shape = Napi::Array::New(env, specs[i].shape.size());
+      for (size_t d = 0; d < specs[i].shape.size(); ++d) shape.Set(d, static_cast<double>(specs[i].shape[d]));
+      o.Set("shape", shape);
+      o.Set("decay", specs[i].decay);
+      out.Set(i, o);
+    }
+    return out;
+  }
+
+  Napi::Value GetTensor(const Napi::CallbackInfo& info) {
+    CheckIdle(info.Env(), "getTensor");
+    const electra::TensorSpec& s = Spec(info, "getTensor");
+    const float* src = Buffer(info.Env(), info[1]) + s.offset;
+    Napi::Float32Array a = Napi::Float32Array::New(info.Env(), s.numel);
+    std::memcpy(a.Data(), src, s.numel * sizeof(float));
+    return a;
+  }
+
+  Napi::Value SetTensor(const Napi::CallbackInfo& info) {
+    CheckIdle(info.Env(), "setTensor");
+    const electra::TensorSpec& s = Spec(info, "setTensor");
+    Napi::Float32Array a = Float32Arg(info, 1, "setTensor", "data");
+    if (static_cast<int64_t>(a.ElementLength()) != s.numel)
+      ThrowInvalid(info.Env(), "setTensor", s.name + " has " + std::to_string(s.numel) + " elements, got " +
+                                                std::to_string(a.ElementLength()));
+    for (size_t i = 0; i < a.ElementLength(); ++i)
+      if (!std::isfinite(a[i])) ThrowInvalid(info.Env(), "setTensor", s.name + " contains a non-finite value");
+    std::memcpy(Buffer(info.Env(), info[2]) + s.offset, a.Data(), s.numel * sizeof(float));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value InitWeights(const Napi::CallbackInfo& info) {
+    CheckIdle(info.Env(), "initWeights");
+    double seed = NumberArg(info, 0, "initWeights", "seed");
+    if (!(seed >= 0) || seed != std::floor(seed)) ThrowInvalid(info.Env(), "initWeights", "seed must be a non-negative integer");
+    model_->init_weights(static_cast<uint64_t>(seed));
+    return info.Env().Undefined();
+  }
+
+  // trainStep(batch, trainConfig, step, overrides?) -> Promise<metrics>
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckIdle(env, "trainStep");
+    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
+    electra::TrainConfig train = ReadTrainConfig(Obj(info[1], "trainStep", "train config"));
+    double step = NumberArg(info, 2, "trainStep", "step");
+    if (!(step >= 0) || step != std::floor(step)) ThrowInvalid(env, "trainStep", "step must be a non-negative integer");
+    auto ov = std::make_shared<electra::StepOverrides>();
+    auto gl = std::make_shared<std::vector<float>>();
+    auto dl = std::make_shared<std::vector<float>>();
+    bool has_ov = info.Length() > 3 && info[3].IsObject();
+    if (has_ov) {
+      Napi::Object o = info[3].As<Napi::Object>();
+      const char* ctx = "step overrides";
+      ov->masked_positions = Ints(o, "maskedPositions", ctx, true, 0);
+      ov->generator_input_ids = Ints(o, "generatorInputIds", ctx, true, 0);
+      ov->sampled_ids = Ints(o, "sampledIds", ctx, true, 0);
+      ov->apply_update = Bool(o, "applyUpdate", true);
+      if (Bool(o, "returnLogits", false)) {
+        ov->gen_logits_out = gl.get();
+        ov->disc_logits_out = dl.get();
+      }
+    }
+    auto metrics = std::make_shared<electra::StepMetrics>();
+    electra::ElectraModel* model = model_.get();
+    busy_ = true;
+    return PromiseWorker::Run(
+        env, Value(),
+        [=]() { return model->train_step(train, batch->view(), static_cast<int64_t>(step), metrics.get(), has_ov ? ov.get() : nullptr); },
+        [=](Napi::Env e) -> Napi::Value {
+          Napi::Object o = MetricsToJs(e, *metrics);
+          if (has_ov && ov->gen_logits_out) {
+            o.Set("genLogits", ToF32(e, *gl));
+            o.Set("discLogits", ToF32(e, *dl));
+          }
+          return o;
+        },
+        [this]() { busy_ = false; });
+  }
+
+  // discriminate(batch) -> Promise<Float32Array> of per-token logits [rows*seqLen]
+  Napi::Value Discriminate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckIdle(env, "discriminate");
+    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
+    auto logits = std::make_shared<std::vector<float>>();
+    electra::ElectraModel* model = model_.get();
+    busy_ = true;
+    return PromiseWorker::Run(
+        env, Value(), [=]() { return model->discriminate(batch->view(), logits.get()); },
+        [=](Napi::Env e) -> Napi::Value { return ToF32(e, *logits); }, [this]() { busy_ = false; });
+  }
+
+  std::unique_ptr<electra::ElectraModel> model_;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace
+
+void RegisterModel(Napi::Env env, Napi::Object exports) { exports.Set("Model", ModelWrap::Define(env)); }
+
+}  // namespace electra_addon
