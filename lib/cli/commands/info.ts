@@ -1,0 +1,50 @@
+/** `electra-native info [--json]`: what the addon was built with and found. */
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+
+import { getInfo, type BackendInfo } from '../../info';
+
+export const command = 'info';
+export const describe = 'Show the native backend: version, CUDA, devices, threads, SIMD';
+
+interface InfoArgs {
+  json: boolean;
+}
+
+export function builder(y: Argv): Argv<InfoArgs> {
+  return y.option('json', { type: 'boolean', default: false, describe: 'Print JSON' });
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+function cudaVersion(v: number): string {
+  return v > 0 ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none';
+}
+
+export function formatInfo(info: BackendInfo): string {
+  const rows: [string, string][] = [
+    ['version', info.version],
+    ['backend', info.backend],
+    ['node', `${info.node} (${info.platform})`],
+    ['threads', String(info.threads)],
+  ];
+  if (info.simd !== undefined) rows.push(['gemm kernel', info.simd]);
+  rows.push(['cuda compiled', info.cudaCompiled ? 'yes' : 'no']);
+  if (info.cudaCompiled) {
+    rows.push(['cuda runtime', cudaVersion(info.cuda.runtimeVersion)]);
+    rows.push(['cuda driver', cudaVersion(info.cuda.driverVersion)]);
+  }
+  rows.push(['cuda devices', String(info.cuda.deviceCount)]);
+  info.cuda.devices.forEach((d, i) => {
+    rows.push([`  device ${i}`, `${d.name}, ${gib(d.memory)}, cc ${d.cc}, ${d.multiprocessors} SMs`]);
+  });
+  if (info.cuda.reason !== undefined) rows.push(['no gpu because', info.cuda.reason]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+export function handler(argv: ArgumentsCamelCase<InfoArgs>): void {
+  const info = getInfo();
+  process.stdout.write(argv.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatInfo(info)}\n`);
+}

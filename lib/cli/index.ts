@@ -1,0 +1,41 @@
+/**
+ * The electra-native command line (yargs, strict): one module per command in
+ * ./commands. Commands hold no training or op logic of their own.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+
+import * as bench from './commands/bench';
+import * as demo from './commands/demo';
+import * as info from './commands/info';
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
+  await yargs(argv)
+    .scriptName('electra-native')
+    .usage('$0 <command> [options]')
+    .command(info)
+    .command(bench)
+    .command(demo)
+    // TODO(lead): .command(train) and the data commands.
+    .demandCommand(1, 'Give a command; see --help.')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(null)
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`electra-native: ${msg}\nRun \`electra-native --help\` for usage.\n`);
+      process.exit(1);
+    })
+    .parseAsync();
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    const e = err as { code?: string; message?: string };
+    process.stderr.write(`electra-native: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

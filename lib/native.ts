@@ -1,0 +1,124 @@
+/**
+ * The one place that loads the native addon (node-gyp-build, from the package
+ * root: build/Release/electra_native.node, else prebuilds/<platform>-<arch>/),
+ * and the hand-written types of everything it exports. Keep NativeBinding in
+ * step with native/addon/*.cpp.
+ */
+import * as path from 'node:path';
+
+import { ElectraError } from './errors';
+
+/** One CUDA device, as reported by info(). */
+export interface NativeCudaDevice {
+  name: string;
+  /** Total device memory in bytes. */
+  memory: number;
+  /** Compute capability, e.g. "9.0". */
+  cc: string;
+  multiprocessors: number;
+}
+
+export interface NativeCudaInfo {
+  /** Usable GPUs; 0 when there is none (never an error). */
+  deviceCount: number;
+  /** CUDA driver version (e.g. 12040); 0 without a driver. */
+  driverVersion: number;
+  /** CUDA runtime compiled in (e.g. 13000); 0 without CUDA. */
+  runtimeVersion: number;
+  devices: NativeCudaDevice[];
+  /** Why deviceCount is 0; absent when a GPU was found. */
+  reason?: string;
+}
+
+export interface NativeInfo {
+  version: string;
+  /** The binary contains the CUDA backend. */
+  cudaCompiled: boolean;
+  cuda: NativeCudaInfo;
+  /** Threads the CPU backend uses. */
+  threads: number;
+  /** The GEMM micro-kernel picked for this CPU (e.g. "avx2-6x16"); absent if unknown. */
+  simd?: string;
+}
+
+export interface NativeLayerNormResult {
+  out: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+}
+
+export interface NativeCrossEntropyResult {
+  /** Per selected row: logsumexp(x) - x[target]. */
+  losses: Float32Array;
+  /** Per selected row: index of the largest logit (ties: lowest). */
+  argmax: Int32Array;
+  /** [N*V]: gradScale * (softmax - onehot) at the selected rows, 0 elsewhere. */
+  dlogits: Float32Array;
+}
+
+/** Single CPU ops for tests and the demo. Every argument is checked; bad ones throw ERR_INVALID_ARGUMENT. */
+export interface NativeDebugOps {
+  /** out[M,N] = inp[M,K] @ weight[N,K]^T + bias[N]. */
+  linearForward(
+    inp: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    M: number,
+    K: number,
+    N: number,
+  ): Float32Array;
+  /** LayerNorm over rows of inp[N,C] (biased variance). */
+  layerNormForward(
+    inp: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    N: number,
+    C: number,
+    eps: number,
+  ): NativeLayerNormResult;
+  /** Exact (erf) GELU, elementwise. */
+  geluForward(inp: Float32Array): Float32Array;
+  /** Softmax cross-entropy of logits[N,V] at `rows`, fused with its gradient. */
+  crossEntropy(
+    logits: Float32Array,
+    rows: Int32Array,
+    targets: Int32Array,
+    V: number,
+    gradScale?: number,
+  ): NativeCrossEntropyResult;
+  /** Sets the CPU thread count (1..1024); returns the count now in use. */
+  setThreads(n: number): number;
+  getThreads(): number;
+}
+
+export interface NativeBinding {
+  version: string;
+  info(): NativeInfo;
+  debug: NativeDebugOps;
+  // The lead adds the model / training-step entry points here.
+}
+
+/** The package root: lib/ and dist/ both sit one level below it. */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+let cached: NativeBinding | undefined;
+
+/** Loads (once) and returns the addon; throws ElectraError ERR_NATIVE_LOAD on failure. */
+export function loadNative(): NativeBinding {
+  if (cached) return cached;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    cached = load(PACKAGE_ROOT) as NativeBinding;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ElectraError(
+      'ERR_NATIVE_LOAD',
+      `could not load the electra-native addon from ${PACKAGE_ROOT}: ${why}\n` +
+        'Build it with `npm run build:native` (cmake-js, CUDA when available) or ' +
+        '`npx node-gyp rebuild` (CPU only), or install a prebuilt binary.',
+      { cause: err },
+    );
+  }
+  return cached;
+}

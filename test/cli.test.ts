@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+const bin = path.join(root, 'bin', 'electra-native.js');
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60000,
+  });
+}
+
+describe('electra-native CLI', () => {
+  test('info --json prints the backend info as JSON', () => {
+    const r = run(['info', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(typeof info.version).toBe('string');
+    expect(typeof info.cudaCompiled).toBe('boolean');
+    expect(typeof info.cuda.deviceCount).toBe('number');
+    expect(Array.isArray(info.cuda.devices)).toBe(true);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  test('info prints a table', () => {
+    const r = run(['info']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^version\s+\d+\.\d+\.\d+/m);
+    expect(r.stdout).toMatch(/^cuda devices\s+\d+/m);
+  });
+
+  test('an unknown option exits non-zero with a message', () => {
+    const r = run(['info', '--no-such-option']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Unknown argument/i);
+  });
+
+  test('an unknown command exits non-zero with a message', () => {
+    const r = run(['frobnicate']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Unknown argument|Did you mean/i);
+  });
+
+  test('bench says clearly when the native program is not built', () => {
+    const r = run(['bench', 'gemm'], { ELECTRA_BENCH: path.join(root, 'no', 'such', 'electra_bench') });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/not built.*npm run build:native/);
+  });
+
+  test('demo runs the debug ops', () => {
+    const r = run(['demo', '--json', '--rows', '8', '--hidden', '16', '--vocab', '32']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Number.isFinite(out.loss)).toBe(true);
+    expect(out.timingsMs.crossEntropy).toBeGreaterThanOrEqual(0);
+  });
+});
