@@ -40,24 +40,43 @@ struct Mat {
   }
 };
 
-// C = alpha * op(A) @ op(B) + beta * C0   (beta == 0: C0 ignored), in float64.
+// The error bound used throughout: max relative error (etest::rel_error,
+// scaled by max |ref|) below 1e-5 times the cancellation factor
+// max|mag| / max|ref|, where mag is the same float64 sum taken over absolute
+// values (|alpha| sum |a||b| + |beta||c|). float32 rounding scales with mag,
+// not with the result: a 1x1 dot product that happens to cancel to ~0 would
+// otherwise fail with no bug. For the usual tensors the factor is ~1-3.
+double tolerance(const std::vector<double>& ref, const std::vector<double>& mag) {
+  double r = 1e-30, m = 0;
+  for (double x : ref) r = std::fmax(r, std::fabs(x));
+  for (double x : mag) m = std::fmax(m, std::fabs(x));
+  return 1e-5 * std::fmax(1.0, m / r);
+}
+
+// C = alpha * op(A) @ op(B) + beta * C0   (beta == 0: C0 ignored), in float64;
+// *mag gets the same with every term in absolute value.
 std::vector<double> ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                              const Mat& A, const Mat& B, double beta, const float* C0,
-                             int64_t ldc) {
-  std::vector<double> C(static_cast<size_t>(M * N), 0.0), row(static_cast<size_t>(N));
+                             int64_t ldc, std::vector<double>* mag) {
+  std::vector<double> C(static_cast<size_t>(M * N), 0.0), row(static_cast<size_t>(N)),
+      arow(static_cast<size_t>(N));
+  mag->assign(static_cast<size_t>(M * N), 0.0);
   for (int64_t i = 0; i < M; ++i) {
     std::fill(row.begin(), row.end(), 0.0);
+    std::fill(arow.begin(), arow.end(), 0.0);
     for (int64_t k = 0; k < K; ++k) {
       const double a = ta ? A.v[size_t(k * A.ld + i)] : A.v[size_t(i * A.ld + k)];
-      if (tb) {
-        for (int64_t j = 0; j < N; ++j) row[size_t(j)] += a * B.v[size_t(j * B.ld + k)];
-      } else {
-        const float* b = &B.v[size_t(k * B.ld)];
-        for (int64_t j = 0; j < N; ++j) row[size_t(j)] += a * b[j];
+      for (int64_t j = 0; j < N; ++j) {
+        const double b = tb ? B.v[size_t(j * B.ld + k)] : B.v[size_t(k * B.ld + j)];
+        row[size_t(j)] += a * b;
+        arow[size_t(j)] += std::fabs(a * b);
       }
     }
-    for (int64_t j = 0; j < N; ++j)
-      C[size_t(i * N + j)] = alpha * row[size_t(j)] + (beta == 0 ? 0.0 : beta * C0[i * ldc + j]);
+    for (int64_t j = 0; j < N; ++j) {
+      const double c = beta == 0 ? 0.0 : beta * C0[i * ldc + j];
+      C[size_t(i * N + j)] = alpha * row[size_t(j)] + c;
+      (*mag)[size_t(i * N + j)] = std::fabs(alpha) * arow[size_t(j)] + std::fabs(c);
+    }
   }
   return C;
 }
@@ -66,7 +85,7 @@ std::vector<double> ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, 
 // result accuracy, untouched row padding of C, intact guards.
 void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
                 int64_t pad, const Mat& A, const Mat& B, const std::vector<float>& C0,
-                const std::vector<double>& ref, const char* kernel) {
+                const std::vector<double>& ref, double tol, const char* kernel) {
   const int64_t ldc = N + pad;
   etest::Guarded C(M * ldc);
   for (int64_t i = 0; i < M * ldc; ++i) C[i] = C0[size_t(i)];  // padding keeps C0's values
@@ -81,7 +100,7 @@ void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     }
   }
   const double err = etest::rel_error(got.data(), ref.data(), M * N);
-  CHECK_LT(err, 1e-5) << kernel << " ta=" << ta << " tb=" << tb << " M=" << M << " N=" << N
+  CHECK_LT(err, tol) << kernel << " ta=" << ta << " tb=" << tb << " M=" << M << " N=" << N
                       << " K=" << K << " alpha=" << alpha << " beta=" << beta;
   CHECK(pad_ok) << "C row padding written: " << kernel << " M=" << M << " N=" << N << " K=" << K;
   CHECK(C.intact()) << "out of bounds write: " << kernel << " M=" << M << " N=" << N << " K=" << K;
@@ -100,10 +119,12 @@ void run_shape(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, f
   } else {
     etest::fill_uniform(C0.data(), int64_t(C0.size()));
   }
-  auto ref = ref_gemm(ta, tb, M, N, K, alpha, A, B, beta, C0.data(), ldc);
+  std::vector<double> mag;
+  auto ref = ref_gemm(ta, tb, M, N, K, alpha, A, B, beta, C0.data(), ldc, &mag);
+  const double tol = tolerance(ref, mag);
   for (const char* k : ks) {
     electra::cpu::sgemm_set_kernel(k);
-    check_case(ta, tb, M, N, K, alpha, beta, pad, A, B, C0, ref, k);
+    check_case(ta, tb, M, N, K, alpha, beta, pad, A, B, C0, ref, tol, k);
   }
   electra::cpu::sgemm_set_kernel(nullptr);
 }
@@ -190,15 +211,22 @@ TEST(gemm_degenerate) {
 
 namespace {
 
-// out[M,N] = inp @ W^T + b in float64
+// out[M,N] = inp @ W^T + b in float64 (*mag: the same over absolute values)
 std::vector<double> ref_linear(const std::vector<double>& inp, const std::vector<double>& w,
-                               const std::vector<double>* b, int64_t M, int64_t K, int64_t N) {
+                               const std::vector<double>* b, int64_t M, int64_t K, int64_t N,
+                               std::vector<double>* mag = nullptr) {
   std::vector<double> out(size_t(M * N));
+  if (mag) mag->assign(size_t(M * N), 0.0);
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
-      double s = b ? (*b)[size_t(j)] : 0.0;
-      for (int64_t k = 0; k < K; ++k) s += inp[size_t(i * K + k)] * w[size_t(j * K + k)];
+      double s = b ? (*b)[size_t(j)] : 0.0, sa = std::fabs(s);
+      for (int64_t k = 0; k < K; ++k) {
+        const double t = inp[size_t(i * K + k)] * w[size_t(j * K + k)];
+        s += t;
+        sa += std::fabs(t);
+      }
       out[size_t(i * N + j)] = s;
+      if (mag) (*mag)[size_t(i * N + j)] = sa;
     }
   return out;
 }
@@ -222,8 +250,9 @@ TEST(linear_forward_vs_float64) {
           electra::cpu::linear_forward(out.data(), inp.data(), w.data(), with_bias ? b.data() : nullptr,
                                        M, K, N);
           auto bd = dbl(b);
-          auto ref = ref_linear(dbl(inp), dbl(w), with_bias ? &bd : nullptr, M, K, N);
-          CHECK_LT(etest::rel_error(out.data(), ref.data(), M * N), 1e-5)
+          std::vector<double> mag;
+          auto ref = ref_linear(dbl(inp), dbl(w), with_bias ? &bd : nullptr, M, K, N, &mag);
+          CHECK_LT(etest::rel_error(out.data(), ref.data(), M * N), tolerance(ref, mag))
               << "M=" << M << " K=" << K << " N=" << N << " bias=" << with_bias;
           CHECK(out.intact());
         }
@@ -239,13 +268,19 @@ TEST(linear_backward_vs_float64) {
     auto g_inp0 = randv(M * K), g_w0 = randv(N * K), g_b0 = randv(N);
     // float64 expectations
     std::vector<double> e_inp(dbl(g_inp0)), e_w(dbl(g_w0)), e_b(dbl(g_b0));
+    std::vector<double> m_inp(e_inp), m_w(e_w), m_b(e_b);  // magnitudes (see tolerance())
+    for (auto* v : {&m_inp, &m_w, &m_b})
+      for (auto& x : *v) x = std::fabs(x);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) {
         const double d = dout[size_t(i * N + j)];
         e_b[size_t(j)] += d;
+        m_b[size_t(j)] += std::fabs(d);
         for (int64_t k = 0; k < K; ++k) {
           e_inp[size_t(i * K + k)] += d * w[size_t(j * K + k)];
           e_w[size_t(j * K + k)] += d * inp[size_t(i * K + k)];
+          m_inp[size_t(i * K + k)] += std::fabs(d * w[size_t(j * K + k)]);
+          m_w[size_t(j * K + k)] += std::fabs(d * inp[size_t(i * K + k)]);
         }
       }
     for (int mask = 1; mask < 8; ++mask) {  // which gradients are requested
@@ -257,11 +292,11 @@ TEST(linear_backward_vs_float64) {
                                     (mask & 4) ? gb.data() : nullptr, dout.data(), inp.data(), w.data(),
                                     M, K, N);
       // Requested: matches the expectation; not requested: untouched.
-      CHECK_LT(etest::rel_error(gi.data(), (mask & 1) ? e_inp.data() : dbl(g_inp0).data(), M * K), 1e-5)
+      CHECK_LT(etest::rel_error(gi.data(), (mask & 1) ? e_inp.data() : dbl(g_inp0).data(), M * K), tolerance(e_inp, m_inp))
           << "dinp M=" << M << " K=" << K << " N=" << N << " mask=" << mask;
-      CHECK_LT(etest::rel_error(gw.data(), (mask & 2) ? e_w.data() : dbl(g_w0).data(), N * K), 1e-5)
+      CHECK_LT(etest::rel_error(gw.data(), (mask & 2) ? e_w.data() : dbl(g_w0).data(), N * K), tolerance(e_w, m_w))
           << "dweight M=" << M << " K=" << K << " N=" << N << " mask=" << mask;
-      CHECK_LT(etest::rel_error(gb.data(), (mask & 4) ? e_b.data() : dbl(g_b0).data(), N), 1e-5)
+      CHECK_LT(etest::rel_error(gb.data(), (mask & 4) ? e_b.data() : dbl(g_b0).data(), N), tolerance(e_b, m_b))
           << "dbias M=" << M << " K=" << K << " N=" << N << " mask=" << mask;
       CHECK(gi.intact() && gw.intact() && gb.intact());
     }
