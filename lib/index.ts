@@ -8,8 +8,20 @@ export type { BackendInfo, CudaDeviceInfo } from './info';
 export { loadNative } from './native';
 export type { NativeBinding, NativeInfo, NativeDebugOps } from './native';
 
-// ---------------------------------------------------------------------------
-// TODO(lead): the training API goes here — `export default Trainer` plus the
-// named exports ElectraConfig, ElectraModel, AdamW, ... (lib/trainer.ts,
-// lib/config.ts, lib/model.ts, lib/optimizer.ts). Nothing is stubbed yet.
-// ---------------------------------------------------------------------------
+// The training API.
+import { Trainer } from './trainer';
+export default Trainer;
+export { Trainer, TRAINER_STATE_FILE, OPTIMIZER_FILE } from './trainer';
+export type { Device, TrainerOptions, StepMetrics, TrainRunOptions, TrainResult } from './trainer';
+export { ElectraModel, MODEL_FILE, CONFIG_FILE, hfConfig } from './model';
+export type { TensorSpec, TokenBatch } from './model';
+export { AdamW } from './optimizer';
+export type { AdamWOptions, AdamWHyperParameters } from './optimizer';
+export { electraConfig, generatorSize, validateConfig, PRESETS, BERT_SPECIAL_IDS } from './config';
+export type { ElectraConfig, EncoderSize, Objective, PresetName, Preset, Recipe, ConfigOptions } from './config';
+export { ArrayDataset } from './data/array-dataset';
+export type { BatchSource, Example, ArrayDatasetState } from './data/array-dataset';
+export { toyCorpus, buildWordVocab, toyExamples } from './data/toy-corpus';
+export type { WordVocab } from './data/toy-corpus';
+export { parseSafetensors, serializeSafetensors, toFloat32, toInt32 } from './io/safetensors';
+export type { DType, TensorEntry, SafetensorsFile, TensorToWrite } from './io/safetensors';

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 
 import { ElectraError } from './errors';
+import type { NativeModelConstructor } from './native-model';
 
 /** One CUDA device, as reported by info(). */
 export interface NativeCudaDevice {
@@ -95,7 +96,8 @@ export interface NativeBinding {
   version: string;
   info(): NativeInfo;
   debug: NativeDebugOps;
-  // The lead adds the model / training-step entry points here.
+  /** The native ELECTRA model (native/addon/model_wrap.cpp); typed in native-model.ts. */
+  Model: NativeModelConstructor;
 }
 
 /** The package root: lib/ and dist/ both sit one level below it. */

@@ -1,0 +1,258 @@
+/**
+ * ElectraModel: a generator/discriminator pair whose parameters, gradients and
+ * optimizer state live natively. Save/load use safetensors with HF tensor names.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { ConfigOptions, ElectraConfig, electraConfig, validateConfig } from './config';
+import { ElectraError, toElectraError } from './errors';
+import { readFileChecked, writeFileAtomic } from './io/atomic';
+import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
+import { loadNative } from './native';
+import type { NativeBatch, NativeModel, NativeTensorSpec } from './native-model';
+
+/** A named tensor of the model: HF name, shape, and whether AdamW decays it. */
+export type TensorSpec = NativeTensorSpec;
+
+/** Token ids for inference or training: `rows` sequences of `seqLen`, row-major. */
+export type TokenBatch = NativeBatch;
+
+export const MODEL_FILE = 'model.safetensors';
+export const CONFIG_FILE = 'config.json';
+
+/** The native config of an ElectraConfig (drops the discriminator for 'mlm'). */
+function nativeConfig(c: ElectraConfig) {
+  return { ...c, discriminator: c.objective === 'electra' ? c.discriminator : undefined };
+}
+
+/** HF `config.json` fields for one encoder of this model. */
+export function hfConfig(c: ElectraConfig, which: 'discriminator' | 'generator'): Record<string, unknown> {
+  const e = which === 'discriminator' ? c.discriminator : c.generator;
+  return {
+    model_type: 'electra',
+    architectures: [which === 'discriminator' ? 'ElectraForPreTraining' : 'ElectraForMaskedLM'],
+    vocab_size: c.vocabSize,
+    embedding_size: c.embeddingSize,
+    hidden_size: e.hidden,
+    num_hidden_layers: e.layers,
+    num_attention_heads: e.heads,
+    intermediate_size: e.intermediate,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: c.hiddenDropout,
+    attention_probs_dropout_prob: c.attentionDropout,
+    max_position_embeddings: c.maxPosition,
+    type_vocab_size: c.typeVocabSize,
+    initializer_range: 0.02,
+    layer_norm_eps: c.layerNormEps,
+    pad_token_id: c.padId,
+    position_embedding_type: 'absolute',
+    summary_type: 'first',
+    summary_use_proj: true,
+    summary_activation: 'gelu',
+    summary_last_dropout: 0.1,
+    tie_word_embeddings: true,
+  };
+}
+
+export class ElectraModel {
+  /** The architecture (validated, frozen). */
+  readonly config: Readonly<ElectraConfig>;
+  /** @internal The native model; the Trainer drives it. */
+  readonly native: NativeModel;
+
+  private constructor(config: ElectraConfig, native: NativeModel) {
+    this.config = Object.freeze({ ...config });
+    this.native = native;
+  }
+
+  /** A freshly initialised model (weights N(0, 0.02), as HF). */
+  static create(config: ElectraConfig | ConfigOptions = {}, opts: { seed?: number } = {}): ElectraModel {
+    const cfg = 'discriminator' in config && 'generator' in config && 'vocabSize' in config && typeof (config as ElectraConfig).discriminator.hidden === 'number'
+      ? (config as ElectraConfig)
+      : electraConfig(config as ConfigOptions);
+    validateConfig(cfg);
+    const Native = loadNative().Model;
+    let native: NativeModel;
+    try {
+      native = new Native(nativeConfig(cfg));
+      native.initWeights(opts.seed ?? 0);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+    return new ElectraModel(cfg, native);
+  }
+
+  /** Number of trainable scalars (shared embeddings counted once). */
+  get numParameters(): number {
+    return this.native.numParameters();
+  }
+
+  /** Every tensor, in buffer order, with HF names. */
+  tensorSpecs(): TensorSpec[] {
+    return this.native.tensorSpecs();
+  }
+
+  /** A copy of one parameter tensor. */
+  getTensor(name: string): Float32Array {
+    try {
+      return this.native.getTensor(name);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
+  /** Overwrites one parameter tensor (same number of elements, finite values). */
+  setTensor(name: string, data: Float32Array): void {
+    try {
+      this.native.setTensor(name, data);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
+  /** Discriminator logits ("replaced" when > 0) for every token, dropout off. */
+  async discriminate(batch: TokenBatch): Promise<Float32Array> {
+    try {
+      return await this.native.discriminate(batch);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
+  /** Writes `dir/model.safetensors` (all tensors, HF names) and `dir/config.json`, each atomically. */
+  async save(dir: string): Promise<void> {
+    await fs.promises.mkdir(dir, { recursive: true });
+    const tensors: TensorToWrite[] = this.tensorSpecs().map((s) => ({ name: s.name, shape: s.shape, data: this.native.getTensor(s.name) }));
+    await writeFileAtomic(path.join(dir, MODEL_FILE), serializeSafetensors(tensors, { format: 'pt', electra_native: '1' }));
+    const config = { ...hfConfig(this.config as ElectraConfig, 'discriminator'), electra_native: this.config };
+    await writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+  }
+
+  /**
+   * Loads a model from:
+   *  - a directory written by `save` (model.safetensors + config.json);
+   *  - an HF pair `dir/discriminator` + `dir/generator` (save_pretrained, safetensors), as `export` writes;
+   *  - a single HF ElectraForPreTraining directory: the generator is then freshly initialised (seed 0).
+   */
+  static async load(dir: string, opts: { seed?: number; generatorFraction?: number } = {}): Promise<ElectraModel> {
+    const cfgFile = path.join(dir, CONFIG_FILE);
+    if (fs.existsSync(cfgFile)) {
+      const raw = await readJson(cfgFile);
+      if (raw.electra_native) {
+        const cfg = raw.electra_native as ElectraConfig;
+        try {
+          validateConfig(cfg);
+        } catch (e) {
+          throw new ElectraError('ERR_CORRUPT_FILE', `${cfgFile}: ${(e as Error).message}`);
+        }
+        const model = ElectraModel.create(cfg, opts);
+        await model.loadTensors(path.join(dir, MODEL_FILE), (n) => n, true);
+        return model;
+      }
+      // A single HF discriminator directory.
+      const disc = configFromHf(raw, cfgFile);
+      const cfg = electraConfig({ ...disc, generatorFraction: opts.generatorFraction ?? 0.25 });
+      const model = ElectraModel.create(cfg, opts);
+      await model.loadTensors(path.join(dir, MODEL_FILE), (n) => n, false, (n) => !n.startsWith('generator'));
+      return model;
+    }
+    const dDir = path.join(dir, 'discriminator');
+    const gDir = path.join(dir, 'generator');
+    if (fs.existsSync(path.join(dDir, CONFIG_FILE)) && fs.existsSync(path.join(gDir, CONFIG_FILE))) {
+      const d = configFromHf(await readJson(path.join(dDir, CONFIG_FILE)), path.join(dDir, CONFIG_FILE));
+      const g = configFromHf(await readJson(path.join(gDir, CONFIG_FILE)), path.join(gDir, CONFIG_FILE));
+      const cfg = electraConfig({ ...d, generator: g.discriminator });
+      const model = ElectraModel.create(cfg, opts);
+      await model.loadTensors(path.join(dDir, MODEL_FILE), (n) => n, false, (n) => !n.startsWith('generator'));
+      await model.loadTensors(path.join(gDir, MODEL_FILE), hfGeneratorName, false, (n) => n.startsWith('generator'));
+      return model;
+    }
+    throw new ElectraError('ERR_IO', `${dir}: no ${CONFIG_FILE}, and no discriminator/ and generator/ HF directories`);
+  }
+
+  /**
+   * Reads tensors from a safetensors file into the model. `rename` maps a file
+   * name to a table name (null: ignore); `expect` selects which table tensors
+   * this file must provide. With `strict`, unknown tensors are an error.
+   */
+  private async loadTensors(
+    file: string,
+    rename: (n: string) => string | null,
+    strict: boolean,
+    expect: (n: string) => boolean = () => true,
+  ): Promise<void> {
+    const st = parseSafetensors(await readFileChecked(file), file);
+    const specs = new Map(this.tensorSpecs().map((s) => [s.name, s]));
+    const seen = new Set<string>();
+    for (const [fileName, t] of st.tensors) {
+      const name = rename(fileName);
+      if (name === null || name.endsWith('position_ids')) continue;
+      const spec = specs.get(name);
+      if (!spec) {
+        if (strict) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${fileName}' is not part of this model`);
+        continue;
+      }
+      if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
+        throw new ElectraError(
+          'ERR_CORRUPT_FILE',
+          `${file}: tensor '${fileName}' has shape [${t.shape.join(', ')}], but the config needs [${spec.shape.join(', ')}]`,
+        );
+      }
+      const data = toFloat32(t, file, fileName);
+      if (!data.every(Number.isFinite)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${fileName}' contains non-finite values`);
+      this.native.setTensor(name, data);
+      seen.add(name);
+    }
+    for (const name of specs.keys()) {
+      if (expect(name) && !seen.has(name)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}' is missing`);
+    }
+  }
+}
+
+/** HF generator-directory names -> this model's table names. */
+export function hfGeneratorName(n: string): string | null {
+  if (n === 'generator_lm_head.weight') return null; // tied to the word embeddings
+  if (n.startsWith('electra.embeddings.')) return null; // shared: the discriminator's copy is used
+  if (n.startsWith('electra.')) return 'generator.' + n.slice('electra.'.length);
+  return n;
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  const buf = await readFileChecked(file);
+  try {
+    const v = JSON.parse(buf.toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new ElectraError('ERR_CORRUPT_FILE', `${file}: malformed JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Reads an HF ELECTRA config.json into config options (its encoder as `discriminator`). */
+function configFromHf(raw: Record<string, unknown>, file: string): ConfigOptions & { discriminator: ElectraConfig['discriminator'] } {
+  const num = (k: string, def?: number): number => {
+    const v = raw[k];
+    if (v === undefined && def !== undefined) return def;
+    if (typeof v !== 'number') throw new ElectraError('ERR_CORRUPT_FILE', `${file}: ${k} is missing or not a number`);
+    return v;
+  };
+  if (raw.model_type !== undefined && raw.model_type !== 'electra') {
+    throw new ElectraError('ERR_CORRUPT_FILE', `${file}: model_type is '${String(raw.model_type)}', expected 'electra'`);
+  }
+  if (raw.hidden_act !== undefined && raw.hidden_act !== 'gelu') {
+    throw new ElectraError('ERR_CORRUPT_FILE', `${file}: hidden_act '${String(raw.hidden_act)}' is not supported (only 'gelu')`);
+  }
+  const hidden = num('hidden_size');
+  return {
+    vocabSize: num('vocab_size'),
+    embeddingSize: num('embedding_size', hidden),
+    maxPosition: num('max_position_embeddings', 512),
+    typeVocabSize: num('type_vocab_size', 2),
+    layerNormEps: num('layer_norm_eps', 1e-12),
+    hiddenDropout: num('hidden_dropout_prob', 0.1),
+    attentionDropout: num('attention_probs_dropout_prob', 0.1),
+    padId: num('pad_token_id', 0),
+    discriminator: { hidden, layers: num('num_hidden_layers'), heads: num('num_attention_heads'), intermediate: num('intermediate_size') },
+  };
+}

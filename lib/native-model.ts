@@ -1,0 +1,103 @@
+/**
+ * Hand-written types of the addon's `Model` class (native/addon/model_wrap.cpp).
+ * Kept beside native.ts, which loads the addon; keep both in step with the C++.
+ */
+
+/** The native side of ElectraConfig (same field names; see config.ts). */
+export interface NativeModelConfig {
+  vocabSize: number;
+  embeddingSize: number;
+  maxPosition: number;
+  typeVocabSize: number;
+  discriminator?: { hidden: number; layers: number; heads: number; intermediate: number };
+  generator: { hidden: number; layers: number; heads: number; intermediate: number };
+  layerNormEps: number;
+  hiddenDropout: number;
+  attentionDropout: number;
+  objective: 'electra' | 'mlm';
+  padId: number;
+  unkId: number;
+  clsId: number;
+  sepId: number;
+  maskId: number;
+}
+
+/** Hyper-parameters of one native training step. */
+export interface NativeTrainConfig {
+  batch: number;
+  seqLen: number;
+  maskProb: number;
+  discWeight: number;
+  temperature: number;
+  lr: number;
+  warmupSteps: number;
+  totalSteps: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  clipNorm: number;
+  biasCorrection: boolean;
+  gradAccum: number;
+  seed: number;
+}
+
+/** Token ids of `rows` sequences of `seqLen`, row-major. */
+export interface NativeBatch {
+  inputIds: Int32Array;
+  tokenTypeIds?: Int32Array;
+  attentionMask?: Int32Array;
+  rows: number;
+  seqLen: number;
+}
+
+/** Test hook: fixes the random parts of a step (see StepOverrides in electra_model.h). */
+export interface NativeStepOverrides {
+  maskedPositions: Int32Array;
+  generatorInputIds: Int32Array;
+  sampledIds: Int32Array;
+  /** false: compute losses and gradients only. */
+  applyUpdate?: boolean;
+  returnLogits?: boolean;
+}
+
+export interface NativeStepMetrics {
+  loss: number;
+  genLoss: number;
+  discLoss: number;
+  genAccuracy: number;
+  discAccuracy: number;
+  discPrecision: number;
+  discRecall: number;
+  replacedFraction: number;
+  gradNorm: number;
+  lr: number;
+  maskedTokens: number;
+  tokens: number;
+  replacedTokens: number;
+  genLogits?: Float32Array;
+  discLogits?: Float32Array;
+}
+
+export interface NativeTensorSpec {
+  name: string;
+  shape: number[];
+  /** AdamW weight decay applies. */
+  decay: boolean;
+}
+
+export type NativeBufferKind = 'params' | 'grads' | 'm' | 'v';
+
+export interface NativeModel {
+  numParameters(): number;
+  tensorSpecs(): NativeTensorSpec[];
+  getTensor(name: string, kind?: NativeBufferKind): Float32Array;
+  setTensor(name: string, data: Float32Array, kind?: NativeBufferKind): void;
+  initWeights(seed: number): void;
+  trainStep(batch: NativeBatch, train: NativeTrainConfig, step: number, overrides?: NativeStepOverrides): Promise<NativeStepMetrics>;
+  discriminate(batch: NativeBatch): Promise<Float32Array>;
+}
+
+export interface NativeModelConstructor {
+  new (config: NativeModelConfig): NativeModel;
+}

@@ -1,0 +1,90 @@
+/**
+ * AdamW as the ELECTRA reference runs it: decoupled weight decay (not on
+ * LayerNorm or biases), epsilon 1e-6, no bias correction by default, global
+ * norm clipping at 1.0, and lr(t) = lr * min(1, t/warmup) * (1 - t/total).
+ * The update itself runs natively, inside the training step.
+ */
+import { ElectraError } from './errors';
+import { readFileChecked, writeFileAtomic } from './io/atomic';
+import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
+import type { ElectraModel } from './model';
+
+export interface AdamWOptions {
+  /** Peak learning rate. */
+  lr: number;
+  /** Linear warm-up steps (0: none). */
+  warmupSteps?: number;
+  /** Steps of the linear decay to 0; the schedule's horizon. */
+  totalSteps: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Clip gradients to this global norm; 0 disables. */
+  clipNorm?: number;
+  biasCorrection?: boolean;
+}
+
+export type AdamWHyperParameters = Required<AdamWOptions>;
+
+export class AdamW {
+  readonly hyper: Readonly<AdamWHyperParameters>;
+
+  constructor(opts: AdamWOptions) {
+    const h: AdamWHyperParameters = {
+      lr: opts.lr,
+      warmupSteps: opts.warmupSteps ?? 0,
+      totalSteps: opts.totalSteps,
+      beta1: opts.beta1 ?? 0.9,
+      beta2: opts.beta2 ?? 0.999,
+      eps: opts.eps ?? 1e-6,
+      weightDecay: opts.weightDecay ?? 0.01,
+      clipNorm: opts.clipNorm ?? 1.0,
+      biasCorrection: opts.biasCorrection ?? false,
+    };
+    const bad = (m: string): never => {
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `invalid AdamW options: ${m}`);
+    };
+    if (!(Number.isFinite(h.lr) && h.lr >= 0)) bad(`lr must be a finite number >= 0, got ${h.lr}`);
+    if (!(Number.isInteger(h.warmupSteps) && h.warmupSteps >= 0)) bad(`warmupSteps must be an integer >= 0, got ${h.warmupSteps}`);
+    if (!(Number.isInteger(h.totalSteps) && h.totalSteps > 0)) bad(`totalSteps must be a positive integer, got ${h.totalSteps}`);
+    if (!(h.beta1 >= 0 && h.beta1 < 1) || !(h.beta2 >= 0 && h.beta2 < 1)) bad('betas must be in [0, 1)');
+    if (!(h.eps > 0)) bad('eps must be positive');
+    if (!(h.weightDecay >= 0)) bad('weightDecay must be >= 0');
+    if (!(Number.isFinite(h.clipNorm) && h.clipNorm >= 0)) bad('clipNorm must be a finite number >= 0');
+    this.hyper = Object.freeze(h);
+  }
+
+  /** The learning rate used at 0-based step t (the reference: t = 0 gets lr 0 under warm-up). */
+  lrAt(t: number): number {
+    const h = this.hyper;
+    const warm = h.warmupSteps > 0 ? Math.min(1, t / h.warmupSteps) : 1;
+    return h.lr * warm * Math.max(0, 1 - t / h.totalSteps);
+  }
+
+  /** Writes the first and second moments of every tensor (`m/<name>`, `v/<name>`) atomically. */
+  async saveState(model: ElectraModel, file: string, metadata: Record<string, string> = {}): Promise<void> {
+    const tensors: TensorToWrite[] = [];
+    for (const s of model.tensorSpecs()) {
+      tensors.push({ name: `m/${s.name}`, shape: s.shape, data: model.native.getTensor(s.name, 'm') });
+      tensors.push({ name: `v/${s.name}`, shape: s.shape, data: model.native.getTensor(s.name, 'v') });
+    }
+    await writeFileAtomic(file, serializeSafetensors(tensors, { ...metadata, hyper: JSON.stringify(this.hyper) }));
+  }
+
+  /** Restores the moments written by saveState; every tensor must be present with its shape. */
+  async loadState(model: ElectraModel, file: string): Promise<void> {
+    const st = parseSafetensors(await readFileChecked(file), file);
+    for (const s of model.tensorSpecs()) {
+      for (const kind of ['m', 'v'] as const) {
+        const name = `${kind}/${s.name}`;
+        const t = st.tensors.get(name);
+        if (!t) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}' is missing`);
+        if (t.shape.join(',') !== s.shape.join(',')) {
+          throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+        }
+        model.native.setTensor(s.name, toFloat32(t, file, name), kind);
+      }
+    }
+  }
+}

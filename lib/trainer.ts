@@ -1,0 +1,309 @@
+/**
+ * Trainer: batches in, metrics out. Each step is one asynchronous native call
+ * that runs masking, generator, sampling, discriminator, backward, clipping
+ * and AdamW without returning to JavaScript, so the event loop stays free.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { BatchSource } from './data/array-dataset';
+import { ElectraError, toElectraError } from './errors';
+import { readFileChecked, writeFileAtomic } from './io/atomic';
+import { ElectraModel, TokenBatch } from './model';
+import type { NativeStepMetrics, NativeTrainConfig } from './native-model';
+import { AdamW, AdamWOptions } from './optimizer';
+
+export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+
+export interface TrainerOptions {
+  model: ElectraModel;
+  /** An AdamW, or its options (default: the config's recipe is not assumed; lr 5e-4, 10% warm-up of `totalSteps`). */
+  optimizer?: AdamW | AdamWOptions;
+  data: BatchSource;
+  /** 'auto' (default) picks CUDA when usable, else the CPU. */
+  device?: Device;
+  /** Seeds masking, sampling and dropout: the same seed gives bit-identical runs on the CPU. */
+  seed?: number;
+  /** Sequences per micro-batch (default 16). */
+  batchSize?: number;
+  /** Tokens per sequence (default 128). */
+  seqLen?: number;
+  /** Micro-batches per optimizer step (default 1). */
+  gradAccum?: number;
+  /** Fraction of tokens selected for masking (default 0.15). */
+  maskProb?: number;
+  /** Weight of the discriminator loss (default 50). */
+  discWeight?: number;
+  /** Generator sampling temperature (default 1). */
+  temperature?: number;
+}
+
+/** What one optimizer step reports. */
+export interface StepMetrics {
+  /** 1-based number of this step. */
+  step: number;
+  loss: number;
+  genLoss: number;
+  discLoss: number;
+  /** Generator argmax accuracy at masked positions. */
+  genAccuracy: number;
+  /** Discriminator accuracy over non-padding tokens. */
+  discAccuracy: number;
+  /** Precision and recall of "replaced". */
+  discPrecision: number;
+  discRecall: number;
+  /** Replaced tokens / non-padding tokens. */
+  replacedFraction: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  lr: number;
+  tokens: number;
+  maskedTokens: number;
+  tokensPerSecond: number;
+  stepMs: number;
+}
+
+export interface TrainRunOptions {
+  /** Steps to run in this call. */
+  steps: number;
+  /** Stops cleanly after the step in flight. */
+  signal?: AbortSignal;
+  onStep?: (m: StepMetrics) => void | Promise<void>;
+}
+
+export interface TrainResult {
+  /** Steps completed by this call. */
+  steps: number;
+  /** Total steps completed by this trainer. */
+  globalStep: number;
+  aborted: boolean;
+  last?: StepMetrics;
+}
+
+export const TRAINER_STATE_FILE = 'trainer.json';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+export class Trainer {
+  readonly model: ElectraModel;
+  readonly optimizer: AdamW;
+  readonly data: BatchSource;
+  readonly device: 'cpu';
+  readonly seed: number;
+  readonly batchSize: number;
+  readonly seqLen: number;
+  readonly gradAccum: number;
+  readonly maskProb: number;
+  readonly discWeight: number;
+  readonly temperature: number;
+  private completed = 0;
+  private running = false;
+
+  constructor(opts: TrainerOptions) {
+    if (!(opts.model instanceof ElectraModel)) throw new ElectraError('ERR_INVALID_ARGUMENT', 'Trainer needs `model`, an ElectraModel');
+    if (!opts.data || typeof opts.data.next !== 'function') throw new ElectraError('ERR_INVALID_ARGUMENT', 'Trainer needs `data`, a BatchSource with next(rows, seqLen)');
+    this.model = opts.model;
+    this.data = opts.data;
+    this.device = resolveDevice(opts.device ?? 'auto');
+    this.optimizer = opts.optimizer instanceof AdamW ? opts.optimizer : new AdamW(opts.optimizer ?? { lr: 5e-4, warmupSteps: 1000, totalSteps: 100000 });
+    this.seed = opts.seed ?? 0;
+    this.batchSize = opts.batchSize ?? 16;
+    this.seqLen = opts.seqLen ?? 128;
+    this.gradAccum = opts.gradAccum ?? 1;
+    this.maskProb = opts.maskProb ?? 0.15;
+    this.discWeight = opts.discWeight ?? 50;
+    this.temperature = opts.temperature ?? 1;
+    const int = (name: string, v: number, min: number) => {
+      if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `${name} must be an integer >= ${min}, got ${v}`);
+    };
+    int('seed', this.seed, 0);
+    int('batchSize', this.batchSize, 1);
+    int('seqLen', this.seqLen, 2);
+    int('gradAccum', this.gradAccum, 1);
+    if (this.seqLen > this.model.config.maxPosition) {
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `seqLen ${this.seqLen} exceeds the model's maxPosition ${this.model.config.maxPosition}`);
+    }
+    if (!(this.maskProb > 0 && this.maskProb < 1)) throw new ElectraError('ERR_INVALID_ARGUMENT', `maskProb must be in (0, 1), got ${this.maskProb}`);
+    if (!(this.discWeight >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `discWeight must be >= 0, got ${this.discWeight}`);
+    if (!(this.temperature > 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `temperature must be > 0, got ${this.temperature}`);
+  }
+
+  /** Optimizer steps completed so far (the next step's 0-based index). */
+  get globalStep(): number {
+    return this.completed;
+  }
+
+  /** The native step's hyper-parameters. */
+  nativeTrainConfig(): NativeTrainConfig {
+    const h = this.optimizer.hyper;
+    return {
+      batch: this.batchSize,
+      seqLen: this.seqLen,
+      maskProb: this.maskProb,
+      discWeight: this.discWeight,
+      temperature: this.temperature,
+      lr: h.lr,
+      warmupSteps: h.warmupSteps,
+      totalSteps: h.totalSteps,
+      beta1: h.beta1,
+      beta2: h.beta2,
+      eps: h.eps,
+      weightDecay: h.weightDecay,
+      clipNorm: h.clipNorm,
+      biasCorrection: h.biasCorrection,
+      gradAccum: this.gradAccum,
+      seed: this.seed,
+    };
+  }
+
+  /** Rejects a malformed batch before any native work. */
+  checkBatch(b: TokenBatch): void {
+    const rows = this.batchSize * this.gradAccum;
+    const fail = (m: string): never => {
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `bad batch: ${m}`);
+    };
+    if (b.rows !== rows) fail(`expected ${rows} rows (batchSize ${this.batchSize} x gradAccum ${this.gradAccum}), got ${b.rows}`);
+    if (b.seqLen !== this.seqLen) fail(`expected seqLen ${this.seqLen}, got ${b.seqLen}`);
+    const n = rows * this.seqLen;
+    if (!isInt32Array(b.inputIds) || b.inputIds.length !== n) fail(`inputIds must be an Int32Array of ${n} ids`);
+    for (const [k, a] of [['tokenTypeIds', b.tokenTypeIds], ['attentionMask', b.attentionMask]] as const) {
+      if (a !== undefined && (!isInt32Array(a) || a.length !== n)) fail(`${k} must be an Int32Array of ${n} values`);
+    }
+    const V = this.model.config.vocabSize;
+    for (let i = 0; i < n; i++) {
+      const id = b.inputIds[i];
+      if (id < 0 || id >= V) fail(`token id ${id} at row ${Math.floor(i / this.seqLen)}, position ${i % this.seqLen} is outside the vocabulary of ${V}`);
+    }
+  }
+
+  /** Runs one optimizer step. */
+  async trainStep(): Promise<StepMetrics> {
+    if (this.running) throw new ElectraError('ERR_BUSY', 'a training step is already running; await it first');
+    this.running = true;
+    try {
+      const batch = await this.data.next(this.batchSize * this.gradAccum, this.seqLen);
+      this.checkBatch(batch);
+      const t0 = performance.now();
+      let m: NativeStepMetrics;
+      try {
+        m = await this.model.native.trainStep(batch, this.nativeTrainConfig(), this.completed);
+      } catch (e) {
+        throw toElectraError(e);
+      }
+      const stepMs = performance.now() - t0;
+      this.completed++;
+      const tokens = batch.rows * batch.seqLen;
+      return {
+        step: this.completed,
+        loss: m.loss,
+        genLoss: m.genLoss,
+        discLoss: m.discLoss,
+        genAccuracy: m.genAccuracy,
+        discAccuracy: m.discAccuracy,
+        discPrecision: m.discPrecision,
+        discRecall: m.discRecall,
+        replacedFraction: m.replacedFraction,
+        gradNorm: m.gradNorm,
+        lr: m.lr,
+        tokens: m.tokens,
+        maskedTokens: m.maskedTokens,
+        tokensPerSecond: (tokens * 1000) / stepMs,
+        stepMs,
+      };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Step metrics as they come; stops after `steps` or when `signal` aborts. */
+  async *iterate(opts: { steps: number; signal?: AbortSignal }): AsyncGenerator<StepMetrics, void, undefined> {
+    if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new ElectraError('ERR_INVALID_ARGUMENT', `steps must be an integer >= 0, got ${opts.steps}`);
+    for (let i = 0; i < opts.steps; i++) {
+      if (opts.signal?.aborted) return;
+      yield await this.trainStep();
+    }
+  }
+
+  /** Trains for `steps` steps; resolves early with aborted: true when `signal` aborts. */
+  async train(opts: TrainRunOptions): Promise<TrainResult> {
+    let done = 0;
+    let last: StepMetrics | undefined;
+    for await (const m of this.iterate(opts)) {
+      done++;
+      last = m;
+      if (opts.onStep) await opts.onStep(m);
+    }
+    return { steps: done, globalStep: this.completed, aborted: done < opts.steps, last };
+  }
+
+  /**
+   * Writes a checkpoint directory: model (weights + config), optimizer moments,
+   * and trainer.json (step, seed, data position, hyper-parameters). Each file
+   * is written atomically; trainer.json goes last, so it names a complete set.
+   */
+  async saveCheckpoint(dir: string): Promise<void> {
+    await fs.promises.mkdir(dir, { recursive: true });
+    await this.model.save(dir);
+    await this.optimizer.saveState(this.model, path.join(dir, OPTIMIZER_FILE), { step: String(this.completed) });
+    const state = {
+      format: 'electra-native-checkpoint/1',
+      step: this.completed,
+      seed: this.seed,
+      batchSize: this.batchSize,
+      seqLen: this.seqLen,
+      gradAccum: this.gradAccum,
+      maskProb: this.maskProb,
+      discWeight: this.discWeight,
+      temperature: this.temperature,
+      optimizer: this.optimizer.hyper,
+      data: this.data.state ? this.data.state() : null,
+    };
+    await writeFileAtomic(path.join(dir, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  }
+
+  /**
+   * Restores optimizer moments, the step counter and the data position from a
+   * checkpoint written by saveCheckpoint. The model's weights are loaded by
+   * ElectraModel.load(dir); use Trainer.resume to do both.
+   */
+  async loadCheckpointState(dir: string): Promise<void> {
+    const file = path.join(dir, TRAINER_STATE_FILE);
+    let st: { step?: unknown; seed?: unknown; data?: unknown };
+    try {
+      st = JSON.parse((await readFileChecked(file)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof ElectraError) throw e;
+      throw new ElectraError('ERR_CORRUPT_FILE', `${file}: malformed JSON: ${(e as Error).message}`);
+    }
+    if (!Number.isInteger(st.step) || (st.step as number) < 0) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: step is missing or invalid`);
+    if (st.seed !== this.seed) {
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: checkpoint was trained with seed ${String(st.seed)}, this trainer has seed ${this.seed}`);
+    }
+    await this.optimizer.loadState(this.model, path.join(dir, OPTIMIZER_FILE));
+    if (st.data !== null && st.data !== undefined && this.data.restore) this.data.restore(st.data);
+    this.completed = st.step as number;
+  }
+
+  /** A trainer that continues a checkpoint exactly where it stopped. */
+  static async resume(dir: string, opts: Omit<TrainerOptions, 'model'>): Promise<Trainer> {
+    const model = await ElectraModel.load(dir);
+    const trainer = new Trainer({ ...opts, model });
+    await trainer.loadCheckpointState(dir);
+    return trainer;
+  }
+}
+
+/** By tag, not instanceof, so arrays from another realm (worker, vm, jest) pass. */
+function isInt32Array(a: unknown): a is Int32Array {
+  return Object.prototype.toString.call(a) === '[object Int32Array]';
+}
+
+function resolveDevice(d: Device): 'cpu' {
+  if (d === 'auto' || d === 'cpu') return 'cpu';
+  if (d === 'cuda' || /^cuda:\d+$/.test(d)) {
+    throw new ElectraError(
+      'ERR_NO_DEVICE',
+      `device '${d}' requested, but this version trains on the CPU only (the CUDA training backend is not built yet); use device 'cpu' or 'auto'`,
+    );
+  }
+  throw new ElectraError('ERR_INVALID_ARGUMENT', `device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '${String(d)}'`);
+}

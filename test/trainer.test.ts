@@ -1,0 +1,170 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import Trainer, { AdamW, ArrayDataset, ElectraModel, StepMetrics, buildWordVocab, electraConfig, toyCorpus, toyExamples } from '../lib';
+
+const SEQ = 32;
+const docs = toyCorpus(200, 3);
+const vocab = buildWordVocab(docs);
+const examples = toyExamples(docs, vocab, SEQ);
+
+function tinyModel(seed = 1): ElectraModel {
+  const cfg = electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids() });
+  return ElectraModel.create(cfg, { seed });
+}
+
+function ids() {
+  return { padId: vocab.padId, unkId: vocab.unkId, clsId: vocab.clsId, sepId: vocab.sepId, maskId: vocab.maskId };
+}
+
+function trainer(model: ElectraModel, opts: { steps?: number; seed?: number } = {}): Trainer {
+  return new Trainer({
+    model,
+    data: new ArrayDataset(examples, { seed: 5 }),
+    optimizer: new AdamW({ lr: 2e-3, warmupSteps: 20, totalSteps: opts.steps ?? 300 }),
+    batchSize: 16,
+    seqLen: SEQ,
+    seed: opts.seed ?? 11,
+  });
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe('Trainer on the CPU', () => {
+  test('300 steps of tiny: discriminator beats a constant predictor, generator beats chance', async () => {
+    const t = trainer(tinyModel());
+    const seen: StepMetrics[] = [];
+    const res = await t.train({ steps: 300, onStep: (m) => void seen.push(m) });
+    expect(res).toMatchObject({ steps: 300, globalStep: 300, aborted: false });
+    const last = seen.slice(-30);
+    const r = mean(last.map((m) => m.replacedFraction));
+    // The best constant predictor of "replaced" has BCE equal to the label entropy H(r).
+    const constantBce = -(r * Math.log(r) + (1 - r) * Math.log(1 - r));
+    const disc = mean(last.map((m) => m.discLoss));
+    const genAcc = mean(last.map((m) => m.genAccuracy));
+    expect(r).toBeGreaterThan(0);
+    expect(disc).toBeLessThan(constantBce);
+    expect(genAcc).toBeGreaterThan(1 / vocab.tokens.length);
+    // The generator learns the corpus, not just the most frequent word.
+    expect(genAcc).toBeGreaterThan(0.3);
+    expect(mean(last.map((m) => m.loss))).toBeLessThan(seen[0].loss);
+    for (const m of seen) expect(Number.isFinite(m.loss) && m.lr >= 0 && m.tokensPerSecond > 0).toBe(true);
+  });
+
+  test('the same seed gives bit-identical losses for 20 steps', async () => {
+    const a: number[] = [];
+    const b: number[] = [];
+    await trainer(tinyModel(), { steps: 100 }).train({ steps: 20, onStep: (m) => void a.push(m.loss) });
+    await trainer(tinyModel(), { steps: 100 }).train({ steps: 20, onStep: (m) => void b.push(m.loss) });
+    expect(b).toEqual(a);
+    const c: number[] = [];
+    await trainer(tinyModel(), { steps: 100, seed: 12 }).train({ steps: 3, onStep: (m) => void c.push(m.loss) });
+    expect(c).not.toEqual(a.slice(0, 3));
+  });
+
+  test('10 steps, checkpoint, resume, 10 more equals 20 uninterrupted steps', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-ckpt-'));
+    try {
+      const straight: number[] = [];
+      const full = trainer(tinyModel(), { steps: 100 });
+      await full.train({ steps: 20, onStep: (m) => void straight.push(m.loss) });
+
+      const first = trainer(tinyModel(), { steps: 100 });
+      await first.train({ steps: 10 });
+      await first.saveCheckpoint(dir);
+      expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json']);
+
+      const resumed = await Trainer.resume(dir, {
+        data: new ArrayDataset(examples, { seed: 5 }),
+        optimizer: new AdamW({ lr: 2e-3, warmupSteps: 20, totalSteps: 100 }),
+        batchSize: 16,
+        seqLen: SEQ,
+        seed: 11,
+      });
+      expect(resumed.globalStep).toBe(10);
+      const after: number[] = [];
+      await resumed.train({ steps: 10, onStep: (m) => void after.push(m.loss) });
+      expect(after).toEqual(straight.slice(10));
+      for (const s of full.model.tensorSpecs()) {
+        expect(Buffer.from(resumed.model.getTensor(s.name).buffer).equals(Buffer.from(full.model.getTensor(s.name).buffer))).toBe(true);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a step runs off the JS thread: a timer keeps firing during one step', async () => {
+    const model = ElectraModel.create(electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids(), discriminator: { layers: 4 } }));
+    const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 64, seqLen: SEQ, optimizer: { lr: 1e-3, totalSteps: 10 } });
+    await t.trainStep(); // warm-up
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const t0 = performance.now();
+    const m = await t.trainStep();
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect(ms).toBeGreaterThan(5);
+    expect(ticks).toBeGreaterThan(0);
+    expect(m.step).toBe(2);
+  });
+
+  test('an AbortSignal stops training cleanly after the step in flight', async () => {
+    const t = trainer(tinyModel(), { steps: 100 });
+    const ac = new AbortController();
+    const res = await t.train({ steps: 50, signal: ac.signal, onStep: (m) => void (m.step === 3 && ac.abort()) });
+    expect(res).toMatchObject({ steps: 3, globalStep: 3, aborted: true });
+  });
+
+  test('the async iterator yields step metrics', async () => {
+    const t = trainer(tinyModel(), { steps: 100 });
+    const steps: number[] = [];
+    for await (const m of t.iterate({ steps: 3 })) steps.push(m.step);
+    expect(steps).toEqual([1, 2, 3]);
+  });
+
+  test('bad batches are rejected before any native work', async () => {
+    const model = tinyModel();
+    const badId = { next: (rows: number, seqLen: number) => ({ inputIds: new Int32Array(rows * seqLen).fill(vocab.tokens.length), rows, seqLen }) };
+    await expect(new Trainer({ model, data: badId, batchSize: 2, seqLen: SEQ }).trainStep()).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+      message: expect.stringMatching(/outside the vocabulary/),
+    });
+    const badShape = { next: (rows: number, seqLen: number) => ({ inputIds: new Int32Array(rows * seqLen - 1), rows, seqLen }) };
+    await expect(new Trainer({ model, data: badShape, batchSize: 2, seqLen: SEQ }).trainStep()).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    const wrongRows = { next: (_rows: number, seqLen: number) => ({ inputIds: new Int32Array(seqLen), rows: 1, seqLen }) };
+    await expect(new Trainer({ model, data: wrongRows, batchSize: 2, seqLen: SEQ }).trainStep()).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+  });
+
+  test('a second concurrent step is refused with ERR_BUSY, and the native model too', async () => {
+    const t = trainer(tinyModel(), { steps: 100 });
+    const p = t.trainStep();
+    await expect(t.trainStep()).rejects.toMatchObject({ code: 'ERR_BUSY' });
+    await p;
+    const model = tinyModel();
+    const batch = new ArrayDataset(examples).next(16, SEQ);
+    const cfg = trainer(model).nativeTrainConfig();
+    const q = model.native.trainStep(batch, cfg, 0);
+    expect(() => model.native.trainStep(batch, cfg, 1)).toThrow(expect.objectContaining({ code: 'ERR_BUSY' }));
+    await q;
+  });
+
+  test('device selection: cuda is refused with ERR_NO_DEVICE; unknown devices are invalid', () => {
+    const model = tinyModel();
+    const data = new ArrayDataset(examples);
+    expect(() => new Trainer({ model, data, device: 'cuda' })).toThrow(expect.objectContaining({ code: 'ERR_NO_DEVICE' }));
+    expect(() => new Trainer({ model, data, device: 'tpu' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(new Trainer({ model, data, device: 'auto', seqLen: SEQ }).device).toBe('cpu');
+  });
+
+  test("objective 'mlm' trains the masked LM alone", async () => {
+    const cfg = electraConfig({ preset: 'tiny', objective: 'mlm', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids() });
+    expect(cfg.generator.hidden).toBe(cfg.discriminator.hidden);
+    const model = ElectraModel.create(cfg);
+    expect(model.tensorSpecs().some((s) => s.name.startsWith('discriminator_predictions'))).toBe(false);
+    const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 8, seqLen: SEQ, optimizer: { lr: 1e-3, totalSteps: 10 } });
+    const m = await t.trainStep();
+    expect(m.discLoss).toBe(0);
+    expect(m.loss).toBeCloseTo(m.genLoss, 10);
+  });
+});
