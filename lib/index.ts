@@ -14,7 +14,7 @@ export default Trainer;
 export { Trainer, TRAINER_STATE_FILE, OPTIMIZER_FILE } from './trainer';
 export type { Device, TrainerOptions, StepMetrics, TrainRunOptions, TrainResult } from './trainer';
 export { ElectraModel, MODEL_FILE, CONFIG_FILE, hfConfig } from './model';
-export type { TensorSpec, TokenBatch } from './model';
+export type { TensorSpec, TokenBatch, LoadOptions } from './model';
 export { AdamW } from './optimizer';
 export type { AdamWOptions, AdamWHyperParameters } from './optimizer';
 export { electraConfig, generatorSize, validateConfig, PRESETS, BERT_SPECIAL_IDS } from './config';

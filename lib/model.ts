@@ -135,7 +135,7 @@ export class ElectraModel {
    *  - an HF pair `dir/discriminator` + `dir/generator` (save_pretrained, safetensors), as `export` writes;
    *  - a single HF ElectraForPreTraining directory: the generator is then freshly initialised (seed 0).
    */
-  static async load(dir: string, opts: { seed?: number; generatorFraction?: number } = {}): Promise<ElectraModel> {
+  static async load(dir: string, opts: LoadOptions = {}): Promise<ElectraModel> {
     const cfgFile = path.join(dir, CONFIG_FILE);
     if (fs.existsSync(cfgFile)) {
       const raw = await readJson(cfgFile);
@@ -152,7 +152,7 @@ export class ElectraModel {
       }
       // A single HF discriminator directory.
       const disc = configFromHf(raw, cfgFile);
-      const cfg = electraConfig({ ...disc, generatorFraction: opts.generatorFraction ?? 0.25 });
+      const cfg = electraConfig({ ...disc, ...specialIds(dir), ...opts.specialIds, generatorFraction: opts.generatorFraction ?? 0.25 });
       const model = ElectraModel.create(cfg, opts);
       await model.loadTensors(path.join(dir, MODEL_FILE), (n) => n, false, (n) => !n.startsWith('generator'));
       return model;
@@ -162,7 +162,7 @@ export class ElectraModel {
     if (fs.existsSync(path.join(dDir, CONFIG_FILE)) && fs.existsSync(path.join(gDir, CONFIG_FILE))) {
       const d = configFromHf(await readJson(path.join(dDir, CONFIG_FILE)), path.join(dDir, CONFIG_FILE));
       const g = configFromHf(await readJson(path.join(gDir, CONFIG_FILE)), path.join(gDir, CONFIG_FILE));
-      const cfg = electraConfig({ ...d, generator: g.discriminator });
+      const cfg = electraConfig({ ...d, generator: g.discriminator, ...specialIds(dDir), ...opts.specialIds });
       const model = ElectraModel.create(cfg, opts);
       await model.loadTensors(path.join(dDir, MODEL_FILE), (n) => n, false, (n) => !n.startsWith('generator'));
       await model.loadTensors(path.join(gDir, MODEL_FILE), hfGeneratorName, false, (n) => n.startsWith('generator'));
@@ -208,6 +208,29 @@ export class ElectraModel {
       if (expect(name) && !seen.has(name)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}' is missing`);
     }
   }
+}
+
+/** Options of ElectraModel.load. */
+export interface LoadOptions {
+  /** Seeds the initialisation of anything the files do not provide (default 0). */
+  seed?: number;
+  /** For a lone discriminator directory: the new generator's width fraction (default 0.25). */
+  generatorFraction?: number;
+  /** Special token ids, when the directory has no vocab.txt and the vocabulary is not BERT's. */
+  specialIds?: Partial<Pick<ElectraConfig, 'padId' | 'unkId' | 'clsId' | 'sepId' | 'maskId'>>;
+}
+
+/** Special token ids from `dir/vocab.txt` (one token per line), when there is one. */
+function specialIds(dir: string): Partial<ElectraConfig> {
+  const file = path.join(dir, 'vocab.txt');
+  if (!fs.existsSync(file)) return {};
+  const ids = new Map(fs.readFileSync(file, 'utf8').split('\n').map((t, i) => [t.replace(/\r$/, ''), i]));
+  const out: Partial<ElectraConfig> = {};
+  for (const [key, tok] of [['padId', '[PAD]'], ['unkId', '[UNK]'], ['clsId', '[CLS]'], ['sepId', '[SEP]'], ['maskId', '[MASK]']] as const) {
+    const id = ids.get(tok);
+    if (id !== undefined) out[key] = id;
+  }
+  return out;
 }
 
 /** HF generator-directory names -> this model's table names. */
