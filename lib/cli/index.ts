@@ -8,15 +8,16 @@ import { hideBin } from 'yargs/helpers';
 import * as bench from './commands/bench';
 import * as demo from './commands/demo';
 import * as info from './commands/info';
+import * as train from './commands/train';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   await yargs(argv)
     .scriptName('electra-native')
     .usage('$0 <command> [options]')
+    .command(train)
     .command(info)
     .command(bench)
     .command(demo)
-    // TODO(lead): .command(train) and the data commands.
     .demandCommand(1, 'Give a command; see --help.')
     .strict()
     .recommendCommands()
