@@ -25,3 +25,5 @@ export { toyCorpus, buildWordVocab, toyExamples } from './data/toy-corpus';
 export type { WordVocab } from './data/toy-corpus';
 export { parseSafetensors, serializeSafetensors, toFloat32, toInt32 } from './io/safetensors';
 export type { DType, TensorEntry, SafetensorsFile, TensorToWrite } from './io/safetensors';
+export { exportHf } from './io/hf-export';
+export type { ExportOptions } from './io/hf-export';

@@ -120,6 +120,15 @@ export class ElectraModel {
     }
   }
 
+  /** Generator (masked LM) logits at flat positions b*seqLen+s: [positions.length * vocabSize], dropout off. */
+  async generatorLogits(batch: TokenBatch, positions: Int32Array): Promise<Float32Array> {
+    try {
+      return await this.native.generatorLogits(batch, positions);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
   /** Writes `dir/model.safetensors` (all tensors, HF names) and `dir/config.json`, each atomically. */
   async save(dir: string): Promise<void> {
     await fs.promises.mkdir(dir, { recursive: true });

@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 
 import * as bench from './commands/bench';
 import * as demo from './commands/demo';
+import * as exportCmd from './commands/export';
 import * as info from './commands/info';
 import * as train from './commands/train';
 
@@ -15,6 +16,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .scriptName('electra-native')
     .usage('$0 <command> [options]')
     .command(train)
+    .command(exportCmd)
     .command(info)
     .command(bench)
     .command(demo)

@@ -183,7 +183,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("setTensor", &ModelWrap::SetTensor),
                         InstanceMethod("initWeights", &ModelWrap::InitWeights),
                         InstanceMethod("trainStep", &ModelWrap::TrainStep),
-                        InstanceMethod("discriminate", &ModelWrap::Discriminate)});
+                        InstanceMethod("discriminate", &ModelWrap::Discriminate),
+                        InstanceMethod("generatorLogits", &ModelWrap::GeneratorLogits)});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
@@ -320,6 +321,21 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     busy_ = true;
     return PromiseWorker::Run(
         env, Value(), [=]() { return model->discriminate(batch->view(), logits.get()); },
+        [=](Napi::Env e) -> Napi::Value { return ToF32(e, *logits); }, [this]() { busy_ = false; });
+  }
+
+  // generatorLogits(batch, positions: Int32Array) -> Promise<Float32Array> [positions.length * vocab]
+  Napi::Value GeneratorLogits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckIdle(env, "generatorLogits");
+    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
+    Napi::Int32Array pos = Int32Arg(info, 1, "generatorLogits", "positions");
+    auto rows = std::make_shared<std::vector<int32_t>>(pos.Data(), pos.Data() + pos.ElementLength());
+    auto logits = std::make_shared<std::vector<float>>();
+    electra::ElectraModel* model = model_.get();
+    busy_ = true;
+    return PromiseWorker::Run(
+        env, Value(), [=]() { return model->generator_logits(batch->view(), *rows, logits.get()); },
         [=](Napi::Env e) -> Napi::Value { return ToF32(e, *logits); }, [this]() { busy_ = false; });
   }
 

@@ -375,8 +375,7 @@ Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_
   return Status::Ok();
 }
 
-Status ElectraModel::discriminate(const Batch& b, std::vector<float>* logits) {
-  if (!electra_) return InvalidArgument("an MLM model has no discriminator");
+Status ElectraModel::check_inference_batch(const Batch& b) {
   if (!b.input_ids || b.rows <= 0 || b.seq_len <= 0) return InvalidArgument("empty batch");
   if (b.seq_len > cfg_.max_position)
     return InvalidArgument("sequence length " + std::to_string(b.seq_len) + " exceeds max position embeddings " +
@@ -388,6 +387,37 @@ Status ElectraModel::discriminate(const Batch& b, std::vector<float>* logits) {
     if (b.token_type_ids && (b.token_type_ids[i] < 0 || b.token_type_ids[i] >= cfg_.type_vocab_size))
       return InvalidArgument("token type id out of range at index " + std::to_string(i));
   }
+  return Status::Ok();
+}
+
+Status ElectraModel::generator_logits(const Batch& b, const std::vector<int32_t>& rows, std::vector<float>* logits) {
+  ELECTRA_RETURN_IF_ERROR(check_inference_batch(b));
+  const int64_t N = b.rows * b.seq_len, R = static_cast<int64_t>(rows.size());
+  const int64_t E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
+  for (int32_t r : rows)
+    if (r < 0 || r >= N) return InvalidArgument("position " + std::to_string(r) + " is outside the batch");
+  resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1));
+  for (int64_t i = 0; i < N; ++i) {
+    types_[i] = b.token_type_ids ? b.token_type_ids[i] : 0;
+    mask_[i] = b.attention_mask ? (b.attention_mask[i] != 0) : 1;
+  }
+  const float* P = buf_.params;
+  embed_forward(b.input_ids, types_.data(), &g_pre_, &g_mean_, &g_rstd_, &g_emb_, 0.0f, 0, 0);
+  const float* hg = gen_.forward(P, g_emb_.data(), mask_.data(), cfg_.layer_norm_eps, 0.0f, 0.0f, 0, 0);
+  std::vector<float> hm(R * Hg), d1(R * E), g1(R * E), l1(R * E), mean(R), rstd(R);
+  cpu::gather_rows(hm.data(), hg, rows.data(), R, Hg);
+  cpu::linear_forward(d1.data(), hm.data(), P + gpd_w_, P + gpd_b_, R, Hg, E);
+  cpu::gelu_forward(g1.data(), d1.data(), R * E);
+  cpu::layernorm_forward(l1.data(), mean.data(), rstd.data(), g1.data(), P + gpln_g_, P + gpln_b_, R, E, cfg_.layer_norm_eps);
+  logits->resize(R * V);
+  cpu::linear_forward(logits->data(), l1.data(), P + wte_, P + glm_b_, R, E, V);
+  return Status::Ok();
+}
+
+Status ElectraModel::discriminate(const Batch& b, std::vector<float>* logits) {
+  if (!electra_) return InvalidArgument("an MLM model has no discriminator");
+  ELECTRA_RETURN_IF_ERROR(check_inference_batch(b));
+  const int64_t N = b.rows * b.seq_len;
   resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1));
   for (int64_t i = 0; i < N; ++i) {
     types_[i] = b.token_type_ids ? b.token_type_ids[i] : 0;

@@ -70,6 +70,10 @@ class ElectraModel {
   // Discriminator inference: per-token logit of "replaced" [rows*S]; dropout off.
   Status discriminate(const Batch& batch, std::vector<float>* logits);
 
+  // Generator (masked LM) inference: logits [R,V] at the flat positions `rows`
+  // (b*S+s) of the batch; dropout off.
+  Status generator_logits(const Batch& batch, const std::vector<int32_t>& rows, std::vector<float>* logits);
+
   static double learning_rate(const TrainConfig& t, int64_t step);
 
  private:
@@ -83,6 +87,7 @@ class ElectraModel {
                       const std::vector<float>& mean, const std::vector<float>& rstd, std::vector<float>* demb,
                       float p, uint64_t seed, uint64_t off);
   void disc_head_forward(const float* h, float* logits);
+  Status check_inference_batch(const Batch& b);
 
   ModelConfig cfg_;
   ParamTable table_;
