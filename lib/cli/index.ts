@@ -10,12 +10,14 @@ import * as demo from './commands/demo';
 import * as exportCmd from './commands/export';
 import * as info from './commands/info';
 import * as train from './commands/train';
+import * as vocab from './commands/vocab';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   await yargs(argv)
     .scriptName('electra-native')
     .usage('$0 <command> [options]')
     .command(train)
+    .command(vocab)
     .command(exportCmd)
     .command(info)
     .command(bench)
