@@ -1,5 +1,7 @@
 // electra_bench: the native benchmark program (no Node).
 //   electra_bench gemm [--threads N] [--json]
+//   electra_bench step [--preset tiny|small|base|large] [--batch 16] [--seq 128]
+//                      [--steps N] [--warmup 2] [--threads N] [--json]   (bench_step.cpp)
 // Each mode is one function taking its own arguments; main() only dispatches
 // on argv[1]. Add a mode by writing `int mode_xxx(int argc, char** argv)` and
 // listing it in kModes.
@@ -19,6 +21,9 @@ namespace cpu {
 const char* sgemm_kernel_name();  // gemm.cpp: the micro-kernel in use
 }  // namespace cpu
 }  // namespace electra
+
+// bench_step.cpp: the whole training step (ElectraModel::train_step).
+int electra_bench_mode_step(int argc, char** argv);
 
 namespace {
 
@@ -153,6 +158,9 @@ struct Mode {
 };
 const Mode kModes[] = {
     {"gemm", mode_gemm, "gemm [--threads N] [--json]   sgemm GFLOP/s at the model's shapes"},
+    {"step", electra_bench_mode_step,
+     "step [--preset tiny|small|base|large] [--batch 16] [--seq 128] [--steps N] [--warmup 2]\n"
+     "       [--threads N] [--seed S] [--json]   ELECTRA training step tokens/s, ms/step, peak RSS"},
 };
 
 void usage() {
