@@ -46,7 +46,7 @@ describe('electra-native CLI', () => {
   });
 
   test('bench says clearly when the native program is not built', () => {
-    const r = run(['bench', 'gemm'], { ELECTRA_BENCH: path.join(root, 'no', 'such', 'electra_bench') });
+    const r = run(['bench', '--only', 'gemm'], { ELECTRA_BENCH: path.join(root, 'no', 'such', 'electra_bench') });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/not built.*npm run build:native/);
   });

@@ -34,7 +34,7 @@ const EXE = process.platform === 'win32' ? 'electra_bench.exe' : 'electra_bench'
  * build folder must not shadow a fresh one in another).
  */
 function findBenchBinary(root = ROOT) {
-  if (process.env.ELECTRA_BENCH) return process.env.ELECTRA_BENCH;
+  if (process.env.ELECTRA_BENCH) return isFile(process.env.ELECTRA_BENCH) ? process.env.ELECTRA_BENCH : null;
   const cands = [path.join(root, 'build', 'Release', EXE), path.join(root, 'build', EXE)];
   try {
     for (const d of fs.readdirSync(root, { withFileTypes: true })) {
