@@ -27,3 +27,8 @@ export { parseSafetensors, serializeSafetensors, toFloat32, toInt32 } from './io
 export type { DType, TensorEntry, SafetensorsFile, TensorToWrite } from './io/safetensors';
 export { exportHf } from './io/hf-export';
 export type { ExportOptions } from './io/hf-export';
+export { buildDataset, ExampleBuilder, DEFAULT_CHUNK_BYTES } from './data/dataset-builder';
+export type { BuildDatasetOptions, BuildProgress, BuildResult } from './data/dataset-builder';
+export { ShardDataset, epochPermutation } from './data/shard-reader';
+export type { ShardDatasetOptions, ShardDatasetState } from './data/shard-reader';
+export type { DatasetManifest } from './data/dataset-format';

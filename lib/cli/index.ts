@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
 import * as bench from './commands/bench';
+import * as buildDataset from './commands/build-dataset';
 import * as demo from './commands/demo';
 import * as exportCmd from './commands/export';
 import * as info from './commands/info';
@@ -18,6 +19,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .usage('$0 <command> [options]')
     .command(train)
     .command(vocab)
+    .command(buildDataset)
     .command(exportCmd)
     .command(info)
     .command(bench)
