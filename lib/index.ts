@@ -32,3 +32,5 @@ export type { BuildDatasetOptions, BuildProgress, BuildResult } from './data/dat
 export { ShardDataset, epochPermutation } from './data/shard-reader';
 export type { ShardDatasetOptions, ShardDatasetState } from './data/shard-reader';
 export type { DatasetManifest } from './data/dataset-format';
+export { WordPieceTokenizer, BERT_UNCASED_VOCAB, SPECIAL_TOKENS } from './data/tokenizer';
+export type { TokenizerOptions, EncodeOptions, Encoding, DecodeOptions, SpecialToken } from './data/tokenizer';

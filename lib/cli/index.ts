@@ -10,6 +10,7 @@ import * as buildDataset from './commands/build-dataset';
 import * as demo from './commands/demo';
 import * as exportCmd from './commands/export';
 import * as info from './commands/info';
+import * as tokenize from './commands/tokenize';
 import * as train from './commands/train';
 import * as vocab from './commands/vocab';
 
@@ -21,6 +22,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(vocab)
     .command(buildDataset)
     .command(exportCmd)
+    .command(tokenize)
     .command(info)
     .command(bench)
     .command(demo)
