@@ -34,3 +34,7 @@ export type { ShardDatasetOptions, ShardDatasetState } from './data/shard-reader
 export type { DatasetManifest } from './data/dataset-format';
 export { WordPieceTokenizer, BERT_UNCASED_VOCAB, SPECIAL_TOKENS } from './data/tokenizer';
 export type { TokenizerOptions, EncodeOptions, Encoding, DecodeOptions, SpecialToken } from './data/tokenizer';
+export { buildVocab, learnWordPiece, countWords, writeVocab, bertPreTokenize } from './data/vocab-builder';
+export type { VocabBuilderOptions, VocabProgress, VocabResult } from './data/vocab-builder';
+export { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset, datasetKey } from './data/default-corpus';
+export type { EnsureDatasetOptions, EnsuredDataset } from './data/default-corpus';

@@ -1,0 +1,129 @@
+/**
+ * The corpus that ships in the package (corpus/, see corpus/NOTICE): the Brown
+ * corpus as plain text, one sentence per line, a blank line between documents;
+ * 475 documents for training and every 20th document (25) held out.
+ *
+ * `ensureDataset` builds a pre-training dataset (manifest + shards) with the
+ * dataset builder once per (corpus files, vocabulary, lowercase, seqLen,
+ * seed, builder version) and reuses it afterwards: the build goes to a
+ * temporary sibling directory that is renamed into place when complete, so
+ * an interrupted or concurrent build never leaves a half-written dataset
+ * where a later run would take it for a finished one.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { ElectraError } from '../errors';
+import { buildDataset, BuildProgress, listSources, vocabFileHash } from './dataset-builder';
+import { BUILDER_VERSION, DatasetManifest, MANIFEST_FILE } from './dataset-format';
+
+/** The package root (this file is lib/data/*.ts under ts-jest, dist/data/*.js when compiled). */
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The embedded Brown corpus files (gzipped text) inside the package. */
+export function defaultCorpusPaths(): { train: string; heldout: string } {
+  return {
+    train: path.join(PACKAGE_ROOT, 'corpus', 'brown.txt.gz'),
+    heldout: path.join(PACKAGE_ROOT, 'corpus', 'brown-heldout.txt.gz'),
+  };
+}
+
+/** Where datasets built from the embedded corpus are cached (shared by runs): $TMPDIR/electra-native/datasets. */
+export function defaultDatasetCacheDir(): string {
+  return path.join(os.tmpdir(), 'electra-native', 'datasets');
+}
+
+export interface EnsureDatasetOptions {
+  /** Corpus files and directories (as for the dataset builder). */
+  inputs: string[];
+  vocabFile: string;
+  lowercase?: boolean;
+  seqLen: number;
+  seed: number;
+  /** The dataset goes to `<cacheDir>/<name>-<key>`. Default: defaultDatasetCacheDir(). */
+  cacheDir?: string;
+  /** A readable prefix for the directory name (default "dataset"). */
+  name?: string;
+  /** Dataset builder worker threads (default: every core). */
+  workers?: number;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+export interface EnsuredDataset {
+  dir: string;
+  manifest: DatasetManifest;
+  /** False when this call built it. */
+  reused: boolean;
+  /** Build time (0 when reused). */
+  elapsedMs: number;
+}
+
+/**
+ * The cache key: everything the examples depend on. Corpus files count by
+ * resolved path, size and modification time (not content: hashing a large
+ * corpus on every run would cost more than it saves).
+ */
+export function datasetKey(opts: Pick<EnsureDatasetOptions, 'inputs' | 'vocabFile' | 'lowercase' | 'seqLen' | 'seed'>): string {
+  const sources = listSources(opts.inputs).map((s) => {
+    const st = fs.statSync(s.path);
+    return [path.resolve(s.path), st.size, Math.floor(st.mtimeMs)];
+  });
+  const key = {
+    builder: BUILDER_VERSION,
+    vocab: vocabFileHash(opts.vocabFile),
+    lowercase: opts.lowercase ?? true,
+    seqLen: opts.seqLen,
+    seed: opts.seed,
+    sources,
+  };
+  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+}
+
+function readManifest(dir: string): DatasetManifest | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as DatasetManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds the dataset for `opts` unless a finished build with the same key exists; returns where it is. */
+export async function ensureDataset(opts: EnsureDatasetOptions): Promise<EnsuredDataset> {
+  const lowercase = opts.lowercase ?? true;
+  const key = datasetKey({ ...opts, lowercase });
+  const root = path.resolve(opts.cacheDir ?? defaultDatasetCacheDir());
+  const dir = path.join(root, `${opts.name ?? 'dataset'}-${key}`);
+  const existing = readManifest(dir);
+  if (existing) return { dir, manifest: existing, reused: true, elapsedMs: 0 };
+  try {
+    await fs.promises.mkdir(root, { recursive: true });
+  } catch (e) {
+    throw new ElectraError('ERR_IO', `cannot create the dataset cache ${root}: ${(e as Error).message}`);
+  }
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    const res = await buildDataset({
+      inputs: opts.inputs,
+      outDir: tmp,
+      vocabFile: opts.vocabFile,
+      lowercase,
+      seqLen: opts.seqLen,
+      seed: opts.seed,
+      workers: opts.workers,
+      onProgress: opts.onProgress,
+    });
+    try {
+      await fs.promises.rename(tmp, dir);
+    } catch (e) {
+      // Another process finished the same build first: use theirs.
+      const theirs = readManifest(dir);
+      if (!theirs) throw new ElectraError('ERR_IO', `cannot move the dataset into ${dir}: ${(e as Error).message}`);
+      return { dir, manifest: theirs, reused: true, elapsedMs: res.elapsedMs };
+    }
+    return { dir, manifest: res.manifest, reused: false, elapsedMs: res.elapsedMs };
+  } finally {
+    await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
