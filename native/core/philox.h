@@ -40,14 +40,43 @@ ELECTRA_HD PhiloxOut philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t 
 }
 
 // The project-wide convention: element `index` of stream `offset` under `seed`
-// is word 0 of the block with counter (index lo, index hi, offset lo, offset hi)
-// and key (seed lo, seed hi). Every op that needs randomness picks a distinct
-// `offset` (e.g. step * 1024 + op slot) and uses the element's flat index.
-ELECTRA_HD uint32_t philox_u32(uint64_t seed, uint64_t offset, uint64_t index) {
-  return philox4x32(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
+// is word (index % 4) of block (index / 4), where block b is philox4x32 with
+// counter (b lo, b hi, offset lo, offset hi) and key (seed lo, seed hi). So one
+// Philox4x32 block serves 4 consecutive elements: hot loops compute one block
+// per 4 elements (philox_fill_u32), and scalar code calling philox_u32 /
+// philox_uniform(seed, offset, i) remains the reference. Every backend (a CUDA
+// one included) must use this same mapping. Every op that needs randomness
+// picks a distinct `offset` (e.g. step * 1024 + op slot) and uses the
+// element's flat index.
+ELECTRA_HD PhiloxOut philox_block(uint64_t seed, uint64_t offset, uint64_t block) {
+  return philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
                     static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
-                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32))
-      .x[0];
+                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
+ELECTRA_HD uint32_t philox_u32(uint64_t seed, uint64_t offset, uint64_t index) {
+  return philox_block(seed, offset, index >> 2).x[index & 3];
+}
+
+// out[k] = philox_u32(seed, offset, first + k) for k in [0, n), computing each
+// block once (an unaligned first or last block is computed whole and used in part).
+ELECTRA_HD void philox_fill_u32(uint64_t seed, uint64_t offset, uint64_t first, int64_t n,
+                                uint32_t* out) {
+  int64_t k = 0;
+  uint64_t blk = first >> 2;
+  unsigned w = static_cast<unsigned>(first & 3);
+  if (w != 0 && n > 0) {
+    const PhiloxOut o = philox_block(seed, offset, blk++);
+    for (; w < 4 && k < n; ++w) out[k++] = o.x[w];
+  }
+  for (; k + 4 <= n; k += 4) {
+    const PhiloxOut o = philox_block(seed, offset, blk++);
+    out[k] = o.x[0]; out[k + 1] = o.x[1]; out[k + 2] = o.x[2]; out[k + 3] = o.x[3];
+  }
+  if (k < n) {
+    const PhiloxOut o = philox_block(seed, offset, blk);
+    for (w = 0; k < n; ++w) out[k++] = o.x[w];
+  }
 }
 
 // Uniform in [0, 1) with 24 random bits (exactly representable in fp32).

@@ -3,6 +3,8 @@
 // index), distinct streams per offset/seed, and the ranges of the uniforms.
 #include <cmath>
 #include <cstdint>
+#include <vector>
+#include <algorithm>
 
 #include "core/philox.h"
 #include "core/thread_pool.h"
@@ -30,13 +32,34 @@ TEST(philox_kat_vectors) {
 }
 
 TEST(philox_counter_convention) {
-  // philox_u32 is word 0 of the block at counter (index lo, index hi, offset
-  // lo, offset hi) and key (seed lo, seed hi).
+  // philox_u32(seed, offset, index) is word (index % 4) of the block at counter
+  // (block lo, block hi, offset lo, offset hi), block = index / 4, with key
+  // (seed lo, seed hi).
   const uint64_t seed = 0x0123456789abcdefull, offset = 0xfedcba9876543210ull;
-  const uint64_t index = 0x00000007deadbeefull;
+  const uint64_t block = 0x00000007deadbeefull;
   electra::PhiloxOut o = philox4x32(0xdeadbeefu, 0x7u, 0x76543210u, 0xfedcba98u, 0x89abcdefu,
                                     0x01234567u);
-  CHECK(electra::philox_u32(seed, offset, index) == o.x[0]);
+  for (uint64_t w = 0; w < 4; ++w)
+    CHECK(electra::philox_u32(seed, offset, block * 4 + w) == o.x[w]) << "word " << w;
+  electra::PhiloxOut b = electra::philox_block(seed, offset, block);
+  for (int w = 0; w < 4; ++w) CHECK(b.x[w] == o.x[w]);
+  CHECK(electra::philox_uniform(seed, offset, block * 4 + 2) == electra::philox_to_uniform(o.x[2]));
+  CHECK(electra::philox_uniform_open(seed, offset, block * 4 + 3) ==
+        electra::philox_to_uniform_open(o.x[3]));
+}
+
+TEST(philox_fill_matches_scalar) {
+  // philox_fill_u32 over every start alignment and length equals philox_u32.
+  const uint64_t seed = 0x5eed, offset = 9;
+  std::vector<uint32_t> got(64);
+  for (uint64_t first : {0ull, 1ull, 2ull, 3ull, 4ull, 5ull, 1021ull, (1ull << 32) - 2})
+    for (int64_t n = 0; n <= 19; ++n) {
+      std::fill(got.begin(), got.end(), 0xabababab);
+      electra::philox_fill_u32(seed, offset, first, n, got.data());
+      for (int64_t k = 0; k < n; ++k)
+        CHECK(got[k] == electra::philox_u32(seed, offset, first + k)) << first << "+" << k;
+      CHECK(got[n] == 0xabababab) << "wrote past n=" << n;
+    }
 }
 
 TEST(philox_determinism_and_streams) {

@@ -13,12 +13,26 @@
 //
 // Dropout: keep(idx) = philox_uniform(seed, offset, idx) >= p with idx the
 // flat index into probs, kept values scaled by 1/(1-p) (computed once and
-// multiplied, as dropout.cpp does). The backward recomputes the mask.
+// multiplied, as dropout.cpp does). The backward recomputes the mask. The
+// words are drawn a block (4 elements) at a time with philox_fill_u32.
+//
+// Per (batch, head) pair the work is four GEMMs on strided views (sgemm,
+// which runs serially inside a parallel_for task):
+//   forward : S  = scale * Q K^T            (into the probs block, then the
+//                                             masked softmax in place)
+//             Pd = P * dropfactor           (scratch; P itself when p == 0)
+//             O  = Pd V
+//   backward: dV += Pd^T dO
+//             dP = dO V^T                   (scratch, [S,S])
+//             dS = P * (dP * dropfactor - rowsum),  rowsum_i = sum_j dP_ij Pd_ij
+//             dQ += scale * dS K;  dK += scale * dS^T Q
+// Entries with P == 0 (padded keys, fully padded queries) give exactly zero
+// terms, so the results match the masked semantics above.
 //
 // Threading: one task per (batch, head) pair. Every output row and every
 // gradient row slice [b, :, h*hd:(h+1)*hd] belongs to exactly one pair, so
 // there are no write conflicts and results do not depend on the thread count.
-// Scratch: the backward uses kScratch(S, hd) floats per task, nothing else.
+// Scratch: 2 * S * S floats per thread (thread-local, reused across calls).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -33,44 +47,56 @@ namespace cpu {
 
 namespace {
 
-// Dot product over one head's columns. Four independent partial sums break
-// the dependency chain so the loop can keep several lanes busy.
-inline float dot(const float* a, const float* b, int64_t n) {
-  float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
+// Thread-local scratch reused across calls (grows only).
+float* scratch(int64_t n) {
+  thread_local std::vector<float> buf;
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+
+// pd[t] = P[t] * factor(first + t) for t in [0, n): factor 0 (dropped) or
+// 1/(1-p) (kept), keep = philox_to_uniform(word) >= p as philox_uniform.
+void apply_dropout(float* pd, const float* P, int64_t n, float p, uint64_t seed,
+                   uint64_t offset, uint64_t first) {
+  const float scale = 1.0f / (1.0f - p);
+  constexpr int64_t kChunk = 1024;
+  uint32_t u[kChunk];
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t nc = std::min(kChunk, n - c0);
+    philox_fill_u32(seed, offset, first + static_cast<uint64_t>(c0), nc, u);
+    const float* __restrict a = P + c0;
+    float* __restrict d = pd + c0;
+    for (int64_t j = 0; j < nc; ++j) d[j] = a[j] * (philox_to_uniform(u[j]) >= p ? scale : 0.0f);
   }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
 }
 
-// y[0,n) += a * x[0,n)   (vectorisable)
-inline void axpy(float* __restrict y, float a, const float* __restrict x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
-// Per-element dropout factor on probs: 0 (dropped) or 1/(1-p) (kept); 1 when p == 0.
-struct DropMask {
-  float p, scale;
-  uint64_t seed, offset;
-  DropMask(float p_, uint64_t seed_, uint64_t offset_)
-      : p(p_), scale(p_ > 0.f ? 1.0f / (1.0f - p_) : 1.0f), seed(seed_), offset(offset_) {}
-  float factor(uint64_t idx) const {
-    if (p == 0.f) return 1.0f;
-    return philox_uniform(seed, offset, idx) >= p ? scale : 0.0f;
+// In-place masked softmax of the S x S score block (row stride S). real[j]
+// says whether key j is real; nreal = their count.
+void masked_softmax(float* Pm, int64_t S, const unsigned char* real, int64_t nreal) {
+  if (nreal == 0) {
+    std::fill(Pm, Pm + S * S, 0.f);
+    return;
   }
-};
-
-inline bool key_real(const int32_t* mask, int64_t b, int64_t S, int64_t j) {
-  return mask == nullptr || mask[b * S + j] != 0;
+  const bool all = nreal == S;
+  for (int64_t i = 0; i < S; ++i) {
+    float* row = Pm + i * S;
+    float mx = -std::numeric_limits<float>::infinity();
+    if (all) {
+      for (int64_t j = 0; j < S; ++j) mx = std::max(mx, row[j]);
+    } else {
+      for (int64_t j = 0; j < S; ++j)
+        if (real[j]) mx = std::max(mx, row[j]);
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < S; ++j) {
+      const float e = (all || real[j]) ? std::exp(row[j] - mx) : 0.f;
+      row[j] = e;
+      sum += e;
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t j = 0; j < S; ++j) row[j] *= inv;
+  }
 }
-
-// Floats of backward scratch per task: one row of dP plus one dq accumulator.
-inline int64_t scratch_floats(int64_t S, int64_t hd) { return S + hd; }
 
 }  // namespace
 
@@ -78,56 +104,36 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
                        const float* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
                        int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t ldo = NH * hd;
-  const DropMask drop(p, seed, offset);
+  const int64_t ldo = NH * hd, SS = S * S;
 
   parallel_for(B * NH, 1, [&](int64_t bh0, int64_t bh1) {
+    std::vector<unsigned char> real(static_cast<size_t>(S));
     for (int64_t bh = bh0; bh < bh1; ++bh) {
       const int64_t b = bh / NH, h = bh % NH;
       const float* qb = q + b * S * ld + h * hd;
       const float* kb = k + b * S * ld + h * hd;
       const float* vb = v + b * S * ld + h * hd;
-      for (int64_t i = 0; i < S; ++i) {
-        float* prow = probs + (bh * S + i) * S;
-        const float* qi = qb + i * ld;
-
-        // Scores of the real keys, and their max.
-        float mx = -std::numeric_limits<float>::infinity();
-        bool any = false;
-        for (int64_t j = 0; j < S; ++j) {
-          if (!key_real(mask, b, S, j)) {
-            prow[j] = 0.f;
-            continue;
-          }
-          const float s = dot(qi, kb + j * ld, hd) * scale;
-          prow[j] = s;
-          mx = std::max(mx, s);
-          any = true;
-        }
-
-        // Softmax over the real keys (padded keys stay exactly 0).
-        if (any) {
-          double sum = 0.0;
-          for (int64_t j = 0; j < S; ++j) {
-            if (!key_real(mask, b, S, j)) continue;
-            const float e = std::exp(prow[j] - mx);
-            prow[j] = e;
-            sum += e;
-          }
-          const float inv = static_cast<float>(1.0 / sum);
-          for (int64_t j = 0; j < S; ++j) prow[j] *= inv;
-        }
-
-        // out row = sum_j dropout(P)_ij v_j
-        float* o = out + (b * S + i) * ldo + h * hd;
-        std::fill(o, o + hd, 0.f);
-        const uint64_t row_idx = static_cast<uint64_t>((bh * S + i) * S);
-        for (int64_t j = 0; j < S; ++j) {
-          if (prow[j] == 0.f) continue;
-          const float w = prow[j] * drop.factor(row_idx + j);
-          if (w != 0.f) axpy(o, w, vb + j * ld, hd);
-        }
+      float* Pm = probs + bh * SS;
+      int64_t nreal = 0;
+      for (int64_t j = 0; j < S; ++j) {
+        real[j] = mask == nullptr || mask[b * S + j] != 0;
+        nreal += real[j];
       }
+      float* ob = out + b * S * ldo + h * hd;
+      if (nreal == 0) {  // fully padded sequence: zero probs and output
+        std::fill(Pm, Pm + SS, 0.f);
+        for (int64_t i = 0; i < S; ++i) std::fill(ob + i * ldo, ob + i * ldo + hd, 0.f);
+        continue;
+      }
+      sgemm(false, true, S, S, hd, scale, qb, ld, kb, ld, 0.f, Pm, S);
+      masked_softmax(Pm, S, real.data(), nreal);
+      const float* A = Pm;
+      if (p > 0.f) {
+        float* pd = scratch(SS);
+        apply_dropout(pd, Pm, SS, p, seed, offset, static_cast<uint64_t>(bh * SS));
+        A = pd;
+      }
+      sgemm(false, false, S, hd, S, 1.f, A, S, vb, ld, 0.f, ob, ldo);
     }
   });
 }
@@ -136,64 +142,45 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* q, const float* k, const float* v, int64_t ld,
                         const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                         float p, uint64_t seed, uint64_t offset) {
-  // Padded keys need no mask here: their saved probabilities are exactly 0
-  // and every term of the backward is skipped for them.
+  // Padded keys need no mask here: their saved probabilities are exactly 0,
+  // so every term of the backward vanishes for them.
   (void)mask;
   if (!dq && !dk && !dv) return;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t ldo = NH * hd;
-  const DropMask drop(p, seed, offset);
+  const int64_t ldo = NH * hd, SS = S * S;
   const bool need_ds = dq || dk;
 
   parallel_for(B * NH, 1, [&](int64_t bh0, int64_t bh1) {
-    std::vector<float> scratch(scratch_floats(S, hd));
-    float* dp = scratch.data();      // [S] gradient wrt P (through dropout)
-    float* dqi = scratch.data() + S;  // [hd] this row's dq, summed before adding
-
+    float* buf = scratch(2 * SS);
+    float* pd = buf;        // [S,S] P * dropfactor
+    float* ds = buf + SS;   // [S,S] dP, then dS
     for (int64_t bh = bh0; bh < bh1; ++bh) {
       const int64_t b = bh / NH, h = bh % NH;
       const int64_t col = b * S * ld + h * hd;
-      const float* qb = q + col;
-      const float* kb = k + col;
-      const float* vb = v + col;
-      for (int64_t i = 0; i < S; ++i) {
-        const float* prow = probs + (bh * S + i) * S;
-        const float* doi = dout + (b * S + i) * ldo + h * hd;
-        const uint64_t row_idx = static_cast<uint64_t>((bh * S + i) * S);
-
-        // dv_j += P_drop_ij dout_i;  dP_ij = (dout_i . v_j) * dropfactor_ij.
-        // Entries with P_ij == 0 (padded or underflowed keys) contribute
-        // nothing to dv, dq or dk, so they are skipped.
-        double rowsum = 0.0;  // sum_j dP_ij P_ij
-        for (int64_t j = 0; j < S; ++j) {
-          dp[j] = 0.f;
-          if (prow[j] == 0.f) continue;
-          const float f = drop.factor(row_idx + j);
-          if (f == 0.f) continue;
-          if (dv) axpy(dv + col + j * ld, prow[j] * f, doi, hd);
-          if (need_ds) {
-            dp[j] = dot(doi, vb + j * ld, hd) * f;
-            rowsum += static_cast<double>(dp[j]) * prow[j];
-          }
-        }
-        if (!need_ds) continue;
-
-        // dS_ij = P_ij (dP_ij - rowsum); dq_i += dS k / sqrt(hd); dk_j += dS_ij q_i / sqrt(hd).
-        const float rs = static_cast<float>(rowsum);
-        const float* qi = qb + i * ld;
-        std::fill(dqi, dqi + hd, 0.f);
-        for (int64_t j = 0; j < S; ++j) {
-          if (prow[j] == 0.f) continue;
-          const float ds = prow[j] * (dp[j] - rs) * scale;
-          if (ds == 0.f) continue;
-          if (dq) axpy(dqi, ds, kb + j * ld, hd);
-          if (dk) axpy(dk + col + j * ld, ds, qi, hd);
-        }
-        if (dq) {
-          float* dqrow = dq + col + i * ld;
-          for (int64_t d = 0; d < hd; ++d) dqrow[d] += dqi[d];
-        }
+      const float* Pm = probs + bh * SS;
+      const float* dob = dout + b * S * ldo + h * hd;
+      const float* A = Pm;
+      if (p > 0.f) {
+        apply_dropout(pd, Pm, SS, p, seed, offset, static_cast<uint64_t>(bh * SS));
+        A = pd;
       }
+      if (dv) sgemm(true, false, S, hd, S, 1.f, A, S, dob, ldo, 1.f, dv + col, ld);
+      if (!need_ds) continue;
+      sgemm(false, true, S, S, hd, 1.f, dob, ldo, v + col, ld, 0.f, ds, S);
+      for (int64_t i = 0; i < S; ++i) {
+        float* __restrict r = ds + i * S;
+        const float* __restrict a = A + i * S;
+        const float* __restrict pr = Pm + i * S;
+        double rowsum = 0.0;
+        for (int64_t j = 0; j < S; ++j) {
+          r[j] *= a[j];  // dP_ij * f_ij * P_ij
+          rowsum += r[j];
+        }
+        const float rs = static_cast<float>(rowsum);
+        for (int64_t j = 0; j < S; ++j) r[j] -= pr[j] * rs;
+      }
+      if (dq) sgemm(false, false, S, hd, S, scale, ds, S, k + col, ld, 1.f, dq + col, ld);
+      if (dk) sgemm(true, false, S, hd, S, scale, ds, S, q + col, ld, 1.f, dk + col, ld);
     }
   });
 }

@@ -4,6 +4,9 @@
 // the result does not depend on how the work is split across threads.
 // Kept elements are scaled by 1/(1-p) (computed once, then multiplied, as
 // torch does; within an ulp of the division written in ops.h).
+// Each Philox block serves 4 consecutive elements (philox.h's convention), so
+// the loops draw the words of a chunk with philox_fill_u32 first and then
+// apply the mask in a plain vectorisable loop.
 #include <algorithm>
 
 #include "../philox.h"
@@ -15,7 +18,12 @@ namespace cpu {
 
 namespace {
 constexpr int64_t kGrain = 1 << 12;
-}
+constexpr int64_t kChunk = 1024;  // words drawn at a time (stack buffer)
+
+// keep(i) = philox_to_uniform(u) >= p, i.e. float(u >> 8) * 2^-24 >= p, exactly
+// as philox_uniform computes it.
+inline bool keep_word(uint32_t u, float p) { return philox_to_uniform(u) >= p; }
+}  // namespace
 
 void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                      uint64_t offset) {
@@ -26,9 +34,13 @@ void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t 
   }
   const float scale = 1.0f / (1.0f - p);
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const bool keep = philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= p;
-      out[i] = keep ? inp[i] * scale : 0.0f;
+    uint32_t u[kChunk];
+    for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
+      const int64_t n_c = std::min(kChunk, i1 - c0);
+      philox_fill_u32(seed, offset, static_cast<uint64_t>(c0), n_c, u);
+      const float* __restrict x = inp + c0;
+      float* o = out + c0;  // may alias inp
+      for (int64_t j = 0; j < n_c; ++j) o[j] = keep_word(u[j], p) ? x[j] * scale : 0.0f;
     }
   });
 }
@@ -43,8 +55,14 @@ void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64
   }
   const float scale = 1.0f / (1.0f - p);
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      if (philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= p) dinp[i] += dout[i] * scale;
+    uint32_t u[kChunk];
+    for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
+      const int64_t n_c = std::min(kChunk, i1 - c0);
+      philox_fill_u32(seed, offset, static_cast<uint64_t>(c0), n_c, u);
+      const float* __restrict g = dout + c0;
+      float* __restrict d = dinp + c0;
+      for (int64_t j = 0; j < n_c; ++j) d[j] += keep_word(u[j], p) ? g[j] * scale : 0.0f;
+    }
   });
 }
 
