@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import * as bench from './commands/bench';
 import * as buildDataset from './commands/build-dataset';
 import * as demo from './commands/demo';
+import * as detect from './commands/detect';
 import * as exportCmd from './commands/export';
 import * as info from './commands/info';
 import * as tokenize from './commands/tokenize';
@@ -22,6 +23,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(vocab)
     .command(buildDataset)
     .command(exportCmd)
+    .command(detect)
     .command(tokenize)
     .command(info)
     .command(bench)
