@@ -5,6 +5,7 @@
 
 #include "../philox.h"
 #include "../thread_pool.h"
+#include "simd_math.h"
 
 namespace electra {
 namespace cpu {
@@ -37,24 +38,107 @@ void dynamic_mask(std::vector<int32_t>* positions, int32_t* gen_ids, const int32
     if (philox_uniform(seed, offset + 1, static_cast<uint64_t>(i)) < 0.85f) gen_ids[i] = sp.mask;
 }
 
+namespace {
+
+// The reference: sampled = argmax_v x[v]/T - log(-log(u_v)), first index on ties.
+int32_t gumbel_row_scalar(const float* x, int64_t V, float inv_t, uint64_t seed, uint64_t offset,
+                          uint64_t base) {
+  float best = -INFINITY;
+  int32_t arg = 0;
+  constexpr int64_t kChunk = 1024;
+  uint32_t u[kChunk];
+  for (int64_t v0 = 0; v0 < V; v0 += kChunk) {
+    const int64_t n = std::min(kChunk, V - v0);
+    philox_fill_u32(seed, offset, base + static_cast<uint64_t>(v0), n, u);
+    for (int64_t j = 0; j < n; ++j) {
+      const float g = x[v0 + j] * inv_t - std::log(-std::log(philox_to_uniform_open(u[j])));
+      if (g > best) {
+        best = g;
+        arg = static_cast<int32_t>(v0 + j);
+      }
+    }
+  }
+  return arg;
+}
+
+// The reference rule over the candidates g[v] >= thr only. Compiled for the
+// baseline target (no FMA contraction), as gumbel_row_scalar, so each exact g
+// is bit-identical to the scalar reference's.
+__attribute__((noinline)) int32_t gumbel_rescan(const float* x, int64_t V, float inv_t, uint64_t seed,
+                                                uint64_t offset, uint64_t base, const float* g, float thr) {
+  float best = -INFINITY;
+  int32_t arg = 0;
+  for (int64_t v = 0; v < V; ++v) {
+    if (!(g[v] >= thr)) continue;
+    const float u = philox_uniform_open(seed, offset, base + static_cast<uint64_t>(v));
+    const float ge = x[v] * inv_t - std::log(-std::log(u));
+    if (ge > best) {
+      best = ge;
+      arg = static_cast<int32_t>(v);
+    }
+  }
+  return arg;
+}
+
+#if ELECTRA_SIMD_X86
+// Fast path: g~[v] from simd::log16 (a few ulp), then the exact reference
+// formula re-run only on the candidates g~[v] >= max g~ - margin. The error of
+// g~ is below 5e-6 + 2^-22 |g| (two logs of normal arguments plus the final
+// rounding), and margin = 1e-3 + 1e-5 |max| exceeds twice that, so every index
+// whose exact g attains the exact maximum is a candidate, and scanning the
+// candidates in index order with the reference rule returns exactly the
+// reference's answer (ties, NaN and inf logits included).
+__attribute__((target("avx512f,avx2,fma"))) int32_t gumbel_row_avx512(
+    const float* x, int64_t V, float inv_t, uint64_t seed, uint64_t offset, uint64_t base,
+    float* g) {
+  constexpr int64_t kChunk = 1024;
+  alignas(64) uint32_t u[kChunk];
+  const __m512 vinv = _mm512_set1_ps(inv_t);
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t v0 = 0; v0 < V; v0 += kChunk) {
+    const int64_t n = std::min(kChunk, V - v0);
+    philox_fill_u32(seed, offset, base + static_cast<uint64_t>(v0), n, u);
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 m = n - j >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                      : static_cast<__mmask16>((1u << (n - j)) - 1);
+      const __m512i w = _mm512_maskz_srli_epi32(0xFFFF, _mm512_maskz_loadu_epi32(m, u + j), 9);
+      const __m512 uu = _mm512_mul_ps(_mm512_add_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, w), _mm512_set1_ps(0.5f)),
+                                      _mm512_set1_ps(1.0f / 8388608.0f));
+      const __m512 nl = _mm512_sub_ps(_mm512_setzero_ps(), simd::log16(uu));
+      const __m512 gv = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + v0 + j), vinv),
+                                      simd::log16(nl));
+      _mm512_mask_storeu_ps(g + v0 + j, m, gv);
+      // max ignoring NaN: take gv only where gv > current max
+      vmax = _mm512_mask_mov_ps(vmax, _mm512_mask_cmp_ps_mask(m, gv, vmax, _CMP_GT_OQ), gv);
+    }
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, vmax);
+  float mx = -INFINITY;
+  for (float l : lanes) mx = l > mx ? l : mx;
+  const float thr = std::isfinite(mx) ? mx - (1e-3f + 1e-5f * std::fabs(mx)) : mx;
+  return gumbel_rescan(x, V, inv_t, seed, offset, base, g, thr);
+}
+#endif
+
+}  // namespace
+
 void gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                    uint64_t offset) {
   const float inv_t = 1.0f / T;
   parallel_for(R, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* x = logits + r * V;
-      float best = -INFINITY;
-      int32_t arg = 0;
-      for (int64_t v = 0; v < V; ++v) {
-        const float u = philox_uniform_open(seed, offset, static_cast<uint64_t>(r * V + v));
-        const float g = x[v] * inv_t - std::log(-std::log(u));
-        if (g > best) {
-          best = g;
-          arg = static_cast<int32_t>(v);
-        }
-      }
-      sampled[r] = arg;
+#if ELECTRA_SIMD_X86
+    if (simd::has_avx512()) {
+      thread_local std::vector<float> gbuf;
+      if (static_cast<int64_t>(gbuf.size()) < V) gbuf.resize(static_cast<size_t>(V));
+      for (int64_t r = r0; r < r1; ++r)
+        sampled[r] = gumbel_row_avx512(logits + r * V, V, inv_t, seed, offset,
+                                       static_cast<uint64_t>(r * V), gbuf.data());
+      return;
     }
+#endif
+    for (int64_t r = r0; r < r1; ++r)
+      sampled[r] = gumbel_row_scalar(logits + r * V, V, inv_t, seed, offset, static_cast<uint64_t>(r * V));
   });
 }
 

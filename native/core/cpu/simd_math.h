@@ -61,8 +61,8 @@ ELECTRA_SIMD512 __m512 exp16(__m512 x) {
 
 // ln x for normal x > 0: x = 2^e m, m in [sqrt(1/2), sqrt 2), Cephes logf polynomial.
 ELECTRA_SIMD512 __m512 log16(__m512 x) {
-  __m512 e = _mm512_getexp_ps(x);                                  // floor(log2 x)
-  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
+  __m512 e = _mm512_maskz_getexp_ps(0xFFFF, x);                                  // floor(log2 x)
+  __m512 m = _mm512_maskz_getmant_ps(0xFFFF, x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
   const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
   m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
   e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
