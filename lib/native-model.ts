@@ -96,6 +96,8 @@ export interface NativeModel {
   initWeights(seed: number): void;
   trainStep(batch: NativeBatch, train: NativeTrainConfig, step: number, overrides?: NativeStepOverrides): Promise<NativeStepMetrics>;
   discriminate(batch: NativeBatch): Promise<Float32Array>;
+  /** Forward-only step (dropout off, no update) at Philox index `index`. */
+  evaluate(batch: NativeBatch, train: NativeTrainConfig, index: number): Promise<NativeStepMetrics>;
   /** Generator logits [positions.length * vocabSize] at flat positions b*seqLen+s. */
   generatorLogits(batch: NativeBatch, positions: Int32Array): Promise<Float32Array>;
 }

@@ -38,6 +38,21 @@ export interface TrainerOptions {
   temperature?: number;
 }
 
+/** Held-out evaluation results, averaged over the evaluated batches. */
+export interface EvalMetrics {
+  /** The trainer's global step when evaluated. */
+  step: number;
+  loss: number;
+  genLoss: number;
+  discLoss: number;
+  genAccuracy: number;
+  discAccuracy: number;
+  discPrecision: number;
+  discRecall: number;
+  replacedFraction: number;
+  batches: number;
+}
+
 /** What one optimizer step reports. */
 export interface StepMetrics {
   /** 1-based number of this step. */
@@ -156,11 +171,11 @@ export class Trainer {
   }
 
   /** Rejects a malformed batch before any native work. */
-  checkBatch(b: TokenBatch): void {
-    const rows = this.batchSize * this.gradAccum;
+  checkBatch(b: TokenBatch, rows = this.batchSize * this.gradAccum): void {
     const fail = (m: string): never => {
       throw new ElectraError('ERR_INVALID_ARGUMENT', `bad batch: ${m}`);
     };
+    if (!Number.isInteger(b.rows) || b.rows < 1) fail(`rows must be a positive integer, got ${b.rows}`);
     if (b.rows !== rows) fail(`expected ${rows} rows (batchSize ${this.batchSize} x gradAccum ${this.gradAccum}), got ${b.rows}`);
     if (b.seqLen !== this.seqLen) fail(`expected seqLen ${this.seqLen}, got ${b.seqLen}`);
     const n = rows * this.seqLen;
@@ -212,6 +227,42 @@ export class Trainer {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Held-out evaluation: the training step's masking, sampling and losses with
+   * dropout off and no update. Masks and samples depend only on (seed, batch
+   * index), so evaluating the same batches again is directly comparable.
+   * `data` is a list of batches (rows = batchSize), or a source to draw `batches` from.
+   */
+  async evaluate(data: TokenBatch[] | BatchSource, batches = 4): Promise<EvalMetrics> {
+    if (this.running) throw new ElectraError('ERR_BUSY', 'a training step is running; await it before evaluating');
+    const list: TokenBatch[] = [];
+    if (Array.isArray(data)) list.push(...data);
+    else for (let i = 0; i < batches; i++) list.push(await data.next(this.batchSize, this.seqLen));
+    if (list.length === 0) throw new ElectraError('ERR_INVALID_ARGUMENT', 'evaluate needs at least one batch');
+    const cfg = { ...this.nativeTrainConfig(), gradAccum: 1, seed: this.seed + 0x5eed };
+    const keys = ['loss', 'genLoss', 'discLoss', 'genAccuracy', 'discAccuracy', 'discPrecision', 'discRecall', 'replacedFraction'] as const;
+    const sum = Object.fromEntries(keys.map((k) => [k, 0])) as Record<(typeof keys)[number], number>;
+    this.running = true;
+    try {
+      for (let i = 0; i < list.length; i++) {
+        const b = list[i];
+        this.checkBatch(b, b.rows);
+        let m: NativeStepMetrics;
+        try {
+          m = await this.model.native.evaluate(b, { ...cfg, batch: b.rows }, i);
+        } catch (e) {
+          throw toElectraError(e);
+        }
+        for (const k of keys) sum[k] += m[k];
+      }
+    } finally {
+      this.running = false;
+    }
+    const out = { step: this.completed, batches: list.length } as EvalMetrics;
+    for (const k of keys) out[k] = sum[k] / list.length;
+    return out;
   }
 
   /** Step metrics as they come; stops after `steps` or when `signal` aborts. */

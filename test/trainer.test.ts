@@ -167,4 +167,20 @@ describe('Trainer on the CPU', () => {
     expect(m.discLoss).toBe(0);
     expect(m.loss).toBeCloseTo(m.genLoss, 10);
   });
+
+  test('evaluate: dropout off, no update, repeatable on the same batches, and it improves with training', async () => {
+    const t = trainer(tinyModel(), { steps: 100 });
+    const held = new ArrayDataset(examples, { seed: 99 });
+    const batches = [held.next(16, SEQ), held.next(16, SEQ)];
+    const w = t.model.getTensor('electra.embeddings.word_embeddings.weight');
+    const a = await t.evaluate(batches);
+    const b = await t.evaluate(batches);
+    expect(b).toEqual(a);
+    expect(a).toMatchObject({ step: 0, batches: 2 });
+    expect(t.model.getTensor('electra.embeddings.word_embeddings.weight')).toEqual(w);
+    await t.train({ steps: 60 });
+    const c = await t.evaluate(batches);
+    expect(c.step).toBe(60);
+    expect(c.loss).toBeLessThan(a.loss);
+  });
 });

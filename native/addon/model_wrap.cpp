@@ -184,7 +184,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("initWeights", &ModelWrap::InitWeights),
                         InstanceMethod("trainStep", &ModelWrap::TrainStep),
                         InstanceMethod("discriminate", &ModelWrap::Discriminate),
-                        InstanceMethod("generatorLogits", &ModelWrap::GeneratorLogits)});
+                        InstanceMethod("generatorLogits", &ModelWrap::GeneratorLogits),
+                        InstanceMethod("evaluate", &ModelWrap::Evaluate)});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
@@ -309,6 +310,22 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           return o;
         },
         [this]() { busy_ = false; });
+  }
+
+  // evaluate(batch, trainConfig, index) -> Promise<metrics>: forward only, dropout off.
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckIdle(env, "evaluate");
+    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
+    electra::TrainConfig train = ReadTrainConfig(Obj(info[1], "evaluate", "train config"));
+    double index = NumberArg(info, 2, "evaluate", "index");
+    if (!(index >= 0) || index != std::floor(index)) ThrowInvalid(env, "evaluate", "index must be a non-negative integer");
+    auto metrics = std::make_shared<electra::StepMetrics>();
+    electra::ElectraModel* model = model_.get();
+    busy_ = true;
+    return PromiseWorker::Run(
+        env, Value(), [=]() { return model->evaluate(train, batch->view(), static_cast<int64_t>(index), metrics.get()); },
+        [=](Napi::Env e) -> Napi::Value { return MetricsToJs(e, *metrics); }, [this]() { busy_ = false; });
   }
 
   // discriminate(batch) -> Promise<Float32Array> of per-token logits [rows*seqLen]

@@ -201,6 +201,15 @@ void ElectraModel::disc_head_forward(const float* h, float* logits) {
 
 Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* out,
                                 const StepOverrides* ov) {
+  return run_step(t, batch, step, out, ov, true);
+}
+
+Status ElectraModel::evaluate(const TrainConfig& t, const Batch& batch, int64_t index, StepMetrics* out) {
+  return run_step(t, batch, index, out, nullptr, false);
+}
+
+Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* out,
+                              const StepOverrides* ov, bool train) {
   ELECTRA_RETURN_IF_ERROR(validate(cfg_, t));
   ELECTRA_RETURN_IF_ERROR(check_batch(cfg_, t, batch));
   if (step < 0) return InvalidArgument("step must be >= 0");
@@ -222,8 +231,10 @@ Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_
   }
   const float* P = buf_.params;
   float* G = buf_.grads;
-  std::memset(G, 0, sizeof(float) * buf_.total);
-  const float hp = cfg_.hidden_dropout, ap = cfg_.attention_dropout, eps = cfg_.layer_norm_eps;
+  if (train) std::memset(G, 0, sizeof(float) * buf_.total);
+  // Evaluation: dropout off, no backward, no update.
+  const float hp = train ? cfg_.hidden_dropout : 0.0f, ap = train ? cfg_.attention_dropout : 0.0f;
+  const float eps = cfg_.layer_norm_eps;
   const uint64_t seed = t.seed;
   const cpu::SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
 
@@ -311,6 +322,7 @@ Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_
       m.loss += (gl + t.disc_weight * dl) / k;
 
       // 5a. Discriminator backward: head, encoder, then its embeddings into the shared gradients.
+      if (train) {
       const int64_t H = cfg_.disc.hidden;
       zero(dtmp_n_);
       cpu::linear_backward(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_, N, H, 1);
@@ -322,11 +334,13 @@ Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_
       disc_.backward(P, G, dtmp_n_.data(), d_demb_.data(), d_emb_.data(), mask_.data(), hp, ap, seed,
                      base + kSlotDiscEnc);
       embed_backward(disc_ids_.data(), types_.data(), d_pre_, d_mean_, d_rstd_, &d_demb_, hp, seed, base + kSlotDiscEmb);
+      }
     } else {
       m.loss += gl / k;
     }
 
     // 5b. Generator backward: tied output layer (its weight is the word embedding), head, gather, encoder.
+    if (!train) continue;
     zero(dh_gen_);
     if (M > 0) {
       std::fill(dtmp_m2_.begin(), dtmp_m2_.begin() + M * E, 0.0f);
@@ -353,8 +367,10 @@ Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_
     m.disc_recall = m.replaced > 0 ? double(tp) / double(m.replaced) : 0;
     m.replaced_fraction = m.tokens > 0 ? double(m.replaced) / double(m.tokens) : 0;
   }
-  m.lr = learning_rate(t, step);
-  if (ov && !ov->apply_update) {
+  m.lr = train ? learning_rate(t, step) : 0.0;
+  if (!train) {
+    m.grad_norm = 0;
+  } else if (ov && !ov->apply_update) {
     m.grad_norm = cpu::global_norm(G, buf_.total);
   } else {
     m.grad_norm = t.clip_norm > 0 ? cpu::clip_grad_norm(G, buf_.total, t.clip_norm) : cpu::global_norm(G, buf_.total);

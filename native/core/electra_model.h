@@ -67,6 +67,11 @@ class ElectraModel {
   Status train_step(const TrainConfig& train, const Batch& batch, int64_t step, StepMetrics* m,
                     const StepOverrides* ov = nullptr);
 
+  // Held-out evaluation: the same masking, sampling and losses as a training
+  // step (dropout off), without backward or update. `index` plays the role of
+  // the step in the Philox stream, so fixed (seed, index) gives fixed masks.
+  Status evaluate(const TrainConfig& train, const Batch& batch, int64_t index, StepMetrics* m);
+
   // Discriminator inference: per-token logit of "replaced" [rows*S]; dropout off.
   Status discriminate(const Batch& batch, std::vector<float>* logits);
 
@@ -87,6 +92,8 @@ class ElectraModel {
                       const std::vector<float>& mean, const std::vector<float>& rstd, std::vector<float>* demb,
                       float p, uint64_t seed, uint64_t off);
   void disc_head_forward(const float* h, float* logits);
+  Status run_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* m, const StepOverrides* ov,
+                  bool train);
   Status check_inference_batch(const Batch& b);
 
   ModelConfig cfg_;

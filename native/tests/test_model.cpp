@@ -244,3 +244,24 @@ TEST(model_mlm_objective_and_bad_batch) {
   st = m->train_step(t, as_batch(d, t.batch - 1, t.seq_len), 1, &sm);
   CHECK(!st.ok() && st.code() == StatusCode::kInvalidArgument);
 }
+
+// evaluate() is the step's forward with dropout off: the same loss as a
+// dropout-free training step at the same (seed, index), and no side effects.
+TEST(model_evaluate_matches_forward_and_changes_nothing) {
+  ModelConfig c = tiny_config();
+  c.hidden_dropout = 0;
+  c.attention_dropout = 0;
+  TrainConfig t = tiny_train();
+  auto a = make_model(c, 4);
+  Data d = make_data(t.batch, t.seq_len, c.vocab_size, 8);
+  Batch b = as_batch(d, t.batch, t.seq_len);
+  std::vector<float> before(a->buffers().params, a->buffers().params + a->buffers().total);
+  StepMetrics ev, ev2, tr;
+  CHECK(a->evaluate(t, b, 3, &ev).ok());
+  CHECK(a->evaluate(t, b, 3, &ev2).ok());
+  CHECK(std::memcmp(a->buffers().params, before.data(), sizeof(float) * before.size()) == 0) << "evaluate changed parameters";
+  CHECK(ev.loss == ev2.loss && ev.grad_norm == 0 && ev.lr == 0);
+  CHECK(a->train_step(t, b, 3, &tr).ok());
+  CHECK(std::fabs(ev.loss - tr.loss) <= 1e-6 * std::fabs(tr.loss)) << ev.loss << " vs " << tr.loss;
+  CHECK(ev.masked == tr.masked && ev.replaced == tr.replaced);
+}
