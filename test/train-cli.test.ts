@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -15,11 +15,14 @@ describe('electra-native train', () => {
       expect(r.stdout).toMatch(/step 6\/6 +loss \d/);
       const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(lines.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(fs.readdirSync(path.join(out, 'checkpoint')).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json']);
-      const r2 = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--resume', path.join(out, 'checkpoint'), '--steps', '8', '--batch', '4', '--seq', '32', '--out', out], { encoding: 'utf8' });
+      const latest = path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'LATEST'), 'utf8').trim());
+      expect(fs.readdirSync(latest).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json', 'vocab.txt']);
+      expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<svg /);
+      expect(fs.readFileSync(path.join(out, 'eval.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThan(1);
+      const r2 = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--resume', out, '--steps', '8', '--batch', '4', '--seq', '32'], { encoding: 'utf8' });
       expect(r2.status).toBe(0);
       expect(r2.stderr).toMatch(/2 steps of 4x32 on the cpu/);
-      expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer.json'), 'utf8')).step).toBe(8);
+      expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', 'step-000008', 'trainer.json'), 'utf8')).step).toBe(8);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
@@ -28,7 +31,7 @@ describe('electra-native train', () => {
   test('impossible values and unknown options fail with a message, not a crash', () => {
     const bad = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--steps', '2', '--batch', '0', '--out', os.tmpdir()], { encoding: 'utf8' });
     expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toMatch(/ERR_INVALID_ARGUMENT: batchSize must be an integer >= 1/);
+    expect(bad.stderr).toMatch(/ERR_INVALID_ARGUMENT: --batch must be an integer >= 1, got 0/);
     const unknown = spawnSync(process.execPath, [BIN, 'train', '--no-such-option'], { encoding: 'utf8' });
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toMatch(/Unknown argument/i);
@@ -49,7 +52,7 @@ describe('electra-native train', () => {
       expect(info.source).toBe('corpus');
       expect(info.seqLen).toBe(16);
       expect(fs.readFileSync(path.join(out, 'vocab.txt'), 'utf8').split('\n')).toHaveLength(30523);
-      const again = spawnSync(process.execPath, [BIN, ...args, '--resume', path.join(out, 'checkpoint'), '--steps', '3'], { encoding: 'utf8' });
+      const again = spawnSync(process.execPath, [BIN, ...args, '--resume', out, '--steps', '3'], { encoding: 'utf8' });
       expect(again.stderr).toMatch(/reusing the dataset/);
       expect(again.status).toBe(0);
       expect(again.stderr).toMatch(/done at step 3/);
@@ -81,5 +84,71 @@ describe('electra-native train', () => {
     expect(run('--corpus', 'toy', '--vocab', 'v.txt').stderr).toMatch(/--corpus toy has its own word-level vocabulary/);
     expect(run('--corpus', 'toy', '--dataset', 'd').stderr).toMatch(/mutually exclusive/);
     fs.rmSync(path.join(os.tmpdir(), 'electra-never'), { recursive: true, force: true });
+  });
+
+  test('N steps, stop, resume, N more equals 2N uninterrupted steps (bit-exact losses)', () => {
+    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    try {
+      const common = ['train', '--corpus', 'toy', '--steps', '10', '--batch', '4', '--seq', '32', '--seed', '3', '--eval-batches', '0'];
+      expect(spawnSync(process.execPath, [BIN, ...common, '--out', a], { encoding: 'utf8' }).status).toBe(0);
+      const first = spawnSync(process.execPath, [BIN, ...common, '--out', b, '--stop-at', '5'], { encoding: 'utf8' });
+      expect(first.stderr).toMatch(/done at step 5/);
+      const second = spawnSync(process.execPath, [BIN, ...common, '--resume', b], { encoding: 'utf8' });
+      expect(second.stderr).toMatch(/5 steps of 4x32 on the cpu from .*step-000005 \(step 5\)/);
+      const losses = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((m) => [m.step, m.loss, m.gradNorm]);
+      expect(losses(b)).toEqual(losses(a));
+      expect(losses(a)).toHaveLength(10);
+    } finally {
+      fs.rmSync(a, { recursive: true, force: true });
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  test('SIGINT finishes the step, saves and exits 0; the checkpoint is complete', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'train', '--corpus', 'toy', '--steps', '100000', '--batch', '4', '--seq', '32', '--log-format', 'json', '--eval-batches', '0', '--out', out]);
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      await new Promise<void>((resolve) => {
+        let seen = 0;
+        child.stdout.on('data', (d: Buffer) => {
+          seen += (d.toString().match(/"step":/g) ?? []).length;
+          if (seen >= 3 && child.exitCode === null && !child.killed) {
+            child.kill('SIGINT');
+            resolve();
+          }
+        });
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(stderr).toMatch(/stopping after this step and saving/);
+      expect(code).toBe(0);
+      const m = stderr.match(/stopped at step (\d+)/);
+      expect(m).not.toBeNull();
+      const latest = path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'LATEST'), 'utf8').trim());
+      expect(JSON.parse(fs.readFileSync(path.join(latest, 'trainer.json'), 'utf8')).step).toBe(Number(m![1]));
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  test('--config FILE sets the architecture', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    try {
+      const cfg = path.join(out, 'model.json');
+      fs.writeFileSync(cfg, JSON.stringify({ discriminator: { hidden: 32, layers: 1, heads: 2, intermediate: 64 }, embeddingSize: 16 }));
+      const r = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--config', cfg, '--steps', '2', '--batch', '2', '--seq', '32', '--out', out], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      const latest = path.join(out, 'checkpoints', 'step-000002');
+      const conf = JSON.parse(fs.readFileSync(path.join(latest, 'config.json'), 'utf8'));
+      expect(conf.electra_native.discriminator).toEqual({ hidden: 32, layers: 1, heads: 2, intermediate: 64 });
+      fs.writeFileSync(cfg, '{ not json');
+      const bad = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--config', cfg, '--steps', '2', '--out', out], { encoding: 'utf8' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/ERR_INVALID_ARGUMENT: .*model\.json/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });

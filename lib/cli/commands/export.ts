@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
+import { CheckpointManager } from '../../checkpoints';
 import { ElectraError } from '../../errors';
 import { exportHf } from '../../io/hf-export';
 import { ElectraModel } from '../../model';
@@ -31,6 +32,8 @@ export function builder(y: Argv): Argv<ExportArgs> {
 
 /** A run directory holds checkpoint/; a checkpoint directory holds config.json. */
 export function resolveCheckpoint(source: string): string {
+  const latest = CheckpointManager.latest(source);
+  if (latest) return latest;
   if (fs.existsSync(path.join(source, 'checkpoint', 'config.json'))) return path.join(source, 'checkpoint');
   if (fs.existsSync(path.join(source, 'config.json'))) return source;
   throw new ElectraError('ERR_IO', `${source}: not a run or checkpoint directory (no config.json, no checkpoint/config.json)`);

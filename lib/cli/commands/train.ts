@@ -6,14 +6,15 @@
  * text files (cached in the run directory), `--dataset DIR` uses a built one,
  * `--vocab FILE` picks the vocabulary, and `--corpus toy` is the small
  * synthetic corpus with a word-level vocabulary (fast; the tests use it).
- * The run directory gets vocab.txt, data.json, metrics.jsonl, a checkpoint
- * every --checkpoint-every steps, and the final checkpoint.
+ * The run directory gets vocab.txt, data.json, metrics.jsonl, eval.jsonl,
+ * checkpoints/ (rotated; LATEST names the newest), and report.html.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
-import { PresetName, PRESETS, electraConfig } from '../../config';
+import { CheckpointManager } from '../../checkpoints';
+import { ConfigOptions, PresetName, PRESETS, electraConfig } from '../../config';
 import { ArrayDataset, BatchSource } from '../../data/array-dataset';
 import { BuildProgress } from '../../data/dataset-builder';
 import { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../../data/default-corpus';
@@ -21,9 +22,12 @@ import { ShardDataset } from '../../data/shard-reader';
 import { BERT_UNCASED_VOCAB, WordPieceTokenizer } from '../../data/tokenizer';
 import { buildWordVocab, toyCorpus, toyExamples } from '../../data/toy-corpus';
 import { ElectraError } from '../../errors';
-import { ElectraModel } from '../../model';
+import { ElectraModel, TokenBatch } from '../../model';
+import { readFileChecked, writeFileAtomic } from '../../io/atomic';
 import { AdamW } from '../../optimizer';
-import { Device, StepMetrics, Trainer } from '../../trainer';
+import { MetricRow, renderReport } from '../../report';
+import { Device, EvalMetrics, StepMetrics, Trainer } from '../../trainer';
+import { Progress } from '../progress';
 
 /**
  * Default steps, for about 5 minutes on 2 CPU cores: the tiny preset at 16x128
@@ -52,7 +56,15 @@ interface TrainArgs {
   out?: string;
   resume?: string;
   logEvery: number;
+  logFormat: 'text' | 'json';
   checkpointEvery: number;
+  checkpointMinutes: number;
+  keep: number;
+  evalEvery: number;
+  evalBatches: number;
+  evalCorpus?: string[];
+  config?: string;
+  stopAt?: number;
   json: boolean;
   corpus?: string[];
   dataset?: string;
@@ -81,22 +93,22 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('grad-accum', { type: 'number', default: 1, describe: 'micro-batches per step' })
     .option('device', { type: 'string', default: 'auto', describe: 'auto | cpu | cuda | cuda:N' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<date-time>)' })
-    .option('resume', { type: 'string', describe: 'continue from a checkpoint directory' })
-    .option('log-every', { type: 'number', default: 20 })
+    .option('config', { type: 'string', describe: 'JSON file of model config options (ElectraConfig fields, e.g. {"discriminator": {"layers": 6}}); overrides the preset' })
+    .option('stop-at', { type: 'number', describe: 'stop (and save) after this step, keeping the --steps schedule; resume later' })
+    .option('resume', { type: 'string', describe: 'continue a run (its newest checkpoint) or a checkpoint directory' })
+    .option('log-every', { type: 'number', default: 20, describe: 'plain log line every N steps (when stdout is not a terminal)' })
+    .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'stdout: text, or one JSON object per step' })
+    .option('json', { type: 'boolean', default: false, describe: 'same as --log-format json' })
     .option('checkpoint-every', { type: 'number', default: 0, describe: 'save every N steps (0: only at the end)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print metrics as JSON lines' })
+    .option('checkpoint-minutes', { type: 'number', default: 10, describe: 'also save every M minutes (0: never by time)' })
+    .option('keep', { type: 'number', default: 3, describe: 'keep the newest K checkpoints' })
+    .option('eval-every', { type: 'number', default: 0, describe: 'evaluate on held-out data every N steps (default: 5 times per run)' })
+    .option('eval-batches', { type: 'number', default: 4, describe: 'held-out batches per evaluation' })
+    .option('eval-corpus', { type: 'string', array: true, describe: 'held-out text for --corpus runs (default: the Brown held-out part, or none)' })
     .example('$0 train', 'train the tiny preset on the embedded Brown corpus (about 5 minutes on 2 CPU cores)')
     .example('$0 train --corpus wiki/ --vocab vocab.txt --preset small --steps 100000', 'build a dataset from your text and train on it')
     .example('$0 train --corpus toy --steps 100', 'the small synthetic corpus (fast smoke run)')
-    .example('$0 train --steps 1000 --out runs/a && $0 train --resume runs/a/checkpoint --steps 1500 --out runs/a', 'train, then continue') as unknown as Argv<TrainArgs>;
-}
-
-function fmt(m: StepMetrics, total: number): string {
-  return (
-    `step ${String(m.step).padStart(String(total).length)}/${total}  loss ${m.loss.toFixed(4)}  gen ${m.genLoss.toFixed(3)} ` +
-    `(acc ${(100 * m.genAccuracy).toFixed(1)}%)  disc ${m.discLoss.toFixed(4)} (acc ${(100 * m.discAccuracy).toFixed(1)}%)  ` +
-    `lr ${m.lr.toExponential(2)}  ${Math.round(m.tokensPerSecond)} tok/s`
-  );
+    .example('$0 train --steps 1000 --out runs/a && $0 train --resume runs/a --steps 1500', 'train, then continue where it stopped') as unknown as Argv<TrainArgs>;
 }
 
 /** Where the training batches come from, and the vocabulary the model uses. */
@@ -191,8 +203,73 @@ async function selectData(argv: TrainArgs, out: string): Promise<DataSelection> 
   };
 }
 
+/** Held-out batches, fixed for the whole run, or null when there is no held-out text. */
+async function selectEval(argv: TrainArgs, out: string, sel: DataSelection): Promise<TokenBatch[] | null> {
+  const corpus = argv.corpus ?? [];
+  const n = argv.evalBatches;
+  if (n <= 0) return null;
+  let source: BatchSource;
+  if (corpus.length === 1 && corpus[0] === 'toy') {
+    const docs = toyCorpus(200, 777); // different documents from the training ones (seed 1)
+    const ids = new Map(sel.tokens.map((t, i) => [t, i]));
+    const vocab = { ...sel.ids, tokens: [...sel.tokens], ids } as Parameters<typeof toyExamples>[1];
+    source = new ArrayDataset(toyExamples(docs, vocab, argv.seq), { seed: 1, padId: sel.ids.padId });
+  } else {
+    const inputs = argv.evalCorpus?.map((c) => path.resolve(c)) ?? (corpus.length === 0 && !argv.dataset ? [defaultCorpusPaths().heldout] : null);
+    if (!inputs) return null;
+    const { tok, vocabFile } = loadTokenizer(argv);
+    const ds = await ensureDataset({
+      inputs,
+      vocabFile,
+      lowercase: !argv.cased,
+      seqLen: argv.seq,
+      seed: argv.seed,
+      cacheDir: argv.evalCorpus ? path.join(out, 'datasets') : defaultDatasetCacheDir(),
+      name: argv.evalCorpus ? 'heldout' : 'brown-heldout',
+    });
+    source = new ShardDataset(ds.dir, { seed: 1, vocab: tok });
+  }
+  const batches: TokenBatch[] = [];
+  for (let i = 0; i < n; i++) batches.push(await source.next(argv.batch, argv.seq));
+  return batches;
+}
+
+async function readConfigFile(file: string): Promise<ConfigOptions> {
+  const text = (await readFileChecked(file)).toString('utf8');
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as ConfigOptions;
+  } catch (e) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: ${(e as Error).message}`);
+  }
+}
+
+function readJsonl(file: string): MetricRow[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as MetricRow];
+      } catch {
+        return []; // a line cut by a hard kill
+      }
+    });
+}
+
 export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void> {
-  const out = path.resolve(argv.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
+  for (const [k, v, min] of [['steps', argv.steps, 0], ['batch', argv.batch, 1], ['seq', argv.seq, 2], ['keep', argv.keep, 1], ['eval-every', argv.evalEvery, 0], ['eval-batches', argv.evalBatches, 0], ['checkpoint-every', argv.checkpointEvery, 0], ['log-every', argv.logEvery, 1]] as const) {
+    if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be an integer >= ${min}, got ${v}`);
+  }
+  if (!(argv.checkpointMinutes >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `--checkpoint-minutes must be >= 0, got ${argv.checkpointMinutes}`);
+  const resumeFrom = argv.resume ? CheckpointManager.latest(argv.resume) : null;
+  if (argv.resume && !resumeFrom) throw new ElectraError('ERR_IO', `${argv.resume}: no checkpoint to resume (expected a run directory with checkpoints/LATEST, or a checkpoint directory)`);
+  // Resuming a run continues in that run's directory unless --out says otherwise.
+  const resumeRun = resumeFrom && path.basename(path.dirname(resumeFrom)) === 'checkpoints' ? path.dirname(path.dirname(resumeFrom)) : undefined;
+  const out = path.resolve(argv.out ?? resumeRun ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   await fs.promises.mkdir(out, { recursive: true });
   const sel = await selectData(argv, out);
   const { data, ids } = sel;
@@ -200,7 +277,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   const optimizer = new AdamW({
     lr: argv.lr ?? recipe.lr,
     warmupSteps: argv.warmup ?? Math.round(argv.steps / 10),
-    totalSteps: argv.steps,
+    totalSteps: Math.max(1, argv.steps),
   });
   const common = {
     data,
@@ -215,66 +292,121 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     temperature: argv.temperature,
   };
   let trainer: Trainer;
-  if (argv.resume) {
-    trainer = await Trainer.resume(argv.resume, common);
+  if (resumeFrom) {
+    trainer = await Trainer.resume(resumeFrom, common);
     const c = trainer.model.config;
     if (c.vocabSize !== sel.tokens.length || c.padId !== ids.padId || c.maskId !== ids.maskId) {
       throw new ElectraError(
         'ERR_INVALID_ARGUMENT',
-        `the checkpoint ${argv.resume} has a ${c.vocabSize}-token vocabulary, the data ${sel.tokens.length} tokens: resume with the --corpus/--dataset/--vocab of the original run`,
+        `the checkpoint ${resumeFrom} has a ${c.vocabSize}-token vocabulary, the data ${sel.tokens.length} tokens: resume with the --corpus/--dataset/--vocab of the original run`,
       );
     }
   } else {
+    const fileOpts = argv.config ? await readConfigFile(argv.config) : {};
     const config = electraConfig({
       preset: argv.preset,
       objective: argv.objective,
-      vocabSize: sel.tokens.length,
       maxPosition: Math.max(argv.seq, 128),
+      ...fileOpts,
+      vocabSize: sel.tokens.length,
       ...ids,
     });
     trainer = new Trainer({ ...common, model: ElectraModel.create(config, { seed: argv.seed }) });
   }
-  await fs.promises.writeFile(path.join(out, 'vocab.txt'), sel.tokens.join('\n') + '\n');
-  await fs.promises.writeFile(path.join(out, 'data.json'), JSON.stringify(sel.info, null, 2) + '\n');
-  const metrics = fs.createWriteStream(path.join(out, 'metrics.jsonl'), { flags: 'a' });
-  const ckpt = path.join(out, 'checkpoint');
-  const remaining = Math.max(0, argv.steps - trainer.globalStep);
+  const vocabText = sel.tokens.join('\n') + '\n';
+  await writeFileAtomic(path.join(out, 'vocab.txt'), vocabText);
+  await writeFileAtomic(path.join(out, 'data.json'), JSON.stringify(sel.info, null, 2) + '\n');
+  const evalBatches = await selectEval(argv, out, sel);
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  const evalFile = path.join(out, 'eval.jsonl');
+  const metrics = fs.createWriteStream(metricsFile, { flags: 'a' });
+  const evals = fs.createWriteStream(evalFile, { flags: 'a' });
+  const ckpts = new CheckpointManager(out, { everySteps: argv.checkpointEvery, everyMinutes: argv.checkpointMinutes, keep: argv.keep });
+  if (argv.stopAt !== undefined && !(Number.isInteger(argv.stopAt) && argv.stopAt > 0)) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `--stop-at must be a positive integer, got ${argv.stopAt}`);
+  }
+  const remaining = Math.max(0, Math.min(argv.steps, argv.stopAt ?? argv.steps) - trainer.globalStep);
+  const evalEvery = argv.evalEvery > 0 ? argv.evalEvery : Math.max(1, Math.ceil(argv.steps / 5));
+  const jsonOut = argv.json || argv.logFormat === 'json';
   process.stderr.write(
-    `electra-native: training ${argv.preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${argv.objective}) ` +
-      `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.device}; run directory ${out}\n`,
+    `electra-native: training ${argv.preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
+      `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.device}` +
+      `${resumeFrom ? ` from ${resumeFrom} (step ${trainer.globalStep})` : ''}; run directory ${out}\n` +
+      (evalBatches ? `electra-native: evaluating ${evalBatches.length} held-out batches every ${evalEvery} steps\n` : 'electra-native: no held-out data (pass --eval-corpus to evaluate)\n'),
   );
+  const progress = jsonOut ? null : new Progress({ total: argv.steps, every: argv.logEvery });
   const t0 = Date.now();
   let last: StepMetrics | undefined;
+  let lastEval: EvalMetrics | undefined;
+  const runEval = async () => {
+    if (!evalBatches) return;
+    const e = await trainer.evaluate(evalBatches);
+    lastEval = e;
+    evals.write(JSON.stringify(e) + '\n');
+    const line = `eval @ step ${e.step}: loss ${e.loss.toFixed(4)}  gen ${e.genLoss.toFixed(3)} (acc ${(100 * e.genAccuracy).toFixed(1)}%)  disc ${e.discLoss.toFixed(4)} (acc ${(100 * e.discAccuracy).toFixed(1)}%, P ${e.discPrecision.toFixed(2)} R ${e.discRecall.toFixed(2)})`;
+    if (jsonOut) process.stdout.write(JSON.stringify({ eval: e }) + '\n');
+    else progress!.note(line);
+  };
+  const save = () => ckpts.save(trainer, { 'vocab.txt': vocabText });
   const ac = new AbortController();
   const onSignal = () => {
-    if (ac.signal.aborted) process.exit(130);
+    if (ac.signal.aborted) {
+      process.stderr.write('\nelectra-native: quitting now; the last checkpoint is intact\n');
+      process.exit(130);
+    }
     process.stderr.write('\nelectra-native: stopping after this step and saving (press Ctrl-C again to quit at once)\n');
     ac.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    if (trainer.globalStep === 0 && remaining > 0) await runEval();
     const res = await trainer.train({
       steps: remaining,
       signal: ac.signal,
       onStep: async (m) => {
         last = m;
         metrics.write(JSON.stringify(m) + '\n');
-        if (argv.json) process.stdout.write(JSON.stringify(m) + '\n');
-        else if (m.step % argv.logEvery === 0 || m.step === argv.steps) process.stdout.write(fmt(m, argv.steps) + '\n');
-        if (argv.checkpointEvery > 0 && m.step % argv.checkpointEvery === 0) await trainer.saveCheckpoint(ckpt);
+        if (jsonOut) process.stdout.write(JSON.stringify(m) + '\n');
+        else progress!.update(m);
+        if (m.step % evalEvery === 0 || m.step === argv.steps) await runEval();
+        if (ckpts.due(m.step) && m.step !== argv.steps) {
+          const dir = await save();
+          if (!jsonOut) progress!.note(`checkpoint ${dir}`);
+        }
       },
     });
-    await trainer.saveCheckpoint(ckpt);
+    progress?.done();
+    const ckpt = await save();
     await new Promise<void>((r) => metrics.end(() => r()));
+    await new Promise<void>((r) => evals.end(() => r()));
     const secs = (Date.now() - t0) / 1000;
+    const report = path.join(out, 'report.html');
+    await writeFileAtomic(
+      report,
+      renderReport(readJsonl(metricsFile), readJsonl(evalFile), {
+        run: out,
+        preset: argv.preset,
+        objective: trainer.model.config.objective,
+        parameters: trainer.model.numParameters,
+        data: sel.describe,
+        steps: res.globalStep,
+        'batch x seq': `${argv.batch} x ${argv.seq}`,
+        device: trainer.device,
+        'wall time (s)': Math.round(secs),
+      }),
+    );
     const final = last
       ? `; last step: loss ${last.loss.toFixed(4)}, generator accuracy ${(100 * last.genAccuracy).toFixed(1)}%, ` +
         `discriminator accuracy ${(100 * last.discAccuracy).toFixed(1)}%`
       : '';
+    const evalLine = lastEval ? `; held-out loss ${lastEval.loss.toFixed(4)}` : '';
     process.stderr.write(
-      `electra-native: ${res.aborted ? 'stopped' : 'done'} at step ${res.globalStep} in ${secs.toFixed(0)} s${final}\n` +
-        `electra-native: run directory ${out}: checkpoint ${ckpt}, metrics ${path.join(out, 'metrics.jsonl')}, vocab.txt, data.json\n`,
+      `electra-native: ${res.aborted ? 'stopped' : 'done'} at step ${res.globalStep} in ${secs.toFixed(0)} s${final}${evalLine}\n` +
+        `electra-native: run directory ${out}\n` +
+        `  checkpoint  ${ckpt}\n  report      ${report}\n  metrics     ${metricsFile}${evalBatches ? `, ${evalFile}` : ''}\n` +
+        `  resume      electra-native train --resume ${out} --steps ${argv.steps + 1000}\n` +
+        `  export      electra-native export ${out} --out ${path.join(out, 'hf')}\n`,
     );
   } finally {
     process.off('SIGINT', onSignal);
