@@ -151,4 +151,19 @@ describe('electra-native train', () => {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+
+  test('--init continues pre-training from an HF export', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    try {
+      const common = ['train', '--corpus', 'toy', '--batch', '2', '--seq', '32', '--eval-batches', '0'];
+      expect(spawnSync(process.execPath, [BIN, ...common, '--steps', '3', '--out', path.join(out, 'a')], { encoding: 'utf8' }).status).toBe(0);
+      const ex = spawnSync(process.execPath, [BIN, 'export', path.join(out, 'a'), '--out', path.join(out, 'hf')], { encoding: 'utf8' });
+      expect(ex.status).toBe(0);
+      const r = spawnSync(process.execPath, [BIN, ...common, '--steps', '2', '--init', path.join(out, 'hf'), '--out', path.join(out, 'b')], { encoding: 'utf8' });
+      expect(r.stderr).toMatch(/done at step 2/);
+      expect(r.status).toBe(0);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
 });

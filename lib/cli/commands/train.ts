@@ -65,6 +65,7 @@ interface TrainArgs {
   evalCorpus?: string[];
   config?: string;
   stopAt?: number;
+  init?: string;
   json: boolean;
   corpus?: string[];
   dataset?: string;
@@ -94,6 +95,8 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('device', { type: 'string', default: 'auto', describe: 'auto | cpu | cuda | cuda:N' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<date-time>)' })
     .option('config', { type: 'string', describe: 'JSON file of model config options (ElectraConfig fields, e.g. {"discriminator": {"layers": 6}}); overrides the preset' })
+    .option('init', { type: 'string', describe: 'start from these weights: an HF ELECTRA export (discriminator/ + generator/, or a lone discriminator) or a checkpoint' })
+    .conflicts('init', 'resume')
     .option('stop-at', { type: 'number', describe: 'stop (and save) after this step, keeping the --steps schedule; resume later' })
     .option('resume', { type: 'string', describe: 'continue a run (its newest checkpoint) or a checkpoint directory' })
     .option('log-every', { type: 'number', default: 20, describe: 'plain log line every N steps (when stdout is not a terminal)' })
@@ -301,6 +304,12 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
         `the checkpoint ${resumeFrom} has a ${c.vocabSize}-token vocabulary, the data ${sel.tokens.length} tokens: resume with the --corpus/--dataset/--vocab of the original run`,
       );
     }
+  } else if (argv.init) {
+    const model = await ElectraModel.load(CheckpointManager.latest(argv.init) ?? argv.init, { seed: argv.seed, specialIds: ids });
+    if (model.config.vocabSize !== sel.tokens.length) {
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `${argv.init} has a ${model.config.vocabSize}-token vocabulary, the data ${sel.tokens.length}: pass the matching --vocab`);
+    }
+    trainer = new Trainer({ ...common, model });
   } else {
     const fileOpts = argv.config ? await readConfigFile(argv.config) : {};
     const config = electraConfig({
