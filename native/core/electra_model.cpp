@@ -123,9 +123,9 @@ void ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   const size_t N = B * S, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
   const size_t M = maxM;
   grow(gen_ids_, N); grow(disc_ids_, N); grow(types_, N); grow(mask_, N);
-  grow(targets_, M); grow(sampled_, M); grow(argmax_, M);
+  grow(targets_, M); grow(sampled_, M); grow(argmax_, M); grow(rows_, M);
   positions_.reserve(M);
-  for (auto* v : {&g_pre_, &g_emb_, &g_demb_, &d_pre_, &d_emb_, &d_demb_}) grow(*v, N * E);
+  for (auto* v : {&g_pre_, &g_emb_, &g_demb_, &d_pre_, &d_emb_, &d_demb_, &emb_scratch_}) grow(*v, N * E);
   for (auto* v : {&g_mean_, &g_rstd_, &d_mean_, &d_rstd_}) grow(*v, N);
   grow(dh_gen_, N * Hg);
   grow(hm_, M * Hg); grow(dtmp_m_, M * Hg);
@@ -158,12 +158,15 @@ void ElectraModel::embed_backward(const int32_t* ids, const int32_t* types, cons
   const float* P = buf_.params;
   float* G = buf_.grads;
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
-  // demb is the gradient of the dropout output; reuse pre-sized scratch for the chain.
-  std::vector<float> d1(N * E, 0.0f), d2(N * E, 0.0f);
-  cpu::dropout_backward(d1.data(), demb->data(), N * E, p, seed, off);
-  cpu::layernorm_backward(d2.data(), G + eln_g_, G + eln_b_, d1.data(), pre.data(), P + eln_g_, mean.data(),
+  // demb is the gradient of the dropout output (consumed here): the dropout
+  // backward into a fresh buffer equals the dropout forward of demb, done in
+  // place; the LayerNorm backward accumulates into the zeroed member scratch.
+  cpu::dropout_forward(demb->data(), demb->data(), N * E, p, seed, off);
+  float* d2 = emb_scratch_.data();
+  std::fill(d2, d2 + N * E, 0.0f);
+  cpu::layernorm_backward(d2, G + eln_g_, G + eln_b_, demb->data(), pre.data(), P + eln_g_, mean.data(),
                           rstd.data(), N, E);
-  cpu::embedding_backward(G + wte_, G + wpe_, G + wtt_, d2.data(), ids, types, B_, S_, E);
+  cpu::embedding_backward(G + wte_, G + wpe_, G + wtt_, d2, ids, types, B_, S_, E);
 }
 
 double ElectraModel::learning_rate(const TrainConfig& t, int64_t step) {
@@ -278,10 +281,10 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
       else cpu::gumbel_sample(sampled_.data(), logits, M, V, t.temperature, seed, base + kSlotSample);
     }
     // Generator loss (mean over masked rows), its gradient written in place.
-    std::vector<int32_t> rows(M);
+    int32_t* rows = rows_.data();  // 0..M-1, sized by resize()
     for (int64_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
     if (M > 0)
-      cpu::crossentropy_forward_backward(losses_.data(), argmax_.data(), logits, logits, rows.data(), targets_.data(),
+      cpu::crossentropy_forward_backward(losses_.data(), argmax_.data(), logits, logits, rows, targets_.data(),
                                          M, V, 1.0f / static_cast<float>(M * k));
     double gl = 0;
     for (int64_t r = 0; r < M; ++r) {
@@ -324,12 +327,10 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
       // 5a. Discriminator backward: head, encoder, then its embeddings into the shared gradients.
       if (train) {
       const int64_t H = cfg_.disc.hidden;
-      zero(dtmp_n_);
-      cpu::linear_backward(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_, N, H, 1);
-      zero(dh_disc_);
-      cpu::gelu_backward(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H);
-      zero(dtmp_n_);
-      cpu::linear_backward(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), hd, P + dpd_w_, N, H, H);
+      // Buffers produced by one op alone are written (the *_write variants), not zeroed + accumulated.
+      cpu::linear_backward_write(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_, N, H, 1);
+      cpu::gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H);
+      cpu::linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), hd, P + dpd_w_, N, H, H);
       zero(d_demb_);
       disc_.backward(P, G, dtmp_n_.data(), d_demb_.data(), d_emb_.data(), mask_.data(), hp, ap, seed,
                      base + kSlotDiscEnc);
@@ -343,15 +344,12 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     if (!train) continue;
     zero(dh_gen_);
     if (M > 0) {
-      std::fill(dtmp_m2_.begin(), dtmp_m2_.begin() + M * E, 0.0f);
-      cpu::linear_backward(dtmp_m2_.data(), G + wte_, G + glm_b_, logits, hl_.data(), P + wte_, M, E, V);
+      cpu::linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits, hl_.data(), P + wte_, M, E, V);
       std::fill(hd1_grad_.begin(), hd1_grad_.begin() + M * E, 0.0f);
       cpu::layernorm_backward(hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(), P + gpln_g_,
                               hl_mean_.data(), hl_rstd_.data(), M, E);
-      std::fill(dtmp_m2_.begin(), dtmp_m2_.begin() + M * E, 0.0f);
-      cpu::gelu_backward(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E);
-      std::fill(dtmp_m_.begin(), dtmp_m_.begin() + M * Hg, 0.0f);
-      cpu::linear_backward(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M, Hg, E);
+      cpu::gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E);
+      cpu::linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M, Hg, E);
       cpu::gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), positions_.data(), M, Hg);
     }
     zero(g_demb_);

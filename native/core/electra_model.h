@@ -109,6 +109,8 @@ class ElectraModel {
   // activations (CPU), sized by resize()
   int64_t B_ = 0, S_ = 0, maxM_ = 0;
   std::vector<int32_t> gen_ids_, disc_ids_, types_, mask_, targets_, positions_, sampled_, argmax_;
+  std::vector<int32_t> rows_;                                     // [maxM] 0..M-1 for the generator loss
+  std::vector<float> emb_scratch_;                                // [N,E] embed_backward's LayerNorm gradient
   std::vector<float> g_pre_, g_mean_, g_rstd_, g_emb_, g_demb_;  // generator embeddings [N,E]
   std::vector<float> d_pre_, d_mean_, d_rstd_, d_emb_, d_demb_;  // discriminator embeddings
   std::vector<float> dh_gen_;                                     // [N,Hg]

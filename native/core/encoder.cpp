@@ -140,23 +140,18 @@ void Encoder::backward(const float* P, float* G, float* dout, float* demb, const
                             a.rstd2.data(), N, H);
     // dh1 = dr2 (residual) + FFN backward; build it in dh_.
     std::memcpy(dh_.data(), dr_.data(), sizeof(float) * N * H);
-    zero(dtmp_);
-    cpu::dropout_backward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2);
-    zero(dff_);
-    cpu::linear_backward(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H);
-    // gelu backward must not read and write dff_ at once: accumulate into a fresh buffer.
-    std::vector<float>& dfpre = a.g;  // a.g is no longer needed after linear_backward above
-    std::fill(dfpre.begin(), dfpre.end(), 0.0f);
-    cpu::gelu_backward(dfpre.data(), dff_.data(), a.f.data(), N * F);
-    cpu::linear_backward(dh_.data(), G + o.wi, G + o.bi, dfpre.data(), a.h1.data(), P + o.wi, N, H, F);
+    // The dropout backward into a fresh buffer is the dropout forward of the
+    // gradient (same mask, same scale): written, no zeroing.
+    cpu::dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2);
+    cpu::linear_backward_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H);
+    cpu::gelu_backward_write(dff_.data(), dff_.data(), a.f.data(), N * F);  // in place
+    cpu::linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F);
     // LayerNorm 1 -> dr1 (in dr_), which feeds the residual (dx of the layer input) and attention.
     zero(dr_);
     cpu::layernorm_backward(dr_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
                             a.mean1.data(), a.rstd1.data(), N, H);
-    zero(dtmp_);
-    cpu::dropout_backward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 1);
-    zero(dctx_);
-    cpu::linear_backward(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H, H);
+    cpu::dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 1);
+    cpu::linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H, H);
     zero(dq_); zero(dk_); zero(dv_);
     cpu::attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.probs.data(), a.q.data(),
                             a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0);

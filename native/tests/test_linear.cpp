@@ -303,6 +303,38 @@ TEST(linear_backward_vs_float64) {
   }
 }
 
+// linear_backward_write: dinp written (equal, bit for bit, to linear_backward
+// into a zeroed buffer, and NaN-filled old content is ignored); dweight/dbias
+// accumulate exactly as linear_backward's.
+TEST(linear_backward_write_overwrites_dinp) {
+  const int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 129}, {129, 7, 33}, {300, 70, 200}};
+  for (auto& s : shapes) {
+    const int64_t M = s[0], K = s[1], N = s[2];
+    auto inp = randv(M * K), w = randv(N * K), dout = randv(M * N);
+    auto g_w0 = randv(N * K), g_b0 = randv(N);
+    std::vector<float> ri(size_t(M * K), 0.0f), rw(g_w0), rb(g_b0);
+    electra::cpu::linear_backward(ri.data(), rw.data(), rb.data(), dout.data(), inp.data(), w.data(), M, K, N);
+    etest::Guarded gi(M * K), gw(N * K), gb(N);  // gi starts NaN
+    for (int64_t i = 0; i < N * K; ++i) gw[i] = g_w0[size_t(i)];
+    for (int64_t i = 0; i < N; ++i) gb[i] = g_b0[size_t(i)];
+    electra::cpu::linear_backward_write(gi.data(), gw.data(), gb.data(), dout.data(), inp.data(), w.data(), M, K, N);
+    CHECK(gi.intact() && gw.intact() && gb.intact());
+    bool si = true, sw = true, sb = true;
+    for (int64_t i = 0; i < M * K; ++i) si &= gi[i] == ri[size_t(i)];
+    for (int64_t i = 0; i < N * K; ++i) sw &= gw[i] == rw[size_t(i)];
+    for (int64_t i = 0; i < N; ++i) sb &= gb[i] == rb[size_t(i)];
+    CHECK(si && sw && sb) << "M=" << M << " K=" << K << " N=" << N << " dinp " << si << " dweight " << sw
+                          << " dbias " << sb;
+    // nullptr dinp: only the parameter gradients.
+    etest::Guarded gw2(N * K);
+    for (int64_t i = 0; i < N * K; ++i) gw2[i] = g_w0[size_t(i)];
+    electra::cpu::linear_backward_write(nullptr, gw2.data(), nullptr, dout.data(), inp.data(), w.data(), M, K, N);
+    bool s2 = true;
+    for (int64_t i = 0; i < N * K; ++i) s2 &= gw2[i] == rw[size_t(i)];
+    CHECK(s2 && gw2.intact());
+  }
+}
+
 // Backward vs central finite differences of L = sum(out * R), the loss
 // evaluated in float64 from the (float) inputs, so dL/dout = R. L is linear
 // in each single parameter, so the central difference is exact up to float64

@@ -3,6 +3,7 @@
 //   backward: dinp     += dout @ weight           (NN gemm, beta = 1)
 //             dweight  += dout^T @ inp            (TN gemm, beta = 1)
 //             dbias    += column sums of dout     (float64 partial sums)
+// linear_backward_write: the same with dinp written (NN gemm, beta = 0).
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -47,6 +48,12 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
       for (int64_t j = 0; j < w; ++j) dbias[c0 + j] = static_cast<float>(dbias[c0 + j] + a[j]);
     });
   }
+}
+
+void linear_backward_write(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int64_t M, int64_t K, int64_t N) {
+  if (dinp) sgemm(false, false, M, K, N, 1.f, dout, N, weight, K, 0.f, dinp, K);
+  linear_backward(nullptr, dweight, dbias, dout, inp, weight, M, K, N);
 }
 
 }  // namespace cpu

@@ -39,6 +39,11 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
 // dbias[N] += sum over rows of dout
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int64_t M, int64_t K, int64_t N);
+// As linear_backward, but dinp is WRITTEN (dinp = dout @ weight, old content
+// ignored, NaNs included) — for a gradient buffer this linear alone produces,
+// so the caller needs no zeroing. dweight/dbias still accumulate.
+void linear_backward_write(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int64_t M, int64_t K, int64_t N);
 
 // ----------------------------------------------------------- embedding.cpp
 // out[B*S,E] = wte[ids[r]] + wpe[r % S] + wtt[types[r]]  for r in [0, B*S)
