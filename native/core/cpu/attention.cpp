@@ -41,6 +41,7 @@
 #include "../philox.h"
 #include "../thread_pool.h"
 #include "ops.h"
+#include "simd_math.h"
 
 namespace electra {
 namespace cpu {
@@ -63,7 +64,7 @@ void apply_dropout(float* pd, const float* P, int64_t n, float p, uint64_t seed,
   uint32_t u[kChunk];
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
     const int64_t nc = std::min(kChunk, n - c0);
-    philox_fill_u32(seed, offset, first + static_cast<uint64_t>(c0), nc, u);
+    simd::philox_fill_u32_fast(seed, offset, first + static_cast<uint64_t>(c0), nc, u);
     const float* __restrict a = P + c0;
     float* __restrict d = pd + c0;
     for (int64_t j = 0; j < nc; ++j) d[j] = a[j] * (philox_to_uniform(u[j]) >= p ? scale : 0.0f);

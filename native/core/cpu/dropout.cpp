@@ -12,6 +12,7 @@
 #include "../philox.h"
 #include "../thread_pool.h"
 #include "ops.h"
+#include "simd_math.h"
 
 namespace electra {
 namespace cpu {
@@ -37,7 +38,7 @@ void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t 
     uint32_t u[kChunk];
     for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
       const int64_t n_c = std::min(kChunk, i1 - c0);
-      philox_fill_u32(seed, offset, static_cast<uint64_t>(c0), n_c, u);
+      simd::philox_fill_u32_fast(seed, offset, static_cast<uint64_t>(c0), n_c, u);
       const float* __restrict x = inp + c0;
       float* o = out + c0;  // may alias inp
       for (int64_t j = 0; j < n_c; ++j) o[j] = keep_word(u[j], p) ? x[j] * scale : 0.0f;
@@ -58,7 +59,7 @@ void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64
     uint32_t u[kChunk];
     for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
       const int64_t n_c = std::min(kChunk, i1 - c0);
-      philox_fill_u32(seed, offset, static_cast<uint64_t>(c0), n_c, u);
+      simd::philox_fill_u32_fast(seed, offset, static_cast<uint64_t>(c0), n_c, u);
       const float* __restrict g = dout + c0;
       float* __restrict d = dinp + c0;
       for (int64_t j = 0; j < n_c; ++j) d[j] += keep_word(u[j], p) ? g[j] * scale : 0.0f;

@@ -49,7 +49,7 @@ int32_t gumbel_row_scalar(const float* x, int64_t V, float inv_t, uint64_t seed,
   uint32_t u[kChunk];
   for (int64_t v0 = 0; v0 < V; v0 += kChunk) {
     const int64_t n = std::min(kChunk, V - v0);
-    philox_fill_u32(seed, offset, base + static_cast<uint64_t>(v0), n, u);
+    simd::philox_fill_u32_fast(seed, offset, base + static_cast<uint64_t>(v0), n, u);
     for (int64_t j = 0; j < n; ++j) {
       const float g = x[v0 + j] * inv_t - std::log(-std::log(philox_to_uniform_open(u[j])));
       if (g > best) {
@@ -97,7 +97,7 @@ __attribute__((target("avx512f,avx2,fma"))) int32_t gumbel_row_avx512(
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t v0 = 0; v0 < V; v0 += kChunk) {
     const int64_t n = std::min(kChunk, V - v0);
-    philox_fill_u32(seed, offset, base + static_cast<uint64_t>(v0), n, u);
+    simd::philox_fill_u32_fast(seed, offset, base + static_cast<uint64_t>(v0), n, u);
     for (int64_t j = 0; j < n; j += 16) {
       const __mmask16 m = n - j >= 16 ? static_cast<__mmask16>(0xFFFF)
                                       : static_cast<__mmask16>((1u << (n - j)) - 1);
