@@ -143,6 +143,10 @@ describe('electra-native train', () => {
       const latest = path.join(out, 'checkpoints', 'step-000002');
       const conf = JSON.parse(fs.readFileSync(path.join(latest, 'config.json'), 'utf8'));
       expect(conf.electra_native.discriminator).toEqual({ hidden: 32, layers: 1, heads: 2, intermediate: 64 });
+      const g = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--generator-fraction', '0.25', '--steps', '1', '--batch', '2', '--seq', '32', '--eval-batches', '0', '--out', path.join(out, 'g')], { encoding: 'utf8' });
+      expect(g.status).toBe(0);
+      const gconf = JSON.parse(fs.readFileSync(path.join(out, 'g', 'checkpoints', 'step-000001', 'config.json'), 'utf8'));
+      expect(gconf.electra_native.generator.hidden).toBe(16); // tiny: 64 * 0.25
       fs.writeFileSync(cfg, '{ not json');
       const bad = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--config', cfg, '--steps', '2', '--out', out], { encoding: 'utf8' });
       expect(bad.status).not.toBe(0);

@@ -66,6 +66,7 @@ interface TrainArgs {
   config?: string;
   stopAt?: number;
   init?: string;
+  generatorFraction?: number;
   json: boolean;
   corpus?: string[];
   dataset?: string;
@@ -89,6 +90,7 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('seed', { type: 'number', default: 0 })
     .option('objective', { choices: ['electra', 'mlm'] as const, default: 'electra' as const })
     .option('mask-prob', { type: 'number', default: 0.15 })
+    .option('generator-fraction', { type: 'number', describe: 'generator width as a fraction of the discriminator (default: the preset, e.g. 0.25 for small)' })
     .option('disc-weight', { type: 'number', default: 50, describe: 'weight of the discriminator loss' })
     .option('temperature', { type: 'number', default: 1, describe: 'generator sampling temperature' })
     .option('grad-accum', { type: 'number', default: 1, describe: 'micro-batches per step' })
@@ -316,6 +318,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
       preset: argv.preset,
       objective: argv.objective,
       maxPosition: Math.max(argv.seq, 128),
+      ...(argv.generatorFraction !== undefined ? { generatorFraction: argv.generatorFraction } : {}),
       ...fileOpts,
       vocabSize: sel.tokens.length,
       ...ids,
