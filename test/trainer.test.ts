@@ -18,11 +18,11 @@ function ids() {
   return { padId: vocab.padId, unkId: vocab.unkId, clsId: vocab.clsId, sepId: vocab.sepId, maskId: vocab.maskId };
 }
 
-function trainer(model: ElectraModel, opts: { steps?: number; seed?: number } = {}): Trainer {
+function trainer(model: ElectraModel, opts: { steps?: number; seed?: number; lr?: number } = {}): Trainer {
   return new Trainer({
     model,
     data: new ArrayDataset(examples, { seed: 5 }),
-    optimizer: new AdamW({ lr: 2e-3, warmupSteps: 20, totalSteps: opts.steps ?? 300 }),
+    optimizer: new AdamW({ lr: opts.lr ?? 2e-3, warmupSteps: 20, totalSteps: opts.steps ?? 300 }),
     batchSize: 16,
     seqLen: SEQ,
     seed: opts.seed ?? 11,
@@ -32,8 +32,9 @@ function trainer(model: ElectraModel, opts: { steps?: number; seed?: number } = 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe('Trainer on the CPU', () => {
-  test('300 steps of tiny: discriminator beats a constant predictor, generator beats chance', async () => {
-    const t = trainer(tinyModel());
+  test('300 steps of tiny: discriminator beats a constant predictor, generator beats chance and unigram statistics', async () => {
+    // lr 5e-4: at 2e-3 the discriminator of this tiny model stays at the constant predictor for 300 steps.
+    const t = trainer(tinyModel(), { lr: 5e-4 });
     const seen: StepMetrics[] = [];
     const res = await t.train({ steps: 300, onStep: (m) => void seen.push(m) });
     expect(res).toMatchObject({ steps: 300, globalStep: 300, aborted: false });
@@ -42,12 +43,17 @@ describe('Trainer on the CPU', () => {
     // The best constant predictor of "replaced" has BCE equal to the label entropy H(r).
     const constantBce = -(r * Math.log(r) + (1 - r) * Math.log(1 - r));
     const disc = mean(last.map((m) => m.discLoss));
-    const genAcc = mean(last.map((m) => m.genAccuracy));
     expect(r).toBeGreaterThan(0);
-    expect(disc).toBeLessThan(constantBce);
-    expect(genAcc).toBeGreaterThan(1 / vocab.tokens.length);
-    // The generator learns the corpus, not just the most frequent word.
-    expect(genAcc).toBeGreaterThan(0.3);
+    expect(disc).toBeLessThan(0.97 * constantBce);
+    expect(mean(last.map((m) => m.discPrecision))).toBeGreaterThan(0.5);
+    // Chance, and the best context-free predictor: the unigram entropy of the corpus words.
+    expect(mean(last.map((m) => m.genAccuracy))).toBeGreaterThan(1 / vocab.tokens.length);
+    const counts = new Map<number, number>();
+    let total = 0;
+    for (const e of examples) for (const id of Array.from(e.ids)) if (id > vocab.maskId) (counts.set(id, (counts.get(id) ?? 0) + 1), total++);
+    let unigramEntropy = 0;
+    for (const c of counts.values()) unigramEntropy -= (c / total) * Math.log(c / total);
+    expect(mean(last.map((m) => m.genLoss))).toBeLessThan(unigramEntropy);
     expect(mean(last.map((m) => m.loss))).toBeLessThan(seen[0].loss);
     for (const m of seen) expect(Number.isFinite(m.loss) && m.lr >= 0 && m.tokensPerSecond > 0).toBe(true);
   });
