@@ -13,25 +13,13 @@
 
 using etest::Guarded;
 
+using etest::rand_vec;
+using etest::rel_err;
+using etest::bit_equal;
+
 namespace {
-std::vector<float> rand_vec(int64_t n, float lo = -1.f, float hi = 1.f) {
-  std::vector<float> v(static_cast<size_t>(n));
-  etest::fill_uniform(v.data(), n, lo, hi);
-  return v;
-}
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 1e-30;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(a[i] - b[i]));
-    den = std::fmax(den, std::fabs(b[i]));
-  }
-  return num / den;
-}
 bool keep_ref(float p, uint64_t seed, uint64_t offset, int64_t i) {
   return electra::philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= p;
-}
-bool bit_equal(const float* a, const float* b, int64_t n) {
-  return std::memcmp(a, b, static_cast<size_t>(n) * sizeof(float)) == 0;
 }
 }  // namespace
 

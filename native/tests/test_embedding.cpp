@@ -13,29 +13,16 @@
 
 using etest::Guarded;
 
+using etest::rand_vec;
+using etest::rel_err;
+using etest::bit_equal;
+using etest::delta;
+
 namespace {
-std::vector<float> rand_vec(int64_t n, float lo = -1.f, float hi = 1.f) {
-  std::vector<float> v(static_cast<size_t>(n));
-  etest::fill_uniform(v.data(), n, lo, hi);
-  return v;
-}
 std::vector<int32_t> rand_ids(int64_t n, int64_t hi) {
   std::vector<int32_t> v(static_cast<size_t>(n));
   for (auto& x : v) x = static_cast<int32_t>(etest::rand_int(0, hi - 1));
   return v;
-}
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 1e-30;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(a[i] - b[i]));
-    den = std::fmax(den, std::fabs(b[i]));
-  }
-  return num / den;
-}
-std::vector<double> delta(const Guarded& g, const std::vector<float>& before) {
-  std::vector<double> d(before.size());
-  for (size_t i = 0; i < before.size(); ++i) d[i] = double(g.data()[i]) - before[i];
-  return d;
 }
 Guarded guarded_copy(const std::vector<float>& v) {
   Guarded g(static_cast<int64_t>(v.size()));
@@ -50,9 +37,6 @@ std::vector<int64_t> fd_indices(int64_t n) {
     for (int k = 0; k < 40; ++k) idx.push_back(etest::rand_int(0, n - 1));
   }
   return idx;
-}
-bool bit_equal(const float* a, const float* b, int64_t n) {
-  return std::memcmp(a, b, static_cast<size_t>(n) * sizeof(float)) == 0;
 }
 
 // FD tolerance for both ops: L = sum(out * R) is linear in every weight, so

@@ -10,20 +10,10 @@
 
 using etest::Guarded;
 
+using etest::rand_vec;
+using etest::rel_err;
+
 namespace {
-std::vector<float> rand_vec(int64_t n, float lo = -1.f, float hi = 1.f) {
-  std::vector<float> v(static_cast<size_t>(n));
-  etest::fill_uniform(v.data(), n, lo, hi);
-  return v;
-}
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 1e-30;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(a[i] - b[i]));
-    den = std::fmax(den, std::fabs(b[i]));
-  }
-  return num / den;
-}
 double gelu64(double x) { return x * 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); }
 double dgelu64(double x) {
   const double pi = 3.14159265358979323846;

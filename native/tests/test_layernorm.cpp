@@ -13,25 +13,11 @@
 
 using etest::Guarded;
 
+using etest::rand_vec;
+using etest::rel_err;
+using etest::delta;
+
 namespace {
-std::vector<float> rand_vec(int64_t n, float lo = -1.f, float hi = 1.f) {
-  std::vector<float> v(static_cast<size_t>(n));
-  etest::fill_uniform(v.data(), n, lo, hi);
-  return v;
-}
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 1e-30;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(a[i] - b[i]));
-    den = std::fmax(den, std::fabs(b[i]));
-  }
-  return num / den;
-}
-std::vector<double> delta(const Guarded& g, const std::vector<float>& before) {
-  std::vector<double> d(before.size());
-  for (size_t i = 0; i < before.size(); ++i) d[i] = double(g.data()[i]) - before[i];
-  return d;
-}
 // Indices to perturb: all of them for small tensors, a random subset else.
 std::vector<int64_t> fd_indices(int64_t n) {
   std::vector<int64_t> idx;

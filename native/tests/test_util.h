@@ -119,6 +119,32 @@ inline const std::vector<int64_t>& odd_sizes() {
   return s;
 }
 
+
+// Shared helpers of the op tests.
+inline std::vector<float> rand_vec(int64_t n, float lo = -1.f, float hi = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  fill_uniform(v.data(), n, lo, hi);
+  return v;
+}
+// Max relative error of two float64 vectors, one scale for the whole tensor.
+inline double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
+  double num = 0, den = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num = std::fmax(num, std::fabs(a[i] - b[i]));
+    den = std::fmax(den, std::fabs(b[i]));
+  }
+  return num / den;
+}
+inline bool bit_equal(const float* a, const float* b, int64_t n) {
+  return std::memcmp(a, b, static_cast<size_t>(n) * sizeof(float)) == 0;
+}
+// What an accumulating op added to a gradient buffer that started as `before`.
+inline std::vector<double> delta(const Guarded& g, const std::vector<float>& before) {
+  std::vector<double> d(before.size());
+  for (size_t i = 0; i < before.size(); ++i) d[i] = double(g.data()[i]) - before[i];
+  return d;
+}
+
 }  // namespace etest
 
 #define TEST(name)                                                   \
