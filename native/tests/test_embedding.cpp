@@ -13,6 +13,7 @@
 
 using etest::Guarded;
 
+using etest::fd_indices;
 using etest::rand_vec;
 using etest::rel_err;
 using etest::bit_equal;
@@ -28,15 +29,6 @@ Guarded guarded_copy(const std::vector<float>& v) {
   Guarded g(static_cast<int64_t>(v.size()));
   std::copy(v.begin(), v.end(), g.data());
   return g;
-}
-std::vector<int64_t> fd_indices(int64_t n) {
-  std::vector<int64_t> idx;
-  if (n <= 160) {
-    for (int64_t i = 0; i < n; ++i) idx.push_back(i);
-  } else {
-    for (int k = 0; k < 40; ++k) idx.push_back(etest::rand_int(0, n - 1));
-  }
-  return idx;
 }
 
 // FD tolerance for both ops: L = sum(out * R) is linear in every weight, so

@@ -13,21 +13,12 @@
 
 using etest::Guarded;
 
+using etest::fd_indices;
 using etest::rand_vec;
 using etest::rel_err;
 using etest::delta;
 
 namespace {
-// Indices to perturb: all of them for small tensors, a random subset else.
-std::vector<int64_t> fd_indices(int64_t n) {
-  std::vector<int64_t> idx;
-  if (n <= 160) {
-    for (int64_t i = 0; i < n; ++i) idx.push_back(i);
-  } else {
-    for (int k = 0; k < 40; ++k) idx.push_back(etest::rand_int(0, n - 1));
-  }
-  return idx;
-}
 
 // Float64 forward of one row: out[c] = (x - mean) * rstd * gamma + beta.
 void ln_row64(double* out, const double* x, const double* gamma, const double* beta, int64_t C,

@@ -138,6 +138,17 @@ inline double rel_err(const std::vector<double>& a, const std::vector<double>& b
 inline bool bit_equal(const float* a, const float* b, int64_t n) {
   return std::memcmp(a, b, static_cast<size_t>(n) * sizeof(float)) == 0;
 }
+// Indices to perturb in a finite-difference check: all of them for small
+// tensors, 40 random ones for large.
+inline std::vector<int64_t> fd_indices(int64_t n) {
+  std::vector<int64_t> idx;
+  if (n <= 160) {
+    for (int64_t i = 0; i < n; ++i) idx.push_back(i);
+  } else {
+    for (int k = 0; k < 40; ++k) idx.push_back(rand_int(0, n - 1));
+  }
+  return idx;
+}
 // What an accumulating op added to a gradient buffer that started as `before`.
 inline std::vector<double> delta(const Guarded& g, const std::vector<float>& before) {
   std::vector<double> d(before.size());

@@ -148,6 +148,11 @@ function loadTokenizer(argv: TrainArgs): { tok: WordPieceTokenizer; vocabFile: s
   return { tok: WordPieceTokenizer.fromVocabFile(vocabFile, { lowercase: !argv.cased }), vocabFile };
 }
 
+/** The dataset of `inputs` for this run's vocabulary, sequence length and seed: built once, then reused. */
+function cachedDataset(argv: TrainArgs, inputs: string[], vocabFile: string, cacheDir: string, name: string, onProgress?: (p: BuildProgress) => void) {
+  return ensureDataset({ inputs, vocabFile, lowercase: !argv.cased, seqLen: argv.seq, seed: argv.seed, cacheDir, name, onProgress });
+}
+
 async function selectData(argv: TrainArgs, out: string): Promise<DataSelection> {
   const corpus = argv.corpus ?? [];
   if (corpus.length === 1 && corpus[0] === 'toy') {
@@ -178,16 +183,7 @@ async function selectData(argv: TrainArgs, out: string): Promise<DataSelection> 
     const embedded = corpus.length === 0;
     const inputs = embedded ? [defaultCorpusPaths().train] : corpus.map((c) => path.resolve(c));
     const cacheDir = embedded ? defaultDatasetCacheDir() : path.join(out, 'datasets');
-    const ds = await ensureDataset({
-      inputs,
-      vocabFile,
-      lowercase: !argv.cased,
-      seqLen: argv.seq,
-      seed: argv.seed,
-      cacheDir,
-      name: embedded ? 'brown' : 'corpus',
-      onProgress: buildProgress(),
-    });
+    const ds = await cachedDataset(argv, inputs, vocabFile, cacheDir, embedded ? 'brown' : 'corpus', buildProgress());
     dir = ds.dir;
     process.stderr.write(
       `electra-native: ${ds.reused ? 'reusing' : `built (${(ds.elapsedMs / 1000).toFixed(1)} s)`} the dataset ${dir}\n`,
@@ -223,15 +219,8 @@ async function selectEval(argv: TrainArgs, out: string, sel: DataSelection): Pro
     const inputs = argv.evalCorpus?.map((c) => path.resolve(c)) ?? (corpus.length === 0 && !argv.dataset ? [defaultCorpusPaths().heldout] : null);
     if (!inputs) return null;
     const { tok, vocabFile } = loadTokenizer(argv);
-    const ds = await ensureDataset({
-      inputs,
-      vocabFile,
-      lowercase: !argv.cased,
-      seqLen: argv.seq,
-      seed: argv.seed,
-      cacheDir: argv.evalCorpus ? path.join(out, 'datasets') : defaultDatasetCacheDir(),
-      name: argv.evalCorpus ? 'heldout' : 'brown-heldout',
-    });
+    const cacheDir = argv.evalCorpus ? path.join(out, 'datasets') : defaultDatasetCacheDir();
+    const ds = await cachedDataset(argv, inputs, vocabFile, cacheDir, argv.evalCorpus ? 'heldout' : 'brown-heldout');
     source = new ShardDataset(ds.dir, { seed: 1, vocab: tok });
   }
   const batches: TokenBatch[] = [];
