@@ -14,6 +14,8 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "ELECTRA_BUILD_SYSTEM=\"node-gyp\"",
+        "ELECTRA_BUILD_TYPE=\"Release\"",
         "ELECTRA_VERSION=\"<!(node -p \"require('./package.json').version\")\""
       ],
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],

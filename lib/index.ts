@@ -6,7 +6,7 @@ export type { ElectraErrorCode } from './errors';
 export { getInfo } from './info';
 export type { BackendInfo, CudaDeviceInfo } from './info';
 export { loadNative } from './native';
-export type { NativeBinding, NativeInfo, NativeDebugOps } from './native';
+export type { NativeBinding, NativeInfo, NativeDebugOps, NativeBuildInfo } from './native';
 
 // The training API.
 import { Trainer } from './trainer';

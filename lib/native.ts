@@ -40,6 +40,18 @@ export interface NativeInfo {
   threads: number;
   /** The GEMM micro-kernel picked for this CPU (e.g. "avx2-6x16"); absent if unknown. */
   simd?: string;
+  /** How the binary was built. */
+  build: NativeBuildInfo;
+}
+
+export interface NativeBuildInfo {
+  /** "cmake-js" (CUDA-capable) or "node-gyp" (CPU only). */
+  system: string;
+  /** CMake build type, e.g. "Release". */
+  type: string;
+  compiler: string;
+  /** CUDA targets compiled in, e.g. "80-real,86-real,89-real,90"; absent without CUDA. */
+  cudaArchitectures?: string;
 }
 
 export interface NativeLayerNormResult {

@@ -19,6 +19,10 @@ describe('native addon', () => {
     const info = getInfo();
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(typeof info.cudaCompiled).toBe('boolean');
+    // Build flags: which build system, type and compiler made this binary, and its CUDA targets.
+    expect(['cmake-js', 'node-gyp']).toContain(info.build.system);
+    expect(info.build.compiler).toMatch(/^(gcc|clang) /);
+    if (info.cudaCompiled && info.build.system === 'cmake-js') expect(info.build.cudaArchitectures).toMatch(/\d/);
     expect(Number.isInteger(info.threads) && info.threads >= 1).toBe(true);
     if (info.simd !== undefined) expect(typeof info.simd).toBe('string');
     expect(['cpu', 'cuda']).toContain(info.backend);

@@ -1,4 +1,6 @@
 // info(): what this binary was built with and what it found at run time.
+#include <string>
+
 #include "addon.h"
 #include "core/device.h"
 #include "core/thread_pool.h"
@@ -13,6 +15,31 @@ const char* sgemm_kernel_name();
 }  // namespace electra
 
 namespace electra_addon {
+
+#ifndef ELECTRA_BUILD_SYSTEM
+#define ELECTRA_BUILD_SYSTEM "unknown"
+#endif
+#ifndef ELECTRA_BUILD_TYPE
+#define ELECTRA_BUILD_TYPE "unknown"
+#endif
+
+// How this binary was built: the build system, type, compiler and CUDA targets.
+static Napi::Object BuildInfo(Napi::Env env) {
+  Napi::Object b = Napi::Object::New(env);
+  b.Set("system", ELECTRA_BUILD_SYSTEM);
+  b.Set("type", ELECTRA_BUILD_TYPE);
+#if defined(__clang__)
+  b.Set("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  b.Set("compiler", std::string("gcc ") + __VERSION__);
+#else
+  b.Set("compiler", "unknown");
+#endif
+#ifdef ELECTRA_CUDA_ARCHS
+  if (electra::cuda_compiled()) b.Set("cudaArchitectures", ELECTRA_CUDA_ARCHS);
+#endif
+  return b;
+}
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -41,6 +68,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cudaCompiled", Napi::Boolean::New(env, electra::cuda_compiled()));
   out.Set("cuda", cuda);
   out.Set("threads", Napi::Number::New(env, electra::num_threads()));
+  out.Set("build", BuildInfo(env));
   const char* simd = electra::cpu::sgemm_kernel_name();
   if (simd != nullptr && simd[0] != '\0') out.Set("simd", Napi::String::New(env, simd));
   return out;

@@ -36,6 +36,10 @@ export function formatInfo(info: BackendInfo): string {
     rows.push(['cuda driver', cudaVersion(info.cuda.driverVersion)]);
   }
   rows.push(['cuda devices', String(info.cuda.deviceCount)]);
+  if (info.build) {
+    rows.push(['build', `${info.build.system}, ${info.build.type}, ${info.build.compiler}`]);
+    if (info.build.cudaArchitectures) rows.push(['cuda targets', info.build.cudaArchitectures]);
+  }
   info.cuda.devices.forEach((d, i) => {
     rows.push([`  device ${i}`, `${d.name}, ${gib(d.memory)}, cc ${d.cc}, ${d.multiprocessors} SMs`]);
   });
