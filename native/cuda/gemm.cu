@@ -1,0 +1,346 @@
+// CUDA GEMM (see gemm_cuda.h): a tiled SIMT fp32 kernel (the parity path) and
+// a bf16 tensor-core kernel (nvcuda::wmma, fp32 accumulation) sharing one
+// fused epilogue: v = alpha*acc + beta*C + bias[n], then optional exact GELU.
+//
+// Both kernels are templated on (transA, transB) so each of the four layouts
+// reads global memory along its contiguous dimension (coalesced), and both
+// zero-pad the out-of-range parts of edge tiles while staging, so any M, N, K
+// (1, 7, 129, 30522, ...) and any lda/ldb/ldc >= the row length work. No
+// vector loads: strides and offsets need no alignment.
+//
+// Written and compiled without a GPU at hand; see the test file
+// (native/tests/test_cuda_gemm.cpp) for what checks it on one.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#include <string>
+
+#include "cuda/gemm_cuda.h"
+
+namespace electra {
+namespace cuda {
+namespace {
+
+// ------------------------------------------------------------ status helpers
+// Private on purpose (not cuda_util.h): this file builds on its own.
+Status gemm_cuda_status(const char* what, cudaError_t e) {
+  std::string msg = std::string("cuda::gemm: ") + what + ": " + cudaGetErrorName(e) + " (" +
+                    cudaGetErrorString(e) + ")";
+  if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
+      e == cudaErrorInitializationError || e == cudaErrorSystemDriverMismatch)
+    return Status(StatusCode::kNoDevice, msg);
+  if (e == cudaErrorMemoryAllocation) return Status(StatusCode::kOutOfMemory, msg);
+  return Status(StatusCode::kDeviceError, msg);
+}
+
+// ------------------------------------------------------------------ epilogue
+struct Epilogue {
+  float alpha;
+  float beta;         // 0: C is not read
+  const float* bias;  // [N] or nullptr
+  bool gelu;
+};
+
+__device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, const float* c,
+                                                int64_t n) {
+  float v = ep.alpha * acc;
+  if (ep.beta != 0.f) v = fmaf(ep.beta, *c, v);
+  if (ep.bias != nullptr) v += ep.bias[n];
+  if (ep.gelu) v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  return v;
+}
+
+// Element (r, c) of op(X), where op(X) is R x Cc and X is stored row-major
+// with row stride ld (X is [R, Cc], or [Cc, R] when trans).
+template <bool kTrans>
+__device__ __forceinline__ float load_op(const float* __restrict__ X, int64_t ld, int64_t r,
+                                         int64_t c) {
+  return kTrans ? X[c * ld + r] : X[r * ld + c];
+}
+
+// ---------------------------------------------------------- fp32 SIMT kernel
+// Block tile 64x64x16, 256 threads, 4x4 outputs per thread at rows ty+16i,
+// columns tx+16j (strided, so shared-memory reads of B and the global stores
+// of C are contiguous across tx).
+constexpr int kF32BM = 64, kF32BN = 64, kF32BK = 16, kF32Threads = 256;
+
+template <bool kTA, bool kTB>
+__global__ void __launch_bounds__(kF32Threads)
+    sgemm_f32_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
+                     const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
+                     Epilogue ep) {
+  __shared__ float As[kF32BK][kF32BM + 4];  // As[k][m] = op(A)(m0+m, k0+k)
+  __shared__ float Bs[kF32BK][kF32BN + 4];  // Bs[k][n] = op(B)(k0+k, n0+n)
+  const int tid = threadIdx.x;
+  const int tx = tid % 16, ty = tid / 16;
+  const int64_t m0 = int64_t(blockIdx.y) * kF32BM;
+  const int64_t n0 = int64_t(blockIdx.x) * kF32BN;
+
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+
+  for (int64_t k0 = 0; k0 < K; k0 += kF32BK) {
+    // A tile: 64 x 16 = 1024 elements, 4 per thread.
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int idx = tid + i * kF32Threads;
+      // Contiguous dimension first: k for A[M,K], m for A^T stored [K,M].
+      const int m = kTA ? idx % kF32BM : idx / kF32BK;
+      const int k = kTA ? idx / kF32BM : idx % kF32BK;
+      const int64_t gm = m0 + m, gk = k0 + k;
+      As[k][m] = (gm < M && gk < K) ? load_op<kTA>(A, lda, gm, gk) : 0.f;
+    }
+    // B tile: 16 x 64, 4 per thread. Contiguous: n for B[K,N], k for B^T [N,K].
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int idx = tid + i * kF32Threads;
+      const int n = kTB ? idx / kF32BK : idx % kF32BN;
+      const int k = kTB ? idx % kF32BK : idx / kF32BN;
+      const int64_t gk = k0 + k, gn = n0 + n;
+      Bs[k][n] = (gk < K && gn < N) ? load_op<kTB>(B, ldb, gk, gn) : 0.f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < kF32BK; ++k) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a[i] = As[k][ty + 16 * i];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) b[j] = Bs[k][tx + 16 * j];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int64_t gm = m0 + ty + 16 * i;
+    if (gm >= M) continue;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int64_t gn = n0 + tx + 16 * j;
+      if (gn >= N) continue;
+      float* c = C + gm * ldc + gn;
+      *c = apply_epilogue(ep, acc[i][j], c, gn);
+    }
+  }
+}
+
+// ------------------------------------------------------ bf16 WMMA kernel
+// Block tile 128x128x32, 256 threads = 8 warps in a 2 (M) x 4 (N) grid; each
+// warp owns a 64x32 sub-tile = 4x2 wmma 16x16 fp32 accumulators. The next
+// k-tile is prefetched into registers (fp32) while the current one is
+// multiplied from shared memory (bf16), then converted (RNE) and stored.
+// Shared rows are padded by 8 bf16 (16 bytes): ldm stays a multiple of 8 and
+// every fragment pointer stays 32-byte aligned, as wmma requires.
+constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256;
+constexpr int kAsLd = kBK + 8;   // As[m][k], 40
+constexpr int kBsLd = kBN + 8;   // Bs[k][n], 136
+constexpr int kAPerThread = kBM * kBK / kThreads;  // 16
+constexpr int kBPerThread = kBK * kBN / kThreads;  // 16
+
+template <bool kTA, bool kTB>
+__global__ void __launch_bounds__(kThreads)
+    gemm_bf16_wmma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
+                          const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
+                          Epilogue ep) {
+  using namespace nvcuda;
+  __shared__ __align__(32) __nv_bfloat16 As[kBM * kAsLd];
+  __shared__ __align__(32) __nv_bfloat16 Bs[kBK * kBsLd];
+  __shared__ __align__(32) float Cs[kThreads / 32][16 * 16];  // per-warp epilogue scratch
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*64, cols wn*32
+  const int64_t m0 = int64_t(blockIdx.y) * kBM;
+  const int64_t n0 = int64_t(blockIdx.x) * kBN;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+
+  float ra[kAPerThread], rb[kBPerThread];
+  // Global -> registers for the k-tile at k0 (zero outside the matrices).
+  auto load_tile = [&](int64_t k0) {
+#pragma unroll
+    for (int i = 0; i < kAPerThread; ++i) {
+      const int idx = tid + i * kThreads;
+      const int m = kTA ? idx % kBM : idx / kBK;
+      const int k = kTA ? idx / kBM : idx % kBK;
+      const int64_t gm = m0 + m, gk = k0 + k;
+      ra[i] = (gm < M && gk < K) ? load_op<kTA>(A, lda, gm, gk) : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < kBPerThread; ++i) {
+      const int idx = tid + i * kThreads;
+      const int n = kTB ? idx / kBK : idx % kBN;
+      const int k = kTB ? idx % kBK : idx / kBN;
+      const int64_t gk = k0 + k, gn = n0 + n;
+      rb[i] = (gk < K && gn < N) ? load_op<kTB>(B, ldb, gk, gn) : 0.f;
+    }
+  };
+  // Registers -> shared, rounding fp32 to bf16 (round-to-nearest-even).
+  auto store_tile = [&]() {
+#pragma unroll
+    for (int i = 0; i < kAPerThread; ++i) {
+      const int idx = tid + i * kThreads;
+      const int m = kTA ? idx % kBM : idx / kBK;
+      const int k = kTA ? idx / kBM : idx % kBK;
+      As[m * kAsLd + k] = __float2bfloat16_rn(ra[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < kBPerThread; ++i) {
+      const int idx = tid + i * kThreads;
+      const int n = kTB ? idx / kBK : idx % kBN;
+      const int k = kTB ? idx % kBK : idx / kBN;
+      Bs[k * kBsLd + n] = __float2bfloat16_rn(rb[i]);
+    }
+  };
+
+  if (K > 0) {
+    load_tile(0);
+    store_tile();
+    __syncthreads();
+    for (int64_t k0 = 0; k0 < K; k0 += kBK) {
+      const bool has_next = k0 + kBK < K;
+      if (has_next) load_tile(k0 + kBK);  // in flight during the MMAs below
+#pragma unroll
+      for (int kk = 0; kk < kBK; kk += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a[4];
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b[2];
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          wmma::load_matrix_sync(a[i], As + (wm * 64 + i * 16) * kAsLd + kk, kAsLd);
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+          wmma::load_matrix_sync(b[j], Bs + kk * kBsLd + wn * 32 + j * 16, kBsLd);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+      }
+      __syncthreads();  // everyone is done reading this tile
+      if (has_next) {
+        store_tile();
+        __syncthreads();
+      }
+    }
+  }
+
+  // Epilogue: each accumulator goes through the warp's 16x16 scratch so
+  // every lane knows its (row, col); edge tiles write only in-range elements.
+  float* cs = Cs[warp];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      wmma::store_matrix_sync(cs, acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      const int64_t rm = m0 + wm * 64 + i * 16;
+      const int64_t cn = n0 + wn * 32 + j * 16;
+      for (int e = lane; e < 256; e += 32) {
+        const int64_t gm = rm + e / 16, gn = cn + e % 16;
+        if (gm < M && gn < N) {
+          float* c = C + gm * ldc + gn;
+          *c = apply_epilogue(ep, cs[e], c, gn);
+        }
+      }
+      __syncwarp();
+    }
+  }
+}
+
+template <bool kTA, bool kTB>
+void launch(GemmPrecision p, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s, int M, int N, int K,
+            const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+            const Epilogue& ep) {
+  if (p == GemmPrecision::kBf16)
+    gemm_bf16_wmma_kernel<kTA, kTB><<<grid_bf16, kThreads, 0, s>>>(M, N, K, A, lda, B, ldb, C,
+                                                                    ldc, ep);
+  else
+    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(M, N, K, A, lda, B, ldb, C, ldc,
+                                                                 ep);
+}
+
+}  // namespace
+
+const char* gemm_precision_name(GemmPrecision p) {
+  switch (p) {
+    case GemmPrecision::kFp32: return "fp32";
+    case GemmPrecision::kBf16: return "bf16";
+  }
+  return "?";
+}
+
+Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+            int64_t ldc, const GemmOptions& options) {
+  if (M < 0 || N < 0 || K < 0)
+    return InvalidArgument("cuda::gemm: negative size M=" + std::to_string(M) +
+                           " N=" + std::to_string(N) + " K=" + std::to_string(K));
+  constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
+  if (M > kMaxDim || N > kMaxDim || K > kMaxDim)
+    return InvalidArgument("cuda::gemm: a dimension exceeds 2^31-1");
+  if (options.precision != GemmPrecision::kFp32 && options.precision != GemmPrecision::kBf16)
+    return InvalidArgument("cuda::gemm: unknown precision");
+  if (M == 0 || N == 0) return Status::Ok();
+  // Stored shapes: A is [M,K] (or [K,M]), B is [K,N] (or [N,K]), C is [M,N].
+  const int64_t a_cols = transA ? M : K;
+  const int64_t b_cols = transB ? K : N;
+  const bool reads_ab = K > 0 && alpha != 0.f;
+  if (reads_ab) {
+    if (A == nullptr || B == nullptr) return InvalidArgument("cuda::gemm: A or B is null");
+    if (lda < a_cols || ldb < b_cols)
+      return InvalidArgument("cuda::gemm: lda=" + std::to_string(lda) + " (needs >= " +
+                             std::to_string(a_cols) + ") or ldb=" + std::to_string(ldb) +
+                             " (needs >= " + std::to_string(b_cols) + ") too small");
+  }
+  if (C == nullptr) return InvalidArgument("cuda::gemm: C is null");
+  if (ldc < N)
+    return InvalidArgument("cuda::gemm: ldc=" + std::to_string(ldc) + " < N=" + std::to_string(N));
+  if (!(alpha == alpha) || !(beta == beta))
+    return InvalidArgument("cuda::gemm: alpha or beta is NaN");
+
+  const int64_t grid_m_bf16 = (M + kBM - 1) / kBM, grid_m_f32 = (M + kF32BM - 1) / kF32BM;
+  if (grid_m_f32 > 65535) return InvalidArgument("cuda::gemm: M too large for one launch");
+  const dim3 grid_f32(unsigned((N + kF32BN - 1) / kF32BN), unsigned(grid_m_f32));
+  const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16));
+
+  Epilogue ep{alpha, beta, options.bias, options.gelu};
+  // K == 0 or alpha == 0: C = beta*C (+ epilogue) without reading A or B
+  // (0 * NaN in A would otherwise leak in). The kernels skip the k loop.
+  const int Keff = reads_ab ? int(K) : 0;
+  const int m = int(M), n = int(N);
+  cudaStream_t s = static_cast<cudaStream_t>(options.stream);
+  cudaGetLastError();  // do not blame this launch for an earlier, unrelated error
+  if (!transA && !transB)
+    launch<false, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
+                         ldc, ep);
+  else if (!transA && transB)
+    launch<false, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
+                        ldc, ep);
+  else if (transA && !transB)
+    launch<true, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
+                        ldc, ep);
+  else
+    launch<true, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
+                       ldc, ep);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess)
+    return gemm_cuda_status(options.precision == GemmPrecision::kBf16 ? "bf16 wmma kernel launch"
+                                                                      : "fp32 kernel launch",
+                            e);
+  return Status::Ok();
+}
+
+}  // namespace cuda
+}  // namespace electra

@@ -1,0 +1,65 @@
+// CUDA GEMM: cpu::sgemm's contract (core/cpu/ops.h) on device pointers, in
+// two precisions, with an optional fused bias + GELU epilogue. Plain C++ (no
+// CUDA headers), so host-only translation units can include it. Implemented
+// by native/cuda/gemm.cu, which is compiled only when the build has CUDA
+// (ELECTRA_HAVE_CUDA=1): callers must guard their calls with that macro.
+//
+//   C[M,N] = epilogue(alpha * op(A)[M,K] @ op(B)[K,N] + beta * C[M,N])
+//
+// Same conventions as cpu::sgemm: row-major storage, op(X) = X or X^T,
+// lda/ldb/ldc are row strides of the STORED matrices (A is [M,K], or [K,M]
+// when transA; B is [K,N], or [N,K] when transB), beta == 0 ignores C's old
+// content (NaNs included), and K == 0 or alpha == 0 give C = beta * C without
+// reading A or B.
+//
+// Epilogue (options.bias / options.gelu), applied per element in fp32:
+//   v = alpha * acc + beta * C_old + bias[n]     (bias term only when bias != null)
+//   C = gelu ? v * 0.5 * (1 + erf(v / sqrt(2))) : v      (exact erf, as cpu::gelu_forward)
+// So gemm(transB=true, bias, gelu) with beta = 0 is linear_forward followed
+// by gelu_forward in one pass over C.
+//
+// Precisions:
+//  - kFp32: tiled shared-memory SIMT kernel, fp32 FMA accumulation. The
+//    parity path: max relative error vs a float64 reference ~1e-6.
+//  - kBf16: tensor cores (nvcuda::wmma 16x16x16 bf16 fragments, fp32
+//    accumulation). A and B stay fp32 in device memory and are rounded to
+//    bf16 (round-to-nearest-even) while being staged into shared memory, so
+//    the API and the buffers are the same as fp32; only the products lose
+//    precision (NMSE vs fp32 ~1e-5). The epilogue (alpha, beta, bias, GELU)
+//    runs in fp32. Needs sm_80 or newer (the build's architectures are 80+).
+//
+// Asynchronous: the kernel is enqueued on options.stream (a cudaStream_t,
+// nullptr = the legacy default stream) on the CURRENT device; pointers must be
+// device (or managed) memory of that device. The returned Status reports
+// argument errors (kInvalidArgument, nothing launched) and launch errors
+// (cudaGetLastError after the launch: kNoDevice when there is no usable GPU
+// or driver, kDeviceError otherwise). Errors of the kernel's execution show
+// up at the caller's next synchronisation.
+#pragma once
+#include <cstdint>
+
+#include "core/status.h"
+
+namespace electra {
+namespace cuda {
+
+enum class GemmPrecision {
+  kFp32,  // SIMT fp32 (exact-ish parity with cpu::sgemm)
+  kBf16,  // tensor cores, bf16 products, fp32 accumulation and epilogue
+};
+
+struct GemmOptions {
+  GemmPrecision precision = GemmPrecision::kFp32;
+  const float* bias = nullptr;  // [N] device pointer, added to every row; nullptr = none
+  bool gelu = false;            // exact-erf GELU on the result (after bias and beta*C)
+  void* stream = nullptr;       // cudaStream_t; nullptr = default stream
+};
+
+const char* gemm_precision_name(GemmPrecision p);
+
+Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+            int64_t ldc, const GemmOptions& options = GemmOptions());
+
+}  // namespace cuda
+}  // namespace electra

@@ -1,0 +1,351 @@
+// cuda::gemm (native/cuda/gemm_cuda.h) against a float64 reference and
+// cpu::sgemm: all four transpose combinations, odd sizes (1, 7, 33, 129 and
+// 257x300x515), alpha/beta (beta == 0 over NaN C), padded strides, the fused
+// bias + GELU epilogue, and sentinel guard zones around (and between the
+// rows of) C in device memory.
+//   fp32 path: max relative error < 1e-5 vs float64 (and vs cpu::sgemm).
+//   bf16 path: NMSE = sum (c - ref)^2 / sum ref^2 < 1e-4 vs the fp32-input
+//              float64 reference; max relative error < 1e-4 vs a float64
+//              reference computed from bf16-rounded inputs (checks the kernel's
+//              indexing exactly, independent of the bf16 rounding error).
+// Every GPU test prints a SKIP line and passes when there is no GPU (or the
+// build has no CUDA). ELECTRA_CUDA_BENCH=1 adds TFLOP/s for ELECTRA-Small
+// shapes (cuda_gemm_bench).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu/ops.h"
+#include "core/device.h"
+#include "test_util.h"
+
+#ifdef ELECTRA_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "cuda/gemm_cuda.h"
+#endif
+
+using namespace electra;
+
+#ifndef ELECTRA_HAVE_CUDA
+
+TEST(cuda_gemm) { std::printf("    SKIP: built without CUDA (ELECTRA_HAVE_CUDA unset)\n"); }
+
+#else
+
+namespace {
+
+using cuda::GemmOptions;
+using cuda::GemmPrecision;
+
+// True when a GPU is present; otherwise prints the SKIP line.
+bool have_gpu(const char* what) {
+  DeviceInfo info;
+  Status st = cuda_device_count(&info);
+  CHECK(st.ok()) << st.code_name() << ": " << st.message();
+  if (!st.ok()) return false;
+  if (info.count == 0) {
+    std::printf("    SKIP %s: no CUDA device (%s)\n", what, info.reason.c_str());
+    return false;
+  }
+  return true;
+}
+
+// A device float buffer, freed on every exit path.
+struct DevBuf {
+  float* p = nullptr;
+  explicit DevBuf(size_t n) {
+    cudaError_t e = cudaMalloc(&p, n * sizeof(float) + 4);
+    CHECK(e == cudaSuccess) << "cudaMalloc: " << cudaGetErrorString(e);
+    if (e != cudaSuccess) p = nullptr;
+  }
+  ~DevBuf() {
+    if (p) cudaFree(p);
+  }
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+  void upload(const std::vector<float>& h) {
+    if (p) CHECK(cudaMemcpy(p, h.data(), h.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  void download(std::vector<float>* h) {
+    if (p) CHECK(cudaMemcpy(h->data(), p, h->size() * 4, cudaMemcpyDeviceToHost) == cudaSuccess);
+  }
+};
+
+float bf16_round(float x) {  // round-to-nearest-even, as __float2bfloat16_rn (finite x)
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &b, 4);
+  return x;
+}
+double gelu64(double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }
+
+constexpr int64_t kGuard = 64;
+constexpr uint32_t kSentinelBits = 0x7fc0beefu;
+float sentinel() {
+  float s;
+  std::memcpy(&s, &kSentinelBits, 4);
+  return s;
+}
+bool is_sentinel(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b == kSentinelBits;
+}
+
+struct Case {
+  bool tA, tB;
+  int64_t M, N, K;
+  float alpha, beta;
+  int64_t pad;      // extra columns in lda, ldb, ldc (0 = packed)
+  bool bias, gelu;
+  bool nan_ab;      // fill A and B with NaN (valid only when alpha == 0 or K == 0)
+};
+
+// Runs one case on the GPU in `prec`, checks guards, and returns the errors.
+void run_case(GemmPrecision prec, const Case& c) {
+  const int64_t M = c.M, N = c.N, K = c.K;
+  const int64_t a_rows = c.tA ? K : M, a_cols = c.tA ? M : K;
+  const int64_t b_rows = c.tB ? N : K, b_cols = c.tB ? K : N;
+  const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = N + c.pad;
+  std::vector<float> A = etest::rand_vec(std::max<int64_t>(a_rows * lda, 1));
+  std::vector<float> B = etest::rand_vec(std::max<int64_t>(b_rows * ldb, 1));
+  if (c.nan_ab) {
+    for (auto& x : A) x = std::nanf("");
+    for (auto& x : B) x = std::nanf("");
+  }
+  std::vector<float> bias = etest::rand_vec(N);
+  // C image: guard | M rows of ldc (N values + pad sentinels) | guard.
+  const int64_t csize = M * ldc + 2 * kGuard;
+  std::vector<float> Cimg(csize, sentinel());
+  std::vector<float> C0(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      // beta == 0 must ignore C: start it as NaN then.
+      float v = c.beta == 0.f ? std::nanf("") : float(etest::rand_int(-1000, 1000)) / 500.f;
+      C0[m * N + n] = v;
+      Cimg[kGuard + m * ldc + n] = v;
+    }
+
+  // float64 references: exact inputs, and bf16-rounded inputs.
+  auto opA = [&](const std::vector<float>& a, int64_t m, int64_t k) {
+    return c.tA ? a[k * lda + m] : a[m * lda + k];
+  };
+  auto opB = [&](const std::vector<float>& b, int64_t k, int64_t n) {
+    return c.tB ? b[n * ldb + k] : b[k * ldb + n];
+  };
+  std::vector<float> Ar = A, Br = B;
+  for (auto& x : Ar) x = bf16_round(x);
+  for (auto& x : Br) x = bf16_round(x);
+  const bool reads_ab = K > 0 && c.alpha != 0.f;
+  std::vector<double> ref(M * N), refr(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = 0, sr = 0;
+      if (reads_ab)
+        for (int64_t k = 0; k < K; ++k) {
+          s += double(opA(A, m, k)) * opB(B, k, n);
+          sr += double(opA(Ar, m, k)) * opB(Br, k, n);
+        }
+      double tail = (c.beta != 0.f ? double(c.beta) * C0[m * N + n] : 0.0) +
+                    (c.bias ? double(bias[n]) : 0.0);
+      double v = c.alpha * s + tail, vr = c.alpha * sr + tail;
+      ref[m * N + n] = c.gelu ? gelu64(v) : v;
+      refr[m * N + n] = c.gelu ? gelu64(vr) : vr;
+    }
+
+  DevBuf dA(A.size()), dB(B.size()), dC(Cimg.size()), dbias(bias.size());
+  if (!dA.p || !dB.p || !dC.p || !dbias.p) return;
+  dA.upload(A);
+  dB.upload(B);
+  dC.upload(Cimg);
+  dbias.upload(bias);
+  GemmOptions opt;
+  opt.precision = prec;
+  opt.bias = c.bias ? dbias.p : nullptr;
+  opt.gelu = c.gelu;
+  Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta,
+                         dC.p + kGuard, ldc, opt);
+  CHECK(st.ok()) << st.code_name() << ": " << st.message();
+  cudaError_t e = cudaDeviceSynchronize();
+  CHECK(e == cudaSuccess) << "kernel: " << cudaGetErrorString(e);
+  if (!st.ok() || e != cudaSuccess) return;
+  std::vector<float> out(Cimg.size());
+  dC.download(&out);
+
+  // Guards: before, after, and the pad columns between rows are untouched.
+  bool guards = true;
+  for (int64_t i = 0; i < kGuard; ++i)
+    guards &= is_sentinel(out[i]) && is_sentinel(out[csize - 1 - i]);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = N; n < ldc; ++n) guards &= is_sentinel(out[kGuard + m * ldc + n]);
+  std::vector<float> got(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[kGuard + m * ldc + n];
+
+  char tag[160];
+  std::snprintf(tag, sizeof tag, " [%s %c%c M=%lld N=%lld K=%lld a=%g b=%g pad=%lld bias=%d gelu=%d]",
+                cuda::gemm_precision_name(prec), c.tA ? 'T' : 'N', c.tB ? 'T' : 'N',
+                (long long)M, (long long)N, (long long)K, c.alpha, c.beta, (long long)c.pad,
+                int(c.bias), int(c.gelu));
+  CHECK(guards) << "wrote outside C" << tag;
+  CHECK(etest::all_finite(got.data(), M * N)) << "non-finite output" << tag;
+  if (prec == GemmPrecision::kFp32) {
+    CHECK_LT(etest::rel_error(got.data(), ref.data(), M * N), 1e-5) << tag;
+    // Parity with the CPU backend (plain GEMM only: cpu::sgemm has no epilogue).
+    if (!c.bias && !c.gelu && !c.nan_ab) {
+      std::vector<float> Ccpu(M * N);
+      for (int64_t i = 0; i < M * N; ++i) Ccpu[i] = C0[i];
+      cpu::sgemm(c.tA, c.tB, M, N, K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, Ccpu.data(),
+                 N);
+      CHECK_LT(etest::rel_error(got.data(), Ccpu.data(), M * N), 1e-5) << " vs cpu::sgemm" << tag;
+    }
+  } else {
+    double num = 0, den = 1e-30;
+    for (int64_t i = 0; i < M * N; ++i) {
+      num += (got[i] - ref[i]) * (got[i] - ref[i]);
+      den += ref[i] * ref[i];
+    }
+    CHECK_LT(num / den, 1e-4) << " NMSE" << tag;
+    CHECK_LT(etest::rel_error(got.data(), refr.data(), M * N), 1e-4) << " vs bf16-input ref" << tag;
+  }
+}
+
+std::vector<Case> sweep() {
+  struct Shape {
+    int64_t M, N, K;
+  };
+  const Shape shapes[] = {{1, 1, 1},     {7, 33, 129},  {33, 7, 1},   {129, 129, 33},
+                          {1, 257, 7},   {33, 129, 7},  {129, 1, 33}, {257, 300, 515}};
+  std::vector<Case> cases;
+  int i = 0;
+  for (const Shape& s : shapes)
+    for (int t = 0; t < 4; ++t, ++i) {
+      Case c{};
+      c.tA = t & 1;
+      c.tB = (t >> 1) & 1;
+      c.M = s.M, c.N = s.N, c.K = s.K;
+      // Alternate plain (alpha 1, beta 0 over NaN C, packed) and general
+      // (alpha, beta, padded strides) so every shape and layout sees both.
+      if (i % 2 == 0) {
+        c.alpha = 1.f, c.beta = 0.f, c.pad = 0;
+      } else {
+        c.alpha = 0.75f, c.beta = -1.25f, c.pad = 3 + i % 5;
+      }
+      cases.push_back(c);
+    }
+  // K == 0 and alpha == 0: C = beta*C, A and B (NaN here) never read.
+  cases.push_back(Case{false, true, 33, 65, 0, 1.f, 0.5f, 2, false, false, false});
+  cases.push_back(Case{true, false, 65, 33, 17, 0.f, -2.f, 0, false, false, true});
+  cases.push_back(Case{false, false, 7, 9, 11, 0.f, 0.f, 1, false, false, true});
+  return cases;
+}
+
+}  // namespace
+
+TEST(cuda_gemm_args) {
+  // Argument checks run on the host: no GPU needed.
+  float* fake = reinterpret_cast<float*>(uintptr_t(256));
+  auto code = [&](int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc,
+                  bool tA, bool tB) {
+    return cuda::gemm(tA, tB, M, N, K, 1.f, fake, lda, fake, ldb, 0.f, fake, ldc).code();
+  };
+  CHECK(code(-1, 4, 4, 4, 4, 4, false, false) == StatusCode::kInvalidArgument);
+  CHECK(code(4, 4, -1, 4, 4, 4, false, false) == StatusCode::kInvalidArgument);
+  CHECK(code(4, 5, 6, 5, 5, 5, false, false) == StatusCode::kInvalidArgument);  // lda < K
+  CHECK(code(4, 5, 6, 6, 4, 5, false, false) == StatusCode::kInvalidArgument);  // ldb < N
+  CHECK(code(4, 5, 6, 6, 5, 4, false, false) == StatusCode::kInvalidArgument);  // ldc < N
+  CHECK(code(4, 5, 6, 3, 5, 5, true, false) == StatusCode::kInvalidArgument);   // lda < M
+  CHECK(code(4, 5, 6, 6, 5, 5, false, true) == StatusCode::kInvalidArgument);   // ldb < K
+  CHECK(code(0, 5, 6, 6, 5, 5, false, false) == StatusCode::kOk);               // empty: no launch
+  CHECK(code(4, 0, 6, 6, 5, 5, false, false) == StatusCode::kOk);
+  CHECK(cuda::gemm(false, false, 2, 2, 2, 1.f, nullptr, 2, fake, 2, 0.f, fake, 2).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(cuda::gemm(false, false, 2, 2, 2, 1.f, fake, 2, fake, 2, 0.f, nullptr, 2).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(cuda::gemm(false, false, 2, 2, 2, std::nanf(""), fake, 2, fake, 2, 0.f, fake, 2).code() ==
+        StatusCode::kInvalidArgument);
+  GemmOptions bad;
+  bad.precision = static_cast<GemmPrecision>(7);
+  CHECK(cuda::gemm(false, false, 2, 2, 2, 1.f, fake, 2, fake, 2, 0.f, fake, 2, bad).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(std::strcmp(cuda::gemm_precision_name(GemmPrecision::kBf16), "bf16") == 0);
+}
+
+TEST(cuda_gemm_fp32_vs_cpu) {
+  if (!have_gpu("cuda_gemm_fp32_vs_cpu")) return;
+  for (const Case& c : sweep()) run_case(GemmPrecision::kFp32, c);
+}
+
+TEST(cuda_gemm_bf16_tensor_cores) {
+  if (!have_gpu("cuda_gemm_bf16_tensor_cores")) return;
+  for (const Case& c : sweep()) run_case(GemmPrecision::kBf16, c);
+}
+
+TEST(cuda_gemm_bias_gelu_epilogue) {
+  if (!have_gpu("cuda_gemm_bias_gelu_epilogue")) return;
+  // linear_forward + gelu (A[M,K] @ W[N,K]^T + bias), edges and a beta term.
+  const Case cases[] = {
+      {false, true, 129, 257, 65, 1.f, 0.f, 0, true, true, false},
+      {false, true, 7, 33, 300, 1.f, 0.f, 5, true, false, false},
+      {true, false, 33, 130, 129, 0.5f, 1.f, 2, true, true, false},
+      {false, false, 1, 1, 1, 2.f, 0.f, 0, false, true, false},
+      {true, true, 200, 140, 40, 1.f, -0.5f, 1, true, true, false},
+  };
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16})
+    for (const Case& c : cases) run_case(p, c);
+}
+
+// TFLOP/s for ELECTRA-Small shapes (M x N x K, as linear_forward: transB).
+// Runs only with ELECTRA_CUDA_BENCH=1 and a GPU.
+TEST(cuda_gemm_bench) {
+  const char* env = std::getenv("ELECTRA_CUDA_BENCH");
+  if (env == nullptr || std::strcmp(env, "1") != 0) {
+    std::printf("    SKIP: set ELECTRA_CUDA_BENCH=1 to time cuda::gemm\n");
+    return;
+  }
+  if (!have_gpu("cuda_gemm_bench")) return;
+  struct Shape {
+    int64_t M, N, K;
+  };
+  const Shape shapes[] = {{2048, 1024, 256}, {2048, 256, 1024}, {307, 30522, 128}};
+  for (const Shape& s : shapes) {
+    std::vector<float> A = etest::rand_vec(s.M * s.K), B = etest::rand_vec(s.N * s.K);
+    DevBuf dA(A.size()), dB(B.size()), dC(size_t(s.M * s.N));
+    if (!dA.p || !dB.p || !dC.p) return;
+    dA.upload(A);
+    dB.upload(B);
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+      GemmOptions opt;
+      opt.precision = p;
+      auto once = [&] {
+        return cuda::gemm(false, true, s.M, s.N, s.K, 1.f, dA.p, s.K, dB.p, s.K, 0.f, dC.p, s.N,
+                          opt);
+      };
+      for (int i = 0; i < 3; ++i) CHECK(once().ok());
+      const int iters = 20;
+      cudaEventRecord(t0);
+      for (int i = 0; i < iters; ++i) once();
+      cudaEventRecord(t1);
+      CHECK(cudaEventSynchronize(t1) == cudaSuccess);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, t0, t1);
+      const double tflops = 2.0 * s.M * s.N * s.K * iters / (ms * 1e-3) / 1e12;
+      std::printf("    gemm NT %s M=%lld N=%lld K=%lld: %.3f ms, %.2f TFLOP/s\n",
+                  cuda::gemm_precision_name(p), (long long)s.M, (long long)s.N, (long long)s.K,
+                  ms / iters, tflops);
+    }
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+  }
+}
+
+#endif  // ELECTRA_HAVE_CUDA
