@@ -156,5 +156,24 @@ inline int grid_for(int64_t n, int threads, int max_blocks = 65535 * 8) {
   return int(b);
 }
 
+#if defined(__CUDACC__)
+// Sum of `v` over the block (blockDim.x a power of two, <= 1024); every
+// thread gets the result. `sh` holds blockDim.x elements. Fixed tree order:
+// deterministic for a given blockDim. Ends with a barrier so `sh` can be reused.
+template <class T>
+__device__ __forceinline__ T block_sum(T v, T* sh) {
+  const int t = threadIdx.x;
+  sh[t] = v;
+  __syncthreads();
+  for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+    if (t < s) sh[t] += sh[t + s];
+    __syncthreads();
+  }
+  const T r = sh[0];
+  __syncthreads();
+  return r;
+}
+#endif  // __CUDACC__
+
 }  // namespace cuda
 }  // namespace electra

@@ -1,0 +1,135 @@
+// Fused losses (see ops_cuda.h and core/cpu/losses.cpp).
+#include "cuda/cuda_util.h"
+#include "cuda/ops_cuda.h"
+
+namespace electra {
+namespace cuda {
+namespace {
+
+constexpr int kRowThreads = 256;  // power of two
+constexpr int kBceThreads = 256;  // power of two
+
+// One block per selected row. Pass 1: max and argmax (ties: lowest index).
+// Pass 2: sum of exp(x - max) in double. Pass 3: the gradient, recomputing
+// exp(x - max). x[target] is read before the barrier that precedes any
+// write, so dlogits may alias logits.
+__global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restrict__ argmax,
+                                    float* dlogits, const float* logits,
+                                    const int32_t* __restrict__ rows,
+                                    const int32_t* __restrict__ targets, int64_t V,
+                                    float grad_scale) {
+  __shared__ float sh_v[kRowThreads];
+  __shared__ int64_t sh_i[kRowThreads];
+  __shared__ double sh_d[kRowThreads];
+  const int tid = threadIdx.x;
+  const int64_t r = blockIdx.x;
+  const int64_t row = rows[r];
+  const float* x = logits + row * V;
+  const int32_t t = targets[r];
+  const float xt = x[t];
+
+  // Pass 1: per-thread max over a strided subset (increasing j, strict >:
+  // the lowest index wins a tie), then a tree that prefers the lower index.
+  float mx = -INFINITY;
+  int64_t best = -1;
+  for (int64_t j = tid; j < V; j += blockDim.x) {
+    const float v = x[j];
+    if (best < 0 || v > mx) {
+      mx = v;
+      best = j;
+    }
+  }
+  sh_v[tid] = mx;
+  sh_i[tid] = best;
+  __syncthreads();
+  for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+    if (tid < s) {
+      const float ov = sh_v[tid + s];
+      const int64_t oi = sh_i[tid + s];
+      const int64_t mi = sh_i[tid];
+      if (oi >= 0 && (mi < 0 || ov > sh_v[tid] || (ov == sh_v[tid] && oi < mi))) {
+        sh_v[tid] = ov;
+        sh_i[tid] = oi;
+      }
+    }
+    __syncthreads();
+  }
+  mx = sh_v[0];
+  best = sh_i[0];
+  __syncthreads();
+
+  // Pass 2.
+  double s = 0;
+  for (int64_t j = tid; j < V; j += blockDim.x) s += double(expf(x[j] - mx));
+  const double sum = block_sum(s, sh_d);  // ends with a barrier: every x[t] read is done
+
+  if (tid == 0) {
+    if (losses) losses[r] = float(log(sum) - (double(xt) - double(mx)));
+    if (argmax) argmax[r] = int32_t(best);
+  }
+  // Pass 3.
+  if (dlogits) {
+    float* d = dlogits + row * V;
+    const float sc = float(double(grad_scale) / sum);
+    for (int64_t j = tid; j < V; j += blockDim.x) {
+      const float e = __fmul_rn(expf(x[j] - mx), sc);
+      d[j] = (j == t) ? e - grad_scale : e;
+    }
+  }
+}
+
+__global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const float* logits,
+                           const float* __restrict__ labels, const float* __restrict__ weights,
+                           int64_t N, float grad_scale) {
+  __shared__ double sh[kBceThreads];
+  double acc = 0.0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float x = logits[i], y = labels[i];
+    const float w = weights ? weights[i] : 1.0f;
+    const float en = expf(-fabsf(x));  // in (0, 1]: never overflows
+    const double xd = x;
+    acc += double(w) * (fmax(xd, 0.0) - xd * y + log1p(double(en)));
+    if (dlogits) {
+      const float sig = x >= 0.f ? 1.0f / (1.0f + en) : en / (1.0f + en);
+      dlogits[i] = grad_scale * w * (sig - y);  // may alias logits: read above
+    }
+  }
+  const double b = block_sum(acc, sh);
+  if (threadIdx.x == 0) partial[blockIdx.x] = b;
+}
+
+// One block of kReduceBlocks threads: *out = sum of partial[0, kReduceBlocks).
+__global__ void sum_partials_kernel(double* out, const double* __restrict__ partial) {
+  __shared__ double sh[kReduceBlocks];
+  const double s = block_sum(partial[threadIdx.x], sh);
+  if (threadIdx.x == 0) *out = s;
+}
+
+}  // namespace
+
+Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits,
+                                     const float* logits, const int32_t* rows,
+                                     const int32_t* targets, int64_t R, int64_t V,
+                                     float grad_scale, cudaStream_t stream) {
+  if (R <= 0 || V <= 0) return Status::Ok();
+  if (R > 0x7fffffff) return InvalidArgument("cuda::crossentropy: R exceeds the grid");
+  crossentropy_kernel<<<unsigned(R), kRowThreads, 0, stream>>>(losses, argmax, dlogits, logits,
+                                                               rows, targets, V, grad_scale);
+  return launch_status("crossentropy_kernel");
+}
+
+Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
+                            const float* logits, const float* labels, const float* weights,
+                            int64_t N, float grad_scale, cudaStream_t stream) {
+  // A fixed grid (every block writes its partial, empty ones 0): the sum
+  // order depends only on N, never on the GPU.
+  bce_kernel<<<kReduceBlocks, kBceThreads, 0, stream>>>(scratch, dlogits, logits, labels, weights,
+                                                        N < 0 ? 0 : N, grad_scale);
+  CUDA_LAUNCH_CHECK("bce_kernel");
+  sum_partials_kernel<<<1, kReduceBlocks, 0, stream>>>(loss_sum, scratch);
+  return launch_status("sum_partials_kernel(bce)");
+}
+
+}  // namespace cuda
+}  // namespace electra
