@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "cuda/cuda_util.h"
 #include "cuda/gemm_cuda.h"
 
 namespace electra {
@@ -23,14 +24,14 @@ namespace cuda {
 namespace {
 
 // ------------------------------------------------------------ status helpers
-// Private on purpose (not cuda_util.h): this file builds on its own.
+// As cuda_util.h's cuda_status, but "no GPU / no driver" is kNoDevice (what
+// device.h's callers expect) rather than kDeviceError.
 Status gemm_cuda_status(const char* what, cudaError_t e) {
-  std::string msg = std::string("cuda::gemm: ") + what + ": " + cudaGetErrorName(e) + " (" +
-                    cudaGetErrorString(e) + ")";
+  const std::string msg = std::string("cuda::gemm: ") + cuda_error_text(what, e);
   if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
       e == cudaErrorInitializationError || e == cudaErrorSystemDriverMismatch)
     return Status(StatusCode::kNoDevice, msg);
-  if (e == cudaErrorMemoryAllocation) return Status(StatusCode::kOutOfMemory, msg);
+  if (e == cudaErrorMemoryAllocation) return OutOfMemory(msg);
   return Status(StatusCode::kDeviceError, msg);
 }
 
@@ -51,12 +52,24 @@ __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, c
   return v;
 }
 
-// Element (r, c) of op(X), where op(X) is R x Cc and X is stored row-major
-// with row stride ld (X is [R, Cc], or [Cc, R] when trans).
-template <bool kTrans>
-__device__ __forceinline__ float load_op(const float* __restrict__ X, int64_t ld, int64_t r,
-                                         int64_t c) {
-  return kTrans ? X[c * ld + r] : X[r * ld + c];
+// Loads one tile of a STORED row-major matrix X (rows [sr0, sr0+tile rows),
+// columns [sc0, sc0+kW)) into registers, zero outside [0,SR) x [0,SC).
+// Thread t owns stored column sc0 + t%kW (contiguous across a warp:
+// coalesced) and rows sr0 + t/kW + kP*i, kP = kThreads/kW rows per pass, so
+// each thread needs one base pointer and one row step.
+template <int kThreads, int kW, int kItems>
+__device__ __forceinline__ void load_stored(float (&r)[kItems], const float* __restrict__ X,
+                                            int64_t ld, int64_t sr0, int64_t sc0, int64_t SR,
+                                            int64_t SC, int tid) {
+  constexpr int kP = kThreads / kW;
+  const int c = tid % kW, rr = tid / kW;
+  const bool col_ok = sc0 + c < SC;
+  const int64_t row = sr0 + rr;
+  const float* p = X + row * ld + sc0 + c;
+  const int64_t step = int64_t(kP) * ld;
+#pragma unroll
+  for (int i = 0; i < kItems; ++i)
+    r[i] = (col_ok && row + int64_t(kP) * i < SR) ? __ldg(p + i * step) : 0.f;
 }
 
 // ---------------------------------------------------------- fp32 SIMT kernel
@@ -84,24 +97,19 @@ __global__ void __launch_bounds__(kF32Threads)
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
   for (int64_t k0 = 0; k0 < K; k0 += kF32BK) {
-    // A tile: 64 x 16 = 1024 elements, 4 per thread.
+    // A tile (64 x 16) and B tile (16 x 64), 4 elements each per thread,
+    // read along the stored matrix's contiguous dimension.
+    float ra[4], rb[4];
+    if (kTA) load_stored<kF32Threads, kF32BM>(ra, A, lda, k0, m0, K, M, tid);  // A^T [K,M]
+    else     load_stored<kF32Threads, kF32BK>(ra, A, lda, m0, k0, M, K, tid);  // A [M,K]
+    if (kTB) load_stored<kF32Threads, kF32BK>(rb, B, ldb, n0, k0, N, K, tid);  // B^T [N,K]
+    else     load_stored<kF32Threads, kF32BN>(rb, B, ldb, k0, n0, K, N, tid);  // B [K,N]
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int idx = tid + i * kF32Threads;
-      // Contiguous dimension first: k for A[M,K], m for A^T stored [K,M].
-      const int m = kTA ? idx % kF32BM : idx / kF32BK;
-      const int k = kTA ? idx / kF32BM : idx % kF32BK;
-      const int64_t gm = m0 + m, gk = k0 + k;
-      As[k][m] = (gm < M && gk < K) ? load_op<kTA>(A, lda, gm, gk) : 0.f;
-    }
-    // B tile: 16 x 64, 4 per thread. Contiguous: n for B[K,N], k for B^T [N,K].
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int idx = tid + i * kF32Threads;
-      const int n = kTB ? idx / kF32BK : idx % kF32BN;
-      const int k = kTB ? idx % kF32BK : idx / kF32BN;
-      const int64_t gk = k0 + k, gn = n0 + n;
-      Bs[k][n] = (gk < K && gn < N) ? load_op<kTB>(B, ldb, gk, gn) : 0.f;
+      if (kTA) As[tid / kF32BM + (kF32Threads / kF32BM) * i][tid % kF32BM] = ra[i];
+      else     As[tid % kF32BK][tid / kF32BK + (kF32Threads / kF32BK) * i] = ra[i];
+      if (kTB) Bs[tid % kF32BK][tid / kF32BK + (kF32Threads / kF32BK) * i] = rb[i];
+      else     Bs[tid / kF32BN + (kF32Threads / kF32BN) * i][tid % kF32BN] = rb[i];
     }
     __syncthreads();
 #pragma unroll
@@ -169,39 +177,27 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
   float ra[kAPerThread], rb[kBPerThread];
-  // Global -> registers for the k-tile at k0 (zero outside the matrices).
+  // Global -> registers for the k-tile at k0 (zero outside the matrices),
+  // along each stored matrix's contiguous dimension.
   auto load_tile = [&](int64_t k0) {
-#pragma unroll
-    for (int i = 0; i < kAPerThread; ++i) {
-      const int idx = tid + i * kThreads;
-      const int m = kTA ? idx % kBM : idx / kBK;
-      const int k = kTA ? idx / kBM : idx % kBK;
-      const int64_t gm = m0 + m, gk = k0 + k;
-      ra[i] = (gm < M && gk < K) ? load_op<kTA>(A, lda, gm, gk) : 0.f;
-    }
-#pragma unroll
-    for (int i = 0; i < kBPerThread; ++i) {
-      const int idx = tid + i * kThreads;
-      const int n = kTB ? idx / kBK : idx % kBN;
-      const int k = kTB ? idx % kBK : idx / kBN;
-      const int64_t gk = k0 + k, gn = n0 + n;
-      rb[i] = (gk < K && gn < N) ? load_op<kTB>(B, ldb, gk, gn) : 0.f;
-    }
+    if (kTA) load_stored<kThreads, kBM>(ra, A, lda, k0, m0, K, M, tid);  // A^T stored [K,M]
+    else     load_stored<kThreads, kBK>(ra, A, lda, m0, k0, M, K, tid);  // A stored [M,K]
+    if (kTB) load_stored<kThreads, kBK>(rb, B, ldb, n0, k0, N, K, tid);  // B^T stored [N,K]
+    else     load_stored<kThreads, kBN>(rb, B, ldb, k0, n0, K, N, tid);  // B stored [K,N]
   };
   // Registers -> shared, rounding fp32 to bf16 (round-to-nearest-even).
+  // Element i of a thread sits at stored (row t/W + (256/W)*i, column t%W).
   auto store_tile = [&]() {
 #pragma unroll
     for (int i = 0; i < kAPerThread; ++i) {
-      const int idx = tid + i * kThreads;
-      const int m = kTA ? idx % kBM : idx / kBK;
-      const int k = kTA ? idx / kBM : idx % kBK;
+      const int m = kTA ? tid % kBM : tid / kBK + (kThreads / kBK) * i;
+      const int k = kTA ? tid / kBM + (kThreads / kBM) * i : tid % kBK;
       As[m * kAsLd + k] = __float2bfloat16_rn(ra[i]);
     }
 #pragma unroll
     for (int i = 0; i < kBPerThread; ++i) {
-      const int idx = tid + i * kThreads;
-      const int n = kTB ? idx / kBK : idx % kBN;
-      const int k = kTB ? idx % kBK : idx / kBN;
+      const int n = kTB ? tid / kBK + (kThreads / kBK) * i : tid % kBN;
+      const int k = kTB ? tid % kBK : tid / kBN + (kThreads / kBN) * i;
       Bs[k * kBsLd + n] = __float2bfloat16_rn(rb[i]);
     }
   };
@@ -321,7 +317,10 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   const int Keff = reads_ab ? int(K) : 0;
   const int m = int(M), n = int(N);
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
-  cudaGetLastError();  // do not blame this launch for an earlier, unrelated error
+  // An earlier launch's unreported error would be picked up below and blamed
+  // on this kernel: report it for what it is (and clear it) instead.
+  if (cudaError_t prev = cudaGetLastError(); prev != cudaSuccess)
+    return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
     launch<false, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
                          ldc, ep);

@@ -275,6 +275,18 @@ TEST(cuda_gemm_args) {
   CHECK(cuda::gemm(false, false, 2, 2, 2, 1.f, fake, 2, fake, 2, 0.f, fake, 2, bad).code() ==
         StatusCode::kInvalidArgument);
   CHECK(std::strcmp(cuda::gemm_precision_name(GemmPrecision::kBf16), "bf16") == 0);
+
+  // Without a GPU a valid call reaches the launch, which must fail cleanly
+  // with kNoDevice (never with fake pointers on a real GPU: they would fault).
+  DeviceInfo info;
+  if (cuda_device_count(&info).ok() && info.count == 0) {
+    for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+      GemmOptions o;
+      o.precision = p;
+      Status st = cuda::gemm(false, true, 4, 5, 6, 1.f, fake, 6, fake, 6, 0.f, fake, 5, o);
+      CHECK(st.code() == StatusCode::kNoDevice) << st.code_name() << ": " << st.message();
+    }
+  }
 }
 
 TEST(cuda_gemm_fp32_vs_cpu) {
