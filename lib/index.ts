@@ -12,7 +12,7 @@ export type { NativeBinding, NativeInfo, NativeDebugOps, NativeBuildInfo } from 
 import { Trainer } from './trainer';
 export default Trainer;
 export { Trainer, TRAINER_STATE_FILE, OPTIMIZER_FILE } from './trainer';
-export type { Device, TrainerOptions, StepMetrics, EvalMetrics, TrainRunOptions, TrainResult } from './trainer';
+export type { Device, TrainerOptions, LossMetrics, StepMetrics, EvalMetrics, TrainRunOptions, TrainResult } from './trainer';
 export { ElectraModel, MODEL_FILE, CONFIG_FILE, hfConfig } from './model';
 export type { TensorSpec, TokenBatch, LoadOptions } from './model';
 export { AdamW } from './optimizer';

@@ -38,25 +38,8 @@ export interface TrainerOptions {
   temperature?: number;
 }
 
-/** Held-out evaluation results, averaged over the evaluated batches. */
-export interface EvalMetrics {
-  /** The trainer's global step when evaluated. */
-  step: number;
-  loss: number;
-  genLoss: number;
-  discLoss: number;
-  genAccuracy: number;
-  discAccuracy: number;
-  discPrecision: number;
-  discRecall: number;
-  replacedFraction: number;
-  batches: number;
-}
-
-/** What one optimizer step reports. */
-export interface StepMetrics {
-  /** 1-based number of this step. */
-  step: number;
+/** Losses and detection quality, reported by training steps and evaluations alike. */
+export interface LossMetrics {
   loss: number;
   genLoss: number;
   discLoss: number;
@@ -69,6 +52,19 @@ export interface StepMetrics {
   discRecall: number;
   /** Replaced tokens / non-padding tokens. */
   replacedFraction: number;
+}
+
+/** Held-out evaluation results, averaged over the evaluated batches. */
+export interface EvalMetrics extends LossMetrics {
+  /** The trainer's global step when evaluated. */
+  step: number;
+  batches: number;
+}
+
+/** What one optimizer step reports. */
+export interface StepMetrics extends LossMetrics {
+  /** 1-based number of this step. */
+  step: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
   lr: number;
