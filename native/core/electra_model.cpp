@@ -28,9 +28,9 @@ constexpr uint64_t kSlotGenEnc = 16;    // generator encoder: 3 per layer
 constexpr uint64_t kSlotDiscEnc = 16 + 3 * 256 + 16;  // discriminator encoder
 }  // namespace
 
-Status ElectraModel::create(const ModelConfig& cfg, std::unique_ptr<ElectraModel>* out) {
+Status ElectraModel::create(const ModelConfig& cfg, std::unique_ptr<ElectraModel>* out, const ExecOptions& exec) {
   ELECTRA_RETURN_IF_ERROR(validate(cfg));
-  std::unique_ptr<ElectraModel> m(new (std::nothrow) ElectraModel(cfg));
+  std::unique_ptr<ElectraModel> m(new (std::nothrow) ElectraModel(cfg, exec));
   if (!m) return OutOfMemory("cannot allocate the model");
   ELECTRA_RETURN_IF_ERROR(m->build());
   *out = std::move(m);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend.h"
 #include "encoder.h"
 #include "model_config.h"
 #include "params.h"
@@ -52,11 +53,21 @@ constexpr uint64_t kRngWindow = 4096;
 
 class ElectraModel {
  public:
-  static Status create(const ModelConfig& cfg, std::unique_ptr<ElectraModel>* out);
+  // exec picks the backend (CPU, or CUDA device N) and the GEMM precision.
+  static Status create(const ModelConfig& cfg, std::unique_ptr<ElectraModel>* out,
+                       const ExecOptions& exec = ExecOptions());
 
   const ModelConfig& config() const { return cfg_; }
   const ParamTable& table() const { return table_; }
+  const ExecOptions& exec() const { return exec_; }
+  Backend& backend() { return *be_; }
+  // The host copy of params, grads and AdamW moments. On the CPU backend it is
+  // the working memory itself. On CUDA the working copy lives on the device:
+  // call sync_to_host() before reading these buffers, and host_modified()
+  // after writing them (the next step uploads them).
   ParamBuffers& buffers() { return buf_; }
+  Status sync_to_host();
+  void host_modified() { device_stale_ = true; }
   int64_t num_parameters() const;  // unique trainable scalars (no padding)
 
   // HF-style init from Philox: weights N(0, 0.02), biases 0, LayerNorm 1/0,
@@ -82,7 +93,7 @@ class ElectraModel {
   static double learning_rate(const TrainConfig& t, int64_t step);
 
  private:
-  explicit ElectraModel(const ModelConfig& cfg) : cfg_(cfg) {}
+  ElectraModel(const ModelConfig& cfg, const ExecOptions& exec) : cfg_(cfg), exec_(exec) {}
   Status build();
   void resize(int64_t B, int64_t S, int64_t maxM);
   // Shared embeddings: ids -> emb [N,E] after LayerNorm and dropout.
@@ -97,8 +108,12 @@ class ElectraModel {
   Status check_inference_batch(const Batch& b);
 
   ModelConfig cfg_;
+  ExecOptions exec_;
+  std::unique_ptr<Backend> be_;
   ParamTable table_;
   ParamBuffers buf_;
+  bool device_stale_ = true;  // the host buffers changed since the last upload
+  bool host_stale_ = false;   // the device buffers changed since the last download
   Encoder gen_, disc_;
   bool electra_ = true;
   // offsets of the shared and head tensors

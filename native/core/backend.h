@@ -1,0 +1,178 @@
+// Backend: the seam between the training step's orchestration (encoder.cpp,
+// electra_model.cpp, written once) and where the ops run. The CPU backend
+// (cpu/backend_cpu.cpp) forwards to the oracle in cpu/ops.h; the CUDA backend
+// (cuda/backend_cuda.cu) to the kernels in cuda/. Because the orchestration is
+// shared, every test that the CPU step passes (HF golden parity, whole-step
+// finite differences, bit-exact resume) also checks the sequence of ops the
+// GPU runs; the CUDA-vs-CPU tests then only have to check the ops themselves.
+//
+// Contract of every op: the arguments and semantics of the cpu/ops.h function
+// of the same name (accumulating backward ops, *_write variants that write,
+// fused losses that write their gradient), with these differences:
+//  - pointers are backend memory (from alloc), except where a comment says host;
+//  - every op returns a Status (the CPU ones always succeed);
+//  - ops are stream-ordered: they may run after the call returns. download()
+//    results are valid after sync(). Scalar results (loss sums, norms) are
+//    written to a backend double so no op needs a host round trip.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cpu/ops.h"
+#include "cpu/sampling.h"
+#include "params.h"
+#include "status.h"
+
+namespace electra {
+
+enum class BackendKind { kCpu = 0, kCuda = 1 };
+
+// Matrix-product precision. fp32 everywhere on the CPU; on CUDA, kBf16 rounds
+// GEMM inputs to bf16 (tensor cores) and keeps fp32 accumulation, fp32
+// activations, fp32 master weights and fp32 optimizer state.
+enum class Precision { kFp32 = 0, kBf16 = 1 };
+
+struct ExecOptions {
+  BackendKind backend = BackendKind::kCpu;
+  int device = 0;  // CUDA device ordinal
+  Precision precision = Precision::kFp32;
+};
+
+const char* backend_kind_name(BackendKind k);
+const char* precision_name(Precision p);
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendKind kind() const = 0;
+  virtual Precision precision() const = 0;
+  // "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3, sm_90, bf16)".
+  virtual std::string describe() const = 0;
+
+  // ---- memory (bytes) ----------------------------------------------------
+  // Allocation failure is kOutOfMemory. Contents are uninitialised.
+  virtual Status alloc(size_t bytes, void** out) = 0;
+  virtual void release(void* p) = 0;
+  virtual Status upload(void* dst, const void* host_src, size_t bytes) = 0;
+  // Host data valid after sync().
+  virtual Status download(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual Status copy(void* dst, const void* src, size_t bytes) = 0;
+  virtual Status zero(void* p, size_t bytes) = 0;
+  // Waits for every op issued so far; reports errors raised while they ran.
+  virtual Status sync() = 0;
+  // Bytes this backend holds now and at most since creation (device memory
+  // on CUDA; the allocations made through alloc() on the CPU).
+  virtual int64_t bytes_in_use() const = 0;
+  virtual int64_t peak_bytes() const = 0;
+
+  // ---- layers (cpu/ops.h) ------------------------------------------------
+  virtual Status linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t M,
+                                int64_t K, int64_t N) = 0;
+  // out = gelu(inp @ weight^T + bias); pre (the GELU input) is saved for the backward.
+  virtual Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight,
+                                     const float* bias, int64_t M, int64_t K, int64_t N) = 0;
+  virtual Status linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                                 const float* weight, int64_t M, int64_t K, int64_t N) = 0;
+  virtual Status linear_backward_write(float* dinp, float* dweight, float* dbias, const float* dout,
+                                       const float* inp, const float* weight, int64_t M, int64_t K, int64_t N) = 0;
+  virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
+                                   const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
+  virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                                    const int32_t* types, int64_t B, int64_t S, int64_t E) = 0;
+  virtual Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) = 0;
+  virtual Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows, int64_t R,
+                                      int64_t C) = 0;
+  virtual Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
+                                   const float* beta, int64_t N, int64_t C, float eps) = 0;
+  virtual Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                    const float* gamma, const float* mean, const float* rstd, int64_t N,
+                                    int64_t C) = 0;
+  virtual Status gelu_forward(float* out, const float* inp, int64_t n) = 0;
+  virtual Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) = 0;
+  virtual Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
+                                 uint64_t offset) = 0;
+  virtual Status residual_forward(float* out, const float* a, const float* b, int64_t n) = 0;
+  virtual Status residual_backward(float* da, float* db, const float* dout, int64_t n) = 0;
+  virtual Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
+                                   int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                                   float p, uint64_t seed, uint64_t offset) = 0;
+  virtual Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
+                                    const float* q, const float* k, const float* v, int64_t ld,
+                                    const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                                    uint64_t seed, uint64_t offset) = 0;
+
+  // ---- losses and the fused sampling step ---------------------------------
+  virtual Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
+                                               const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
+                                               float grad_scale) = 0;
+  // *loss_sum = sum_i loss_i (backend double).
+  virtual Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
+                                      const float* weights, int64_t N, float grad_scale) = 0;
+  // cpu::gumbel_sample: sampled[R] from logits[R,V].
+  virtual Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
+                               uint64_t offset) = 0;
+  // The discriminator's inputs: disc_ids = ids with sampled[r] at positions[r];
+  // labels[i] = disc_ids[i] != ids[i] (a sample equal to the original is "original").
+  //   ids, disc_ids: [N]; positions, sampled: [M]; labels: [N] floats 0/1.
+  virtual Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
+                                  const int32_t* sampled, int64_t M, int64_t N) = 0;
+
+  // ---- optimizer -----------------------------------------------------------
+  // *norm = sqrt(sum g^2) before clipping; grads *= max_norm / max(norm, max_norm) when max_norm > 0.
+  virtual Status clip_grad_norm(double* norm, float* grads, int64_t n, float max_norm) = 0;
+  // cpu::adamw_update_table over the whole buffer, each spec with its decay flag.
+  virtual Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
+                                    const cpu::AdamWHyper& hp) = 0;
+};
+
+// Creates the backend `o` asks for. kCuda: kNoDevice when the build has no
+// CUDA or there is no usable GPU, naming the driver and runtime versions.
+Status make_backend(const ExecOptions& o, std::unique_ptr<Backend>* out);
+
+// A typed, resizable allocation in a backend's memory. Move-only.
+template <class T>
+class BackendBuffer {
+ public:
+  BackendBuffer() = default;
+  ~BackendBuffer() { reset(); }
+  BackendBuffer(const BackendBuffer&) = delete;
+  BackendBuffer& operator=(const BackendBuffer&) = delete;
+  BackendBuffer(BackendBuffer&& o) noexcept : be_(o.be_), p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  BackendBuffer& operator=(BackendBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      be_ = o.be_; p_ = o.p_; n_ = o.n_;
+      o.p_ = nullptr; o.n_ = 0;
+    }
+    return *this;
+  }
+  // Reallocates when n differs (contents then undefined); n == 0 frees.
+  Status resize(Backend* be, size_t n) {
+    if (n == n_ && be == be_) return Status::Ok();
+    reset();
+    be_ = be;
+    if (n == 0) return Status::Ok();
+    void* p = nullptr;
+    ELECTRA_RETURN_IF_ERROR(be->alloc(n * sizeof(T), &p));
+    p_ = static_cast<T*>(p);
+    n_ = n;
+    return Status::Ok();
+  }
+  void reset() {
+    if (p_ && be_) be_->release(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  Backend* be_ = nullptr;
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+}  // namespace electra
