@@ -10,14 +10,12 @@
 
 namespace electra {
 
+#define TRY ELECTRA_RETURN_IF_ERROR
+
 namespace {
 template <class T>
 void grow(std::vector<T>& v, size_t n) {
   if (v.size() != n) v.assign(n, T());
-}
-template <class T>
-void zero(std::vector<T>& v) {
-  std::fill(v.begin(), v.end(), T());
 }
 // Philox offset slots inside one micro-batch's window.
 constexpr uint64_t kSlotMask = 0;       // +0, +1: masking choice and [MASK]/keep
@@ -38,6 +36,8 @@ Status ElectraModel::create(const ModelConfig& cfg, std::unique_ptr<ElectraModel
 }
 
 Status ElectraModel::build() {
+  // The backend first: a missing GPU is reported before any memory is allocated.
+  TRY(make_backend(exec_, &be_));
   const int64_t V = cfg_.vocab_size, E = cfg_.embedding_size;
   electra_ = cfg_.objective == Objective::kElectra;
   ParamTable& t = table_;
@@ -81,7 +81,14 @@ Status ElectraModel::build() {
     ELECTRA_RETURN_IF_ERROR(disc_.bind(t, "electra", cfg_.disc, E));
   }
   ELECTRA_RETURN_IF_ERROR(gen_.bind(t, "generator", cfg_.gen, E));
-  ELECTRA_RETURN_IF_ERROR(buf_.allocate(t.total()));
+  TRY(buf_.allocate(t.total()));
+  if (be_->kind() == BackendKind::kCpu) {
+    P_ = buf_.params; G_ = buf_.grads; M_ = buf_.m; V_ = buf_.v;
+  } else {
+    const size_t n = static_cast<size_t>(t.total());
+    TRY(dev_.resize(be_.get(), 4 * n));
+    P_ = dev_.data(); G_ = P_ + n; M_ = G_ + n; V_ = M_ + n;
+  }
   init_weights(0);
   return Status::Ok();
 }
@@ -115,58 +122,118 @@ void ElectraModel::init_weights(uint64_t seed) {
   std::memset(buf_.m, 0, sizeof(float) * buf_.total);
   std::memset(buf_.v, 0, sizeof(float) * buf_.total);
   std::memset(buf_.grads, 0, sizeof(float) * buf_.total);
+  host_modified();
+  host_stale_ = false;  // the host now holds the newest values
 }
 
-void ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
-  if (B == B_ && S == S_ && maxM == maxM_) return;
-  B_ = B; S_ = S; maxM_ = maxM;
+Status ElectraModel::ensure_device() {
+  if (be_->kind() == BackendKind::kCpu || !device_stale_) return Status::Ok();
+  const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
+  TRY(be_->upload(P_, buf_.params, bytes));
+  TRY(be_->upload(G_, buf_.grads, bytes));
+  TRY(be_->upload(M_, buf_.m, bytes));
+  TRY(be_->upload(V_, buf_.v, bytes));
+  TRY(be_->sync());
+  device_stale_ = false;
+  host_stale_ = false;
+  return Status::Ok();
+}
+
+Status ElectraModel::sync_to_host() {
+  if (be_->kind() == BackendKind::kCpu || !host_stale_ || device_stale_) return Status::Ok();
+  const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
+  TRY(be_->download(buf_.params, P_, bytes));
+  TRY(be_->download(buf_.grads, G_, bytes));
+  TRY(be_->download(buf_.m, M_, bytes));
+  TRY(be_->download(buf_.v, V_, bytes));
+  TRY(be_->sync());
+  host_stale_ = false;
+  return Status::Ok();
+}
+
+Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
+  if (B == B_ && S == S_ && maxM == maxM_) return Status::Ok();
+  B_ = S_ = maxM_ = 0;  // stays invalid unless every allocation below succeeds
+  Backend* be = be_.get();
   const size_t N = B * S, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
   const size_t M = maxM;
-  grow(gen_ids_, N); grow(disc_ids_, N); grow(types_, N); grow(mask_, N);
-  grow(targets_, M); grow(sampled_, M); grow(argmax_, M); grow(rows_, M);
-  positions_.reserve(M);
-  for (auto* v : {&g_pre_, &g_emb_, &g_demb_, &d_pre_, &d_emb_, &d_demb_, &emb_scratch_}) grow(*v, N * E);
-  for (auto* v : {&g_mean_, &g_rstd_, &d_mean_, &d_rstd_}) grow(*v, N);
-  grow(dh_gen_, N * Hg);
-  grow(hm_, M * Hg); grow(dtmp_m_, M * Hg);
-  grow(hd1_, M * E); grow(hg1_, M * E); grow(hl_, M * E); grow(dtmp_m2_, M * E);
-  grow(hl_mean_, M); grow(hl_rstd_, M); grow(losses_, M); grow(hd1_grad_, M * E);
-  grow(logits_, M * V);
-  gen_.resize(B, S);
+  for (auto* v : {&h_gen_ids_, &h_types_, &h_mask_}) grow(*v, N);
+  for (auto* v : {&h_dweights_, &h_dlogit_, &h_labels_}) grow(*v, N);
+  for (auto* v : {&h_targets_, &h_sampled_, &h_argmax_}) grow(*v, M);
+  grow(h_losses_, M);
+  h_positions_.reserve(M);
+  for (auto* b : {&d_ids_, &d_gen_ids_, &d_disc_ids_, &d_types_, &d_mask_}) TRY(b->resize(be, N));
+  for (auto* b : {&d_positions_, &d_targets_, &d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
+  for (auto* b : {&d_dweights_, &d_labels_}) TRY(b->resize(be, N));
+  TRY(d_scalars_.resize(be, 2));
+  std::vector<int32_t> rows(M);
+  for (size_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
+  TRY(be->upload(d_rows_.data(), rows.data(), sizeof(int32_t) * M));
+  for (EmbActs* a : {&g_emb_, &d_emb_}) {
+    const bool used = a == &g_emb_ || electra_;
+    for (auto* b : {&a->pre, &a->out, &a->dout}) TRY(b->resize(be, used ? N * E : 0));
+    for (auto* b : {&a->mean, &a->rstd}) TRY(b->resize(be, used ? N : 0));
+  }
+  TRY(emb_scratch_.resize(be, N * E));
+  TRY(dh_gen_.resize(be, N * Hg));
+  TRY(hm_.resize(be, M * Hg));
+  TRY(dtmp_m_.resize(be, M * Hg));
+  for (auto* b : {&hd1_, &hg1_, &hl_, &dtmp_m2_, &hd1_grad_}) TRY(b->resize(be, M * E));
+  for (auto* b : {&hl_mean_, &hl_rstd_, &losses_}) TRY(b->resize(be, M));
+  TRY(logits_.resize(be, M * V));
+  TRY(gen_.resize(be, B, S));
   if (electra_) {
     const size_t H = cfg_.disc.hidden;
-    disc_.resize(B, S);
-    grow(dd1_, N * H); grow(dg1_, N * H); grow(dh_disc_, N * H); grow(dtmp_n_, N * H);
-    grow(dlogit_, N); grow(dlabels_, N); grow(dweights_, N);
+    TRY(disc_.resize(be, B, S));
+    for (auto* b : {&dd1_, &dg1_, &dh_disc_, &dtmp_n_}) TRY(b->resize(be, N * H));
+    TRY(dlogit_.resize(be, N));
   }
+  B_ = B; S_ = S; maxM_ = maxM;
+  return Status::Ok();
 }
 
-void ElectraModel::embed_forward(const int32_t* ids, const int32_t* types, std::vector<float>* pre,
-                                 std::vector<float>* mean, std::vector<float>* rstd, std::vector<float>* out,
-                                 float p, uint64_t seed, uint64_t off) {
-  const float* P = buf_.params;
-  const int64_t N = B_ * S_, E = cfg_.embedding_size;
-  cpu::embedding_forward(pre->data(), ids, types, P + wte_, P + wpe_, P + wtt_, B_, S_, E);
-  cpu::layernorm_forward(out->data(), mean->data(), rstd->data(), pre->data(), P + eln_g_, P + eln_b_, N, E,
-                         cfg_.layer_norm_eps);
-  cpu::dropout_forward(out->data(), out->data(), N * E, p, seed, off);
+Status ElectraModel::upload_batch(const Batch& b, int64_t r0, int64_t* real_tokens) {
+  const int64_t N = B_ * S_, first = r0 * S_;
+  int64_t real = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    h_types_[i] = b.token_type_ids ? b.token_type_ids[first + i] : 0;
+    h_mask_[i] = b.attention_mask ? (b.attention_mask[first + i] != 0) : 1;
+    h_dweights_[i] = static_cast<float>(h_mask_[i]);
+    real += h_mask_[i];
+  }
+  const size_t ib = sizeof(int32_t) * static_cast<size_t>(N), fb = sizeof(float) * static_cast<size_t>(N);
+  TRY(be_->upload(d_ids_.data(), b.input_ids + first, ib));
+  TRY(be_->upload(d_types_.data(), h_types_.data(), ib));
+  TRY(be_->upload(d_mask_.data(), h_mask_.data(), ib));
+  TRY(be_->upload(d_dweights_.data(), h_dweights_.data(), fb));
+  *real_tokens = real;
+  return Status::Ok();
 }
 
-void ElectraModel::embed_backward(const int32_t* ids, const int32_t* types, const std::vector<float>& pre,
-                                  const std::vector<float>& mean, const std::vector<float>& rstd,
-                                  std::vector<float>* demb, float p, uint64_t seed, uint64_t off) {
-  const float* P = buf_.params;
-  float* G = buf_.grads;
+Status ElectraModel::embed_forward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off) {
+  Backend& be = *be_;
+  const float* P = P_;
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
-  // demb is the gradient of the dropout output (consumed here): the dropout
-  // backward into a fresh buffer equals the dropout forward of demb, done in
-  // place; the LayerNorm backward accumulates into the zeroed member scratch.
-  cpu::dropout_forward(demb->data(), demb->data(), N * E, p, seed, off);
+  TRY(be.embedding_forward(a->pre.data(), ids, d_types_.data(), P + wte_, P + wpe_, P + wtt_, B_, S_, E));
+  TRY(be.layernorm_forward(a->out.data(), a->mean.data(), a->rstd.data(), a->pre.data(), P + eln_g_, P + eln_b_, N,
+                           E, cfg_.layer_norm_eps));
+  return be.dropout_forward(a->out.data(), a->out.data(), N * E, p, seed, off);
+}
+
+Status ElectraModel::embed_backward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off) {
+  Backend& be = *be_;
+  const float* P = P_;
+  float* G = G_;
+  const int64_t N = B_ * S_, E = cfg_.embedding_size;
+  // a->dout is the gradient of the dropout output (consumed here): the dropout
+  // backward into a fresh buffer equals the dropout forward of dout, done in
+  // place; the LayerNorm backward accumulates into the zeroed scratch.
+  TRY(be.dropout_forward(a->dout.data(), a->dout.data(), N * E, p, seed, off));
   float* d2 = emb_scratch_.data();
-  std::fill(d2, d2 + N * E, 0.0f);
-  cpu::layernorm_backward(d2, G + eln_g_, G + eln_b_, demb->data(), pre.data(), P + eln_g_, mean.data(),
-                          rstd.data(), N, E);
-  cpu::embedding_backward(G + wte_, G + wpe_, G + wtt_, d2, ids, types, B_, S_, E);
+  TRY(be.zero(d2, sizeof(float) * static_cast<size_t>(N * E)));
+  TRY(be.layernorm_backward(d2, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_, a->mean.data(),
+                            a->rstd.data(), N, E));
+  return be.embedding_backward(G + wte_, G + wpe_, G + wtt_, d2, ids, d_types_.data(), B_, S_, E);
 }
 
 double ElectraModel::learning_rate(const TrainConfig& t, int64_t step) {
@@ -194,12 +261,22 @@ static Status check_batch(const ModelConfig& c, const TrainConfig& t, const Batc
   return Status::Ok();
 }
 
-void ElectraModel::disc_head_forward(const float* h, float* logits) {
-  const float* P = buf_.params;
+Status ElectraModel::gen_head_forward(const float* hg, const int32_t* rows, int64_t M, float* logits) {
+  Backend& be = *be_;
+  const float* P = P_;
+  const int64_t E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
+  TRY(be.gather_rows(hm_.data(), hg, rows, M, Hg));
+  TRY(be.linear_gelu_forward(hd1_.data(), hg1_.data(), hm_.data(), P + gpd_w_, P + gpd_b_, M, Hg, E));
+  TRY(be.layernorm_forward(hl_.data(), hl_mean_.data(), hl_rstd_.data(), hg1_.data(), P + gpln_g_, P + gpln_b_, M, E,
+                           cfg_.layer_norm_eps));
+  return be.linear_forward(logits, hl_.data(), P + wte_, P + glm_b_, M, E, V);
+}
+
+Status ElectraModel::disc_head_forward(const float* h, float* logits) {
+  const float* P = P_;
   const int64_t N = B_ * S_, H = cfg_.disc.hidden;
-  cpu::linear_forward(dd1_.data(), h, P + dpd_w_, P + dpd_b_, N, H, H);
-  cpu::gelu_forward(dg1_.data(), dd1_.data(), N * H);
-  cpu::linear_forward(logits, dg1_.data(), P + dpp_w_, P + dpp_b_, N, H, 1);
+  TRY(be_->linear_gelu_forward(dd1_.data(), dg1_.data(), h, P + dpd_w_, P + dpd_b_, N, H, H));
+  return be_->linear_forward(logits, dg1_.data(), P + dpp_w_, P + dpp_b_, N, H, 1);
 }
 
 Status ElectraModel::train_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* out,
@@ -216,10 +293,8 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   ELECTRA_RETURN_IF_ERROR(validate(cfg_, t));
   ELECTRA_RETURN_IF_ERROR(check_batch(cfg_, t, batch));
   if (step < 0) return InvalidArgument("step must be >= 0");
-  const int64_t B = t.batch, S = t.seq_len, N = B * S, E = cfg_.embedding_size, V = cfg_.vocab_size;
-  const int64_t Hg = cfg_.gen.hidden, k = t.grad_accum;
+  const int64_t B = t.batch, S = t.seq_len, N = B * S, V = cfg_.vocab_size, k = t.grad_accum;
   const int64_t max_pred = max_predictions(t);
-  resize(B, S, B * max_pred);
   if (ov) {
     if (k != 1) return InvalidArgument("step overrides need gradAccum = 1");
     const size_t M = ov->masked_positions.size();
@@ -232,129 +307,151 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
         return InvalidArgument("step overrides: masked positions must be sorted, unique and in range");
     }
   }
-  const float* P = buf_.params;
-  float* G = buf_.grads;
-  if (train) std::memset(G, 0, sizeof(float) * buf_.total);
+  TRY(resize(B, S, B * max_pred));
+  TRY(ensure_device());
+  Backend& be = *be_;
+  const float* P = P_;
+  float* G = G_;
+  if (train) {
+    TRY(be.zero(G, sizeof(float) * static_cast<size_t>(buf_.total)));
+    host_stale_ = be.kind() != BackendKind::kCpu;
+  }
   // Evaluation: dropout off, no backward, no update.
   const float hp = train ? cfg_.hidden_dropout : 0.0f, ap = train ? cfg_.attention_dropout : 0.0f;
   const float eps = cfg_.layer_norm_eps;
   const uint64_t seed = t.seed;
   const cpu::SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
+  const size_t ib = sizeof(int32_t), fb = sizeof(float);
 
   StepMetrics m;
   int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
   for (int64_t micro = 0; micro < k; ++micro) {
     const uint64_t base = static_cast<uint64_t>(step * k + micro) * kRngWindow;
     const int32_t* ids = batch.input_ids + micro * N;
-    for (int64_t i = 0; i < N; ++i) {
-      types_[i] = batch.token_type_ids ? batch.token_type_ids[micro * N + i] : 0;
-      mask_[i] = batch.attention_mask ? (batch.attention_mask[micro * N + i] != 0) : 1;
-    }
-    // 1. Dynamic masking (or the test hook's fixed choice).
+    int64_t real = 0;
+    TRY(upload_batch(batch, micro * B, &real));
+    // 1. Dynamic masking on the host (or the test hook's fixed choice); the
+    //    chosen rows, generator inputs and targets are uploaded.
     if (ov) {
-      positions_ = ov->masked_positions;
-      std::copy(ov->generator_input_ids.begin(), ov->generator_input_ids.end(), gen_ids_.begin());
+      h_positions_ = ov->masked_positions;
+      std::copy(ov->generator_input_ids.begin(), ov->generator_input_ids.end(), h_gen_ids_.begin());
     } else {
-      cpu::dynamic_mask(&positions_, gen_ids_.data(), ids, mask_.data(), B, S, t.mask_prob, max_pred, sp, seed,
+      cpu::dynamic_mask(&h_positions_, h_gen_ids_.data(), ids, h_mask_.data(), B, S, t.mask_prob, max_pred, sp, seed,
                         base + kSlotMask);
     }
-    const int64_t M = static_cast<int64_t>(positions_.size());
-    int64_t real = 0;
-    for (int64_t i = 0; i < N; ++i) real += mask_[i];
-    for (int64_t r = 0; r < M; ++r) targets_[r] = ids[positions_[r]];
+    const int64_t M = static_cast<int64_t>(h_positions_.size());
+    for (int64_t r = 0; r < M; ++r) h_targets_[r] = ids[h_positions_[r]];
+    TRY(be.upload(d_gen_ids_.data(), h_gen_ids_.data(), ib * N));
+    TRY(be.upload(d_positions_.data(), h_positions_.data(), ib * M));
+    TRY(be.upload(d_targets_.data(), h_targets_.data(), ib * M));
 
     // 2. Generator: shared embeddings, encoder over all positions, head at masked rows only.
-    embed_forward(gen_ids_.data(), types_.data(), &g_pre_, &g_mean_, &g_rstd_, &g_emb_, hp, seed, base + kSlotGenEmb);
-    const float* hg = gen_.forward(P, g_emb_.data(), mask_.data(), eps, hp, ap, seed, base + kSlotGenEnc);
+    TRY(embed_forward(d_gen_ids_.data(), &g_emb_, hp, seed, base + kSlotGenEmb));
+    const float* hg = nullptr;
+    TRY(gen_.forward(P, g_emb_.out.data(), d_mask_.data(), eps, hp, ap, seed, base + kSlotGenEnc, &hg));
     float* logits = logits_.data();  // [M,V]
     if (M > 0) {
-      cpu::gather_rows(hm_.data(), hg, positions_.data(), M, Hg);
-      cpu::linear_forward(hd1_.data(), hm_.data(), P + gpd_w_, P + gpd_b_, M, Hg, E);
-      cpu::gelu_forward(hg1_.data(), hd1_.data(), M * E);
-      cpu::layernorm_forward(hl_.data(), hl_mean_.data(), hl_rstd_.data(), hg1_.data(), P + gpln_g_, P + gpln_b_, M, E, eps);
-      cpu::linear_forward(logits, hl_.data(), P + wte_, P + glm_b_, M, E, V);
-      if (ov && ov->gen_logits_out) ov->gen_logits_out->assign(logits, logits + M * V);
+      TRY(gen_head_forward(hg, d_positions_.data(), M, logits));
+      if (ov && ov->gen_logits_out) {
+        ov->gen_logits_out->resize(static_cast<size_t>(M * V));
+        TRY(be.download(ov->gen_logits_out->data(), logits, fb * M * V));
+      }
     }
     // 3. The fused sampling step: Gumbel-max samples (before the loss overwrites logits with its gradient).
     if (electra_ && M > 0) {
-      if (ov) std::copy(ov->sampled_ids.begin(), ov->sampled_ids.end(), sampled_.begin());
-      else cpu::gumbel_sample(sampled_.data(), logits, M, V, t.temperature, seed, base + kSlotSample);
+      if (ov) TRY(be.upload(d_sampled_.data(), ov->sampled_ids.data(), ib * M));
+      else TRY(be.gumbel_sample(d_sampled_.data(), logits, M, V, t.temperature, seed, base + kSlotSample));
     }
     // Generator loss (mean over masked rows), its gradient written in place.
-    int32_t* rows = rows_.data();  // 0..M-1, sized by resize()
-    for (int64_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
-    if (M > 0)
-      cpu::crossentropy_forward_backward(losses_.data(), argmax_.data(), logits, logits, rows, targets_.data(),
-                                         M, V, 1.0f / static_cast<float>(M * k));
+    if (M > 0) {
+      TRY(be.crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
+                                           d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k)));
+      TRY(be.download(h_losses_.data(), losses_.data(), fb * M));
+      TRY(be.download(h_argmax_.data(), d_argmax_.data(), ib * M));
+    }
+
+    // 4. Discriminator: inputs and labels from the samples, forward, sigmoid BCE over real tokens.
+    double dsum = 0;
+    if (electra_) {
+      TRY(be.make_disc_inputs(d_disc_ids_.data(), d_labels_.data(), d_ids_.data(), d_positions_.data(),
+                              d_sampled_.data(), M, N));
+      TRY(be.download(h_labels_.data(), d_labels_.data(), fb * N));
+      TRY(embed_forward(d_disc_ids_.data(), &d_emb_, hp, seed, base + kSlotDiscEmb));
+      const float* hd = nullptr;
+      TRY(disc_.forward(P, d_emb_.out.data(), d_mask_.data(), eps, hp, ap, seed, base + kSlotDiscEnc, &hd));
+      TRY(disc_head_forward(hd, dlogit_.data()));
+      if (ov && ov->disc_logits_out) {
+        ov->disc_logits_out->resize(static_cast<size_t>(N));
+        TRY(be.download(ov->disc_logits_out->data(), dlogit_.data(), fb * N));
+      }
+      TRY(be.download(h_dlogit_.data(), dlogit_.data(), fb * N));
+      TRY(be.bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
+                                  d_dweights_.data(), N,
+                                  t.disc_weight / static_cast<float>(std::max<int64_t>(real, 1) * k)));
+      TRY(be.download(&dsum, d_scalars_.data(), sizeof(double)));
+
+      // 5a. Discriminator backward: head, encoder, then its embeddings into the shared gradients.
+      if (train) {
+        const int64_t H = cfg_.disc.hidden;
+        // Buffers produced by one op alone are written (the *_write variants), not zeroed + accumulated.
+        TRY(be.linear_backward_write(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_,
+                                     N, H, 1));
+        TRY(be.gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H));
+        TRY(be.linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), hd, P + dpd_w_, N, H,
+                                     H));
+        TRY(be.zero(d_emb_.dout.data(), fb * N * cfg_.embedding_size));
+        TRY(disc_.backward(P, G, dtmp_n_.data(), d_emb_.dout.data(), d_emb_.out.data(), d_mask_.data(), hp, ap, seed,
+                           base + kSlotDiscEnc));
+        TRY(embed_backward(d_disc_ids_.data(), &d_emb_, hp, seed, base + kSlotDiscEmb));
+      }
+    }
+
+    // 5b. Generator backward: tied output layer (its weight is the word embedding), head, gather, encoder.
+    if (train) {
+      const int64_t E = cfg_.embedding_size, Hg = cfg_.gen.hidden;
+      TRY(be.zero(dh_gen_.data(), fb * N * Hg));
+      if (M > 0) {
+        TRY(be.linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits, hl_.data(), P + wte_, M, E, V));
+        TRY(be.zero(hd1_grad_.data(), fb * M * E));
+        TRY(be.layernorm_backward(hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(),
+                                  P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), M, E));
+        TRY(be.gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E));
+        TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_,
+                                     M, Hg, E));
+        TRY(be.gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), d_positions_.data(), M, Hg));
+      }
+      TRY(be.zero(g_emb_.dout.data(), fb * N * E));
+      TRY(gen_.backward(P, G, dh_gen_.data(), g_emb_.dout.data(), g_emb_.out.data(), d_mask_.data(), hp, ap, seed,
+                        base + kSlotGenEnc));
+      TRY(embed_backward(d_gen_ids_.data(), &g_emb_, hp, seed, base + kSlotGenEmb));
+    }
+
+    // This micro-batch's metrics, from the downloads above.
+    TRY(be.sync());
     double gl = 0;
     for (int64_t r = 0; r < M; ++r) {
-      gl += losses_[r];
-      gen_correct += argmax_[r] == targets_[r];
+      gl += h_losses_[r];
+      gen_correct += h_argmax_[r] == h_targets_[r];
     }
     gl = M > 0 ? gl / M : 0;
     m.gen_loss += gl / k;
     m.masked += M;
     m.tokens += real;
-
-    // 4. Discriminator: inputs and labels from the samples, forward, sigmoid BCE over real tokens.
     if (electra_) {
-      std::copy(ids, ids + N, disc_ids_.begin());
-      for (int64_t r = 0; r < M; ++r) disc_ids_[positions_[r]] = sampled_[r];
-      int64_t replaced = 0;
       for (int64_t i = 0; i < N; ++i) {
-        dlabels_[i] = disc_ids_[i] != ids[i] ? 1.0f : 0.0f;
-        dweights_[i] = static_cast<float>(mask_[i]);
-        replaced += mask_[i] && disc_ids_[i] != ids[i];
-      }
-      m.replaced += replaced;
-      embed_forward(disc_ids_.data(), types_.data(), &d_pre_, &d_mean_, &d_rstd_, &d_emb_, hp, seed, base + kSlotDiscEmb);
-      const float* hd = disc_.forward(P, d_emb_.data(), mask_.data(), eps, hp, ap, seed, base + kSlotDiscEnc);
-      disc_head_forward(hd, dlogit_.data());
-      if (ov && ov->disc_logits_out) ov->disc_logits_out->assign(dlogit_.begin(), dlogit_.end());
-      for (int64_t i = 0; i < N; ++i) {
-        if (!mask_[i]) continue;
-        const bool pred = dlogit_[i] > 0, lab = dlabels_[i] > 0.5f;
+        if (!h_mask_[i]) continue;
+        const bool pred = h_dlogit_[i] > 0, lab = h_labels_[i] > 0.5f;
+        m.replaced += lab;
         disc_correct += pred == lab;
         tp += pred && lab;
         pred_pos += pred;
       }
-      const double dsum = cpu::bce_forward_backward(dlogit_.data(), dlogit_.data(), dlabels_.data(), dweights_.data(), N,
-                                                    t.disc_weight / static_cast<float>(std::max<int64_t>(real, 1) * k));
       const double dl = dsum / std::max<int64_t>(real, 1);
       m.disc_loss += dl / k;
       m.loss += (gl + t.disc_weight * dl) / k;
-
-      // 5a. Discriminator backward: head, encoder, then its embeddings into the shared gradients.
-      if (train) {
-      const int64_t H = cfg_.disc.hidden;
-      // Buffers produced by one op alone are written (the *_write variants), not zeroed + accumulated.
-      cpu::linear_backward_write(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_, N, H, 1);
-      cpu::gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H);
-      cpu::linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), hd, P + dpd_w_, N, H, H);
-      zero(d_demb_);
-      disc_.backward(P, G, dtmp_n_.data(), d_demb_.data(), d_emb_.data(), mask_.data(), hp, ap, seed,
-                     base + kSlotDiscEnc);
-      embed_backward(disc_ids_.data(), types_.data(), d_pre_, d_mean_, d_rstd_, &d_demb_, hp, seed, base + kSlotDiscEmb);
-      }
     } else {
       m.loss += gl / k;
     }
-
-    // 5b. Generator backward: tied output layer (its weight is the word embedding), head, gather, encoder.
-    if (!train) continue;
-    zero(dh_gen_);
-    if (M > 0) {
-      cpu::linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits, hl_.data(), P + wte_, M, E, V);
-      std::fill(hd1_grad_.begin(), hd1_grad_.begin() + M * E, 0.0f);
-      cpu::layernorm_backward(hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(), P + gpln_g_,
-                              hl_mean_.data(), hl_rstd_.data(), M, E);
-      cpu::gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E);
-      cpu::linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M, Hg, E);
-      cpu::gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), positions_.data(), M, Hg);
-    }
-    zero(g_demb_);
-    gen_.backward(P, G, dh_gen_.data(), g_demb_.data(), g_emb_.data(), mask_.data(), hp, ap, seed, base + kSlotGenEnc);
-    embed_backward(gen_ids_.data(), types_.data(), g_pre_, g_mean_, g_rstd_, &g_demb_, hp, seed, base + kSlotGenEmb);
   }
 
   // 6. Metrics, then clip by the global norm and AdamW.
@@ -366,21 +463,23 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     m.replaced_fraction = m.tokens > 0 ? double(m.replaced) / double(m.tokens) : 0;
   }
   m.lr = train ? learning_rate(t, step) : 0.0;
-  if (!train) {
-    m.grad_norm = 0;
-  } else if (ov && !ov->apply_update) {
-    m.grad_norm = cpu::global_norm(G, buf_.total);
-  } else {
-    m.grad_norm = t.clip_norm > 0 ? cpu::clip_grad_norm(G, buf_.total, t.clip_norm) : cpu::global_norm(G, buf_.total);
-    if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
-      return Status(StatusCode::kInternal, "non-finite loss or gradient at step " + std::to_string(step) +
-                                               "; the update was skipped (diverged: lower the learning rate)");
-    cpu::AdamWHyper h;
-    h.lr = static_cast<float>(m.lr);
-    h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
-    h.step = step + 1;
-    h.bias_correction = t.bias_correction;
-    cpu::adamw_update_table(table_, buf_.params, G, buf_.m, buf_.v, h);
+  if (train) {
+    const bool update = !(ov && !ov->apply_update);
+    TRY(be.clip_grad_norm(d_scalars_.data() + 1, G, buf_.total, update ? t.clip_norm : 0.0f));
+    TRY(be.download(&m.grad_norm, d_scalars_.data() + 1, sizeof(double)));
+    TRY(be.sync());
+    if (update) {
+      if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
+        return Status(StatusCode::kInternal, "non-finite loss or gradient at step " + std::to_string(step) +
+                                                 "; the update was skipped (diverged: lower the learning rate)");
+      cpu::AdamWHyper h;
+      h.lr = static_cast<float>(m.lr);
+      h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
+      h.step = step + 1;
+      h.bias_correction = t.bias_correction;
+      TRY(be.adamw_update_table(table_, P_, G, M_, V_, h));
+      TRY(be.sync());
+    }
   }
   if (!std::isfinite(m.loss))
     return Status(StatusCode::kInternal, "loss is not finite at step " + std::to_string(step) +
@@ -406,42 +505,40 @@ Status ElectraModel::check_inference_batch(const Batch& b) {
 
 Status ElectraModel::generator_logits(const Batch& b, const std::vector<int32_t>& rows, std::vector<float>* logits) {
   ELECTRA_RETURN_IF_ERROR(check_inference_batch(b));
-  const int64_t N = b.rows * b.seq_len, R = static_cast<int64_t>(rows.size());
-  const int64_t E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
+  const int64_t N = b.rows * b.seq_len, R = static_cast<int64_t>(rows.size()), V = cfg_.vocab_size;
   for (int32_t r : rows)
     if (r < 0 || r >= N) return InvalidArgument("position " + std::to_string(r) + " is outside the batch");
-  resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1));
-  for (int64_t i = 0; i < N; ++i) {
-    types_[i] = b.token_type_ids ? b.token_type_ids[i] : 0;
-    mask_[i] = b.attention_mask ? (b.attention_mask[i] != 0) : 1;
-  }
-  const float* P = buf_.params;
-  embed_forward(b.input_ids, types_.data(), &g_pre_, &g_mean_, &g_rstd_, &g_emb_, 0.0f, 0, 0);
-  const float* hg = gen_.forward(P, g_emb_.data(), mask_.data(), cfg_.layer_norm_eps, 0.0f, 0.0f, 0, 0);
-  std::vector<float> hm(R * Hg), d1(R * E), g1(R * E), l1(R * E), mean(R), rstd(R);
-  cpu::gather_rows(hm.data(), hg, rows.data(), R, Hg);
-  cpu::linear_forward(d1.data(), hm.data(), P + gpd_w_, P + gpd_b_, R, Hg, E);
-  cpu::gelu_forward(g1.data(), d1.data(), R * E);
-  cpu::layernorm_forward(l1.data(), mean.data(), rstd.data(), g1.data(), P + gpln_g_, P + gpln_b_, R, E, cfg_.layer_norm_eps);
-  logits->resize(R * V);
-  cpu::linear_forward(logits->data(), l1.data(), P + wte_, P + glm_b_, R, E, V);
-  return Status::Ok();
+  TRY(resize(b.rows, b.seq_len, std::max<int64_t>({maxM_, R, 1})));
+  TRY(ensure_device());
+  int64_t real = 0;
+  TRY(upload_batch(b, 0, &real));
+  const float eps = cfg_.layer_norm_eps;
+  TRY(embed_forward(d_ids_.data(), &g_emb_, 0.0f, 0, 0));
+  const float* hg = nullptr;
+  TRY(gen_.forward(P_, g_emb_.out.data(), d_mask_.data(), eps, 0.0f, 0.0f, 0, 0, &hg));
+  logits->resize(static_cast<size_t>(R * V));
+  if (R == 0) return be_->sync();
+  TRY(be_->upload(d_positions_.data(), rows.data(), sizeof(int32_t) * R));
+  TRY(gen_head_forward(hg, d_positions_.data(), R, logits_.data()));
+  TRY(be_->download(logits->data(), logits_.data(), sizeof(float) * R * V));
+  return be_->sync();
 }
 
 Status ElectraModel::discriminate(const Batch& b, std::vector<float>* logits) {
   if (!electra_) return InvalidArgument("an MLM model has no discriminator");
   ELECTRA_RETURN_IF_ERROR(check_inference_batch(b));
   const int64_t N = b.rows * b.seq_len;
-  resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1));
-  for (int64_t i = 0; i < N; ++i) {
-    types_[i] = b.token_type_ids ? b.token_type_ids[i] : 0;
-    mask_[i] = b.attention_mask ? (b.attention_mask[i] != 0) : 1;
-  }
-  embed_forward(b.input_ids, types_.data(), &d_pre_, &d_mean_, &d_rstd_, &d_emb_, 0.0f, 0, 0);
-  const float* hd = disc_.forward(buf_.params, d_emb_.data(), mask_.data(), cfg_.layer_norm_eps, 0.0f, 0.0f, 0, 0);
-  logits->resize(N);
-  disc_head_forward(hd, logits->data());
-  return Status::Ok();
+  TRY(resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1)));
+  TRY(ensure_device());
+  int64_t real = 0;
+  TRY(upload_batch(b, 0, &real));
+  TRY(embed_forward(d_ids_.data(), &d_emb_, 0.0f, 0, 0));
+  const float* hd = nullptr;
+  TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, 0.0f, 0.0f, 0, 0, &hd));
+  TRY(disc_head_forward(hd, dlogit_.data()));
+  logits->resize(static_cast<size_t>(N));
+  TRY(be_->download(logits->data(), dlogit_.data(), sizeof(float) * N));
+  return be_->sync();
 }
 
 }  // namespace electra

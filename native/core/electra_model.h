@@ -63,8 +63,8 @@ class ElectraModel {
   Backend& backend() { return *be_; }
   // The host copy of params, grads and AdamW moments. On the CPU backend it is
   // the working memory itself. On CUDA the working copy lives on the device:
-  // call sync_to_host() before reading these buffers, and host_modified()
-  // after writing them (the next step uploads them).
+  // call sync_to_host() before reading or writing these buffers, and
+  // host_modified() after writing them (the next native call uploads them).
   ParamBuffers& buffers() { return buf_; }
   Status sync_to_host();
   void host_modified() { device_stale_ = true; }
@@ -95,14 +95,19 @@ class ElectraModel {
  private:
   ElectraModel(const ModelConfig& cfg, const ExecOptions& exec) : cfg_(cfg), exec_(exec) {}
   Status build();
-  void resize(int64_t B, int64_t S, int64_t maxM);
+  // Sizes the activations for B x S batches with at most maxM masked rows.
+  Status resize(int64_t B, int64_t S, int64_t maxM);
+  Status ensure_device();  // uploads the host buffers when they changed
+  // Host-side batch preparation: types_, mask_ and dweights_ of micro-batch rows [r0, r0 + B_).
+  Status upload_batch(const Batch& b, int64_t r0, int64_t* real_tokens);
   // Shared embeddings: ids -> emb [N,E] after LayerNorm and dropout.
-  void embed_forward(const int32_t* ids, const int32_t* types, std::vector<float>* pre, std::vector<float>* mean,
-                     std::vector<float>* rstd, std::vector<float>* out, float p, uint64_t seed, uint64_t off);
-  void embed_backward(const int32_t* ids, const int32_t* types, const std::vector<float>& pre,
-                      const std::vector<float>& mean, const std::vector<float>& rstd, std::vector<float>* demb,
-                      float p, uint64_t seed, uint64_t off);
-  void disc_head_forward(const float* h, float* logits);
+  struct EmbActs {
+    BackendBuffer<float> pre, mean, rstd, out, dout;  // [N,E], [N], [N], [N,E], [N,E]
+  };
+  Status embed_forward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off);
+  Status embed_backward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off);
+  Status gen_head_forward(const float* hg, const int32_t* rows, int64_t M, float* logits);
+  Status disc_head_forward(const float* h, float* logits);
   Status run_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* m, const StepOverrides* ov,
                   bool train);
   Status check_inference_batch(const Batch& b);
@@ -111,9 +116,11 @@ class ElectraModel {
   ExecOptions exec_;
   std::unique_ptr<Backend> be_;
   ParamTable table_;
-  ParamBuffers buf_;
-  bool device_stale_ = true;  // the host buffers changed since the last upload
-  bool host_stale_ = false;   // the device buffers changed since the last download
+  ParamBuffers buf_;           // host copy (the working copy on the CPU backend)
+  BackendBuffer<float> dev_;   // CUDA: params, grads, m, v (4 x total floats); empty on the CPU
+  float *P_ = nullptr, *G_ = nullptr, *M_ = nullptr, *V_ = nullptr;  // working copies
+  bool device_stale_ = true;   // the host buffers changed since the last upload
+  bool host_stale_ = false;    // the device buffers changed since the last download
   Encoder gen_, disc_;
   bool electra_ = true;
   // offsets of the shared and head tensors
@@ -121,17 +128,20 @@ class ElectraModel {
   int64_t gpd_w_, gpd_b_, gpln_g_, gpln_b_, glm_b_;
   int64_t dpd_w_ = -1, dpd_b_ = -1, dpp_w_ = -1, dpp_b_ = -1;
 
-  // activations (CPU), sized by resize()
+  // Activations, sized by resize(). h_ = host staging, d_ = backend memory.
   int64_t B_ = 0, S_ = 0, maxM_ = 0;
-  std::vector<int32_t> gen_ids_, disc_ids_, types_, mask_, targets_, positions_, sampled_, argmax_;
-  std::vector<int32_t> rows_;                                     // [maxM] 0..M-1 for the generator loss
-  std::vector<float> emb_scratch_;                                // [N,E] embed_backward's LayerNorm gradient
-  std::vector<float> g_pre_, g_mean_, g_rstd_, g_emb_, g_demb_;  // generator embeddings [N,E]
-  std::vector<float> d_pre_, d_mean_, d_rstd_, d_emb_, d_demb_;  // discriminator embeddings
-  std::vector<float> dh_gen_;                                     // [N,Hg]
-  std::vector<float> hm_, hd1_, hg1_, hl_, hl_mean_, hl_rstd_, logits_, dtmp_m_, dtmp_m2_, hd1_grad_;  // gen head [M,*]
-  std::vector<float> losses_;
-  std::vector<float> dd1_, dg1_, dlogit_, dlabels_, dweights_, dh_disc_, dtmp_n_;  // disc head [N,*]
+  std::vector<int32_t> h_gen_ids_, h_types_, h_mask_, h_targets_, h_positions_, h_sampled_, h_argmax_;
+  std::vector<float> h_dweights_, h_losses_, h_dlogit_, h_labels_;
+  BackendBuffer<int32_t> d_ids_, d_gen_ids_, d_disc_ids_, d_types_, d_mask_;       // [N]
+  BackendBuffer<int32_t> d_positions_, d_targets_, d_sampled_, d_argmax_, d_rows_;  // [maxM]
+  BackendBuffer<float> d_dweights_, d_labels_;                                     // [N]
+  BackendBuffer<double> d_scalars_;                                                // [2] disc loss sum, grad norm
+  EmbActs g_emb_, d_emb_;                                                          // generator / discriminator
+  BackendBuffer<float> emb_scratch_;                       // [N,E] embed_backward's LayerNorm gradient
+  BackendBuffer<float> dh_gen_;                            // [N,Hg]
+  BackendBuffer<float> hm_, hd1_, hg1_, hl_, hl_mean_, hl_rstd_, logits_, dtmp_m_, dtmp_m2_, hd1_grad_;  // gen head [M,*]
+  BackendBuffer<float> losses_;                            // [maxM]
+  BackendBuffer<float> dd1_, dg1_, dlogit_, dh_disc_, dtmp_n_;  // disc head [N,*]
 };
 
 }  // namespace electra

@@ -1,16 +1,10 @@
 #include "encoder.h"
 
-#include <algorithm>
-#include <cstring>
-
-#include "cpu/ops.h"
 
 namespace electra {
 
-static void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
-static void grow(std::vector<float>& v, size_t n) {
-  if (v.size() != n) v.assign(n, 0.0f);
-}
+// Shorthand for the backend's op calls, which all return a Status.
+#define TRY ELECTRA_RETURN_IF_ERROR
 
 Status add_encoder_params(ParamTable* t, const std::string& prefix, const EncoderConfig& c, int64_t E) {
   const int64_t H = c.hidden, F = c.intermediate;
@@ -69,65 +63,72 @@ Status Encoder::bind(const ParamTable& t, const std::string& prefix, const Encod
     };
     for (auto& m : map) ELECTRA_RETURN_IF_ERROR(offset_of(t, p + m.n, m.o));
   }
-  acts_.assign(c.layers, LayerActs{});
+  acts_.clear();
+  acts_.resize(static_cast<size_t>(c.layers));
   B_ = S_ = 0;
   return Status::Ok();
 }
 
-void Encoder::resize(int64_t B, int64_t S) {
-  if (B == B_ && S == S_) return;
+Status Encoder::resize(Backend* be, int64_t B, int64_t S) {
+  if (be == be_ && B == B_ && S == S_) return Status::Ok();
+  be_ = be;
   B_ = B;
   S_ = S;
   const size_t N = B * S, H = c_.hidden, F = c_.intermediate, A = c_.heads;
-  grow(h0_, project_ ? N * H : 0);
+  TRY(h0_.resize(be, project_ ? N * H : 0));
   for (auto& a : acts_) {
-    grow(a.q, N * H); grow(a.k, N * H); grow(a.v, N * H);
-    grow(a.probs, B * A * S * S);
-    grow(a.ctx, N * H); grow(a.r1, N * H); grow(a.h1, N * H);
-    grow(a.mean1, N); grow(a.rstd1, N); grow(a.mean2, N); grow(a.rstd2, N);
-    grow(a.f, N * F); grow(a.g, N * F);
-    grow(a.r2, N * H); grow(a.out, N * H);
+    for (auto* b : {&a.q, &a.k, &a.v, &a.ctx, &a.r1, &a.h1, &a.r2, &a.out}) TRY(b->resize(be, N * H));
+    for (auto* b : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) TRY(b->resize(be, N));
+    TRY(a.probs.resize(be, B * A * S * S));
+    TRY(a.f.resize(be, N * F));
+    TRY(a.g.resize(be, N * F));
   }
-  grow(dh_, N * H); grow(dr_, N * H); grow(dq_, N * H); grow(dk_, N * H); grow(dv_, N * H);
-  grow(dctx_, N * H); grow(dtmp_, N * H); grow(dff_, N * F);
+  for (auto* b : {&dh_, &dr_, &dq_, &dk_, &dv_, &dctx_, &dtmp_}) TRY(b->resize(be, N * H));
+  TRY(dff_.resize(be, N * F));
+  return Status::Ok();
 }
 
-const float* Encoder::forward(const float* P, const float* emb, const int32_t* mask, float eps,
-                              float hidden_p, float attn_p, uint64_t seed, uint64_t off) {
+Status Encoder::forward(const float* P, const float* emb, const int32_t* mask, float eps, float hidden_p,
+                        float attn_p, uint64_t seed, uint64_t off, const float** out) {
+  Backend& be = *be_;
   const int64_t N = B_ * S_, H = c_.hidden, F = c_.intermediate, A = c_.heads, hd = H / A;
   const float* x = emb;  // [N,H]
   if (project_) {
-    cpu::linear_forward(h0_.data(), emb, P + proj_w_, P + proj_b_, N, E_, H);
+    TRY(be.linear_forward(h0_.data(), emb, P + proj_w_, P + proj_b_, N, E_, H));
     x = h0_.data();
   }
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerOffsets& o = layers_[l];
     LayerActs& a = acts_[l];
     const uint64_t lo = off + l * kRngPerLayer;
-    cpu::linear_forward(a.q.data(), x, P + o.wq, P + o.bq, N, H, H);
-    cpu::linear_forward(a.k.data(), x, P + o.wk, P + o.bk, N, H, H);
-    cpu::linear_forward(a.v.data(), x, P + o.wv, P + o.bv, N, H, H);
-    cpu::attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
-                           hd, attn_p, seed, lo + 0);
+    TRY(be.linear_forward(a.q.data(), x, P + o.wq, P + o.bq, N, H, H));
+    TRY(be.linear_forward(a.k.data(), x, P + o.wk, P + o.bk, N, H, H));
+    TRY(be.linear_forward(a.v.data(), x, P + o.wv, P + o.bv, N, H, H));
+    TRY(be.attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
+                             hd, attn_p, seed, lo + 0));
     // r1 = dropout(ctx @ Wao^T + b) + x
-    cpu::linear_forward(a.r1.data(), a.ctx.data(), P + o.wao, P + o.bao, N, H, H);
-    cpu::dropout_forward(a.r1.data(), a.r1.data(), N * H, hidden_p, seed, lo + 1);
-    cpu::residual_forward(a.r1.data(), a.r1.data(), x, N * H);
-    cpu::layernorm_forward(a.h1.data(), a.mean1.data(), a.rstd1.data(), a.r1.data(), P + o.ln1g, P + o.ln1b, N, H, eps);
-    cpu::linear_forward(a.f.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F);
-    cpu::gelu_forward(a.g.data(), a.f.data(), N * F);
-    cpu::linear_forward(a.r2.data(), a.g.data(), P + o.wo, P + o.bo, N, F, H);
-    cpu::dropout_forward(a.r2.data(), a.r2.data(), N * H, hidden_p, seed, lo + 2);
-    cpu::residual_forward(a.r2.data(), a.r2.data(), a.h1.data(), N * H);
-    cpu::layernorm_forward(a.out.data(), a.mean2.data(), a.rstd2.data(), a.r2.data(), P + o.ln2g, P + o.ln2b, N, H, eps);
+    TRY(be.linear_forward(a.r1.data(), a.ctx.data(), P + o.wao, P + o.bao, N, H, H));
+    TRY(be.dropout_forward(a.r1.data(), a.r1.data(), N * H, hidden_p, seed, lo + 1));
+    TRY(be.residual_forward(a.r1.data(), a.r1.data(), x, N * H));
+    TRY(be.layernorm_forward(a.h1.data(), a.mean1.data(), a.rstd1.data(), a.r1.data(), P + o.ln1g, P + o.ln1b, N,
+                             H, eps));
+    TRY(be.linear_gelu_forward(a.f.data(), a.g.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F));
+    TRY(be.linear_forward(a.r2.data(), a.g.data(), P + o.wo, P + o.bo, N, F, H));
+    TRY(be.dropout_forward(a.r2.data(), a.r2.data(), N * H, hidden_p, seed, lo + 2));
+    TRY(be.residual_forward(a.r2.data(), a.r2.data(), a.h1.data(), N * H));
+    TRY(be.layernorm_forward(a.out.data(), a.mean2.data(), a.rstd2.data(), a.r2.data(), P + o.ln2g, P + o.ln2b, N,
+                             H, eps));
     x = a.out.data();
   }
-  return x;
+  *out = x;
+  return Status::Ok();
 }
 
-void Encoder::backward(const float* P, float* G, float* dout, float* demb, const float* emb, const int32_t* mask,
-                       float hidden_p, float attn_p, uint64_t seed, uint64_t off) {
+Status Encoder::backward(const float* P, float* G, float* dout, float* demb, const float* emb, const int32_t* mask,
+                         float hidden_p, float attn_p, uint64_t seed, uint64_t off) {
+  Backend& be = *be_;
   const int64_t N = B_ * S_, H = c_.hidden, F = c_.intermediate, A = c_.heads, hd = H / A;
+  const size_t NHb = sizeof(float) * static_cast<size_t>(N * H);
   float* dx = dout;  // gradient w.r.t. the current layer's output; [N,H]
   for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
     const LayerOffsets& o = layers_[l];
@@ -135,38 +136,36 @@ void Encoder::backward(const float* P, float* G, float* dout, float* demb, const
     const uint64_t lo = off + l * kRngPerLayer;
     const float* x = l == 0 ? (project_ ? h0_.data() : emb) : acts_[l - 1].out.data();
     // LayerNorm 2: dr2 (in dr_) feeds both the residual (into dh1) and the FFN branch.
-    zero(dr_);
-    cpu::layernorm_backward(dr_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g, a.mean2.data(),
-                            a.rstd2.data(), N, H);
+    TRY(be.zero(dr_.data(), NHb));
+    TRY(be.layernorm_backward(dr_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g, a.mean2.data(),
+                              a.rstd2.data(), N, H));
     // dh1 = dr2 (residual) + FFN backward; build it in dh_.
-    std::memcpy(dh_.data(), dr_.data(), sizeof(float) * N * H);
+    TRY(be.copy(dh_.data(), dr_.data(), NHb));
     // The dropout backward into a fresh buffer is the dropout forward of the
     // gradient (same mask, same scale): written, no zeroing.
-    cpu::dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2);
-    cpu::linear_backward_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H);
-    cpu::gelu_backward_write(dff_.data(), dff_.data(), a.f.data(), N * F);  // in place
-    cpu::linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F);
+    TRY(be.dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2));
+    TRY(be.linear_backward_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H));
+    TRY(be.gelu_backward_write(dff_.data(), dff_.data(), a.f.data(), N * F));  // in place
+    TRY(be.linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
     // LayerNorm 1 -> dr1 (in dr_), which feeds the residual (dx of the layer input) and attention.
-    zero(dr_);
-    cpu::layernorm_backward(dr_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
-                            a.mean1.data(), a.rstd1.data(), N, H);
-    cpu::dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 1);
-    cpu::linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H, H);
-    zero(dq_); zero(dk_); zero(dv_);
-    cpu::attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.probs.data(), a.q.data(),
-                            a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0);
+    TRY(be.zero(dr_.data(), NHb));
+    TRY(be.layernorm_backward(dr_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
+                              a.mean1.data(), a.rstd1.data(), N, H));
+    TRY(be.dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 1));
+    TRY(be.linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H,
+                                 H));
+    for (auto* b : {&dq_, &dk_, &dv_}) TRY(be.zero(b->data(), NHb));
+    TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.probs.data(), a.q.data(),
+                              a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
     // dx(input) = dr1 (residual) + q/k/v projections' input gradients; dx aliases dout for l = L-1,
     // so assemble into dr_ (which already holds dr1) and then swap roles.
-    cpu::linear_backward(dr_.data(), G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H);
-    cpu::linear_backward(dr_.data(), G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H);
-    cpu::linear_backward(dr_.data(), G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H);
-    std::memcpy(dx, dr_.data(), sizeof(float) * N * H);
+    TRY(be.linear_backward(dr_.data(), G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));
+    TRY(be.linear_backward(dr_.data(), G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H));
+    TRY(be.linear_backward(dr_.data(), G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H));
+    TRY(be.copy(dx, dr_.data(), NHb));
   }
-  if (project_) {
-    cpu::linear_backward(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);
-  } else {
-    cpu::residual_backward(demb, nullptr, dx, N * H);
-  }
+  if (project_) return be.linear_backward(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);
+  return be.residual_backward(demb, nullptr, dx, N * H);
 }
 
 }  // namespace electra

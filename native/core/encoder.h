@@ -1,12 +1,13 @@
 // One BERT-style post-LayerNorm transformer encoder (the generator's or the
-// discriminator's), run over all B*S positions on the CPU backend. Owns its
-// activations for the backward; weights live in the shared parameter buffer
-// and are addressed by offsets from the ParamTable.
+// discriminator's), run over all B*S positions on a Backend. Owns its
+// activations (in the backend's memory) for the backward; weights live in the
+// shared parameter buffer and are addressed by offsets from the ParamTable.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "backend.h"
 #include "model_config.h"
 #include "params.h"
 
@@ -27,47 +28,49 @@ Status add_encoder_params(ParamTable* t, const std::string& prefix, const Encode
 
 // Per-layer saved activations, each [N, *] with N = B*S.
 struct LayerActs {
-  std::vector<float> q, k, v;     // [N,H]
-  std::vector<float> probs;       // [B,A,S,S]
-  std::vector<float> ctx;         // [N,H]
-  std::vector<float> r1;          // [N,H] dropout(attn out) + input (LayerNorm 1 input)
-  std::vector<float> mean1, rstd1;  // [N]
-  std::vector<float> h1;          // [N,H]
-  std::vector<float> f, g;        // [N,F] pre- and post-GELU
-  std::vector<float> r2;          // [N,H] dropout(ffn out) + h1 (LayerNorm 2 input)
-  std::vector<float> mean2, rstd2;  // [N]
-  std::vector<float> out;         // [N,H]
+  BackendBuffer<float> q, k, v;     // [N,H]
+  BackendBuffer<float> probs;       // [B,A,S,S]
+  BackendBuffer<float> ctx;         // [N,H]
+  BackendBuffer<float> r1;          // [N,H] dropout(attn out) + input (LayerNorm 1 input)
+  BackendBuffer<float> mean1, rstd1;  // [N]
+  BackendBuffer<float> h1;          // [N,H]
+  BackendBuffer<float> f, g;        // [N,F] pre- and post-GELU
+  BackendBuffer<float> r2;          // [N,H] dropout(ffn out) + h1 (LayerNorm 2 input)
+  BackendBuffer<float> mean2, rstd2;  // [N]
+  BackendBuffer<float> out;         // [N,H]
 };
 
 class Encoder {
  public:
   // Resolves offsets from the table; call after add_encoder_params.
   Status bind(const ParamTable& t, const std::string& prefix, const EncoderConfig& c, int64_t E);
-  // Sizes activations for B sequences of S tokens (reallocates only on growth).
-  void resize(int64_t B, int64_t S);
+  // Sizes activations in be's memory for B sequences of S tokens (reallocates
+  // only when the shape changes).
+  Status resize(Backend* be, int64_t B, int64_t S);
 
-  // emb[N,E] (the shared embedding output) -> returns the final hidden [N,H].
+  // emb[N,E] (the shared embedding output) -> *out = the final hidden [N,H].
   // rng_offset: first Philox offset this encoder may use; it uses 3 per layer.
-  const float* forward(const float* params, const float* emb, const int32_t* mask, float eps,
-                       float hidden_p, float attn_p, uint64_t seed, uint64_t rng_offset);
+  Status forward(const float* params, const float* emb, const int32_t* mask, float eps, float hidden_p,
+                 float attn_p, uint64_t seed, uint64_t rng_offset, const float** out);
   // dout[N,H] (gradient of the final hidden, consumed/clobbered) -> accumulates
   // parameter gradients into grads and demb[N,E] (+=).
-  void backward(const float* params, float* grads, float* dout, float* demb, const float* emb,
-                const int32_t* mask, float hidden_p, float attn_p, uint64_t seed, uint64_t rng_offset);
+  Status backward(const float* params, float* grads, float* dout, float* demb, const float* emb,
+                  const int32_t* mask, float hidden_p, float attn_p, uint64_t seed, uint64_t rng_offset);
 
   int64_t hidden() const { return c_.hidden; }
   static constexpr uint64_t kRngPerLayer = 3;
 
  private:
   EncoderConfig c_;
+  Backend* be_ = nullptr;
   int64_t E_ = 0, B_ = 0, S_ = 0;
   bool project_ = false;
   int64_t proj_w_ = -1, proj_b_ = -1;
   std::vector<LayerOffsets> layers_;
-  std::vector<float> h0_;         // [N,H] projected embeddings (or unused when E == H)
+  BackendBuffer<float> h0_;       // [N,H] projected embeddings (or unused when E == H)
   std::vector<LayerActs> acts_;
   // backward scratch
-  std::vector<float> dh_, dr_, dq_, dk_, dv_, dctx_, dtmp_, dff_;
+  BackendBuffer<float> dh_, dr_, dq_, dk_, dv_, dctx_, dtmp_, dff_;
 };
 
 }  // namespace electra

@@ -1,0 +1,31 @@
+#include "backend.h"
+
+#include "cpu/backend_cpu.h"
+#if defined(ELECTRA_HAVE_CUDA)
+#include "cuda/backend_cuda.h"
+#endif
+
+namespace electra {
+
+const char* backend_kind_name(BackendKind k) { return k == BackendKind::kCuda ? "cuda" : "cpu"; }
+const char* precision_name(Precision p) { return p == Precision::kBf16 ? "bf16" : "fp32"; }
+
+Status make_backend(const ExecOptions& o, std::unique_ptr<Backend>* out) {
+  if (o.backend == BackendKind::kCpu) {
+    if (o.precision != Precision::kFp32)
+      return InvalidArgument(std::string("precision ") + precision_name(o.precision) +
+                             " is not available on the CPU backend (it computes in fp32)");
+    std::unique_ptr<Backend> b = cpu::make_cpu_backend();
+    if (!b) return OutOfMemory("cannot allocate the CPU backend");
+    *out = std::move(b);
+    return Status::Ok();
+  }
+  if (o.device < 0) return InvalidArgument("CUDA device index must be >= 0, got " + std::to_string(o.device));
+#if defined(ELECTRA_HAVE_CUDA)
+  return cuda::make_cuda_backend(o, out);
+#else
+  return Status(StatusCode::kNoDevice, "CUDA was requested, but this binary was built without CUDA");
+#endif
+}
+
+}  // namespace electra

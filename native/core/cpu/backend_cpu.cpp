@@ -1,0 +1,188 @@
+#include "backend_cpu.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+
+namespace electra {
+namespace cpu {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  BackendKind kind() const override { return BackendKind::kCpu; }
+  Precision precision() const override { return Precision::kFp32; }
+  std::string describe() const override { return "cpu"; }
+
+  Status alloc(size_t bytes, void** out) override {
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (!p) return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes of host memory");
+    std::lock_guard<std::mutex> lock(mu_);
+    sizes_[p] = rounded;
+    in_use_ += static_cast<int64_t>(rounded);
+    if (in_use_ > peak_) peak_ = in_use_;
+    *out = p;
+    return Status::Ok();
+  }
+  void release(void* p) override {
+    if (!p) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = sizes_.find(p);
+      if (it != sizes_.end()) {
+        in_use_ -= static_cast<int64_t>(it->second);
+        sizes_.erase(it);
+      }
+    }
+    std::free(p);
+  }
+  Status upload(void* dst, const void* src, size_t bytes) override { return copy(dst, src, bytes); }
+  Status download(void* dst, const void* src, size_t bytes) override { return copy(dst, src, bytes); }
+  Status copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes && dst != src) std::memmove(dst, src, bytes);
+    return Status::Ok();
+  }
+  Status zero(void* p, size_t bytes) override {
+    if (bytes) std::memset(p, 0, bytes);
+    return Status::Ok();
+  }
+  Status sync() override { return Status::Ok(); }
+  int64_t bytes_in_use() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_use_;
+  }
+  int64_t peak_bytes() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peak_;
+  }
+
+  Status linear_forward(float* out, const float* inp, const float* w, const float* b, int64_t M, int64_t K,
+                        int64_t N) override {
+    cpu::linear_forward(out, inp, w, b, M, K, N);
+    return Status::Ok();
+  }
+  Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* w, const float* b, int64_t M,
+                             int64_t K, int64_t N) override {
+    cpu::linear_forward(pre, inp, w, b, M, K, N);
+    cpu::gelu_forward(out, pre, M * N);
+    return Status::Ok();
+  }
+  Status linear_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                         int64_t M, int64_t K, int64_t N) override {
+    cpu::linear_backward(dinp, dw, db, dout, inp, w, M, K, N);
+    return Status::Ok();
+  }
+  Status linear_backward_write(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+                               const float* w, int64_t M, int64_t K, int64_t N) override {
+    cpu::linear_backward_write(dinp, dw, db, dout, inp, w, M, K, N);
+    return Status::Ok();
+  }
+  Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
+                           const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) override {
+    cpu::embedding_forward(out, ids, types, wte, wpe, wtt, B, S, E);
+    return Status::Ok();
+  }
+  Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                            const int32_t* types, int64_t B, int64_t S, int64_t E) override {
+    cpu::embedding_backward(dwte, dwpe, dwtt, dout, ids, types, B, S, E);
+    return Status::Ok();
+  }
+  Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) override {
+    cpu::gather_rows(out, inp, rows, R, C);
+    return Status::Ok();
+  }
+  Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows, int64_t R, int64_t C) override {
+    cpu::gather_rows_backward(dinp, dout, rows, R, C);
+    return Status::Ok();
+  }
+  Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g, const float* b,
+                           int64_t N, int64_t C, float eps) override {
+    cpu::layernorm_forward(out, mean, rstd, inp, g, b, N, C, eps);
+    return Status::Ok();
+  }
+  Status layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp, const float* g,
+                            const float* mean, const float* rstd, int64_t N, int64_t C) override {
+    cpu::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C);
+    return Status::Ok();
+  }
+  Status gelu_forward(float* out, const float* inp, int64_t n) override {
+    cpu::gelu_forward(out, inp, n);
+    return Status::Ok();
+  }
+  Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
+    cpu::gelu_backward_write(dinp, dout, inp, n);
+    return Status::Ok();
+  }
+  Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
+                         uint64_t offset) override {
+    cpu::dropout_forward(out, inp, n, p, seed, offset);
+    return Status::Ok();
+  }
+  Status residual_forward(float* out, const float* a, const float* b, int64_t n) override {
+    cpu::residual_forward(out, a, b, n);
+    return Status::Ok();
+  }
+  Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
+    cpu::residual_backward(da, db, dout, n);
+    return Status::Ok();
+  }
+  Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                           const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                           uint64_t seed, uint64_t offset) override {
+    cpu::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
+    return Status::Ok();
+  }
+  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
+                            const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
+                            int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
+    cpu::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
+    return Status::Ok();
+  }
+  Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
+                                       const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
+                                       float grad_scale) override {
+    cpu::crossentropy_forward_backward(losses, argmax, dlogits, logits, rows, targets, R, V, grad_scale);
+    return Status::Ok();
+  }
+  Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
+                              const float* weights, int64_t N, float grad_scale) override {
+    *loss_sum = cpu::bce_forward_backward(dlogits, logits, labels, weights, N, grad_scale);
+    return Status::Ok();
+  }
+  Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
+                       uint64_t offset) override {
+    cpu::gumbel_sample(sampled, logits, R, V, T, seed, offset);
+    return Status::Ok();
+  }
+  Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
+                          const int32_t* sampled, int64_t M, int64_t N) override {
+    std::memcpy(disc_ids, ids, sizeof(int32_t) * static_cast<size_t>(N));
+    for (int64_t r = 0; r < M; ++r) disc_ids[positions[r]] = sampled[r];
+    for (int64_t i = 0; i < N; ++i) labels[i] = disc_ids[i] != ids[i] ? 1.0f : 0.0f;
+    return Status::Ok();
+  }
+  Status clip_grad_norm(double* norm, float* grads, int64_t n, float max_norm) override {
+    *norm = max_norm > 0 ? cpu::clip_grad_norm(grads, n, max_norm) : cpu::global_norm(grads, n);
+    return Status::Ok();
+  }
+  Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
+                            const AdamWHyper& hp) override {
+    cpu::adamw_update_table(table, params, grads, m, v, hp);
+    return Status::Ok();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<void*, size_t> sizes_;
+  int64_t in_use_ = 0, peak_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::unique_ptr<Backend>(new (std::nothrow) CpuBackend()); }
+
+}  // namespace cpu
+}  // namespace electra
