@@ -18,24 +18,50 @@ void report_failure(const char* file, int line, const std::string& msg) {
   if (g_failures <= 20) std::fprintf(stderr, "    %s:%d: %s\n", file, line, msg.c_str());
 }
 int current_failures() { return g_failures; }
+bool& require_device() {
+  static bool r = false;
+  return r;
+}
 }  // namespace etest
 
+// Usage: electra_tests [--backend cpu|cuda] [--list] [NAME-SUBSTRING...]
+//   --backend cuda: only the CUDA-vs-CPU tests (names starting "cuda_"), and
+//   no GPU is a failure rather than a skip. --backend cpu: all other tests.
 int main(int argc, char** argv) {
   std::vector<std::string> filters;
+  std::string backend;
+  bool list = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--list") == 0) {
-      for (auto& t : etest::registry()) std::printf("%s\n", t.name);
-      return 0;
+      list = true;
+    } else if (std::strcmp(argv[i], "--backend") == 0) {
+      if (i + 1 >= argc || (std::strcmp(argv[i + 1], "cpu") != 0 && std::strcmp(argv[i + 1], "cuda") != 0)) {
+        std::fprintf(stderr, "electra_tests: --backend needs 'cpu' or 'cuda'\n");
+        return 2;
+      }
+      backend = argv[++i];
+    } else {
+      filters.push_back(argv[i]);
     }
-    filters.push_back(argv[i]);
+  }
+  etest::require_device() = backend == "cuda";
+  auto selected = [&](const char* name) {
+    const bool is_cuda = std::strncmp(name, "cuda_", 5) == 0;
+    if (backend == "cuda" && !is_cuda) return false;
+    if (backend == "cpu" && is_cuda) return false;
+    if (filters.empty()) return true;
+    for (auto& f : filters)
+      if (std::string(name).find(f) != std::string::npos) return true;
+    return false;
+  };
+  if (list) {
+    for (auto& t : etest::registry())
+      if (selected(t.name)) std::printf("%s\n", t.name);
+    return 0;
   }
   int passed = 0, failed = 0;
   for (auto& t : etest::registry()) {
-    if (!filters.empty()) {
-      bool hit = false;
-      for (auto& f : filters) hit |= std::string(t.name).find(f) != std::string::npos;
-      if (!hit) continue;
-    }
+    if (!selected(t.name)) continue;
     int before = etest::current_failures();
     auto t0 = std::chrono::steady_clock::now();
     t.fn();

@@ -149,6 +149,10 @@ inline std::vector<int64_t> fd_indices(int64_t n) {
   }
   return idx;
 }
+// True under `electra_tests --backend cuda`: a test that needs a GPU fails
+// instead of printing SKIP when there is none.
+bool& require_device();
+
 // What an accumulating op added to a gradient buffer that started as `before`.
 inline std::vector<double> delta(const Guarded& g, const std::vector<float>& before) {
   std::vector<double> d(before.size());
