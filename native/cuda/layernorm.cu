@@ -10,7 +10,6 @@ namespace cuda {
 namespace {
 
 constexpr int kRowThreads = 256;  // power of two (block_sum)
-constexpr int kColThreads = 128;
 
 // Mean of row x against a pivot: pivot + mean(x - pivot), in double.
 __device__ __forceinline__ double row_mean(const float* x, int64_t C, double pivot, double* sh) {
@@ -73,23 +72,43 @@ __global__ void layernorm_bwd_dinp_kernel(float* __restrict__ dinp, const float*
   }
 }
 
-// One thread per column, rows in order: deterministic. xhat uses the saved
-// fp32 mean (no per-row correction; see ops_cuda.h).
+// dgamma/dbeta: a block per tile of kColTile columns; its kRowLanes lanes
+// of threads stride over the rows (lane y takes rows y, y + kRowLanes, ...),
+// then the lanes' partial sums are combined in a fixed tree order, so the
+// result is deterministic. (A single thread per column summing all N rows
+// left all but C/128 SMs idle.) xhat uses the saved fp32 mean (no per-row
+// correction; see ops_cuda.h).
+constexpr int kColTile = 32, kRowLanes = 32;
 __global__ void layernorm_bwd_params_kernel(float* __restrict__ dgamma, float* __restrict__ dbeta,
                                             const float* __restrict__ dout,
                                             const float* __restrict__ inp,
                                             const float* __restrict__ mean,
                                             const float* __restrict__ rstd, int64_t N, int64_t C) {
-  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= C) return;
+  __shared__ double sg_sh[kRowLanes][kColTile + 1], sb_sh[kRowLanes][kColTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t c = int64_t(blockIdx.x) * kColTile + tx;
   double sg = 0, sb = 0;
-  for (int64_t r = 0; r < N; ++r) {
-    const double g = dout[r * C + c];
-    sg += g * ((double(inp[r * C + c]) - double(mean[r])) * double(rstd[r]));
-    sb += g;
+  if (c < C) {
+    for (int64_t r = ty; r < N; r += kRowLanes) {
+      const double g = dout[r * C + c];
+      sg += g * ((double(inp[r * C + c]) - double(mean[r])) * double(rstd[r]));
+      sb += g;
+    }
   }
-  if (dgamma) dgamma[c] = float(dgamma[c] + sg);
-  if (dbeta) dbeta[c] = float(dbeta[c] + sb);
+  sg_sh[ty][tx] = sg;
+  sb_sh[ty][tx] = sb;
+  __syncthreads();
+  for (int s = kRowLanes / 2; s > 0; s >>= 1) {
+    if (ty < s) {
+      sg_sh[ty][tx] += sg_sh[ty + s][tx];
+      sb_sh[ty][tx] += sb_sh[ty + s][tx];
+    }
+    __syncthreads();
+  }
+  if (ty == 0 && c < C) {
+    if (dgamma) dgamma[c] = float(dgamma[c] + sg_sh[0][tx]);
+    if (dbeta) dbeta[c] = float(dbeta[c] + sb_sh[0][tx]);
+  }
 }
 
 }  // namespace
@@ -115,9 +134,9 @@ Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float*
     CUDA_LAUNCH_CHECK("layernorm_bwd_dinp_kernel");
   }
   if (dgamma || dbeta) {
-    const unsigned blocks = unsigned((C + kColThreads - 1) / kColThreads);
-    layernorm_bwd_params_kernel<<<blocks, kColThreads, 0, stream>>>(dgamma, dbeta, dout, inp,
-                                                                    mean, rstd, N, C);
+    const unsigned blocks = unsigned((C + kColTile - 1) / kColTile);
+    layernorm_bwd_params_kernel<<<blocks, dim3(kColTile, kRowLanes), 0, stream>>>(
+        dgamma, dbeta, dout, inp, mean, rstd, N, C);
     CUDA_LAUNCH_CHECK("layernorm_bwd_params_kernel");
   }
   return Status::Ok();

@@ -56,9 +56,10 @@ Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                          const float* gamma, const float* beta, int64_t N, int64_t C, float eps,
                          cudaStream_t stream = 0);
 // dinp: one block per row, re-centred against the saved mean with the CPU's
-// double correction term. dgamma/dbeta: one thread per column summing over
-// rows in order (deterministic); xhat there uses the saved fp32 mean without
-// the correction (differs from the CPU only for rows with |mean| >> std).
+// double correction term. dgamma/dbeta: a block per 32 columns whose 32 row
+// lanes sum in a fixed order (deterministic); xhat there uses the saved fp32
+// mean without the correction (differs from the CPU only for rows with
+// |mean| >> std).
 Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                           const float* inp, const float* gamma, const float* mean,
                           const float* rstd, int64_t N, int64_t C, cudaStream_t stream = 0);
