@@ -1,7 +1,9 @@
 // electra_bench: the native benchmark program (no Node).
 //   electra_bench gemm [--threads N] [--json]
 //   electra_bench step [--preset tiny|small|base|large] [--batch 16] [--seq 128]
-//                      [--steps N] [--warmup 2] [--threads N] [--json]   (bench_step.cpp)
+//                      [--steps N] [--warmup 2] [--threads N] [--seed S]
+//                      [--backend cpu|cuda] [--device N] [--precision fp32|bf16] [--json]
+//                                                                        (bench_step.cpp)
 // Each mode is one function taking its own arguments; main() only dispatches
 // on argv[1]. Add a mode by writing `int mode_xxx(int argc, char** argv)` and
 // listing it in kModes.
@@ -160,7 +162,8 @@ const Mode kModes[] = {
     {"gemm", mode_gemm, "gemm [--threads N] [--json]   sgemm GFLOP/s at the model's shapes"},
     {"step", electra_bench_mode_step,
      "step [--preset tiny|small|base|large] [--batch 16] [--seq 128] [--steps N] [--warmup 2]\n"
-     "       [--threads N] [--seed S] [--json]   ELECTRA training step tokens/s, ms/step, peak RSS"},
+     "       [--threads N] [--seed S] [--backend cpu|cuda] [--device N] [--precision fp32|bf16] [--json]\n"
+     "       ELECTRA training step tokens/s, ms/step, peak RSS (CPU) / peak device memory (CUDA)"},
 };
 
 void usage() {

@@ -3,13 +3,25 @@
 // discriminator, both losses, backward, clipping, AdamW) at a preset's size.
 //
 //   electra_bench step [--preset tiny|small|base|large] [--batch 16] [--seq 128]
-//                      [--steps N] [--warmup 2] [--threads N] [--seed S] [--json]
+//                      [--steps N] [--warmup 2] [--threads N] [--seed S]
+//                      [--backend cpu|cuda] [--device N] [--precision fp32|bf16] [--json]
 //
 // Input: random token ids, each row [CLS] w_1 .. w_{S-2} [SEP] with w_i uniform
 // in 1000..29999 (ordinary WordPiece ids, no special tokens), no padding, all
 // token types 0. tokens/s = batch*seq / median step time. Peak RSS is the
 // process's getrusage(RUSAGE_SELF).ru_maxrss (model, optimizer state,
 // activations and the token buffer).
+//
+// --backend cuda (precision default bf16; the CPU computes in fp32 only): each
+// step is timed from a backend().sync() before it to a backend().sync() after
+// it, so a step's time covers all of its GPU work. Peak device memory is
+// backend().peak_bytes() (every allocation the backend made, highest since the
+// model was created); as a cross-check, the drop in cudaMemGetInfo's free bytes
+// from just before the model is created to just after the timed steps
+// (includes the CUDA library workspaces and anything else the process
+// allocated on the device meanwhile; other processes on the GPU skew it).
+// A backend that cannot be created (no GPU, a build without CUDA) is an error:
+// exit status 1 with "<code>: <message>" on stderr.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -24,6 +36,10 @@
 
 #include "core/electra_model.h"
 #include "core/thread_pool.h"
+
+#if defined(ELECTRA_HAVE_CUDA)
+#include <cuda_runtime.h>
+#endif
 
 namespace electra {
 namespace cpu {
@@ -72,7 +88,54 @@ struct StepArgs {
   int threads = 0;
   uint64_t seed = 1;
   bool json = false;
+  electra::BackendKind backend = electra::BackendKind::kCpu;
+  int device = 0;
+  bool precision_set = false;  // false: fp32 on the CPU, bf16 on CUDA
+  electra::Precision precision = electra::Precision::kFp32;
 };
+
+
+// JSON string body: escapes quotes, backslashes and control characters.
+std::string json_escape(const std::string& in) {
+  std::string o;
+  for (unsigned char c : in) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += char(c);
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof(b), "\\u%04x", c);
+      o += b;
+    } else {
+      o += char(c);
+    }
+  }
+  return o;
+}
+
+// Free and total device memory of `device` (cudaMemGetInfo), or false when
+// the build has no CUDA or the query fails.
+bool device_mem_info(int device, int64_t* free_b, int64_t* total_b) {
+#if defined(ELECTRA_HAVE_CUDA)
+  if (cudaSetDevice(device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  size_t f = 0, t = 0;
+  if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  *free_b = int64_t(f);
+  *total_b = int64_t(t);
+  return true;
+#else
+  (void)device;
+  (void)free_b;
+  (void)total_b;
+  return false;
+#endif
+}
 
 bool parse_int(const char* s, long long lo, long long* out) {
   char* end = nullptr;
@@ -98,6 +161,32 @@ bool parse_step_args(int argc, char** argv, StepArgs* a) {
       a->json = true;
     } else if (std::strcmp(f, "--preset") == 0 && i + 1 < argc) {
       a->preset = argv[++i];
+    } else if (std::strcmp(f, "--backend") == 0) {
+      const char* w = i + 1 < argc ? argv[i + 1] : "";
+      if (std::strcmp(w, "cpu") == 0) {
+        a->backend = electra::BackendKind::kCpu;
+      } else if (std::strcmp(w, "cuda") == 0) {
+        a->backend = electra::BackendKind::kCuda;
+      } else {
+        std::fprintf(stderr, "electra_bench step: --backend must be cpu or cuda, got '%s'\n", w);
+        return false;
+      }
+      ++i;
+    } else if (std::strcmp(f, "--precision") == 0) {
+      const char* w = i + 1 < argc ? argv[i + 1] : "";
+      if (std::strcmp(w, "fp32") == 0) {
+        a->precision = electra::Precision::kFp32;
+      } else if (std::strcmp(w, "bf16") == 0) {
+        a->precision = electra::Precision::kBf16;
+      } else {
+        std::fprintf(stderr, "electra_bench step: --precision must be fp32 or bf16, got '%s'\n", w);
+        return false;
+      }
+      a->precision_set = true;
+      ++i;
+    } else if (std::strcmp(f, "--device") == 0) {
+      if (!need(0, &v)) return false;
+      a->device = int(v);
     } else if (std::strcmp(f, "--batch") == 0) {
       if (!need(1, &v)) return false;
       a->batch = v;
@@ -120,6 +209,13 @@ bool parse_step_args(int argc, char** argv, StepArgs* a) {
       std::fprintf(stderr, "electra_bench step: unknown argument '%s'\n", f);
       return false;
     }
+  }
+  if (!a->precision_set)
+    a->precision = a->backend == electra::BackendKind::kCuda ? electra::Precision::kBf16 : electra::Precision::kFp32;
+  if (a->backend == electra::BackendKind::kCpu && a->precision != electra::Precision::kFp32) {
+    std::fprintf(stderr, "electra_bench step: --precision %s needs --backend cuda (the CPU computes in fp32)\n",
+                 electra::precision_name(a->precision));
+    return false;
   }
   return true;
 }
@@ -148,12 +244,32 @@ int electra_bench_mode_step(int argc, char** argv) {
   if (a.threads > 0) electra::set_num_threads(a.threads);
 
   const electra::ModelConfig mc = preset_config(*ps);
+  const bool cuda = a.backend == electra::BackendKind::kCuda;
+  electra::ExecOptions exec;
+  exec.backend = a.backend;
+  exec.device = a.device;
+  exec.precision = a.precision;
+  char where[64];
+  if (cuda)
+    std::snprintf(where, sizeof(where), "cuda:%d, %s", a.device, electra::precision_name(a.precision));
+  else
+    std::snprintf(where, sizeof(where), "cpu, %s", electra::precision_name(a.precision));
+
+  int64_t free_before = 0, total_dev = 0, free_after = 0, total_after = 0;
+  const bool have_meminfo = cuda && device_mem_info(a.device, &free_before, &total_dev);
+
   std::unique_ptr<electra::ElectraModel> model;
-  electra::Status st = electra::ElectraModel::create(mc, &model);
+  electra::Status st = electra::ElectraModel::create(mc, &model, exec);
   if (!st.ok()) {
-    std::fprintf(stderr, "electra_bench step: create: %s: %s\n", st.code_name(), st.message().c_str());
+    std::fprintf(stderr, "electra_bench step: create (%s): %s: %s\n", where, st.code_name(), st.message().c_str());
     return 1;
   }
+  if (model->backend().kind() != a.backend) {
+    std::fprintf(stderr, "electra_bench step: create (%s): ERR_INTERNAL: the model runs on the %s backend\n", where,
+                 electra::backend_kind_name(model->backend().kind()));
+    return 1;
+  }
+  const std::string device_desc = model->backend().describe();
   model->init_weights(a.seed);
 
   electra::TrainConfig tc;  // mask 0.15, lambda 50, AdamW eps 1e-6 wd 0.01, clip 1.0
@@ -185,15 +301,21 @@ int electra_bench_mode_step(int argc, char** argv) {
 
   int64_t step = 0;
   electra::StepMetrics m;
-  auto run_step = [&]() -> double {
-    const auto t0 = Clock::now();
-    electra::Status s = model->train_step(tc, batch, step, &m);
-    const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto check = [&](const electra::Status& s, const char* what) {
     if (!s.ok()) {
-      std::fprintf(stderr, "electra_bench step: train_step %lld: %s: %s\n", (long long)step, s.code_name(),
+      std::fprintf(stderr, "electra_bench step: %s %lld (%s): %s: %s\n", what, (long long)step, where, s.code_name(),
                    s.message().c_str());
       std::exit(1);
     }
+  };
+  // One step, timed from a drained backend to a drained backend (on the CPU
+  // the ops run inside the call, so the syncs are skipped).
+  auto run_step = [&]() -> double {
+    if (cuda) check(model->backend().sync(), "sync before step");
+    const auto t0 = Clock::now();
+    check(model->train_step(tc, batch, step, &m), "train_step");
+    if (cuda) check(model->backend().sync(), "sync after step");
+    const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
     ++step;
     return sec;
   };
@@ -208,7 +330,18 @@ int electra_bench_mode_step(int argc, char** argv) {
     steps = std::min(20, std::max(3, steps));
   }
   std::vector<double> ts;
+  const auto T0 = Clock::now();
   for (int i = 0; i < steps; ++i) ts.push_back(run_step());
+  const double total = std::chrono::duration<double>(Clock::now() - T0).count();
+  int64_t peak_dev = -1, in_use_dev = -1;
+  if (cuda) {
+    check(model->backend().sync(), "sync after the timed steps");
+    peak_dev = model->backend().peak_bytes();
+    in_use_dev = model->backend().bytes_in_use();
+  }
+  const bool have_meminfo_after = have_meminfo && device_mem_info(a.device, &free_after, &total_after);
+  const int64_t dev_delta = have_meminfo_after ? free_before - free_after : -1;
+
   std::vector<double> sorted = ts;
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();
@@ -220,30 +353,53 @@ int electra_bench_mode_step(int argc, char** argv) {
   const double rss = peak_rss_mb();
   const int threads = electra::num_threads();
   const long long params = (long long)model->num_parameters();
+  std::string kernel = electra::cpu::sgemm_kernel_name();
+  if (cuda) kernel = std::string("cuda-") + electra::precision_name(a.precision);
+  const double MiB = 1024.0 * 1024.0;
 
   if (a.json) {
+    auto num_or_null = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string((long long)v); };
     std::printf(
-        "{\"mode\": \"step\", \"impl\": \"electra-native\", \"preset\": \"%s\", \"batch\": %lld, "
+        "{\"mode\": \"step\", \"impl\": \"electra-native\", \"backend\": \"%s\", \"device\": %s, "
+        "\"device_name\": \"%s\", \"precision\": \"%s\", \"preset\": \"%s\", \"batch\": %lld, "
         "\"seq\": %lld, \"threads\": %d, \"kernel\": \"%s\", \"params\": %lld, \"warmup\": %d, "
         "\"steps\": %d, \"median_ms\": %.2f, \"min_ms\": %.2f, \"max_ms\": %.2f, \"mean_ms\": %.2f, "
-        "\"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"peak_rss_mb\": %.1f, \"loss\": %.4f, "
+        "\"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"tokens_per_s_mean\": %.1f, \"peak_rss_mb\": %.1f, "
+        "\"peak_device_bytes\": %s, \"device_bytes_in_use\": %s, \"device_mem_delta_bytes\": %s, "
+        "\"device_total_bytes\": %s, \"loss\": %.4f, "
         "\"gen_loss\": %.4f, \"disc_loss\": %.4f, \"masked\": %lld, \"step_ms\": [",
-        ps->name, (long long)a.batch, (long long)a.seq, threads, electra::cpu::sgemm_kernel_name(), params,
-        a.warmup, steps, med * 1e3, sorted.front() * 1e3, sorted.back() * 1e3, mean * 1e3, med * 1e3, tps, rss,
-        m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
+        electra::backend_kind_name(a.backend), cuda ? std::to_string(a.device).c_str() : "null", json_escape(device_desc).c_str(),
+        electra::precision_name(a.precision), ps->name, (long long)a.batch, (long long)a.seq, threads, kernel.c_str(), params, a.warmup, steps, med * 1e3,
+        sorted.front() * 1e3, sorted.back() * 1e3, mean * 1e3, med * 1e3, tps, double(N) * double(n) / total, rss,
+        num_or_null(peak_dev).c_str(), num_or_null(in_use_dev).c_str(), num_or_null(dev_delta).c_str(),
+        num_or_null(have_meminfo ? total_dev : -1).c_str(), m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
     for (size_t i = 0; i < ts.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ts[i] * 1e3);
     std::printf("]}\n");
-  } else {
+  } else if (!cuda) {
     std::printf(
         "ELECTRA training step (electra-native, CPU): preset %s (%lld params), batch %lld x seq %lld, "
         "%d thread(s), kernel %s\n",
-        ps->name, params, (long long)a.batch, (long long)a.seq, threads, electra::cpu::sgemm_kernel_name());
+        ps->name, params, (long long)a.batch, (long long)a.seq, threads, kernel.c_str());
     std::printf("%d warm-up + %d timed steps; last loss %.4f (gen %.4f, disc %.4f), %lld masked\n", a.warmup,
                 steps, m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
     std::printf("%12s %10s %10s %10s %12s %14s\n", "tokens/s", "ms/step", "min ms", "max ms", "tokens/step",
                 "peak RSS MB");
     std::printf("%12.1f %10.1f %10.1f %10.1f %12lld %14.1f\n", tps, med * 1e3, sorted.front() * 1e3,
                 sorted.back() * 1e3, (long long)N, rss);
+  } else {
+    std::printf("ELECTRA training step (electra-native, %s): preset %s (%lld params), batch %lld x seq %lld\n",
+                device_desc.c_str(), ps->name, params, (long long)a.batch, (long long)a.seq);
+    std::printf("%d warm-up + %d timed steps; last loss %.4f (gen %.4f, disc %.4f), %lld masked\n", a.warmup,
+                steps, m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
+    std::printf("%12s %10s %10s %10s %12s %16s %16s %12s\n", "tokens/s", "ms/step", "min ms", "max ms",
+                "tokens/step", "peak dev MiB", "dev delta MiB", "peak RSS MB");
+    char delta[32];
+    if (dev_delta >= 0)
+      std::snprintf(delta, sizeof(delta), "%.1f", double(dev_delta) / MiB);
+    else
+      std::snprintf(delta, sizeof(delta), "n/a");
+    std::printf("%12.1f %10.2f %10.2f %10.2f %12lld %16.1f %16s %12.1f\n", tps, med * 1e3, sorted.front() * 1e3,
+                sorted.back() * 1e3, (long long)N, double(peak_dev) / MiB, delta, rss);
   }
   return 0;
 }

@@ -1,9 +1,22 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `electra_bench step`: one ELECTRA replaced-token-detection
-training step with HF transformers on the CPU, timed the same way.
+training step with HF transformers, on the CPU or a CUDA GPU, timed the same way.
 
   python3 scripts/bench/peer_hf.py [--preset small] [--batch 16] [--seq 128]
                                    [--threads N] [--steps N] [--warmup 2] [--seed 1]
+                                   [--device cpu|cuda] [--bf16] [--compile]
+
+--device cuda runs everything on GPU 0 (the current device); each step is timed
+from a torch.cuda.synchronize() to a torch.cuda.synchronize(), and the peak
+memory is torch.cuda.max_memory_allocated() over the timed steps (the stats
+are reset after the warm-up; params, grads and AdamW state persist, so they
+are in it). --bf16 (CUDA only) wraps the forward passes, the sampling and the
+loss in torch.autocast(device_type="cuda", dtype=torch.bfloat16); backward and
+the optimizer run outside it, fp32 master weights and AdamW state, as usual.
+--compile wraps the generator and the discriminator in torch.compile (default
+mode); the compilation happens in the first warm-up step. When it fails the
+script still prints its JSON line, with "compile": "failed" and the error, and
+exits 0.
 
 Architecture, as the ELECTRA recipe: ElectraForMaskedLM generator +
 ElectraForPreTraining discriminator, one shared embedding module (word,
@@ -25,10 +38,13 @@ One step:
 
 Input: random ids like electra_bench step: [CLS] w.. [SEP], w uniform in
 1000..29999, no padding. Prints one JSON object on stdout:
-{tokens_per_s, ms_per_step, peak_rss_mb, torch_version, threads, ...};
-progress goes to stderr. Exit code 3 when torch / transformers are missing.
+{tokens_per_s, ms_per_step, peak_rss_mb, device, dtype, compile, peak_bytes,
+torch_version, threads, ...}; progress goes to stderr. Exit code 3 when torch /
+transformers are missing, 4 when --device cuda finds no usable GPU, 2 on bad
+arguments (--bf16 without --device cuda).
 """
 import argparse
+import contextlib
 import json
 import math
 import resource
@@ -55,7 +71,13 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="timed steps (0: about 10 s, 3..20)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast around forward + loss (CUDA only)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the generator and discriminator")
     args = ap.parse_args()
+    if args.bf16 and args.device != "cuda":
+        print("peer_hf.py: --bf16 needs --device cuda (bf16 autocast is measured on the GPU only)", file=sys.stderr)
+        sys.exit(2)
 
     try:
         import torch
@@ -68,6 +90,12 @@ def main():
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        print(f"peer_hf.py: --device cuda but torch {torch.__version__} sees no usable GPU "
+              f"(torch.version.cuda={torch.version.cuda})", file=sys.stderr)
+        sys.exit(4)
+    dev = torch.device(args.device)
     torch.manual_seed(args.seed)
 
     (H, L, A, F), E, frac = PRESETS[args.preset]
@@ -83,6 +111,10 @@ def main():
     # Shared embeddings; the generator head is tied to the (now shared) word embeddings.
     disc.electra.embeddings = gen.electra.embeddings
     gen.generator_lm_head.weight = gen.electra.embeddings.word_embeddings.weight
+    gen.to(dev)
+    disc.to(dev)
+    assert disc.electra.embeddings is gen.electra.embeddings
+    assert gen.generator_lm_head.weight is gen.electra.embeddings.word_embeddings.weight
     gen.train()
     disc.train()
 
@@ -103,34 +135,51 @@ def main():
     ids = torch.randint(1000, 30000, (B, S), generator=g)
     ids[:, 0] = CLS
     ids[:, -1] = SEP
-    attn = torch.ones(B, S, dtype=torch.long)
+    ids = ids.to(dev)
+    attn = torch.ones(B, S, dtype=torch.long, device=dev)
     special = (ids == CLS) | (ids == SEP) | (ids == PAD) | (ids == MASK)
     all_params = [p for _, p in params]
+
+    gen_fwd, disc_fwd = gen, disc
+    compile_state = "off"
+    if args.compile:
+        gen_fwd, disc_fwd = torch.compile(gen), torch.compile(disc)
+        compile_state = "on"
+
+    def autocast():
+        if args.bf16:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
 
     last = {}
 
     def step():
         # 1. masking
-        prob = torch.full((B, S), 0.15)
+        prob = torch.full((B, S), 0.15, device=dev)
         masked = torch.bernoulli(prob).bool() & ~special
         gen_ids = ids.clone()
-        to_mask = masked & torch.bernoulli(torch.full((B, S), 0.85)).bool()
+        to_mask = masked & torch.bernoulli(torch.full((B, S), 0.85, device=dev)).bool()
         gen_ids[to_mask] = MASK
         labels = torch.where(masked, ids, torch.full_like(ids, -100))
-        # 2. generator (HF MLM head: logits at every position)
-        gout = gen(input_ids=gen_ids, attention_mask=attn, labels=labels)
-        # 3. Gumbel-max sampling at the masked positions
-        with torch.no_grad():
-            ml = gout.logits[masked].float()
-            u = torch.rand_like(ml).clamp_(1e-9, 1.0 - 1e-7)
-            sampled = torch.argmax(ml - torch.log(-torch.log(u)), dim=-1)
-            disc_ids = ids.clone()
-            disc_ids[masked] = sampled
-            dlabels = (disc_ids != ids).long()
-        # 4. discriminator
-        dout = disc(input_ids=disc_ids, attention_mask=attn, labels=dlabels)
-        loss = gout.loss + 50.0 * dout.loss
-        # 5. backward, clip, AdamW
+        with autocast():
+            # 2. generator (HF MLM head: logits at every position; loss at the masked ones)
+            gout = gen_fwd(input_ids=gen_ids, attention_mask=attn, labels=labels)
+            # 3. Gumbel-max sampling at the masked positions, no gradient
+            with torch.no_grad():
+                ml = gout.logits[masked].float()
+                u = torch.rand_like(ml).clamp_(1e-9, 1.0 - 1e-7)
+                sampled = torch.argmax(ml - torch.log(-torch.log(u)), dim=-1)
+                disc_ids = ids.clone()
+                disc_ids[masked] = sampled
+                dlabels = (disc_ids != ids).long()
+            # 4. discriminator (HF: BCE over the tokens with attention_mask 1, i.e. non-padding)
+            dout = disc_fwd(input_ids=disc_ids, attention_mask=attn, labels=dlabels)
+            loss = gout.loss.float() + 50.0 * dout.loss.float()
+        # 5. backward, clip, AdamW (outside autocast)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(all_params, 1.0)
@@ -139,38 +188,71 @@ def main():
                     masked=int(masked.sum()))
 
     def timed():
+        sync()
         t0 = time.perf_counter()
         step()
+        sync()
         return time.perf_counter() - t0
 
-    lastt = 0.0
-    for i in range(args.warmup):
-        lastt = timed()
-        print(f"peer warm-up {i + 1}/{args.warmup}: {lastt * 1e3:.0f} ms", file=sys.stderr)
-    steps = args.steps
-    if steps <= 0:
-        if lastt <= 0:
+    def base_info():
+        info = {
+            "mode": "step", "impl": "pytorch-hf", "device": args.device,
+            "device_name": torch.cuda.get_device_name(dev) if cuda else "cpu",
+            "dtype": "bf16" if args.bf16 else "fp32", "compile": compile_state,
+            "preset": args.preset, "batch": B, "seq": S,
+            "threads": torch.get_num_threads(), "params": n_params, "warmup": args.warmup,
+            "torch_version": torch.__version__, "transformers_version": transformers.__version__,
+            "attn_implementation": getattr(disc.config, "_attn_implementation", None),
+        }
+        if cuda:
+            info["torch_cuda"] = torch.version.cuda
+            info["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
+        return info
+
+    warm_ms = []
+    try:
+        lastt = 0.0
+        for i in range(args.warmup):
             lastt = timed()
-        steps = min(20, max(3, math.ceil(10.0 / max(lastt, 1e-3))))
-    ts = []
-    for i in range(steps):
-        ts.append(timed())
-        print(f"peer step {i + 1}/{steps}: {ts[-1] * 1e3:.0f} ms", file=sys.stderr)
+            warm_ms.append(round(lastt * 1e3, 2))
+            print(f"peer warm-up {i + 1}/{args.warmup}: {lastt * 1e3:.0f} ms", file=sys.stderr)
+        steps = args.steps
+        if steps <= 0:
+            if lastt <= 0:
+                lastt = timed()
+            steps = min(20, max(3, math.ceil(10.0 / max(lastt, 1e-3))))
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        ts = []
+        for i in range(steps):
+            ts.append(timed())
+            print(f"peer step {i + 1}/{steps}: {ts[-1] * 1e3:.0f} ms", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - a failed compile is a result, not a crash
+        if not args.compile:
+            raise
+        msg = " ".join(str(e).split())[:400]
+        print(f"peer_hf.py: torch.compile failed: {type(e).__name__}: {msg}", file=sys.stderr)
+        out = base_info()
+        out.update(compile="failed", error=f"{type(e).__name__}: {msg}", warmup_ms=warm_ms, steps=0,
+                   tokens_per_s=None, ms_per_step=None, peak_bytes=None)
+        print(json.dumps(out))
+        return
     srt = sorted(ts)
     n = len(srt)
     med = srt[n // 2] if n % 2 else 0.5 * (srt[n // 2 - 1] + srt[n // 2])
-    out = {
-        "mode": "step", "impl": "pytorch-hf", "preset": args.preset, "batch": B, "seq": S,
-        "threads": torch.get_num_threads(), "params": n_params, "warmup": args.warmup, "steps": steps,
+    out = base_info()
+    out.update({
+        "steps": steps,
         "median_ms": round(med * 1e3, 2), "min_ms": round(srt[0] * 1e3, 2), "max_ms": round(srt[-1] * 1e3, 2),
         "mean_ms": round(sum(ts) / n * 1e3, 2), "ms_per_step": round(med * 1e3, 2),
-        "tokens_per_s": round(B * S / med, 1),
+        "tokens_per_s": round(B * S / med, 1), "tokens_per_s_mean": round(B * S * n / sum(ts), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-        "torch_version": torch.__version__, "transformers_version": transformers.__version__,
-        "attn_implementation": getattr(disc.config, "_attn_implementation", None),
+        "peak_bytes": int(torch.cuda.max_memory_allocated(dev)) if cuda else None,
+        "peak_reserved_bytes": int(torch.cuda.max_memory_reserved(dev)) if cuda else None,
+        "warmup_ms": warm_ms,
         "step_ms": [round(t * 1e3, 2) for t in ts],
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in last.items()},
-    }
+    })
     print(json.dumps(out))
 
 
