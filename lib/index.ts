@@ -12,9 +12,11 @@ export type { NativeBinding, NativeInfo, NativeDebugOps, NativeBuildInfo } from 
 import { Trainer } from './trainer';
 export default Trainer;
 export { Trainer, TRAINER_STATE_FILE, OPTIMIZER_FILE } from './trainer';
-export type { Device, TrainerOptions, LossMetrics, StepMetrics, EvalMetrics, TrainRunOptions, TrainResult } from './trainer';
+export type { TrainerOptions, ResumeOptions, LossMetrics, StepMetrics, EvalMetrics, TrainRunOptions, TrainResult } from './trainer';
+export { parseDevice, parsePrecision, formatCudaVersion, cudaVersions, deviceLabel, deviceMatches } from './device';
+export type { Device, DeviceLabel, DeviceNotice, DeviceOptions, DeviceRequest, Precision, ResolvedDevice } from './device';
 export { ElectraModel, MODEL_FILE, CONFIG_FILE, hfConfig } from './model';
-export type { TensorSpec, TokenBatch, LoadOptions } from './model';
+export type { TensorSpec, TokenBatch, LoadOptions, CreateOptions, MemoryInfo } from './model';
 export { AdamW } from './optimizer';
 export type { AdamWOptions, AdamWHyperParameters } from './optimizer';
 export { electraConfig, generatorSize, validateConfig, PRESETS, BERT_SPECIAL_IDS } from './config';

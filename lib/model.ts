@@ -6,17 +6,27 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { ConfigOptions, ElectraConfig, electraConfig, validateConfig } from './config';
+import { createOnDevice, DeviceOptions, parseDevice, parsePrecision, ResolvedDevice, toResolvedDevice } from './device';
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
 import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
 import { loadNative } from './native';
-import type { NativeBatch, NativeModel, NativeTensorSpec } from './native-model';
+import type { NativeBatch, NativeMemoryInfo, NativeModel, NativeTensorSpec } from './native-model';
 
 /** A named tensor of the model: HF name, shape, and whether AdamW decays it. */
 export type TensorSpec = NativeTensorSpec;
 
 /** Token ids for inference or training: `rows` sequences of `seqLen`, row-major. */
 export type TokenBatch = NativeBatch;
+
+/** Bytes a model's backend holds now and at most (device memory on CUDA). */
+export type MemoryInfo = NativeMemoryInfo;
+
+/** Options of ElectraModel.create. */
+export interface CreateOptions extends DeviceOptions {
+  /** Seeds the weight initialisation (default 0). */
+  seed?: number;
+}
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
@@ -60,27 +70,50 @@ export class ElectraModel {
   readonly config: Readonly<ElectraConfig>;
   /** @internal The native model; the Trainer drives it. */
   readonly native: NativeModel;
+  /** Where the model lives and computes: {backend: 'cpu', ...} or {backend: 'cuda', index, precision, description}. */
+  readonly device: Readonly<ResolvedDevice>;
 
   private constructor(config: ElectraConfig, native: NativeModel) {
     this.config = Object.freeze({ ...config });
     this.native = native;
+    let dev: ResolvedDevice;
+    try {
+      dev = toResolvedDevice(native.device());
+    } catch (e) {
+      throw toElectraError(e);
+    }
+    this.device = Object.freeze(dev);
   }
 
-  /** A freshly initialised model (weights N(0, 0.02), as HF). */
-  static create(config: ElectraConfig | ConfigOptions = {}, opts: { seed?: number } = {}): ElectraModel {
+  /**
+   * A freshly initialised model (weights N(0, 0.02), as HF) on `opts.device`
+   * ('auto' by default: a usable GPU, else the CPU; see device.ts) in
+   * `opts.precision` ('bf16' by default on CUDA, 'fp32' on the CPU).
+   */
+  static create(config: ElectraConfig | ConfigOptions = {}, opts: CreateOptions = {}): ElectraModel {
     const cfg = 'discriminator' in config && 'generator' in config && 'vocabSize' in config && typeof (config as ElectraConfig).discriminator.hidden === 'number'
       ? (config as ElectraConfig)
       : electraConfig(config as ConfigOptions);
     validateConfig(cfg);
+    const seed = opts.seed ?? 0;
+    if (!Number.isInteger(seed) || seed < 0) throw new ElectraError('ERR_INVALID_ARGUMENT', `seed must be an integer >= 0, got ${seed}`);
     const Native = loadNative().Model;
-    let native: NativeModel;
+    const native = createOnDevice(opts, (exec) => new Native(nativeConfig(cfg), exec));
     try {
-      native = new Native(nativeConfig(cfg));
-      native.initWeights(opts.seed ?? 0);
+      native.initWeights(seed);
     } catch (e) {
       throw toElectraError(e);
     }
     return new ElectraModel(cfg, native);
+  }
+
+  /** Bytes the model's backend holds now and at most so far (device memory on CUDA, the backend's allocations on the CPU). */
+  memory(): MemoryInfo {
+    try {
+      return this.native.memory();
+    } catch (e) {
+      throw toElectraError(e);
+    }
   }
 
   /** Number of trainable scalars (shared embeddings counted once). */
@@ -132,7 +165,12 @@ export class ElectraModel {
   /** Writes `dir/model.safetensors` (all tensors, HF names) and `dir/config.json`, each atomically. */
   async save(dir: string): Promise<void> {
     await fs.promises.mkdir(dir, { recursive: true });
-    const tensors: TensorToWrite[] = this.tensorSpecs().map((s) => ({ name: s.name, shape: s.shape, data: this.native.getTensor(s.name) }));
+    let tensors: TensorToWrite[];
+    try {
+      tensors = this.tensorSpecs().map((s) => ({ name: s.name, shape: s.shape, data: this.native.getTensor(s.name) }));
+    } catch (e) {
+      throw toElectraError(e);
+    }
     await writeFileAtomic(path.join(dir, MODEL_FILE), serializeSafetensors(tensors, { format: 'pt', electra_native: '1' }));
     const config = { ...hfConfig(this.config as ElectraConfig, 'discriminator'), electra_native: this.config };
     await writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
@@ -145,6 +183,9 @@ export class ElectraModel {
    *  - a single HF ElectraForPreTraining directory: the generator is then freshly initialised (seed 0).
    */
   static async load(dir: string, opts: LoadOptions = {}): Promise<ElectraModel> {
+    // Bad device options fail before any file is read.
+    parseDevice(opts.device === undefined ? 'auto' : opts.device);
+    parsePrecision(opts.precision);
     const cfgFile = path.join(dir, CONFIG_FILE);
     if (fs.existsSync(cfgFile)) {
       const raw = await readJson(cfgFile);
@@ -210,7 +251,11 @@ export class ElectraModel {
       }
       const data = toFloat32(t, file, fileName);
       if (!data.every(Number.isFinite)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${fileName}' contains non-finite values`);
-      this.native.setTensor(name, data);
+      try {
+        this.native.setTensor(name, data);
+      } catch (e) {
+        throw toElectraError(e);
+      }
       seen.add(name);
     }
     for (const name of specs.keys()) {
@@ -219,8 +264,8 @@ export class ElectraModel {
   }
 }
 
-/** Options of ElectraModel.load. */
-export interface LoadOptions {
+/** Options of ElectraModel.load: the device options of create, and: */
+export interface LoadOptions extends DeviceOptions {
   /** Seeds the initialisation of anything the files do not provide (default 0). */
   seed?: number;
   /** For a lone discriminator directory: the new generator's width fraction (default 0.25). */

@@ -88,7 +88,38 @@ export interface NativeTensorSpec {
 
 export type NativeBufferKind = 'params' | 'grads' | 'm' | 'v';
 
+/** The Model constructor's second argument: where the model lives (validated by the addon). */
+export interface NativeExecOptions {
+  /** Default 'cpu'. */
+  backend?: 'cpu' | 'cuda';
+  /** CUDA device ordinal, an integer >= 0 (default 0; ignored on the CPU). */
+  device?: number;
+  /** Default: 'bf16' on CUDA, 'fp32' on the CPU ('bf16' there is ERR_INVALID_ARGUMENT). */
+  precision?: 'fp32' | 'bf16';
+}
+
+/** What device() reports. */
+export interface NativeDeviceInfo {
+  backend: 'cpu' | 'cuda';
+  /** CUDA ordinal (0 on the CPU). */
+  device: number;
+  precision: 'fp32' | 'bf16';
+  /** The backend's description: "cpu", or e.g. "cuda:0 (NVIDIA H100 80GB HBM3, sm_90, bf16)". */
+  description: string;
+}
+
+/** What memory() reports: bytes the backend holds (device memory on CUDA). */
+export interface NativeMemoryInfo {
+  bytesInUse: number;
+  /** The most held at once since the model was created. */
+  peakBytes: number;
+}
+
 export interface NativeModel {
+  /** Where the model lives. */
+  device(): NativeDeviceInfo;
+  /** The backend's memory use; ERR_BUSY while an operation runs. */
+  memory(): NativeMemoryInfo;
   numParameters(): number;
   tensorSpecs(): NativeTensorSpec[];
   getTensor(name: string, kind?: NativeBufferKind): Float32Array;
@@ -103,5 +134,6 @@ export interface NativeModel {
 }
 
 export interface NativeModelConstructor {
-  new (config: NativeModelConfig): NativeModel;
+  /** ERR_NO_DEVICE / ERR_DEVICE / ERR_OUT_OF_MEMORY when the backend cannot be created. */
+  new (config: NativeModelConfig, options?: NativeExecOptions): NativeModel;
 }

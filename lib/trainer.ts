@@ -7,20 +7,26 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { BatchSource } from './data/array-dataset';
+import { Device, DeviceLabel, deviceLabel, deviceMatches, DeviceNotice, parseDevice, Precision } from './device';
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
 import { ElectraModel, TokenBatch } from './model';
 import type { NativeStepMetrics, NativeTrainConfig } from './native-model';
 import { AdamW, AdamWOptions } from './optimizer';
 
-export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+export type { Device } from './device';
 
 export interface TrainerOptions {
   model: ElectraModel;
   /** An AdamW, or its options (default: the config's recipe is not assumed; lr 5e-4, 10% warm-up of `totalSteps`). */
   optimizer?: AdamW | AdamWOptions;
   data: BatchSource;
-  /** 'auto' (default) picks CUDA when usable, else the CPU. */
+  /**
+   * A check, not a choice: training runs where the model lives (pass `device`
+   * to ElectraModel.create / load, or to Trainer.resume). When given, it must
+   * agree with the model's device ('auto' agrees with any, 'cuda' with any
+   * CUDA device), else ERR_INVALID_ARGUMENT.
+   */
   device?: Device;
   /** Seeds masking, sampling and dropout: the same seed gives bit-identical runs on the CPU. */
   seed?: number;
@@ -83,12 +89,24 @@ export interface TrainRunOptions {
 }
 
 export interface TrainResult {
+  /** Where the steps ran: 'cpu' or 'cuda:N' (details in trainer.model.device). */
+  device: DeviceLabel;
   /** Steps completed by this call. */
   steps: number;
   /** Total steps completed by this trainer. */
   globalStep: number;
   aborted: boolean;
   last?: StepMetrics;
+}
+
+/** Options of Trainer.resume: the trainer's (but the model), and where to load the model. */
+export interface ResumeOptions extends Omit<TrainerOptions, 'model'> {
+  /** Where to load the model: 'auto' by default (see ElectraModel.create). */
+  device?: Device;
+  /** The model's precision (default: 'bf16' on CUDA, 'fp32' on the CPU). */
+  precision?: Precision;
+  /** Receives the notice of an 'auto' fallback to the CPU (see ElectraModel.create). */
+  onDeviceNotice?: DeviceNotice;
 }
 
 export const TRAINER_STATE_FILE = 'trainer.json';
@@ -98,7 +116,8 @@ export class Trainer {
   readonly model: ElectraModel;
   readonly optimizer: AdamW;
   readonly data: BatchSource;
-  readonly device: 'cpu';
+  /** The model's device, 'cpu' or 'cuda:N' (details in model.device). */
+  readonly device: DeviceLabel;
   readonly seed: number;
   readonly batchSize: number;
   readonly seqLen: number;
@@ -114,7 +133,17 @@ export class Trainer {
     if (!opts.data || typeof opts.data.next !== 'function') throw new ElectraError('ERR_INVALID_ARGUMENT', 'Trainer needs `data`, a BatchSource with next(rows, seqLen)');
     this.model = opts.model;
     this.data = opts.data;
-    this.device = resolveDevice(opts.device ?? 'auto');
+    this.device = deviceLabel(this.model.device);
+    if (opts.device !== undefined) {
+      parseDevice(opts.device);
+      if (!deviceMatches(opts.device, this.model.device)) {
+        throw new ElectraError(
+          'ERR_INVALID_ARGUMENT',
+          `Trainer device '${opts.device}' does not match the model's device (${this.model.device.description}): ` +
+            `training runs where the model lives, so pass device to ElectraModel.create / ElectraModel.load (or Trainer.resume) instead`,
+        );
+      }
+    }
     this.optimizer = opts.optimizer instanceof AdamW ? opts.optimizer : new AdamW(opts.optimizer ?? { lr: 5e-4, warmupSteps: 1000, totalSteps: 100000 });
     this.seed = opts.seed ?? 0;
     this.batchSize = opts.batchSize ?? 16;
@@ -279,7 +308,7 @@ export class Trainer {
       last = m;
       if (opts.onStep) await opts.onStep(m);
     }
-    return { steps: done, globalStep: this.completed, aborted: done < opts.steps, last };
+    return { device: this.device, steps: done, globalStep: this.completed, aborted: done < opts.steps, last };
   }
 
   /**
@@ -330,10 +359,11 @@ export class Trainer {
     this.completed = st.step as number;
   }
 
-  /** A trainer that continues a checkpoint exactly where it stopped. */
-  static async resume(dir: string, opts: Omit<TrainerOptions, 'model'>): Promise<Trainer> {
-    const model = await ElectraModel.load(dir);
-    const trainer = new Trainer({ ...opts, model });
+  /** A trainer that continues a checkpoint exactly where it stopped, with the model loaded on `opts.device` ('auto' by default). */
+  static async resume(dir: string, opts: ResumeOptions): Promise<Trainer> {
+    const { precision, onDeviceNotice, ...trainerOpts } = opts;
+    const model = await ElectraModel.load(dir, { device: opts.device, precision, onDeviceNotice });
+    const trainer = new Trainer({ ...trainerOpts, model });
     await trainer.loadCheckpointState(dir);
     return trainer;
   }
@@ -342,15 +372,4 @@ export class Trainer {
 /** By tag, not instanceof, so arrays from another realm (worker, vm, jest) pass. */
 function isInt32Array(a: unknown): a is Int32Array {
   return Object.prototype.toString.call(a) === '[object Int32Array]';
-}
-
-function resolveDevice(d: Device): 'cpu' {
-  if (d === 'auto' || d === 'cpu') return 'cpu';
-  if (d === 'cuda' || /^cuda:\d+$/.test(d)) {
-    throw new ElectraError(
-      'ERR_NO_DEVICE',
-      `device '${d}' requested, but this version trains on the CPU only (the CUDA training backend is not built yet); use device 'cpu' or 'auto'`,
-    );
-  }
-  throw new ElectraError('ERR_INVALID_ARGUMENT', `device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '${String(d)}'`);
 }

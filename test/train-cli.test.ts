@@ -3,7 +3,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { formatCudaVersion, getInfo } from '../lib';
+
 const BIN = path.join(__dirname, '..', 'bin', 'electra-native.js');
+const info = getInfo();
+const hasGpu = info.cudaCompiled && info.cuda.deviceCount > 0;
 
 describe('electra-native train', () => {
   test('trains, writes metrics and a checkpoint, and resumes from it', () => {
@@ -21,7 +25,7 @@ describe('electra-native train', () => {
       expect(fs.readFileSync(path.join(out, 'eval.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThan(1);
       const r2 = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--resume', out, '--steps', '8', '--batch', '4', '--seq', '32'], { encoding: 'utf8' });
       expect(r2.status).toBe(0);
-      expect(r2.stderr).toMatch(/2 steps of 4x32 on the cpu/);
+      expect(r2.stderr).toMatch(hasGpu ? /2 steps of 4x32 on the cuda:0 / : /2 steps of 4x32 on the cpu/);
       expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', 'step-000008', 'trainer.json'), 'utf8')).step).toBe(8);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
@@ -35,6 +39,54 @@ describe('electra-native train', () => {
     const unknown = spawnSync(process.execPath, [BIN, 'train', '--no-such-option'], { encoding: 'utf8' });
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toMatch(/Unknown argument/i);
+  });
+
+  test('--device and --precision: auto falls back with one notice line, bad values fail with a message', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    const train = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--steps', '1', '--batch', '2', '--seq', '32', '--eval-batches', '0', ...args], { encoding: 'utf8' });
+    try {
+      const auto = train('--out', path.join(out, 'auto'));
+      expect(auto.status).toBe(0);
+      const notices = auto.stderr.split('\n').filter((l) => l.includes("device 'auto'"));
+      if (hasGpu) {
+        expect(notices).toEqual([]);
+        expect(auto.stderr).toMatch(/1 steps of 2x32 on the cuda:0 \(.*bf16/);
+      } else {
+        expect(auto.stderr).toMatch(/1 steps of 2x32 on the cpu;/);
+        if (info.cudaCompiled) {
+          expect(notices).toHaveLength(1);
+          expect(notices[0]).toMatch(/^electra-native: device 'auto': no usable GPU, using the CPU: /);
+          expect(notices[0]).toContain(`CUDA driver ${formatCudaVersion(info.cuda.driverVersion)}, runtime ${formatCudaVersion(info.cuda.runtimeVersion)}`);
+        } else {
+          console.warn('train --device auto: no notice expected: this binary has no CUDA');
+          expect(notices).toEqual([]);
+        }
+      }
+      const cpu = train('--device', 'cpu', '--precision', 'fp32', '--out', path.join(out, 'cpu'));
+      expect(cpu.status).toBe(0);
+      expect(cpu.stderr).not.toMatch(/device 'auto'/);
+      expect(cpu.stderr).toMatch(/1 steps of 2x32 on the cpu;/);
+      const gpu = train('--device', 'gpu', '--out', path.join(out, 'x'));
+      expect(gpu.status).not.toBe(0);
+      expect(gpu.stderr).toMatch(/ERR_INVALID_ARGUMENT: --device must be 'auto', 'cpu', 'cuda' or 'cuda:N'.*got 'gpu'/);
+      const fp16 = train('--precision', 'fp16', '--out', path.join(out, 'x'));
+      expect(fp16.status).not.toBe(0);
+      expect(fp16.stderr).toMatch(/Invalid values:[\s\S]*precision/);
+      const bf16 = train('--device', 'cpu', '--precision', 'bf16', '--out', path.join(out, 'x'));
+      expect(bf16.status).not.toBe(0);
+      expect(bf16.stderr).toMatch(/ERR_INVALID_ARGUMENT: precision 'bf16' needs a CUDA GPU/);
+      if (!hasGpu) {
+        const cuda = train('--device', 'cuda', '--out', path.join(out, 'x'));
+        expect(cuda.status).not.toBe(0);
+        expect(cuda.stderr).toMatch(/ERR_NO_DEVICE: device 'cuda' requested, but .*CUDA driver .*, runtime /);
+      }
+      const help = spawnSync(process.execPath, [BIN, 'train', '--help'], { encoding: 'utf8' });
+      expect(help.stdout).toMatch(/--device .*auto/);
+      expect(help.stdout).toMatch(/--precision .*"fp32", "bf16"/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   test('--corpus FILE builds a dataset in the run directory (reused on the next run); --dataset DIR trains on a built one', () => {

@@ -11,7 +11,7 @@ const examples = toyExamples(docs, vocab, SEQ);
 
 function tinyModel(seed = 1): ElectraModel {
   const cfg = electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids() });
-  return ElectraModel.create(cfg, { seed });
+  return ElectraModel.create(cfg, { seed, device: 'cpu' }); // bit-exact CPU runs (device.test.ts covers the GPU)
 }
 
 function ids() {
@@ -82,6 +82,7 @@ describe('Trainer on the CPU', () => {
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json']);
 
       const resumed = await Trainer.resume(dir, {
+        device: 'cpu',
         data: new ArrayDataset(examples, { seed: 5 }),
         optimizer: new AdamW({ lr: 2e-3, warmupSteps: 20, totalSteps: 100 }),
         batchSize: 16,
@@ -101,7 +102,7 @@ describe('Trainer on the CPU', () => {
   });
 
   test('a step runs off the JS thread: a timer keeps firing during one step', async () => {
-    const model = ElectraModel.create(electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids(), discriminator: { layers: 4 } }));
+    const model = ElectraModel.create(electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids(), discriminator: { layers: 4 } }), { device: 'cpu' });
     const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 64, seqLen: SEQ, optimizer: { lr: 1e-3, totalSteps: 10 } });
     await t.trainStep(); // warm-up
     let ticks = 0;
@@ -155,18 +156,19 @@ describe('Trainer on the CPU', () => {
     await q;
   });
 
-  test('device selection: cuda is refused with ERR_NO_DEVICE; unknown devices are invalid', () => {
-    const model = tinyModel();
+  test("device: the model's; a Trainer device on another one is ERR_INVALID_ARGUMENT; unknown devices are invalid", () => {
+    const model = ElectraModel.create(electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids() }), { device: 'cpu' });
     const data = new ArrayDataset(examples);
-    expect(() => new Trainer({ model, data, device: 'cuda' })).toThrow(expect.objectContaining({ code: 'ERR_NO_DEVICE' }));
+    expect(() => new Trainer({ model, data, device: 'cuda' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/pass device to ElectraModel\.create/) }));
     expect(() => new Trainer({ model, data, device: 'tpu' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(new Trainer({ model, data, device: 'auto', seqLen: SEQ }).device).toBe('cpu');
+    expect(new Trainer({ model, data, device: 'cpu', seqLen: SEQ }).device).toBe('cpu');
   });
 
   test("objective 'mlm' trains the masked LM alone", async () => {
     const cfg = electraConfig({ preset: 'tiny', objective: 'mlm', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids() });
     expect(cfg.generator.hidden).toBe(cfg.discriminator.hidden);
-    const model = ElectraModel.create(cfg);
+    const model = ElectraModel.create(cfg, { device: 'cpu' });
     expect(model.tensorSpecs().some((s) => s.name.startsWith('discriminator_predictions'))).toBe(false);
     const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 8, seqLen: SEQ, optimizer: { lr: 1e-3, totalSteps: 10 } });
     const m = await t.trainStep();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,45 @@ electra::TrainConfig ReadTrainConfig(const Napi::Object& o) {
   return t;
 }
 
+// The Model constructor's second argument: {backend: 'cpu'|'cuda', device:
+// int >= 0 (the CUDA ordinal; ignored on the CPU), precision: 'fp32'|'bf16'
+// (default bf16 on CUDA, fp32 on the CPU, which only has fp32)}.
+electra::ExecOptions ReadExecOptions(const Napi::Value& v) {
+  const char* ctx = "Model options";
+  electra::ExecOptions ex;
+  if (v.IsUndefined() || v.IsNull()) return ex;
+  Napi::Object o = Obj(v, ctx, "options");
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).ToString().Utf8Value();
+    if (k != "backend" && k != "device" && k != "precision")
+      ThrowInvalid(o.Env(), ctx, "unknown option '" + k + "' (expected backend, device, precision)");
+  }
+  Napi::Value b = o.Get("backend");
+  if (!b.IsUndefined() && !b.IsNull()) {
+    if (!b.IsString()) ThrowInvalid(o.Env(), ctx, "backend must be 'cpu' or 'cuda', got " + TypeName(b));
+    std::string s = b.As<Napi::String>().Utf8Value();
+    if (s == "cuda") ex.backend = electra::BackendKind::kCuda;
+    else if (s != "cpu") ThrowInvalid(o.Env(), ctx, "backend must be 'cpu' or 'cuda', got '" + s + "'");
+  }
+  const int64_t dev = Int(o, "device", ctx, false, 0);
+  if (dev < 0 || dev > 1 << 20) ThrowInvalid(o.Env(), ctx, "device must be an integer >= 0, got " + std::to_string(dev));
+  ex.device = static_cast<int>(dev);
+  const bool cuda = ex.backend == electra::BackendKind::kCuda;
+  ex.precision = cuda ? electra::Precision::kBf16 : electra::Precision::kFp32;
+  Napi::Value p = o.Get("precision");
+  if (!p.IsUndefined() && !p.IsNull()) {
+    if (!p.IsString()) ThrowInvalid(o.Env(), ctx, "precision must be 'fp32' or 'bf16', got " + TypeName(p));
+    std::string s = p.As<Napi::String>().Utf8Value();
+    if (s == "fp32") ex.precision = electra::Precision::kFp32;
+    else if (s == "bf16") ex.precision = electra::Precision::kBf16;
+    else ThrowInvalid(o.Env(), ctx, "precision must be 'fp32' or 'bf16', got '" + s + "'");
+  }
+  if (!cuda && ex.precision == electra::Precision::kBf16)
+    ThrowInvalid(o.Env(), ctx, "precision 'bf16' needs the CUDA backend; the CPU backend computes in fp32");
+  return ex;
+}
+
 // Owned copy of a batch, so JS may reuse its arrays while the step runs.
 struct BatchCopy {
   std::vector<int32_t> ids, types, mask;
@@ -185,13 +225,22 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("trainStep", &ModelWrap::TrainStep),
                         InstanceMethod("discriminate", &ModelWrap::Discriminate),
                         InstanceMethod("generatorLogits", &ModelWrap::GeneratorLogits),
-                        InstanceMethod("evaluate", &ModelWrap::Evaluate)});
+                        InstanceMethod("evaluate", &ModelWrap::Evaluate),
+                        InstanceMethod("device", &ModelWrap::Device),
+                        InstanceMethod("memory", &ModelWrap::Memory)});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
     Napi::Env env = info.Env();
     electra::ModelConfig cfg = ReadModelConfig(Obj(info[0], "Model", "config"));
-    ThrowIfError(env, electra::ElectraModel::create(cfg, &model_), "Model");
+    electra::ExecOptions exec = ReadExecOptions(info[1]);
+    electra::Status st;
+    try {
+      st = electra::ElectraModel::create(cfg, &model_, exec);
+    } catch (const std::bad_alloc&) {
+      st = electra::OutOfMemory("out of host memory while creating the model");
+    }
+    ThrowIfError(env, st, "Model");
   }
 
  private:
@@ -202,8 +251,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                                                std::string(op) + ": the model is busy with another operation; await it first"));
   }
 
-  // kind: "params" | "grads" | "m" | "v"
+  // The host copy of the buffers, current: on CUDA the working copy lives on
+  // the device, so every host read goes through here first.
+  void SyncToHost(Napi::Env env, const char* op) { ThrowIfError(env, model_->sync_to_host(), op); }
+
+  // kind: "params" | "grads" | "m" | "v" (undefined: "params")
   float* Buffer(Napi::Env env, const Napi::Value& kind) {
+    if (!kind.IsUndefined() && !kind.IsNull() && !kind.IsString())
+      ThrowInvalid(env, "tensor", "kind must be 'params', 'grads', 'm' or 'v', got " + TypeName(kind));
     std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "params";
     auto& b = model_->buffers();
     if (k == "params") return b.params;
@@ -219,6 +274,31 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     const electra::TensorSpec* s = model_->table().find(name);
     if (!s) ThrowInvalid(info.Env(), op, "no tensor named '" + name + "'");
     return *s;
+  }
+
+  // device() -> {backend, device, precision, description}
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const electra::ExecOptions& ex = model_->exec();
+    electra::Backend& be = model_->backend();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("backend", electra::backend_kind_name(be.kind()));
+    o.Set("device", Napi::Number::New(env, be.kind() == electra::BackendKind::kCuda ? ex.device : 0));
+    o.Set("precision", electra::precision_name(be.precision()));
+    o.Set("description", be.describe());
+    return o;
+  }
+
+  // memory() -> {bytesInUse, peakBytes}: what the backend holds (device memory on CUDA).
+  // ERR_BUSY while an operation runs (the counters move then).
+  Napi::Value Memory(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckIdle(env, "memory");
+    electra::Backend& be = model_->backend();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("bytesInUse", Napi::Number::New(env, static_cast<double>(be.bytes_in_use())));
+    o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(be.peak_bytes())));
+    return o;
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {
@@ -244,7 +324,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value GetTensor(const Napi::CallbackInfo& info) {
     CheckIdle(info.Env(), "getTensor");
     const electra::TensorSpec& s = Spec(info, "getTensor");
-    const float* src = Buffer(info.Env(), info[1]) + s.offset;
+    float* buf = Buffer(info.Env(), info[1]);
+    SyncToHost(info.Env(), "getTensor");
+    const float* src = buf + s.offset;
     Napi::Float32Array a = Napi::Float32Array::New(info.Env(), s.numel);
     std::memcpy(a.Data(), src, s.numel * sizeof(float));
     return a;
@@ -259,7 +341,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                                                 std::to_string(a.ElementLength()));
     for (size_t i = 0; i < a.ElementLength(); ++i)
       if (!std::isfinite(a[i])) ThrowInvalid(info.Env(), "setTensor", s.name + " contains a non-finite value");
-    std::memcpy(Buffer(info.Env(), info[2]) + s.offset, a.Data(), s.numel * sizeof(float));
+    float* buf = Buffer(info.Env(), info[2]);
+    // The rest of the host copy must be current before part of it is
+    // overwritten and the whole is marked as the newer copy.
+    SyncToHost(info.Env(), "setTensor");
+    std::memcpy(buf + s.offset, a.Data(), s.numel * sizeof(float));
+    model_->host_modified();
     return info.Env().Undefined();
   }
 
@@ -267,7 +354,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     CheckIdle(info.Env(), "initWeights");
     double seed = NumberArg(info, 0, "initWeights", "seed");
     if (!(seed >= 0) || seed != std::floor(seed)) ThrowInvalid(info.Env(), "initWeights", "seed must be a non-negative integer");
+    // init_weights writes params and resets the moments on the host; grads
+    // must be current there before the whole copy is marked as the newer one.
+    SyncToHost(info.Env(), "initWeights");
     model_->init_weights(static_cast<uint64_t>(seed));
+    model_->host_modified();
     return info.Env().Undefined();
   }
 

@@ -39,16 +39,16 @@ export interface Detection {
   p_replaced: number;
 }
 
-/** Loads a model and its vocabulary from a run, checkpoint or HF export directory. */
+/** Loads a model (on the CPU: one sentence needs no GPU) and its vocabulary from a run, checkpoint or HF export directory. */
 export async function loadForInference(dir: string, vocabFile?: string): Promise<{ model: ElectraModel; vocab: string[] }> {
   const hfDisc = path.join(dir, 'discriminator');
   if (fs.existsSync(path.join(hfDisc, 'config.json'))) {
     const vocab = findVocab(hfDisc, vocabFile);
-    return { model: await ElectraModel.load(dir, { specialIds: specialIdsOf(vocab) }), vocab };
+    return { model: await ElectraModel.load(dir, { specialIds: specialIdsOf(vocab), device: 'cpu' }), vocab };
   }
   const ckpt = CheckpointManager.latest(dir) ?? resolveCheckpoint(dir);
   const vocab = findVocab(ckpt, vocabFile);
-  return { model: await ElectraModel.load(ckpt, { specialIds: specialIdsOf(vocab) }), vocab };
+  return { model: await ElectraModel.load(ckpt, { specialIds: specialIdsOf(vocab), device: 'cpu' }), vocab };
 }
 
 function specialIdsOf(vocab: string[]) {

@@ -55,7 +55,8 @@ export function findVocab(ckpt: string, explicit?: string): string[] {
 export async function handler(argv: ArgumentsCamelCase<ExportArgs>): Promise<void> {
   const ckpt = resolveCheckpoint(argv.source);
   const vocab = findVocab(ckpt, argv.vocab);
-  const model = await ElectraModel.load(ckpt);
+  // Export only copies tensors: the CPU, so no GPU is initialised for it.
+  const model = await ElectraModel.load(ckpt, { device: 'cpu' });
   const dirs = await exportHf(model, argv.out, { vocab, lowercase: !argv.cased });
   process.stdout.write(`exported ${ckpt}\n  discriminator: ${dirs.discriminator}\n  generator:     ${dirs.generator}\n`);
 }

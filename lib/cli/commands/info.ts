@@ -1,6 +1,7 @@
 /** `electra-native info [--json]`: what the addon was built with and found. */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
+import { formatCudaVersion } from '../../device';
 import { getInfo, type BackendInfo } from '../../info';
 
 export const command = 'info';
@@ -18,10 +19,6 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
-function cudaVersion(v: number): string {
-  return v > 0 ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none';
-}
-
 export function formatInfo(info: BackendInfo): string {
   const rows: [string, string][] = [
     ['version', info.version],
@@ -32,8 +29,8 @@ export function formatInfo(info: BackendInfo): string {
   if (info.simd !== undefined) rows.push(['gemm kernel', info.simd]);
   rows.push(['cuda compiled', info.cudaCompiled ? 'yes' : 'no']);
   if (info.cudaCompiled) {
-    rows.push(['cuda runtime', cudaVersion(info.cuda.runtimeVersion)]);
-    rows.push(['cuda driver', cudaVersion(info.cuda.driverVersion)]);
+    rows.push(['cuda runtime', formatCudaVersion(info.cuda.runtimeVersion)]);
+    rows.push(['cuda driver', formatCudaVersion(info.cuda.driverVersion)]);
   }
   rows.push(['cuda devices', String(info.cuda.deviceCount)]);
   if (info.build) {

@@ -21,12 +21,13 @@ import { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../..
 import { ShardDataset } from '../../data/shard-reader';
 import { BERT_UNCASED_VOCAB, WordPieceTokenizer } from '../../data/tokenizer';
 import { buildWordVocab, toyCorpus, toyExamples } from '../../data/toy-corpus';
+import { Device, parseDevice, parsePrecision, Precision } from '../../device';
 import { ElectraError } from '../../errors';
 import { ElectraModel, TokenBatch } from '../../model';
 import { readFileChecked, writeFileAtomic } from '../../io/atomic';
 import { AdamW } from '../../optimizer';
 import { MetricRow, renderReport } from '../../report';
-import { Device, EvalMetrics, StepMetrics, Trainer } from '../../trainer';
+import { EvalMetrics, StepMetrics, Trainer } from '../../trainer';
 import { Progress } from '../progress';
 
 /**
@@ -53,6 +54,7 @@ interface TrainArgs {
   temperature: number;
   gradAccum: number;
   device: string;
+  precision?: string;
   out?: string;
   resume?: string;
   logEvery: number;
@@ -94,7 +96,8 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('disc-weight', { type: 'number', default: 50, describe: 'weight of the discriminator loss' })
     .option('temperature', { type: 'number', default: 1, describe: 'generator sampling temperature' })
     .option('grad-accum', { type: 'number', default: 1, describe: 'micro-batches per step' })
-    .option('device', { type: 'string', default: 'auto', describe: 'auto | cpu | cuda | cuda:N' })
+    .option('device', { type: 'string', default: 'auto', describe: 'auto (a usable GPU, else the CPU, with a one-line notice when CUDA is built in but unusable) | cpu | cuda | cuda:N' })
+    .option('precision', { choices: ['fp32', 'bf16'], describe: 'GEMM precision (default: bf16 on a GPU, fp32 on the CPU, its only one)' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<date-time>)' })
     .option('config', { type: 'string', describe: 'JSON file of model config options (ElectraConfig fields, e.g. {"discriminator": {"layers": 6}}); overrides the preset' })
     .option('init', { type: 'string', describe: 'start from these weights: an HF ELECTRA export (discriminator/ + generator/, or a lone discriminator) or a checkpoint' })
@@ -259,6 +262,11 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be an integer >= ${min}, got ${v}`);
   }
   if (!(argv.checkpointMinutes >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `--checkpoint-minutes must be >= 0, got ${argv.checkpointMinutes}`);
+  try {
+    parseDevice(argv.device);
+  } catch (e) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `--${(e as Error).message}`);
+  }
   const resumeFrom = argv.resume ? CheckpointManager.latest(argv.resume) : null;
   if (argv.resume && !resumeFrom) throw new ElectraError('ERR_IO', `${argv.resume}: no checkpoint to resume (expected a run directory with checkpoints/LATEST, or a checkpoint directory)`);
   // Resuming a run continues in that run's directory unless --out says otherwise.
@@ -273,10 +281,17 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     warmupSteps: argv.warmup ?? Math.round(argv.steps / 10),
     totalSteps: Math.max(1, argv.steps),
   });
+  const device: Device = argv.device as Device;
+  const where = {
+    device,
+    precision: parsePrecision(argv.precision) as Precision | undefined,
+    // The fallback notice of --device auto: once, as this run creates one model.
+    onDeviceNotice: (m: string) => void process.stderr.write(`electra-native: ${m}\n`),
+  };
   const common = {
     data,
     optimizer,
-    device: argv.device as Device,
+    device,
     seed: argv.seed,
     batchSize: argv.batch,
     seqLen: argv.seq,
@@ -287,7 +302,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   };
   let trainer: Trainer;
   if (resumeFrom) {
-    trainer = await Trainer.resume(resumeFrom, common);
+    trainer = await Trainer.resume(resumeFrom, { ...common, ...where });
     const c = trainer.model.config;
     if (c.vocabSize !== sel.tokens.length || c.padId !== ids.padId || c.maskId !== ids.maskId) {
       throw new ElectraError(
@@ -296,7 +311,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
       );
     }
   } else if (argv.init) {
-    const model = await ElectraModel.load(CheckpointManager.latest(argv.init) ?? argv.init, { seed: argv.seed, specialIds: ids });
+    const model = await ElectraModel.load(CheckpointManager.latest(argv.init) ?? argv.init, { seed: argv.seed, specialIds: ids, ...where });
     if (model.config.vocabSize !== sel.tokens.length) {
       throw new ElectraError('ERR_INVALID_ARGUMENT', `${argv.init} has a ${model.config.vocabSize}-token vocabulary, the data ${sel.tokens.length}: pass the matching --vocab`);
     }
@@ -312,7 +327,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
       vocabSize: sel.tokens.length,
       ...ids,
     });
-    trainer = new Trainer({ ...common, model: ElectraModel.create(config, { seed: argv.seed }) });
+    trainer = new Trainer({ ...common, model: ElectraModel.create(config, { seed: argv.seed, ...where }) });
   }
   const vocabText = sel.tokens.join('\n') + '\n';
   await writeFileAtomic(path.join(out, 'vocab.txt'), vocabText);
@@ -331,7 +346,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   const jsonOut = argv.json || argv.logFormat === 'json';
   process.stderr.write(
     `electra-native: training ${argv.preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
-      `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.device}` +
+      `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.model.device.description}` +
       `${resumeFrom ? ` from ${resumeFrom} (step ${trainer.globalStep})` : ''}; run directory ${out}\n` +
       (evalBatches ? `electra-native: evaluating ${evalBatches.length} held-out batches every ${evalEvery} steps\n` : 'electra-native: no held-out data (pass --eval-corpus to evaluate)\n'),
   );
@@ -393,7 +408,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
         data: sel.describe,
         steps: res.globalStep,
         'batch x seq': `${argv.batch} x ${argv.seq}`,
-        device: trainer.device,
+        device: trainer.model.device.description,
         'wall time (s)': Math.round(secs),
       }),
     );
