@@ -111,5 +111,55 @@ Status global_norm(double* norm, double* scratch, const float* grads, int64_t n,
 Status clip_grad_norm(double* norm, double* scratch, float* grads, int64_t n, float max_norm,
                       cudaStream_t stream = 0);
 
+
+// ============================================================ appended ops
+// (attention.cu, sampling.cu, linear.cu, adamw.cu's masked update)
+
+// ------------------------------------------------------------ attention.cu
+// Exactly cpu::attention_forward / attention_backward (core/cpu/ops.h):
+// probs[B,NH,S,S] saved before dropout, masked keys get probability 0, a
+// fully padded sequence gets zero probs and zero output, dropout element
+// index = flat index into probs. q/k/v/dq/dk/dv have row stride ld, out/dout
+// NH*hd. The backward accumulates into dq/dk/dv (any may be nullptr; they
+// must not overlap one another) without atomics: deterministic. Limits:
+// S <= 512 and hd <= 128, else kInvalidArgument. Uses up to ~98 KB of dynamic
+// shared memory (opted in with cudaFuncSetAttribute above 48 KB).
+Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
+                         int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                         int64_t hd, float p, uint64_t seed, uint64_t offset,
+                         cudaStream_t stream = 0);
+Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
+                          const float* q, const float* k, const float* v, int64_t ld,
+                          const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                          float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+
+// ------------------------------------------------------------- sampling.cu
+// As cpu::gumbel_sample: sampled[r] = argmax_v logits[r*V+v] * (1/T) -
+// log(-log(u)), u = philox_uniform_open(seed, offset, r*V+v), first index on
+// ties, NaN never taken, a row without any g > -inf gives 0. g may differ
+// from the CPU's in its last bit (CUDA logf vs glibc logf, both <= 1 ulp), so
+// only a near-exact tie between the two best candidates could differ.
+Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T,
+                     uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+// disc_ids[N] = ids with disc_ids[positions[r]] = sampled[r] for r < M
+// (positions unique), labels[i] = disc_ids[i] != ids[i] ? 1 : 0. Outputs must
+// not alias the inputs.
+Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids,
+                        const int32_t* positions, const int32_t* sampled, int64_t M, int64_t N,
+                        cudaStream_t stream = 0);
+
+// --------------------------------------------------------------- linear.cu
+// dbias[n] += sum_m dout[m*N+n] (double accumulator, fixed order:
+// deterministic), the dbias part of cpu::linear_backward.
+Status bias_grad(float* dbias, const float* dout, int64_t M, int64_t N, cudaStream_t stream = 0);
+
+// ---------------------------------------------------------------- adamw.cu
+// adamw_update over a whole parameter buffer in one launch: element i is
+// decayed iff decay[i] != 0 (device bytes). Bit-identical to adamw_update
+// applied tensor by tensor with each tensor's flag.
+Status adamw_update_masked(float* params, const float* grads, float* m, float* v,
+                           const uint8_t* decay, int64_t n, const AdamWHyper& hp,
+                           cudaStream_t stream = 0);
+
 }  // namespace cuda
 }  // namespace electra

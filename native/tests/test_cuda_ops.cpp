@@ -5,6 +5,7 @@
 // dropout outputs (hence masks) bit-equal to the CPU's.
 // Compiled only when the build has CUDA (ELECTRA_HAVE_CUDA); without a GPU
 // each test prints "SKIP: no CUDA device (<reason>)" once and passes.
+// have_gpu, DevGuarded, check_ok and compare live in cuda_test_util.h.
 #if defined(ELECTRA_HAVE_CUDA)
 #include <algorithm>
 #include <cmath>
@@ -18,83 +19,18 @@
 #include "core/device.h"
 #include "cuda/cuda_util.h"
 #include "cuda/ops_cuda.h"
+#include "cuda_test_util.h"
 #include "test_util.h"
 
+using cudatest::check_ok;
+using cudatest::compare;
+using cudatest::DevGuarded;
+using cudatest::have_gpu;
 using electra::Status;
 using electra::cuda::DeviceBuffer;
 using etest::rand_vec;
 
 namespace {
-
-// True when a GPU is usable; otherwise prints the SKIP line for this test.
-bool have_gpu() {
-  electra::DeviceInfo info;
-  Status st = electra::cuda_device_count(&info);
-  if (!st.ok()) {
-    CHECK(false) << st.code_name() << ": " << st.message();
-    return false;
-  }
-  if (info.count == 0) {
-    std::printf("    SKIP: no CUDA device (%s)\n", info.reason.c_str());
-    return false;
-  }
-  return cudaSetDevice(0) == cudaSuccess;
-}
-
-constexpr int64_t kPad = 64;
-constexpr uint32_t kSentinelBits = 0x7fc0beefu;  // NaN payload no op produces
-
-// A device buffer of T with kPad sentinel elements on each side.
-template <class T>
-class DevGuarded {
- public:
-  // Uploads `host` into the middle; guards get the sentinel bit pattern.
-  explicit DevGuarded(const std::vector<T>& host) : n_(int64_t(host.size())) {
-    static_assert(sizeof(T) == 4, "4-byte elements");
-    std::vector<T> all(static_cast<size_t>(n_ + 2 * kPad));
-    for (auto& x : all) std::memcpy(&x, &kSentinelBits, 4);
-    std::copy(host.begin(), host.end(), all.begin() + kPad);
-    st_ = buf_.alloc(all.size());
-    if (st_.ok()) st_ = electra::cuda::copy_to_device(buf_.data(), all.data(), all.size());
-    CHECK(st_.ok()) << st_.code_name() << ": " << st_.message();
-  }
-  T* data() { return buf_.data() ? buf_.data() + kPad : nullptr; }
-  bool ok() const { return st_.ok(); }
-  // Copies back; checks the guards are intact.
-  std::vector<T> get(const char* what) {
-    std::vector<T> all(static_cast<size_t>(n_ + 2 * kPad));
-    Status st = cudaDeviceSynchronize() == cudaSuccess
-                    ? electra::cuda::copy_to_host(all.data(), buf_.data(), all.size())
-                    : electra::cuda::cuda_status(cudaGetLastError(), "cudaDeviceSynchronize");
-    CHECK(st.ok()) << what << ": " << st.code_name() << ": " << st.message();
-    bool intact = true;
-    for (int64_t i = 0; i < kPad; ++i) {
-      uint32_t a, b;
-      std::memcpy(&a, &all[size_t(i)], 4);
-      std::memcpy(&b, &all[size_t(kPad + n_ + i)], 4);
-      intact = intact && a == kSentinelBits && b == kSentinelBits;
-    }
-    CHECK(intact) << what << ": guard zone overwritten";
-    return std::vector<T>(all.begin() + kPad, all.begin() + kPad + n_);
-  }
-
- private:
-  int64_t n_;
-  DeviceBuffer<T> buf_;
-  Status st_;
-};
-
-void check_ok(const Status& st, const char* what) {
-  CHECK(st.ok()) << what << ": " << st.code_name() << ": " << st.message();
-}
-
-// max-rel error + finiteness of a CUDA result against the CPU's.
-void compare(const std::vector<float>& gpu, const std::vector<float>& cpu, double tol,
-             const std::string& what) {
-  CHECK(gpu.size() == cpu.size()) << what;
-  CHECK(etest::all_finite(gpu.data(), int64_t(gpu.size()))) << what << ": non-finite output";
-  CHECK_LT(etest::rel_error(gpu.data(), cpu.data(), int64_t(gpu.size())), tol) << what;
-}
 
 std::vector<int32_t> rand_ids(int64_t n, int64_t hi) {
   std::vector<int32_t> v(static_cast<size_t>(n));

@@ -59,20 +59,7 @@ std::vector<int32_t> ids_for(int64_t rows, int64_t S, int64_t V, std::vector<int
   return ids;
 }
 
-// True when a GPU is usable; otherwise prints why and, under --backend cuda
-// (etest::require_device()), fails instead of skipping.
-bool gpu_or_skip() {
-  DeviceInfo info;
-  Status st = cuda_device_count(&info);
-  CHECK(st.ok()) << st.message();
-  if (st.ok() && info.count > 0) return true;
-  if (etest::require_device()) {
-    CHECK(false) << "--backend cuda: no usable CUDA device (" << info.reason << ")";
-  } else {
-    std::printf("    SKIP: no CUDA device (%s)\n", info.reason.c_str());
-  }
-  return false;
-}
+using etest::gpu_or_skip;
 
 std::unique_ptr<ElectraModel> make(const ModelConfig& c, const ExecOptions& e, uint64_t seed) {
   std::unique_ptr<ElectraModel> m;

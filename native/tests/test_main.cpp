@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/device.h"
 #include "test_util.h"
 
 namespace etest {
@@ -21,6 +22,18 @@ int current_failures() { return g_failures; }
 bool& require_device() {
   static bool r = false;
   return r;
+}
+bool gpu_or_skip() {
+  electra::DeviceInfo info;
+  electra::Status st = electra::cuda_device_count(&info);
+  CHECK(st.ok()) << st.code_name() << ": " << st.message();
+  if (!st.ok()) return false;
+  if (info.count > 0) return true;
+  if (require_device())
+    CHECK(false) << "--backend cuda: no usable CUDA device (" << info.reason << ")";
+  else
+    std::printf("    SKIP: no CUDA device (%s)\n", info.reason.c_str());
+  return false;
 }
 }  // namespace etest
 

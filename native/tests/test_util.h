@@ -152,6 +152,9 @@ inline std::vector<int64_t> fd_indices(int64_t n) {
 // True under `electra_tests --backend cuda`: a test that needs a GPU fails
 // instead of printing SKIP when there is none.
 bool& require_device();
+// True when a CUDA device is usable. Otherwise prints "SKIP: no CUDA device
+// (<reason>)" and returns false, or, under --backend cuda, fails the test.
+bool gpu_or_skip();
 
 // What an accumulating op added to a gradient buffer that started as `before`.
 inline std::vector<double> delta(const Guarded& g, const std::vector<float>& before) {

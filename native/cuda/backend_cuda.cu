@@ -1,0 +1,363 @@
+// The CUDA backend: Backend's ops on one GPU, all enqueued on one stream of
+// the backend's own. Linears are cuda::gemm (fp32 SIMT, or bf16 tensor cores
+// with fp32 accumulation) plus a deterministic bias-gradient reduction; every
+// other op is the kernel of the same name in this folder.
+//
+// Threads: the addon runs steps on libuv worker threads, and the CUDA current
+// device is per thread, so every entry point first makes dev_ current.
+#include <cuda_runtime.h>
+
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/device.h"
+#include "cuda/backend_cuda.h"
+#include "cuda/cuda_util.h"
+#include "cuda/gemm_cuda.h"
+#include "cuda/ops_cuda.h"
+
+namespace electra {
+namespace cuda {
+namespace {
+
+__global__ void probe_kernel(int* p) {
+  if (p) *p = 1;
+}
+
+std::string version_text(int v) {
+  if (v <= 0) return "none";
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+
+std::string versions(const DeviceInfo& info) {
+  return "driver " + version_text(info.driver_version) + ", runtime " + version_text(info.runtime_version);
+}
+
+#define ON_DEVICE() ELECTRA_RETURN_IF_ERROR(make_current())
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int dev, Precision prec, std::string desc) : dev_(dev), prec_(prec), desc_(std::move(desc)) {}
+  ~CudaBackend() override {
+    cudaSetDevice(dev_);
+    scratch_.reset();
+    decay_.reset();
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  Status init() {
+    ON_DEVICE();
+    CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
+    track(scratch_.bytes());
+    return Status::Ok();
+  }
+
+  BackendKind kind() const override { return BackendKind::kCuda; }
+  Precision precision() const override { return prec_; }
+  std::string describe() const override { return desc_; }
+
+  // ---- memory ----
+  Status alloc(size_t bytes, void** out) override {
+    ON_DEVICE();
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, bytes == 0 ? 256 : bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      if (e == cudaErrorMemoryAllocation) {
+        size_t free_b = 0, total_b = 0;
+        cudaMemGetInfo(&free_b, &total_b);
+        return OutOfMemory("GPU out of memory on " + desc_ + ": cannot allocate " + mib(bytes) + " (" + mib(free_b) +
+                           " free of " + mib(total_b) + ", " + mib(size_t(bytes_in_use())) +
+                           " held by this model); lower the batch size or sequence length");
+      }
+      return cuda_status(e, "cudaMalloc");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    sizes_[p] = bytes;
+    in_use_ += int64_t(bytes);
+    if (in_use_ > peak_) peak_ = in_use_;
+    *out = p;
+    return Status::Ok();
+  }
+  void release(void* p) override {
+    if (!p) return;
+    cudaSetDevice(dev_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = sizes_.find(p);
+      if (it != sizes_.end()) {
+        in_use_ -= int64_t(it->second);
+        sizes_.erase(it);
+      }
+    }
+    cudaFree(p);
+  }
+  Status upload(void* dst, const void* src, size_t bytes) override {
+    if (!bytes) return Status::Ok();
+    ON_DEVICE();
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+    return Status::Ok();
+  }
+  Status download(void* dst, const void* src, size_t bytes) override {
+    if (!bytes) return Status::Ok();
+    ON_DEVICE();
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+    return Status::Ok();
+  }
+  Status copy(void* dst, const void* src, size_t bytes) override {
+    if (!bytes || dst == src) return Status::Ok();
+    ON_DEVICE();
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+    return Status::Ok();
+  }
+  Status zero(void* p, size_t bytes) override {
+    if (!bytes) return Status::Ok();
+    ON_DEVICE();
+    CUDA_TRY(cudaMemsetAsync(p, 0, bytes, stream_));
+    return Status::Ok();
+  }
+  Status sync() override {
+    ON_DEVICE();
+    CUDA_TRY(cudaStreamSynchronize(stream_));
+    return Status::Ok();
+  }
+  int64_t bytes_in_use() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_use_;
+  }
+  int64_t peak_bytes() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peak_;
+  }
+
+  // ---- linears ----
+  Status linear_forward(float* out, const float* inp, const float* w, const float* b, int64_t M, int64_t K,
+                        int64_t N) override {
+    ON_DEVICE();
+    GemmOptions o = gemm_options();
+    o.bias = b;
+    return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
+  }
+  Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* w, const float* b, int64_t M,
+                             int64_t K, int64_t N) override {
+    // The backward needs the GELU input, so the product is stored before the
+    // GELU rather than fused into the GEMM's epilogue.
+    ELECTRA_RETURN_IF_ERROR(linear_forward(pre, inp, w, b, M, K, N));
+    return cuda::gelu_forward(out, pre, M * N, stream_);
+  }
+  Status linear_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                         int64_t M, int64_t K, int64_t N) override {
+    return linear_bwd(dinp, 1.0f, dw, db, dout, inp, w, M, K, N);
+  }
+  Status linear_backward_write(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+                               const float* w, int64_t M, int64_t K, int64_t N) override {
+    return linear_bwd(dinp, 0.0f, dw, db, dout, inp, w, M, K, N);
+  }
+
+  // ---- layers ----
+  Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
+                           const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) override {
+    ON_DEVICE();
+    return cuda::embedding_forward(out, ids, types, wte, wpe, wtt, B, S, E, stream_);
+  }
+  Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                            const int32_t* types, int64_t B, int64_t S, int64_t E) override {
+    ON_DEVICE();
+    return cuda::embedding_backward(dwte, dwpe, dwtt, dout, ids, types, B, S, E, stream_);
+  }
+  Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) override {
+    ON_DEVICE();
+    return cuda::gather_rows(out, inp, rows, R, C, stream_);
+  }
+  Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows, int64_t R, int64_t C) override {
+    ON_DEVICE();
+    return cuda::gather_rows_backward(dinp, dout, rows, R, C, stream_);
+  }
+  Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g, const float* b,
+                           int64_t N, int64_t C, float eps) override {
+    ON_DEVICE();
+    return cuda::layernorm_forward(out, mean, rstd, inp, g, b, N, C, eps, stream_);
+  }
+  Status layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp, const float* g,
+                            const float* mean, const float* rstd, int64_t N, int64_t C) override {
+    ON_DEVICE();
+    return cuda::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C, stream_);
+  }
+  Status gelu_forward(float* out, const float* inp, int64_t n) override {
+    ON_DEVICE();
+    return cuda::gelu_forward(out, inp, n, stream_);
+  }
+  Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
+    ON_DEVICE();
+    return cuda::gelu_backward_write(dinp, dout, inp, n, stream_);
+  }
+  Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
+                         uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::dropout_forward(out, inp, n, p, seed, offset, stream_);
+  }
+  Status residual_forward(float* out, const float* a, const float* b, int64_t n) override {
+    ON_DEVICE();
+    return cuda::residual_forward(out, a, b, n, stream_);
+  }
+  Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
+    ON_DEVICE();
+    return cuda::residual_backward(da, db, dout, n, stream_);
+  }
+  Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                           const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                           uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
+  }
+  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
+                            const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
+                            int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
+                                    stream_);
+  }
+
+  // ---- losses and sampling ----
+  Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
+                                       const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
+                                       float grad_scale) override {
+    ON_DEVICE();
+    return cuda::crossentropy_forward_backward(losses, argmax, dlogits, logits, rows, targets, R, V, grad_scale,
+                                               stream_);
+  }
+  Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
+                              const float* weights, int64_t N, float grad_scale) override {
+    ON_DEVICE();
+    return cuda::bce_forward_backward(loss_sum, scratch_.data(), dlogits, logits, labels, weights, N, grad_scale,
+                                      stream_);
+  }
+  Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
+                       uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::gumbel_sample(sampled, logits, R, V, T, seed, offset, stream_);
+  }
+  Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
+                          const int32_t* sampled, int64_t M, int64_t N) override {
+    ON_DEVICE();
+    return cuda::make_disc_inputs(disc_ids, labels, ids, positions, sampled, M, N, stream_);
+  }
+
+  // ---- optimizer ----
+  Status clip_grad_norm(double* norm, float* grads, int64_t n, float max_norm) override {
+    ON_DEVICE();
+    if (max_norm > 0) return cuda::clip_grad_norm(norm, scratch_.data(), grads, n, max_norm, stream_);
+    return cuda::global_norm(norm, scratch_.data(), grads, n, stream_);
+  }
+  Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
+                            const AdamWHyper& hp) override {
+    ON_DEVICE();
+    ELECTRA_RETURN_IF_ERROR(decay_mask(table));
+    return cuda::adamw_update_masked(params, grads, m, v, decay_.data(), table.total(), hp, stream_);
+  }
+
+ private:
+  static std::string mib(size_t b) { return std::to_string((b + (1u << 20) - 1) >> 20) + " MiB"; }
+
+  Status make_current() {
+    cudaError_t e = cudaSetDevice(dev_);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      return cuda_status(e, "cudaSetDevice");
+    }
+    return Status::Ok();
+  }
+  void track(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_use_ += int64_t(bytes);
+    if (in_use_ > peak_) peak_ = in_use_;
+  }
+  GemmOptions gemm_options() const {
+    GemmOptions o;
+    o.precision = prec_ == Precision::kBf16 ? GemmPrecision::kBf16 : GemmPrecision::kFp32;
+    o.stream = stream_;
+    return o;
+  }
+  // dinp[M,K] = beta*dinp + dout[M,N] @ w[N,K]; dw[N,K] += dout^T @ inp; db[N] += colsum(dout).
+  Status linear_bwd(float* dinp, float beta, float* dw, float* db, const float* dout, const float* inp,
+                    const float* w, int64_t M, int64_t K, int64_t N) {
+    ON_DEVICE();
+    const GemmOptions o = gemm_options();
+    if (dinp) ELECTRA_RETURN_IF_ERROR(gemm(false, false, M, K, N, 1.0f, dout, N, w, K, beta, dinp, K, o));
+    if (dw) ELECTRA_RETURN_IF_ERROR(gemm(true, false, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dw, K, o));
+    if (db) ELECTRA_RETURN_IF_ERROR(cuda::bias_grad(db, dout, M, N, stream_));
+    return Status::Ok();
+  }
+  // One byte per parameter: 1 where AdamW decays it. Built once per table.
+  Status decay_mask(const ParamTable& table) {
+    if (decay_for_ == &table && decay_.size() == size_t(table.total())) return Status::Ok();
+    std::vector<uint8_t> host(size_t(table.total()), 0);
+    for (const auto& s : table.specs())
+      if (s.decay) std::fill(host.begin() + s.offset, host.begin() + s.offset + s.numel, uint8_t(1));
+    ELECTRA_RETURN_IF_ERROR(decay_.alloc(host.size()));
+    track(decay_.bytes());
+    ELECTRA_RETURN_IF_ERROR(copy_to_device(decay_.data(), host.data(), host.size()));
+    decay_for_ = &table;
+    return Status::Ok();
+  }
+
+  const int dev_;
+  const Precision prec_;
+  const std::string desc_;
+  cudaStream_t stream_ = nullptr;
+  DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
+  DeviceBuffer<uint8_t> decay_;
+  const ParamTable* decay_for_ = nullptr;
+  mutable std::mutex mu_;
+  std::unordered_map<void*, size_t> sizes_;
+  int64_t in_use_ = 0, peak_ = 0;
+};
+
+}  // namespace
+
+Status make_cuda_backend(const ExecOptions& o, std::unique_ptr<Backend>* out) {
+  DeviceInfo info;
+  ELECTRA_RETURN_IF_ERROR(cuda_device_count(&info));
+  if (info.count == 0)
+    return Status(StatusCode::kNoDevice, "CUDA was requested, but no usable GPU was found: " + info.reason + " (" +
+                                             versions(info) + ")");
+  if (o.device < 0 || o.device >= info.count)
+    return Status(StatusCode::kNoDevice, "cuda:" + std::to_string(o.device) + " was requested, but this machine has " +
+                                             std::to_string(info.count) + " GPU(s) (" + versions(info) + ")");
+  const DeviceProps& p = info.devices[size_t(o.device)];
+  const std::string arch = "sm_" + std::to_string(p.cc_major) + std::to_string(p.cc_minor);
+  if (p.cc_major < 8)
+    return Status(StatusCode::kNoDevice, "cuda:" + std::to_string(o.device) + " (" + p.name + ", " + arch +
+                                             ") is older than sm_80, the oldest architecture this build supports (" +
+                                             versions(info) + ")");
+  cudaError_t e = cudaSetDevice(o.device);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return Status(StatusCode::kNoDevice, cuda_error_text("cudaSetDevice", e) + " (" + versions(info) + ")");
+  }
+  // A binary without code for this GPU fails here with a clear reason rather
+  // than at the first training kernel.
+  cudaFuncAttributes attr;
+  e = cudaFuncGetAttributes(&attr, probe_kernel);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return Status(StatusCode::kNoDevice, "cuda:" + std::to_string(o.device) + " (" + p.name + ", " + arch +
+                                             ") cannot run this binary's kernels: " +
+                                             cuda_error_text("cudaFuncGetAttributes", e) + " (" + versions(info) +
+                                             ")");
+  }
+  const std::string desc = "cuda:" + std::to_string(o.device) + " (" + p.name + ", " + arch + ", " +
+                           precision_name(o.precision) + ")";
+  std::unique_ptr<CudaBackend> b(new (std::nothrow) CudaBackend(o.device, o.precision, desc));
+  if (!b) return OutOfMemory("cannot allocate the CUDA backend");
+  ELECTRA_RETURN_IF_ERROR(b->init());
+  *out = std::move(b);
+  return Status::Ok();
+}
+
+}  // namespace cuda
+}  // namespace electra
