@@ -5,18 +5,35 @@
  *
  *   node scripts/bench/run.js [--preset small] [--batch 16] [--seq 128]
  *        [--threads N] [--steps N] [--warmup N] [--no-peer] [--only gemm|step] [--json]
+ *        [--device cpu|cuda|cuda:N|auto] [--precision fp32|bf16] [--compile]
  *
- * 1. `electra_bench gemm --json`   sgemm GFLOP/s at the model's shapes;
- * 2. `electra_bench step --json`   the native ELECTRA training step;
+ * 1. `electra_bench gemm --json`   sgemm GFLOP/s at the model's shapes (CPU
+ *    sgemm only: skipped when the step runs on CUDA);
+ * 2. `electra_bench step --json`   the native ELECTRA training step (on CUDA:
+ *    `--backend cuda --device N --precision P`);
  * 3. scripts/bench/peer_hf.py      the same step in PyTorch + HF transformers
  *    (when python3 can import torch and transformers; else "peer skipped: <why>");
+ *    on CUDA `--device cuda`, plus `--bf16` (autocast) when P is bf16, so both
+ *    sides compute at the same precision; `--compile` adds torch.compile;
  * then one table (or, with --json, one JSON object).
+ *
+ * --device: cpu (default); cuda (= cuda:0) or cuda:N; auto = cuda:0 when the
+ * built addon (dist/info.js getInfo) reports a CUDA device, else cpu (the CLI's
+ * bench command resolves 'auto' itself and passes the result). --precision:
+ * fp32 | bf16, default bf16 on CUDA and fp32 (the only one) on the CPU. The
+ * peer uses the current GPU, so for cuda:N (N > 0) it runs with
+ * CUDA_VISIBLE_DEVICES narrowed to that device.
+ *
+ * When the native side fails (no GPU, a build without CUDA, out of memory...)
+ * the result's `failure` is { what, code, message, status } (code: the
+ * ERR_* of electra_bench's stderr) and the peer is not run.
  *
  * electra_bench: $ELECTRA_BENCH, else the newest of build/Release/electra_bench
  * (cmake-js output), build/electra_bench, build* /electra_bench, build* /Release/electra_bench.
  * $ELECTRA_PYTHON overrides the python3 used for the peer.
  *
- * module.exports = { runBench, formatReport, findBenchBinary, parseArgs } for the TS CLI.
+ * module.exports = { runBench, formatReport, findBenchBinary, parseArgs, parseDevice, buildArgs,
+ *   resolveDevice } for the TS CLI (and its tests).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -75,14 +92,119 @@ const DEFAULTS = {
   peer: true,
   only: null, // 'gemm' | 'step' | null (both)
   json: false,
+  device: 'cpu', // 'cpu' | 'cuda' | 'cuda:N' | 'auto'
+  precision: null, // 'fp32' | 'bf16' | null (bf16 on CUDA, fp32 on the CPU)
+  compile: false, // peer: torch.compile
 };
+
+/** An Error with code ERR_INVALID_ARGUMENT (the TS CLI turns it into an ElectraError). */
+function invalid(msg) {
+  const e = new Error(msg);
+  e.code = 'ERR_INVALID_ARGUMENT';
+  return e;
+}
+
+/**
+ * 'cpu' -> { backend: 'cpu' }; 'cuda' -> { backend: 'cuda', index: 0 };
+ * 'cuda:N' -> { backend: 'cuda', index: N }; 'auto' -> { backend: 'auto' };
+ * anything else throws ERR_INVALID_ARGUMENT.
+ */
+function parseDevice(d) {
+  if (d === 'cpu' || d === 'auto') return { backend: d };
+  if (d === 'cuda') return { backend: 'cuda', index: 0 };
+  const m = typeof d === 'string' ? /^cuda:(\d{1,6})$/.exec(d) : null;
+  if (m) return { backend: 'cuda', index: Number(m[1]) };
+  throw invalid(`--device must be cpu, cuda, cuda:N (N a device index >= 0) or auto, got '${d}'`);
+}
+
+/**
+ * Whether the built addon reports a CUDA device (dist/info.js getInfo, as
+ * `electra-native info --json`); false when it cannot be loaded.
+ */
+function detectCuda() {
+  try {
+    // eslint-disable-next-line global-require
+    const { getInfo } = require(path.join(ROOT, 'dist', 'info.js'));
+    return getInfo().backend === 'cuda';
+  } catch {
+    return false;
+  }
+}
+
+/** 'cpu' or 'cuda:N' for a --device value; 'auto' asks `detect` (default: detectCuda). */
+function resolveDevice(device, detect = detectCuda) {
+  const d = parseDevice(device);
+  if (d.backend === 'auto') return detect() ? 'cuda:0' : 'cpu';
+  return d.backend === 'cpu' ? 'cpu' : `cuda:${d.index}`;
+}
+
+/**
+ * The command lines of one run, from options (`device` already resolved, or
+ * 'auto', resolved with `detect`): { device: 'cpu' | 'cuda:N', backend,
+ * index, precision, threads, gemm, native, peer, peerEnv, skipped }. gemm,
+ * native and peer are the argv after the program (electra_bench, python),
+ * or null when that part does not run; peerEnv: variables to add to the
+ * peer's environment, or null. Throws ERR_INVALID_ARGUMENT on bad values.
+ */
+function buildArgs(opts = {}, detect = detectCuda) {
+  const o = { ...DEFAULTS, ...opts };
+  if (o.only !== null && o.only !== undefined && o.only !== 'gemm' && o.only !== 'step') {
+    throw invalid(`--only must be gemm or step, got '${o.only}'`);
+  }
+  if (o.precision !== null && o.precision !== undefined && o.precision !== 'fp32' && o.precision !== 'bf16') {
+    throw invalid(`--precision must be fp32 or bf16, got '${o.precision}'`);
+  }
+  // --only gemm: the GEMM part is CPU sgemm whatever the step's device; 'auto' needs no GPU then.
+  const req = parseDevice(o.device);
+  const device = req.backend === 'auto' && o.only === 'gemm' ? 'cpu' : resolveDevice(o.device, detect);
+  const cuda = device !== 'cpu';
+  const index = cuda ? Number(device.slice(5)) : null;
+  const precision = o.precision || (cuda ? 'bf16' : 'fp32');
+  if (!cuda && precision !== 'fp32') {
+    throw invalid(`--precision ${precision} needs a CUDA device (--device cuda); the CPU computes in fp32 only` +
+      (req.backend === 'auto' ? ", and --device auto found no GPU" : ''));
+  }
+  if (cuda && o.only === 'gemm') {
+    throw invalid(`--only gemm measures the CPU sgemm only; run it with --device cpu (not ${o.device})`);
+  }
+  const threads = o.threads > 0 ? o.threads : (os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+  const t = ['--threads', String(threads)];
+  const plan = {
+    device, backend: cuda ? 'cuda' : 'cpu', index, precision, threads,
+    gemm: null, native: null, peer: null, peerEnv: null, skipped: [],
+  };
+  if (o.only !== 'step') {
+    if (cuda) plan.skipped.push(`gemm skipped: electra_bench gemm measures the CPU sgemm only (run --device cpu --only gemm for it)`);
+    else plan.gemm = ['gemm', ...t, '--json'];
+  }
+  if (o.only !== 'gemm') {
+    const common = ['--preset', o.preset, '--batch', String(o.batch), '--seq', String(o.seq), ...t, '--warmup', String(o.warmup)];
+    if (o.steps > 0) common.push('--steps', String(o.steps));
+    plan.native = ['step', ...common];
+    if (cuda) plan.native.push('--backend', 'cuda', '--device', String(index), '--precision', precision);
+    plan.native.push('--json');
+    if (o.peer) {
+      plan.peer = [path.join(__dirname, 'peer_hf.py'), ...common];
+      if (cuda) plan.peer.push('--device', 'cuda');
+      if (cuda && precision === 'bf16') plan.peer.push('--bf16');
+      if (o.compile) plan.peer.push('--compile');
+      if (cuda && index > 0) {
+        // peer_hf.py runs on the current GPU (0): show it only GPU `index`,
+        // counted as electra_bench counts it (within CUDA_VISIBLE_DEVICES, when set).
+        const vis = (process.env.CUDA_VISIBLE_DEVICES || '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+        plan.peerEnv = { CUDA_VISIBLE_DEVICES: vis.length ? (vis[index] !== undefined ? vis[index] : '-1') : String(index) };
+      }
+    }
+  }
+  return plan;
+}
 
 /** Parses argv (without node and the script) into options; throws on a bad flag. */
 function parseArgs(argv) {
   const o = { ...DEFAULTS };
   const num = (flag, v, min) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min) throw invalid(`${flag} needs an integer >= ${min}, got '${v}'`);
     return n;
   };
   for (let i = 0; i < argv.length; ++i) {
@@ -95,7 +217,7 @@ function parseArgs(argv) {
     }
     const next = () => {
       if (val !== null) return val;
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      if (i + 1 >= argv.length) throw invalid(`${a} needs a value`);
       return argv[++i];
     };
     switch (a) {
@@ -107,19 +229,27 @@ function parseArgs(argv) {
       case '--warmup': o.warmup = num(a, next(), 0); break;
       case '--no-peer': o.peer = false; break;
       case '--json': o.json = true; break;
+      case '--compile': o.compile = true; break;
+      case '--device': o.device = next(); parseDevice(o.device); break;
+      case '--precision': {
+        const w = next();
+        if (w !== 'fp32' && w !== 'bf16') throw invalid(`--precision must be fp32 or bf16, got '${w}'`);
+        o.precision = w;
+        break;
+      }
       case '--only': {
         const w = next();
-        if (w !== 'gemm' && w !== 'step') throw new Error(`--only must be gemm or step, got '${w}'`);
+        if (w !== 'gemm' && w !== 'step') throw invalid(`--only must be gemm or step, got '${w}'`);
         o.only = w;
         break;
       }
       case '-h':
       case '--help': o.help = true; break;
-      default: throw new Error(`unknown argument '${argv[i]}'`);
+      default: throw invalid(`unknown argument '${argv[i]}'`);
     }
   }
   if (!['tiny', 'small', 'base', 'large'].includes(o.preset)) {
-    throw new Error(`unknown preset '${o.preset}' (tiny, small, base, large)`);
+    throw invalid(`unknown preset '${o.preset}' (tiny, small, base, large)`);
   }
   return o;
 }
@@ -128,17 +258,53 @@ function log(msg) {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** Runs a program whose stdout is JSON; progress on its stderr passes through. */
-function runJson(cmd, args, what) {
-  log(`${what}: ${[cmd, ...args].join(' ')}`);
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20, encoding: 'utf8' });
-  if (r.error) return { error: `could not run ${cmd}: ${r.error.message}` };
-  if (r.status !== 0) return { error: `${what} exited with code ${r.status}${r.signal ? ` (${r.signal})` : ''}`, status: r.status };
-  try {
-    return { value: JSON.parse(r.stdout) };
-  } catch (e) {
-    return { error: `${what} printed no valid JSON (${e.message})` };
+/**
+ * Runs a program whose stdout is JSON; progress on its stderr passes through
+ * (live; with `capture`, after it ends, and kept as `stderr` for the error
+ * code). `env`: variables added to the environment.
+ */
+function runJson(cmd, args, what, { capture = false, env = null } = {}) {
+  const envNote = env ? `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
+  log(`${what}: ${envNote}${[cmd, ...args].join(' ')}`);
+  const r = spawnSync(cmd, args, {
+    stdio: ['ignore', 'pipe', capture ? 'pipe' : 'inherit'],
+    maxBuffer: 64 << 20,
+    encoding: 'utf8',
+    env: env ? { ...process.env, ...env } : process.env,
+  });
+  const stderr = capture ? r.stderr || '' : '';
+  if (stderr) process.stderr.write(stderr);
+  if (r.error) return { error: `could not run ${cmd}: ${r.error.message}`, spawnError: true, stderr };
+  if (r.status !== 0) {
+    return { error: `${what} exited with code ${r.status}${r.signal ? ` (${r.signal})` : ''}`, status: r.status, signal: r.signal, stderr };
   }
+  try {
+    return { value: JSON.parse(r.stdout), stderr };
+  } catch (e) {
+    return { error: `${what} printed no valid JSON (${e.message})`, stderr };
+  }
+}
+
+/**
+ * What failed on the native side, from a failed runJson: { what, code,
+ * message, detail, status }. code: the ERR_* electra_bench printed ("<code>: <message>"
+ * on stderr), else ERR_INVALID_ARGUMENT for its exit status 2 (bad arguments),
+ * ERR_NATIVE_LOAD when it could not be started, else ERR_INTERNAL. message:
+ * its last stderr line (without the "electra_bench <mode>: " prefix), else
+ * runJson's error; detail: the part of it after "<code>: ".
+ */
+function nativeFailure(what, r) {
+  const lines = (r.stderr || '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const withCode = lines.filter((l) => /\bERR_[A-Z_]+\b/.test(l));
+  const line = withCode.length ? withCode[withCode.length - 1] : lines[lines.length - 1];
+  const m = line ? /\b(ERR_[A-Z_]+)\b/.exec(line) : null;
+  let code = m ? m[1] : null;
+  if (!code) code = r.spawnError ? 'ERR_NATIVE_LOAD' : r.status === 2 ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL';
+  const message = line ? line.replace(/^electra_bench( \w+)?: /, '') : r.error;
+  // detail: the message after "<code>: " (what electra_bench says went wrong), else the whole message.
+  const at = m ? message.indexOf(`${code}: `) : -1;
+  const detail = at >= 0 ? message.slice(at + code.length + 2) : message;
+  return { what, code, message, detail, status: r.status === undefined ? null : r.status };
 }
 
 /** Why the peer cannot run (a string), or null when python3 has torch and transformers. */
@@ -153,12 +319,17 @@ function peerUnavailable(python) {
 }
 
 /**
- * Runs the benchmarks; returns { machine, options, gemm, step: { native, peer, ratio }, skipped, errors }.
- * Throws only when electra_bench is not built.
+ * Runs the benchmarks; returns { machine, options, gemm, step: { native, peer, ratio }, skipped, errors,
+ * failure }. failure: null, or what failed on the native side (see nativeFailure; the
+ * report's error lines say it too, and the peer is then not run). Throws only when
+ * electra_bench is not built (ERR_NATIVE_LOAD) or an option is bad (ERR_INVALID_ARGUMENT).
+ * opts.detect: for --device auto, () => whether a CUDA device is there (default: detectCuda).
  */
 function runBench(opts = {}) {
   const o = { ...DEFAULTS, ...opts };
-  const threads = o.threads > 0 ? o.threads : (os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+  const plan = buildArgs(o, o.detect || detectCuda);
+  const threads = plan.threads;
+  const cuda = plan.backend === 'cuda';
   const bin = findBenchBinary();
   if (!bin) {
     const err = new Error('electra_bench is not built (looked in build/Release, build, build*/); run `npm run build:native` ' +
@@ -166,44 +337,66 @@ function runBench(opts = {}) {
     err.code = 'ERR_NATIVE_LOAD';
     throw err;
   }
+  const options = { preset: o.preset, batch: o.batch, seq: o.seq, threads, steps: o.steps || 'auto', warmup: o.warmup };
+  options.device = plan.device;
+  options.precision = plan.precision;
+  options.compile = Boolean(o.compile);
   const res = {
     date: new Date().toISOString(),
     machine: { cpu: (os.cpus()[0] || {}).model || 'unknown', cores: os.cpus().length, platform: `${os.platform()} ${os.arch()}` },
-    options: { preset: o.preset, batch: o.batch, seq: o.seq, threads, steps: o.steps || 'auto', warmup: o.warmup },
+    options,
     binary: bin,
     gemm: null,
     step: { native: null, peer: null, ratio: null },
-    skipped: [],
+    skipped: [...plan.skipped],
     errors: [],
+    failure: null,
   };
-  const t = ['--threads', String(threads)];
-  if (o.only !== 'step') {
-    const r = runJson(bin, ['gemm', ...t, '--json'], 'gemm');
-    if (r.error) res.errors.push(r.error);
+  const fail = (what, r) => {
+    const f = nativeFailure(what, r);
+    res.errors.push(`${what} failed: ${f.message}`);
+    if (!res.failure) res.failure = f;
+    return f;
+  };
+  if (plan.gemm) {
+    const r = runJson(bin, plan.gemm, 'gemm', { capture: true });
+    if (r.error) fail('gemm', r);
     else res.gemm = r.value;
   }
-  if (o.only !== 'gemm') {
-    const common = ['--preset', o.preset, '--batch', String(o.batch), '--seq', String(o.seq), ...t, '--warmup', String(o.warmup)];
-    if (o.steps > 0) common.push('--steps', String(o.steps));
-    const r = runJson(bin, ['step', ...common, '--json'], 'electra-native step');
-    if (r.error) res.errors.push(r.error);
-    else res.step.native = r.value;
+  if (plan.native) {
+    const where = cuda ? ` on ${plan.device} (${plan.precision})` : '';
+    const r = runJson(bin, plan.native, 'electra-native step', { capture: true });
+    if (r.error) {
+      const f = fail(`electra-native step${where}`, r);
+      if (f.code === 'ERR_NO_DEVICE' && cuda) {
+        res.errors.push(`${bin} cannot run on ${plan.device}: it takes a CUDA build of electra_bench ` +
+          '(ELECTRA_CUDA=ON npm run build:native, or ELECTRA_BENCH=<path>) and a usable GPU; --device cpu runs the CPU benchmark');
+      }
+    } else {
+      res.step.native = r.value;
+    }
 
-    if (!o.peer) {
+    if (!plan.peer) {
       res.skipped.push('peer skipped: --no-peer');
+    } else if (r.error) {
+      res.skipped.push('peer skipped: the electra-native step failed');
     } else {
       const python = process.env.ELECTRA_PYTHON || 'python3';
       const why = peerUnavailable(python);
       if (why) {
         res.skipped.push(`peer skipped: ${why}`);
       } else {
-        const p = runJson(python, [path.join(__dirname, 'peer_hf.py'), ...common], 'pytorch peer');
+        const p = runJson(python, plan.peer, 'pytorch peer', { env: plan.peerEnv });
         if (p.status === 3) res.skipped.push('peer skipped: torch/transformers missing');
+        else if (p.status === 4) res.skipped.push(`peer skipped: torch sees no usable GPU (a CPU-only torch build?)`);
         else if (p.error) res.errors.push(p.error);
-        else res.step.peer = p.value;
+        else if (p.value && p.value.compile === 'failed') {
+          res.step.peer_compile_failed = p.value;
+          res.errors.push(`pytorch peer: torch.compile failed: ${p.value.error || 'unknown error'} (rerun without --compile)`);
+        } else res.step.peer = p.value;
       }
     }
-    if (res.step.native && res.step.peer) {
+    if (res.step.native && res.step.peer && res.step.native.tokens_per_s && res.step.peer.tokens_per_s) {
       res.step.ratio = res.step.native.tokens_per_s / res.step.peer.tokens_per_s;
     }
   }
@@ -216,39 +409,84 @@ function pad(s, n, right = false) {
   return right ? s.padStart(n) : s.padEnd(n);
 }
 
-/** The combined human-readable table. */
+function mib(bytes) {
+  return typeof bytes === 'number' && bytes >= 0 ? (bytes / (1024 * 1024)).toFixed(0) : 'n/a';
+}
+
+/**
+ * The combined human-readable table. On the CPU as it always was; on CUDA the
+ * headline names the GPU and the precision, and the step table has a peak
+ * device memory column (ours: peak_device_bytes; PyTorch: peak_bytes) next to
+ * peak RSS.
+ */
 function formatReport(res) {
   const L = [];
   const o = res.options;
-  L.push(`electra-native benchmark, ${res.machine.cpu} (${res.machine.cores} cores), ${o.threads} thread(s)`);
+  const cuda = typeof o.device === 'string' && o.device.startsWith('cuda');
+  const s = res.step;
+  if (!cuda) {
+    L.push(`electra-native benchmark, ${res.machine.cpu} (${res.machine.cores} cores), ${o.threads} thread(s)`);
+  } else {
+    const gpu = s.native && s.native.device_name ? s.native.device_name : s.peer && s.peer.device_name;
+    // device_name is the backend's description, "cuda:N (<name>, sm_XY, <precision>)"; the peer's, torch's GPU name.
+    const where = !gpu ? o.device : gpu.startsWith(o.device) ? gpu : `${o.device} (${gpu})`;
+    L.push(`electra-native benchmark, ${where}, precision ${o.precision}; host ${res.machine.cpu} ` +
+      `(${res.machine.cores} cores), ${o.threads} thread(s)`);
+  }
   if (res.gemm) {
     const k = res.gemm[0] ? res.gemm[0].kernel : '?';
     L.push('');
-    L.push(`sgemm (kernel ${k})`);
+    L.push(`sgemm (kernel ${k})${cuda ? ', on the CPU' : ''}`);
     L.push(`${pad('shape', 22)} ${pad('M', 6, true)} ${pad('N', 6, true)} ${pad('K', 6, true)} ${pad('ms', 10, true)} ${pad('GFLOP/s', 9, true)} ${pad('% peak', 7, true)}`);
     for (const r of res.gemm) {
       L.push(`${pad(r.name, 22)} ${pad(r.M, 6, true)} ${pad(r.N, 6, true)} ${pad(r.K, 6, true)} ${pad(r.median_ms.toFixed(3), 10, true)} ` +
         `${pad(r.gflops.toFixed(1), 9, true)} ${pad(r.pct_of_peak.toFixed(1) + '%', 7, true)}`);
     }
   }
-  const s = res.step;
-  if (s.native || s.peer) {
+  const num = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+  if ((s.native || s.peer) && !cuda) {
     L.push('');
     L.push(`ELECTRA training step: preset ${o.preset}, batch ${o.batch} x seq ${o.seq}, ${o.threads} thread(s)`);
     L.push(`${pad('implementation', 28)} ${pad('tokens/s', 10, true)} ${pad('ms/step', 10, true)} ${pad('min ms', 9, true)} ` +
       `${pad('steps', 6, true)} ${pad('peak RSS MB', 12, true)} ${pad('vs PyTorch', 11, true)}`);
-    const row = (name, r, ratio) => L.push(`${pad(name, 28)} ${pad(r.tokens_per_s.toFixed(1), 10, true)} ${pad(r.ms_per_step.toFixed(1), 10, true)} ` +
-      `${pad(r.min_ms.toFixed(1), 9, true)} ${pad(r.steps, 6, true)} ${pad(r.peak_rss_mb.toFixed(0), 12, true)} ${pad(ratio, 11, true)}`);
+    const row = (name, r, ratio) => L.push(`${pad(name, 28)} ${pad(num(r.tokens_per_s, 1), 10, true)} ${pad(num(r.ms_per_step, 1), 10, true)} ` +
+      `${pad(num(r.min_ms, 1), 9, true)} ${pad(r.steps, 6, true)} ${pad(num(r.peak_rss_mb, 0), 12, true)} ${pad(ratio, 11, true)}`);
     if (s.native) row(`electra-native (${s.native.kernel})`, s.native, s.ratio ? `${s.ratio.toFixed(2)}x` : '');
-    if (s.peer) row(`PyTorch ${s.peer.torch_version} + HF ${s.peer.transformers_version}`, s.peer, '1.00x');
+    if (s.peer) row(`PyTorch ${s.peer.torch_version} + HF ${s.peer.transformers_version}${s.peer.compile === 'on' ? ' (compiled)' : ''}`, s.peer, '1.00x');
+  } else if (s.native || s.peer) {
+    const nativeName = s.native ? `electra-native (${s.native.kernel || `cuda-${o.precision}`})` : '';
+    let peerName = '';
+    if (s.peer) {
+      const how = [s.peer.dtype === 'bf16' ? 'bf16 autocast' : s.peer.dtype || 'fp32'];
+      if (s.peer.compile === 'on') how.push('compiled');
+      peerName = `PyTorch ${s.peer.torch_version} + HF ${s.peer.transformers_version} (${how.join(', ')})`;
+    }
+    const w = Math.max(28, nativeName.length, peerName.length);
+    L.push('');
+    L.push(`ELECTRA training step: preset ${o.preset}, batch ${o.batch} x seq ${o.seq}, on ${o.device}, ${o.precision}`);
+    L.push(`${pad('implementation', w)} ${pad('tokens/s', 10, true)} ${pad('ms/step', 10, true)} ${pad('min ms', 9, true)} ` +
+      `${pad('steps', 6, true)} ${pad('peak dev MiB', 13, true)} ${pad('peak RSS MB', 12, true)} ${pad('vs PyTorch', 11, true)}`);
+    const row = (name, r, devBytes, ratio) => L.push(`${pad(name, w)} ${pad(num(r.tokens_per_s, 1), 10, true)} ` +
+      `${pad(num(r.ms_per_step, 2), 10, true)} ${pad(num(r.min_ms, 2), 9, true)} ${pad(r.steps, 6, true)} ` +
+      `${pad(mib(devBytes), 13, true)} ${pad(num(r.peak_rss_mb, 0), 12, true)} ${pad(ratio, 11, true)}`);
+    if (s.native) row(nativeName, s.native, s.native.peak_device_bytes, s.ratio ? `${s.ratio.toFixed(2)}x` : '');
+    if (s.peer) row(peerName, s.peer, s.peer.peak_bytes, '1.00x');
+    L.push('peak dev: electra-native backend peak_bytes since the model was created; PyTorch ' +
+      'max_memory_allocated over the timed steps');
   }
   for (const m of res.skipped) L.push(m);
   for (const e of res.errors) L.push(`error: ${e}`);
+  if (res.failure) L.push(`FAILED: ${res.failure.what}: ${res.failure.code}`);
   return L.join('\n');
 }
 
 const USAGE = `usage: node scripts/bench/run.js [--preset tiny|small|base|large] [--batch 16] [--seq 128]
-       [--threads N] [--steps N] [--warmup 2] [--no-peer] [--only gemm|step] [--json]`;
+       [--threads N] [--steps N] [--warmup 2] [--no-peer] [--only gemm|step] [--json]
+       [--device cpu|cuda|cuda:N|auto] [--precision fp32|bf16] [--compile]
+  --device     cpu (default); cuda = cuda:0; auto: cuda:0 when the addon reports a GPU, else cpu
+  --precision  default bf16 on CUDA, fp32 on the CPU (its only one); the peer runs bf16 autocast to match
+  --compile    the peer wraps the models in torch.compile (off by default)
+  On CUDA the CPU-only sgemm part is skipped.`;
 
 function main(argv) {
   let o;
@@ -266,13 +504,14 @@ function main(argv) {
   try {
     res = runBench(o);
   } catch (e) {
-    process.stderr.write(`run.js: ${e.message}\n`);
-    return 1;
+    process.stderr.write(`run.js: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+    return e.code === 'ERR_INVALID_ARGUMENT' ? 2 : 1;
   }
   process.stdout.write(o.json ? `${JSON.stringify(res, null, 2)}\n` : `${formatReport(res)}\n`);
+  if (res.failure) process.stderr.write(`run.js: ${res.failure.code}: ${res.failure.what} failed: ${res.failure.message}\n`);
   return res.errors.length ? 1 : 0;
 }
 
-module.exports = { runBench, formatReport, findBenchBinary, parseArgs };
+module.exports = { runBench, formatReport, findBenchBinary, parseArgs, parseDevice, resolveDevice, buildArgs, nativeFailure };
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));
