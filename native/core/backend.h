@@ -89,12 +89,17 @@ class Backend {
   virtual Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                     const float* gamma, const float* mean, const float* rstd, int64_t N,
                                     int64_t C) = 0;
-  virtual Status gelu_forward(float* out, const float* inp, int64_t n) = 0;
   virtual Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) = 0;
   virtual Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                                  uint64_t offset) = 0;
-  virtual Status residual_forward(float* out, const float* a, const float* b, int64_t n) = 0;
   virtual Status residual_backward(float* da, float* db, const float* dout, int64_t n) = 0;
+  // The post-LayerNorm sublayer tail: res = dropout(a) + x, out = layernorm(res)
+  // (mean, rstd saved) -- dropout_forward, residual_forward, layernorm_forward
+  // in that order, fused where the backend can. res may alias a.
+  virtual Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd,
+                                                    const float* a, const float* x, const float* gamma,
+                                                    const float* beta, int64_t N, int64_t C, float eps, float p,
+                                                    uint64_t seed, uint64_t offset) = 0;
   virtual Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                                    int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                                    float p, uint64_t seed, uint64_t offset) = 0;

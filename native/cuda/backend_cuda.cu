@@ -187,10 +187,6 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     return cuda::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C, stream_);
   }
-  Status gelu_forward(float* out, const float* inp, int64_t n) override {
-    ON_DEVICE();
-    return cuda::gelu_forward(out, inp, n, stream_);
-  }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
     return cuda::gelu_backward_write(dinp, dout, inp, n, stream_);
@@ -200,13 +196,16 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     return cuda::dropout_forward(out, inp, n, p, seed, offset, stream_);
   }
-  Status residual_forward(float* out, const float* a, const float* b, int64_t n) override {
-    ON_DEVICE();
-    return cuda::residual_forward(out, a, b, n, stream_);
-  }
   Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
     ON_DEVICE();
     return cuda::residual_backward(da, db, dout, n, stream_);
+  }
+  Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd, const float* a,
+                                            const float* x, const float* g, const float* b, int64_t N, int64_t C,
+                                            float eps, float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::dropout_residual_layernorm_forward(res, out, mean, rstd, a, x, g, b, N, C, eps, p, seed, offset,
+                                                    stream_);
   }
   Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,

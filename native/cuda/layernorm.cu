@@ -2,6 +2,7 @@
 // Numerics follow the CPU: per-row two-pass mean/variance in double, the
 // output centred against the double mean; the backward re-centres each row
 // against the saved fp32 mean with a double correction term.
+#include "core/philox.h"
 #include "cuda/cuda_util.h"
 #include "cuda/ops_cuda.h"
 
@@ -18,13 +19,10 @@ __device__ __forceinline__ double row_mean(const float* x, int64_t C, double piv
   return pivot + block_sum(s, sh) / double(C);
 }
 
-__global__ void layernorm_fwd_kernel(float* __restrict__ out, float* __restrict__ mean,
-                                     float* __restrict__ rstd, const float* __restrict__ inp,
-                                     const float* __restrict__ gamma,
-                                     const float* __restrict__ beta, int64_t C, float eps) {
-  __shared__ double sh[kRowThreads];
-  const int64_t r = blockIdx.x;
-  const float* x = inp + r * C;
+// LayerNorm of row x into o; every thread of the block takes part.
+__device__ __forceinline__ void layernorm_row(float* o, float* mean, float* rstd, const float* x,
+                                              const float* gamma, const float* beta, int64_t C,
+                                              float eps, double* sh) {
   const double m = row_mean(x, C, 0.0, sh);
   double v = 0;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
@@ -33,15 +31,48 @@ __global__ void layernorm_fwd_kernel(float* __restrict__ out, float* __restrict_
   }
   v = block_sum(v, sh) / double(C);
   const double rs = 1.0 / sqrt(v + double(eps));
-  float* o = out + r * C;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     const double xhat = (double(x[c]) - m) * rs;
     o[c] = float(xhat * gamma[c] + beta[c]);
   }
   if (threadIdx.x == 0) {
-    if (mean) mean[r] = float(m);
-    if (rstd) rstd[r] = float(rs);
+    if (mean) *mean = float(m);
+    if (rstd) *rstd = float(rs);
   }
+}
+
+__global__ void layernorm_fwd_kernel(float* __restrict__ out, float* __restrict__ mean,
+                                     float* __restrict__ rstd, const float* __restrict__ inp,
+                                     const float* __restrict__ gamma,
+                                     const float* __restrict__ beta, int64_t C, float eps) {
+  __shared__ double sh[kRowThreads];
+  const int64_t r = blockIdx.x;
+  layernorm_row(out + r * C, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr, inp + r * C, gamma,
+                beta, C, eps, sh);
+}
+
+// res = dropout(a) + x for one row (dropout.cu's and residual.cu's element
+// arithmetic), then layernorm_row over res: the three ops in one pass. res
+// may alias a (each element is read, then written, by one thread); the
+// barrier makes the row's res visible to the whole block before the LayerNorm.
+__global__ void dropout_residual_layernorm_fwd_kernel(float* res, float* __restrict__ out,
+                                                      float* __restrict__ mean,
+                                                      float* __restrict__ rstd, const float* a,
+                                                      const float* __restrict__ x,
+                                                      const float* __restrict__ gamma,
+                                                      const float* __restrict__ beta, int64_t C,
+                                                      float eps, float p, float scale,
+                                                      uint64_t seed, uint64_t offset) {
+  __shared__ double sh[kRowThreads];
+  const int64_t r = blockIdx.x;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    const int64_t i = r * C + c;
+    float v = a[i];
+    if (p > 0.0f) v = philox_to_uniform(philox_u32(seed, offset, uint64_t(i))) >= p ? __fmul_rn(v, scale) : 0.0f;
+    res[i] = v + x[i];
+  }
+  __syncthreads();
+  layernorm_row(out + r * C, mean + r, rstd + r, res + r * C, gamma, beta, C, eps, sh);
 }
 
 __global__ void layernorm_bwd_dinp_kernel(float* __restrict__ dinp, const float* __restrict__ dout,
@@ -121,6 +152,19 @@ Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
   layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(out, mean, rstd, inp, gamma, beta,
                                                                C, eps);
   return launch_status("layernorm_fwd_kernel");
+}
+
+Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd,
+                                          const float* a, const float* x, const float* gamma,
+                                          const float* beta, int64_t N, int64_t C, float eps,
+                                          float p, uint64_t seed, uint64_t offset,
+                                          cudaStream_t stream) {
+  if (N <= 0 || C <= 0) return Status::Ok();
+  if (N > 0x7fffffff) return InvalidArgument("cuda::dropout_residual_layernorm_forward: N exceeds the grid");
+  const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;  // host IEEE division, as the CPU
+  dropout_residual_layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(
+      res, out, mean, rstd, a, x, gamma, beta, C, eps, p, scale, seed, offset);
+  return launch_status("dropout_residual_layernorm_fwd_kernel");
 }
 
 Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,

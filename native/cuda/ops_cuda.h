@@ -55,6 +55,14 @@ Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows,
 Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                          const float* gamma, const float* beta, int64_t N, int64_t C, float eps,
                          cudaStream_t stream = 0);
+// res[N,C] = dropout(a; p, seed, offset) + x, then out = layernorm(res) with
+// mean/rstd saved: dropout_forward, residual_forward and layernorm_forward in
+// one kernel, the same arithmetic as those three (res may alias a).
+Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd,
+                                          const float* a, const float* x, const float* gamma,
+                                          const float* beta, int64_t N, int64_t C, float eps,
+                                          float p, uint64_t seed, uint64_t offset,
+                                          cudaStream_t stream = 0);
 // dinp: one block per row, re-centred against the saved mean with the CPU's
 // double correction term. dgamma/dbeta: a block per 32 columns whose 32 row
 // lanes sum in a fixed order (deterministic); xhat there uses the saved fp32

@@ -108,10 +108,6 @@ class CpuBackend final : public Backend {
     cpu::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C);
     return Status::Ok();
   }
-  Status gelu_forward(float* out, const float* inp, int64_t n) override {
-    cpu::gelu_forward(out, inp, n);
-    return Status::Ok();
-  }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     cpu::gelu_backward_write(dinp, dout, inp, n);
     return Status::Ok();
@@ -121,12 +117,16 @@ class CpuBackend final : public Backend {
     cpu::dropout_forward(out, inp, n, p, seed, offset);
     return Status::Ok();
   }
-  Status residual_forward(float* out, const float* a, const float* b, int64_t n) override {
-    cpu::residual_forward(out, a, b, n);
-    return Status::Ok();
-  }
   Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
     cpu::residual_backward(da, db, dout, n);
+    return Status::Ok();
+  }
+  Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd, const float* a,
+                                            const float* x, const float* g, const float* b, int64_t N, int64_t C,
+                                            float eps, float p, uint64_t seed, uint64_t offset) override {
+    cpu::dropout_forward(res, a, N * C, p, seed, offset);
+    cpu::residual_forward(res, res, x, N * C);
+    cpu::layernorm_forward(out, mean, rstd, res, g, b, N, C, eps);
     return Status::Ok();
   }
   Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
