@@ -10,8 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const root = path.resolve(__dirname, '..');
-const bin = path.join(root, 'bin', 'electra-native.js');
+import { bin, root, runCli } from './run-cli';
 
 interface Plan {
   device: string;
@@ -213,14 +212,7 @@ describe('scripts/bench/run.js failures and report', () => {
 
 // ---- the CLI end to end, with fake programs ------------------------------
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 60000,
-  });
-}
+const run = runCli;
 
 // A fake electra_bench: logs its argv (one JSON line per call) to $FAKE_LOG;
 // $FAKE_MODE=nodevice fails the way a GPU-less machine does.

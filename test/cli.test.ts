@@ -1,17 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-const root = path.resolve(__dirname, '..');
-const bin = path.join(root, 'bin', 'electra-native.js');
+import { root, runCli } from './run-cli';
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 60000,
-  });
-}
+const run = runCli;
 
 describe('electra-native CLI', () => {
   test('info --json prints the backend info as JSON', () => {

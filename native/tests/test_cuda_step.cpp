@@ -44,20 +44,30 @@ TrainConfig step_train() {
   return t;
 }
 
-// [CLS] w... [SEP] then padding (a different length per row).
-std::vector<int32_t> ids_for(int64_t rows, int64_t S, int64_t V, std::vector<int32_t>* mask) {
-  std::vector<int32_t> ids(size_t(rows * S), 0);
-  mask->assign(ids.size(), 0);
-  for (int64_t b = 0; b < rows; ++b) {
-    const int64_t len = S - (b % 4) * 5;
-    for (int64_t s = 0; s < len; ++s) {
-      const int64_t i = b * S + s;
-      (*mask)[size_t(i)] = 1;
-      ids[size_t(i)] = s == 0 ? 2 : s == len - 1 ? 3 : int32_t(5 + (b * 977 + s * 131 + s * s * 7) % (V - 5));
+// rows x S token ids: [CLS] w... [SEP] then padding (a different length per
+// row), with its attention mask; batch() points a Batch at them.
+struct Data {
+  std::vector<int32_t> ids, mask;
+  int64_t rows = 0, S = 0;
+  Data(int64_t rows_, int64_t S_, int64_t V) : ids(size_t(rows_ * S_), 0), mask(ids.size(), 0), rows(rows_), S(S_) {
+    for (int64_t b = 0; b < rows; ++b) {
+      const int64_t len = S - (b % 4) * 5;
+      for (int64_t s = 0; s < len; ++s) {
+        const int64_t i = b * S + s;
+        mask[size_t(i)] = 1;
+        ids[size_t(i)] = s == 0 ? 2 : s == len - 1 ? 3 : int32_t(5 + (b * 977 + s * 131 + s * s * 7) % (V - 5));
+      }
     }
   }
-  return ids;
-}
+  Batch batch() const {
+    Batch b;
+    b.input_ids = ids.data();
+    b.attention_mask = mask.data();
+    b.rows = rows;
+    b.seq_len = S;
+    return b;
+  }
+};
 
 using etest::gpu_or_skip;
 
@@ -94,13 +104,8 @@ void compare_steps(Precision prec, int64_t grad_accum, int steps, double loss_to
   const ModelConfig c = step_config();
   TrainConfig t = step_train();
   t.grad_accum = grad_accum;
-  std::vector<int32_t> mask;
-  const std::vector<int32_t> ids = ids_for(t.batch * grad_accum, t.seq_len, c.vocab_size, &mask);
-  Batch b;
-  b.input_ids = ids.data();
-  b.attention_mask = mask.data();
-  b.rows = t.batch * grad_accum;
-  b.seq_len = t.seq_len;
+  const Data data(t.batch * grad_accum, t.seq_len, c.vocab_size);
+  const Batch b = data.batch();
   auto cpu = make(c, ExecOptions(), 3);
   auto gpu = make(c, cuda_exec(prec), 3);
   if (!cpu || !gpu) return;
@@ -158,13 +163,8 @@ TEST(cuda_step_inference_matches_cpu) {
   if (!gpu_or_skip()) return;
   const ModelConfig c = step_config();
   const TrainConfig t = step_train();
-  std::vector<int32_t> mask;
-  const std::vector<int32_t> ids = ids_for(t.batch, t.seq_len, c.vocab_size, &mask);
-  Batch b;
-  b.input_ids = ids.data();
-  b.attention_mask = mask.data();
-  b.rows = t.batch;
-  b.seq_len = t.seq_len;
+  const Data data(t.batch, t.seq_len, c.vocab_size);
+  const Batch b = data.batch();
   auto cpu = make(c, ExecOptions(), 5);
   auto gpu = make(c, cuda_exec(Precision::kFp32), 5);
   if (!cpu || !gpu) return;
@@ -191,13 +191,8 @@ TEST(cuda_step_host_device_sync) {
   if (!gpu_or_skip()) return;
   const ModelConfig c = step_config();
   const TrainConfig t = step_train();
-  std::vector<int32_t> mask;
-  const std::vector<int32_t> ids = ids_for(t.batch, t.seq_len, c.vocab_size, &mask);
-  Batch b;
-  b.input_ids = ids.data();
-  b.attention_mask = mask.data();
-  b.rows = t.batch;
-  b.seq_len = t.seq_len;
+  const Data data(t.batch, t.seq_len, c.vocab_size);
+  const Batch b = data.batch();
   auto cpu = make(c, ExecOptions(), 8);
   auto gpu = make(c, cuda_exec(Precision::kFp32), 1);  // different weights, replaced below
   if (!cpu || !gpu) return;
