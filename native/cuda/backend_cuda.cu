@@ -52,7 +52,7 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
-    track(scratch_.bytes());
+    track(int64_t(scratch_.bytes()));
     return Status::Ok();
   }
 
@@ -270,9 +270,9 @@ class CudaBackend final : public Backend {
     }
     return Status::Ok();
   }
-  void track(size_t bytes) {
+  void track(int64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
-    in_use_ += int64_t(bytes);
+    in_use_ += bytes;
     if (in_use_ > peak_) peak_ = in_use_;
   }
   GemmOptions gemm_options() const {
@@ -297,9 +297,15 @@ class CudaBackend final : public Backend {
     std::vector<uint8_t> host(size_t(table.total()), 0);
     for (const auto& s : table.specs())
       if (s.decay) std::fill(host.begin() + s.offset, host.begin() + s.offset + s.numel, uint8_t(1));
+    track(-int64_t(decay_.bytes()));  // a previous table's mask is freed by alloc
     ELECTRA_RETURN_IF_ERROR(decay_.alloc(host.size()));
-    track(decay_.bytes());
-    ELECTRA_RETURN_IF_ERROR(copy_to_device(decay_.data(), host.data(), host.size()));
+    track(int64_t(decay_.bytes()));
+    // On stream_, like every other transfer: a synchronous cudaMemcpy from pageable
+    // memory runs on the legacy default stream, which the non-blocking stream_ is
+    // not ordered after (and it may return before the DMA lands), so the AdamW
+    // kernel could read the mask before it arrives. Pageable source: staged
+    // before the call returns, so `host` may go out of scope.
+    ELECTRA_RETURN_IF_ERROR(copy_to_device_async(decay_.data(), host.data(), host.size(), stream_));
     decay_for_ = &table;
     return Status::Ok();
   }

@@ -1,0 +1,541 @@
+// Fiber scheduler + host runtime of the CUDA emulator (see include/cuda_runtime.h).
+#include <sys/mman.h>
+#ifdef EMU_UCONTEXT
+#include <ucontext.h>
+#endif
+
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_set>
+
+#include "cuda_runtime.h"
+
+uint3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+
+#ifndef EMU_UCONTEXT
+// x86-64 SysV context switch: saves callee-saved registers + MXCSR/x87 CW on
+// the current stack, stores rsp in *save, switches to `to`.
+extern "C" void emu_switch(void** save, void* to);
+asm(R"(
+.text
+.globl emu_switch
+.type emu_switch,@function
+emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+.size emu_switch, .-emu_switch
+)");
+#endif
+
+namespace emu {
+cudaError_t g_last_error = cudaSuccess;
+cudaError_t record(cudaError_t e) {
+  if (e != cudaSuccess) g_last_error = e;
+  return e;
+}
+void fault(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::fprintf(stderr, "EMU FAULT: ");
+  std::vfprintf(stderr, fmt, ap);
+  std::fprintf(stderr, "\n");
+  va_end(ap);
+  std::abort();
+}
+
+// ------------------------------------------------------------------ memory
+static std::mutex g_mem_mu;
+static std::map<uintptr_t, size_t> g_allocs;  // start -> bytes
+static size_t g_used = 0;
+static std::map<uintptr_t, std::map<cudaStream_t, const char*>> g_pending;  // alloc start -> stream -> op
+static size_t total_mem() {
+  static size_t t = [] {
+    const char* e = std::getenv("EMU_MEM_MB");
+    return size_t(e ? std::atoll(e) : 8192) << 20;
+  }();
+  return t;
+}
+bool is_device_range(const void* p, size_t n) {
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = g_allocs.upper_bound(a);
+  if (it == g_allocs.begin()) return false;
+  --it;
+  return a >= it->first && a + n <= it->first + it->second;
+}
+cudaError_t malloc_dev(void** p, size_t n) {
+  if (p == nullptr) return record(cudaErrorInvalidValue);
+  *p = nullptr;
+  if (n == 0) return cudaSuccess;
+  const size_t rounded = (n + 255) / 256 * 256;
+  {
+    std::lock_guard<std::mutex> l(g_mem_mu);
+    if (n > total_mem() || rounded > total_mem() - g_used) return record(cudaErrorMemoryAllocation);
+  }
+  void* q = nullptr;
+  if (posix_memalign(&q, 256, n) != 0 || !q) return record(cudaErrorMemoryAllocation);
+  std::memset(q, 0xff, n);  // uninitialised device memory: NaN / -1 garbage
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  g_allocs[reinterpret_cast<uintptr_t>(q)] = n;
+  g_used += rounded;
+  *p = q;
+  return cudaSuccess;
+}
+cudaError_t free_dev(void* p) {
+  if (!p) return cudaSuccess;
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  auto it = g_allocs.find(reinterpret_cast<uintptr_t>(p));
+  if (it == g_allocs.end()) return record(cudaErrorInvalidDevicePointer);
+  g_used -= (it->second + 255) / 256 * 256;
+  g_allocs.erase(it);
+  g_pending.clear();  // cudaFree synchronises the device
+  std::free(p);
+  return cudaSuccess;
+}
+cudaError_t mem_info(size_t* f, size_t* t) {
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  if (f) *f = total_mem() - g_used;
+  if (t) *t = total_mem();
+  return cudaSuccess;
+}
+cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
+  if (n == 0) return cudaSuccess;
+  if (!d || !s) return record(cudaErrorInvalidValue);
+  const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
+  bool ok = true;
+  switch (k) {
+    case cudaMemcpyHostToHost: ok = !dd && !sd; break;
+    case cudaMemcpyHostToDevice: ok = dd && !sd; break;
+    case cudaMemcpyDeviceToHost: ok = !dd && sd; break;
+    case cudaMemcpyDeviceToDevice: ok = dd && sd; break;
+    case cudaMemcpyDefault: ok = true; break;
+  }
+  if (!ok) {
+    std::fprintf(stderr, "EMU: cudaMemcpy kind %d with dst %s, src %s (%zu bytes; out-of-range or wrong direction)\n",
+                 int(k), dd ? "device" : "host/out-of-range", sd ? "device" : "host/out-of-range", n);
+    if (std::getenv("EMU_STRICT")) std::abort();
+    return record(cudaErrorInvalidValue);
+  }
+  std::memmove(d, s, n);
+  return cudaSuccess;
+}
+cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st, bool sync) {
+  cudaError_t e = copy(d, s, n, k);
+  if (e != cudaSuccess || n == 0) return e;
+  const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
+  if (dd) stream_access(st, d, sync ? "cudaMemcpy(dst)" : "cudaMemcpyAsync(dst)");
+  if (sd) stream_access(st, s, sync ? "cudaMemcpy(src)" : "cudaMemcpyAsync(src)");
+  // Synchronous D2H returns when the copy (and the legacy stream's work) is done.
+  if (sync && sd && !dd) sync_stream(nullptr);
+  return e;
+}
+cudaError_t memset_on(void* d, int v, size_t n, cudaStream_t st) {
+  cudaError_t e = memset_dev(d, v, n);
+  if (e == cudaSuccess && n) stream_access(st, d, "cudaMemset");
+  return e;
+}
+cudaError_t memset_dev(void* d, int v, size_t n) {
+  if (n == 0) return cudaSuccess;
+  if (!is_device_range(d, n)) {
+    std::fprintf(stderr, "EMU: cudaMemset on a non-device range (%zu bytes)\n", n);
+    return record(cudaErrorInvalidValue);
+  }
+  std::memset(d, v, n);
+  return cudaSuccess;
+}
+void check_kernel_ptr(const char* name, int arg, const void* p) {
+  if (!is_device_range(p, 0)) {
+    std::fprintf(stderr, "EMU FAULT: kernel %s argument %d (%p) is not inside a cudaMalloc allocation\n", name, arg, p);
+    std::abort();
+  }
+}
+
+// -------------------------------------------------------- device / streams
+static std::map<cudaStream_t, unsigned> g_streams;  // stream -> flags
+cudaStream_t new_stream(unsigned flags) {
+  cudaStream_t s = reinterpret_cast<cudaStream_t>(new char[1]);
+  g_streams[s] = flags;
+  return s;
+}
+void sync_stream(cudaStream_t s);
+cudaError_t destroy_stream(cudaStream_t s) {
+  if (!g_streams.count(s)) return record(cudaErrorInvalidResourceHandle);
+  sync_stream(s);
+  g_streams.erase(s);
+  delete[] reinterpret_cast<char*>(s);
+  return cudaSuccess;
+}
+
+// Stream-order race detector. Kernels run synchronously here, so work that a
+// GPU could run concurrently or out of order is checked instead: per device
+// allocation, the streams with not-yet-synchronised accesses (kernels: every
+// pointer argument counts as read+write; copies; memsets). An access from
+// stream X to an allocation with a pending access from stream Y != X that
+// nothing orders (legacy default stream <-> blocking streams are implicitly
+// ordered; non-blocking streams are not) is reported as EMU RACE
+// (EMU_STRICT=1: abort). Sync points: cudaStreamSynchronize, cudaDeviceSynchronize,
+// cudaFree (implicit device sync), synchronous D2H cudaMemcpy (legacy stream).
+static uint64_t g_races = 0;
+static bool blocking(cudaStream_t s) {
+  if (s == nullptr) return true;
+  auto it = g_streams.find(s);
+  return it == g_streams.end() || !(it->second & cudaStreamNonBlocking);
+}
+static bool ordered(cudaStream_t x, cudaStream_t y) {  // is y's earlier work ordered before x's op?
+  if (x == y) return true;
+  if (x == nullptr && blocking(y)) return true;
+  if (y == nullptr && blocking(x)) return true;
+  return false;
+}
+static uintptr_t alloc_of(const void* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = g_allocs.upper_bound(a);
+  if (it == g_allocs.begin()) return 0;
+  --it;
+  return a <= it->first + it->second ? it->first : 0;
+}
+void stream_access(cudaStream_t st, const void* p, const char* op) {
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  const uintptr_t a = alloc_of(p);
+  if (!a) return;
+  auto& pend = g_pending[a];
+  for (auto it = pend.begin(); it != pend.end();) {
+    const cudaStream_t y = it->first;
+    const char* yop = it->second;
+    if (ordered(st, y)) { ++it; continue; }
+    it = pend.erase(it);  // reported once
+    ++g_races;
+    if (g_races <= 20)
+      std::fprintf(stderr, "EMU RACE: %s on stream %p uses allocation %#lx (%zu bytes) with unsynchronised work "
+                   "from stream %p (%s)\n", op, (void*)st, (unsigned long)a, g_allocs[a], (void*)y, yop);
+    if (std::getenv("EMU_STRICT")) std::abort();
+  }
+  if (st == nullptr)  // a legacy-stream op completes after every blocking stream's earlier work
+    for (auto it = pend.begin(); it != pend.end();) it = blocking(it->first) ? pend.erase(it) : std::next(it);
+  pend[st] = op;
+}
+void sync_stream(cudaStream_t s) {
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  for (auto& [a, pend] : g_pending) {
+    for (auto it = pend.begin(); it != pend.end();)
+      it = (it->first == s || (s == nullptr && blocking(it->first))) ? pend.erase(it) : std::next(it);
+  }
+}
+void sync_device() {
+  std::lock_guard<std::mutex> l(g_mem_mu);
+  g_pending.clear();
+}
+uint64_t race_count() { return g_races; }
+bool valid_stream(cudaStream_t s) { return s == nullptr || g_streams.count(s) != 0; }
+cudaError_t set_device(int d) { return d == 0 ? cudaSuccess : record(cudaErrorInvalidDevice); }
+cudaError_t device_props(cudaDeviceProp* p, int d) {
+  if (d != 0) return record(cudaErrorInvalidDevice);
+  std::memset(p, 0, sizeof(*p));
+  std::snprintf(p->name, sizeof(p->name), "emulated");
+  p->totalGlobalMem = total_mem();
+  p->sharedMemPerBlock = 48 * 1024;
+  p->sharedMemPerBlockOptin = 101376;
+  p->regsPerBlock = 65536;
+  p->warpSize = 32;
+  p->maxThreadsPerBlock = 1024;
+  p->maxThreadsDim[0] = 1024; p->maxThreadsDim[1] = 1024; p->maxThreadsDim[2] = 64;
+  p->maxGridSize[0] = 0x7fffffff; p->maxGridSize[1] = 65535; p->maxGridSize[2] = 65535;
+  p->major = 9;
+  p->minor = 0;
+  p->multiProcessorCount = 132;
+  p->maxThreadsPerMultiProcessor = 2048;
+  p->sharedMemPerMultiprocessor = 233472;
+  return cudaSuccess;
+}
+const char* error_name(cudaError_t e) {
+  switch (e) {
+#define N(x) case x: return #x;
+    N(cudaSuccess) N(cudaErrorInvalidValue) N(cudaErrorMemoryAllocation) N(cudaErrorInitializationError)
+    N(cudaErrorInvalidConfiguration) N(cudaErrorInvalidDevicePointer) N(cudaErrorInvalidMemcpyDirection)
+    N(cudaErrorInsufficientDriver) N(cudaErrorNoDevice) N(cudaErrorInvalidDevice) N(cudaErrorInvalidResourceHandle)
+    N(cudaErrorIllegalAddress) N(cudaErrorLaunchOutOfResources) N(cudaErrorLaunchFailure) N(cudaErrorSystemDriverMismatch)
+#undef N
+  }
+  return "cudaErrorUnknown";
+}
+const char* error_string(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    default: return "emulated CUDA error";
+  }
+}
+
+static std::map<const void*, int> g_smem_attr;
+void set_func_smem(const void* f, int b) { g_smem_attr[f] = b; }
+int func_smem(const void* f) {
+  auto it = g_smem_attr.find(f);
+  return it == g_smem_attr.end() ? 48 * 1024 : it->second;
+}
+
+// ------------------------------------------------------------------ fibers
+enum State { kReady, kBlockBar, kWarpBar, kDone };
+constexpr size_t kStack = size_t(1) << 18;
+struct Fiber {
+#ifdef EMU_UCONTEXT
+  ucontext_t ctx;
+#else
+  void* sp = nullptr;
+#endif
+  char* stack = nullptr;
+  State st = kReady;
+};
+static std::vector<Fiber> g_f;
+#ifdef EMU_UCONTEXT
+static ucontext_t g_sched;
+#else
+static void* g_sched_sp = nullptr;
+#endif
+static int g_cur = -1, g_n = 0;
+static float* g_smem = nullptr;
+static size_t g_smem_cap = 0;
+static int g_bar_or_acc = 0, g_bar_or_res = 0;
+static std::vector<double> g_slots;  // 32 per warp
+static const std::function<void()>* g_body = nullptr;
+static uint64_t g_launches = 0;
+static const char* g_kernel = "";
+static std::unordered_set<void*> g_poisoned;
+
+float* dyn_smem() { return g_smem; }
+void* warp_slot(int lane) { return &g_slots[size_t((g_cur / 32) * 32 + lane)]; }
+int lane_id() { return g_cur % 32; }
+void poison_shared(void* p, size_t n) {
+  if (g_poisoned.insert(p).second) std::memset(p, 0xff, n);
+}
+
+static void yield_to_sched() {
+#ifdef EMU_UCONTEXT
+  swapcontext(&g_f[size_t(g_cur)].ctx, &g_sched);
+#else
+  emu_switch(&g_f[size_t(g_cur)].sp, g_sched_sp);
+#endif
+}
+void block_barrier() {
+  if (g_cur < 0) fault("__syncthreads outside a kernel");
+  g_f[size_t(g_cur)].st = kBlockBar;
+  yield_to_sched();
+}
+int block_barrier_or(int v) {
+  if (v) g_bar_or_acc = 1;
+  block_barrier();
+  return g_bar_or_res;
+}
+void warp_barrier() {
+  if (g_cur < 0) fault("warp op outside a kernel");
+  g_f[size_t(g_cur)].st = kWarpBar;
+  yield_to_sched();
+}
+
+static void fiber_entry() {
+  (*g_body)();
+  g_f[size_t(g_cur)].st = kDone;
+  yield_to_sched();
+  fault("finished fiber resumed");
+}
+
+static int order_mode() {
+  static int m = -1;
+  if (m < 0) {
+    const char* e = std::getenv("EMU_ORDER");
+    std::string s = e ? e : "rand";
+    m = s == "fwd" ? 0 : s == "rev" ? 1 : 2;
+  }
+  return m;
+}
+
+static void init_fiber(Fiber& f) {
+  if (!f.stack) {
+    void* m = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) fault("mmap fiber stack");
+    f.stack = static_cast<char*>(m);
+  }
+#ifdef EMU_UCONTEXT
+  getcontext(&f.ctx);
+  f.ctx.uc_stack.ss_sp = f.stack;
+  f.ctx.uc_stack.ss_size = kStack;
+  f.ctx.uc_link = nullptr;
+  makecontext(&f.ctx, fiber_entry, 0);
+#else
+  uintptr_t top = (reinterpret_cast<uintptr_t>(f.stack) + kStack) & ~uintptr_t(15);
+  uint64_t* s = reinterpret_cast<uint64_t*>(top - 72);
+  const uint32_t mxcsr = 0x1f80;
+  const uint16_t fpcw = 0x037f;
+  s[0] = 0;
+  std::memcpy(&s[0], &mxcsr, 4);
+  std::memcpy(reinterpret_cast<char*>(&s[0]) + 4, &fpcw, 2);
+  for (int i = 1; i <= 6; ++i) s[i] = 0;                 // r15 r14 r13 r12 rbx rbp
+  s[7] = reinterpret_cast<uint64_t>(&fiber_entry);       // return address
+  s[8] = 0;                                               // fake return address of fiber_entry
+  f.sp = s;
+#endif
+  f.st = kReady;
+}
+
+static void resume(int t) {
+#ifdef EMU_UCONTEXT
+  swapcontext(&g_sched, &g_f[size_t(t)].ctx);
+#else
+  emu_switch(&g_sched_sp, g_f[size_t(t)].sp);
+#endif
+}
+
+static void run_block(const std::function<void()>& body) {
+  g_body = &body;
+  g_poisoned.clear();
+  for (int t = 0; t < g_n; ++t) init_fiber(g_f[size_t(t)]);
+  static std::mt19937 rng(12345);
+  static std::vector<int> order;
+  static std::vector<char> stalled;
+  order.resize(size_t(g_n));
+  for (int t = 0; t < g_n; ++t) order[size_t(t)] = t;
+  const int mode = order_mode();
+  int done = 0;
+  const unsigned bx = blockDim.x, bxy = blockDim.x * blockDim.y;
+  while (done < g_n) {
+    if (mode == 1) std::reverse(order.begin(), order.end());
+    if (mode == 2) std::shuffle(order.begin(), order.end(), rng);
+    bool progress = false;
+    // rand: each sweep stalls a random half of the warps, so warps drift apart by
+    // several warp-level steps between block barriers (inter-warp races show up).
+    if (mode == 2) {
+      const int nw = (g_n + 31) / 32;
+      stalled.assign(size_t(nw), 0);
+      bool any_runnable = false;
+      for (int w = 0; w < nw; ++w) {
+        stalled[size_t(w)] = char(rng() & 1);
+        if (!stalled[size_t(w)])
+          for (int l = w * 32; l < std::min(g_n, w * 32 + 32) && !any_runnable; ++l)
+            any_runnable = g_f[size_t(l)].st == kReady;
+      }
+      if (!any_runnable) std::fill(stalled.begin(), stalled.end(), 0);
+    }
+    for (int t : order) {
+      if (g_f[size_t(t)].st != kReady) continue;
+      if (mode == 2 && stalled[size_t(t / 32)]) continue;
+      g_cur = t;
+      threadIdx = uint3{unsigned(t) % bx, (unsigned(t) / bx) % blockDim.y, unsigned(t) / bxy};
+      resume(t);
+      progress = true;
+      if (g_f[size_t(t)].st == kDone) ++done;
+    }
+    g_cur = -1;
+    // Release warps whose live lanes all wait at a warp barrier.
+    for (int w = 0; w * 32 < g_n; ++w) {
+      int waiting = 0, live = 0;
+      const int lo = w * 32, hi = std::min(g_n, w * 32 + 32);
+      for (int l = lo; l < hi; ++l) {
+        if (g_f[size_t(l)].st != kDone) ++live;
+        if (g_f[size_t(l)].st == kWarpBar) ++waiting;
+      }
+      if (live > 0 && waiting == live) {
+        if (live != hi - lo) fault("kernel %s: warp barrier/shuffle/wmma with exited lanes (launch %llu)", g_kernel,
+                                   (unsigned long long)g_launches);
+        for (int l = lo; l < hi; ++l) g_f[size_t(l)].st = kReady;
+        progress = true;
+      }
+    }
+    // Release the block barrier when every live thread waits at it.
+    int bwait = 0;
+    for (int t = 0; t < g_n; ++t) bwait += g_f[size_t(t)].st == kBlockBar;
+    if (bwait > 0 && bwait == g_n - done) {
+      if (done != 0) fault("kernel %s: __syncthreads after some threads exited", g_kernel);
+      g_bar_or_res = g_bar_or_acc;
+      g_bar_or_acc = 0;
+      for (int t = 0; t < g_n; ++t) g_f[size_t(t)].st = kReady;
+      progress = true;
+    }
+    bool any_ready = false;
+    for (int t = 0; t < g_n && !any_ready; ++t) any_ready = g_f[size_t(t)].st == kReady;
+    if (!progress && !any_ready && done < g_n)
+      fault("kernel %s: deadlock (mixed barriers: some lanes at __syncthreads, some at a warp op) in launch %llu",
+            g_kernel, (unsigned long long)g_launches);
+  }
+}
+
+static std::mutex g_run_mu;
+static bool trace() {
+  static int t = std::getenv("EMU_TRACE") ? 1 : 0;
+  return t;
+}
+void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t smem, int max_threads,
+              const std::function<void()>& body) {
+  std::lock_guard<std::mutex> lock(g_run_mu);
+  ++g_launches;
+  const uint64_t nthreads = uint64_t(block.x) * block.y * block.z;
+  if (nthreads == 0 || nthreads > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64 || grid.x == 0 ||
+      grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535 || grid.x > 0x7fffffffu) {
+    std::fprintf(stderr, "EMU: %s: invalid configuration grid (%u,%u,%u) block (%u,%u,%u)\n", name, grid.x, grid.y,
+                 grid.z, block.x, block.y, block.z);
+    record(cudaErrorInvalidConfiguration);
+    return;
+  }
+  if (max_threads > 0 && nthreads > uint64_t(max_threads)) {
+    std::fprintf(stderr, "EMU: %s: %llu threads above __launch_bounds__ %d\n", name, (unsigned long long)nthreads,
+                 max_threads);
+    record(cudaErrorLaunchOutOfResources);
+    return;
+  }
+  if (smem > size_t(func_smem(fkey))) {
+    std::fprintf(stderr, "EMU: %s: launch with %zu bytes dynamic smem above the attribute %d\n", name, smem,
+                 func_smem(fkey));
+    record(cudaErrorInvalidValue);
+    return;
+  }
+  if (trace()) std::fprintf(stderr, "EMU launch %llu %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n",
+                            (unsigned long long)g_launches, name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
+  g_kernel = name;
+  g_n = int(nthreads);
+  if (g_f.size() < size_t(g_n)) g_f.resize(size_t(g_n));
+  g_slots.assign(size_t((g_n + 31) / 32 * 32), 0.0);
+  blockDim = block;
+  gridDim = grid;
+  const size_t nf = (smem + 3) / 4;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        blockIdx = uint3{x, y, z};
+        // Fresh dynamic smem full of NaN garbage each block (exact size: ASan sees overflow).
+        if (g_smem_cap != nf || std::getenv("EMU_ASAN_SMEM")) {
+          delete[] g_smem;
+          g_smem = new float[nf ? nf : 1];
+          g_smem_cap = nf;
+        }
+        std::memset(g_smem, 0xff, nf * 4);
+        run_block(body);
+      }
+}
+}  // namespace emu

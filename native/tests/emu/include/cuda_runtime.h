@@ -1,0 +1,269 @@
+// CUDA emulator shim (host side + device builtins) for testing kernels on CPU.
+// Kernels run as fibers on one OS thread, one block at a time; __syncthreads /
+// __syncwarp / shuffles / wmma ops are real barriers between fibers, and the
+// order fibers run between barriers is forward, reverse or random
+// (EMU_ORDER=fwd|rev|rand), so missing barriers show up as wrong results.
+// "Device" memory is host memory obtained through cudaMalloc (tracked, 0xFF
+// poisoned); kernels run synchronously at launch; streams are in-order no-ops.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <type_traits>
+#include <vector>
+
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInitializationError = 3,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevicePointer = 17,
+  cudaErrorInvalidMemcpyDirection = 21,
+  cudaErrorInsufficientDriver = 35,
+  cudaErrorNoDevice = 100,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalAddress = 700,
+  cudaErrorLaunchOutOfResources = 701,
+  cudaErrorLaunchFailure = 719,
+  cudaErrorSystemDriverMismatch = 803,
+};
+typedef struct CUstream_st* cudaStream_t;
+typedef struct CUevent_st* cudaEvent_t;
+enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
+                      cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
+                         cudaFuncAttributePreferredSharedMemoryCarveout = 9 };
+#define cudaStreamDefault 0x00
+#define cudaStreamNonBlocking 0x01
+struct uint3 { unsigned x, y, z; };
+struct dim3 {
+  unsigned x, y, z;
+  constexpr dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  size_t sharedMemPerBlock;
+  size_t sharedMemPerBlockOptin;
+  int regsPerBlock;
+  int warpSize;
+  int maxThreadsPerBlock;
+  int maxThreadsDim[3];
+  int maxGridSize[3];
+  int major;
+  int minor;
+  int multiProcessorCount;
+  int maxThreadsPerMultiProcessor;
+  size_t sharedMemPerMultiprocessor;
+  int l2CacheSize;
+  int clockRate;
+  int memoryClockRate;
+  int memoryBusWidth;
+};
+struct cudaFuncAttributes {
+  size_t sharedSizeBytes;
+  size_t constSizeBytes;
+  size_t localSizeBytes;
+  int maxThreadsPerBlock;
+  int numRegs;
+  int ptxVersion;
+  int binaryVersion;
+  int maxDynamicSharedSizeBytes;
+};
+
+namespace emu {
+extern cudaError_t g_last_error;
+cudaError_t record(cudaError_t e);  // records a failing API result as the last error; returns e
+void set_func_smem(const void* f, int bytes);
+int func_smem(const void* f);
+void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t smem, int max_threads,
+              const std::function<void()>& body);
+void check_kernel_ptr(const char* name, int arg, const void* p);
+float* dyn_smem();
+void poison_shared(void* p, size_t bytes);
+void block_barrier();
+int block_barrier_or(int v);
+void warp_barrier();
+void* warp_slot(int lane);
+int lane_id();
+bool is_device_range(const void* p, size_t n);
+cudaError_t malloc_dev(void** p, size_t n);
+cudaError_t free_dev(void* p);
+cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k);
+cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st, bool sync);
+cudaError_t memset_on(void* d, int v, size_t n, cudaStream_t st);
+void stream_access(cudaStream_t st, const void* p, const char* op);
+void sync_stream(cudaStream_t s);
+void sync_device();
+uint64_t race_count();
+cudaError_t memset_dev(void* d, int v, size_t n);
+cudaError_t mem_info(size_t* f, size_t* t);
+cudaError_t device_props(cudaDeviceProp* p, int dev);
+cudaError_t set_device(int d);
+bool valid_stream(cudaStream_t s);
+cudaStream_t new_stream(unsigned flags);
+cudaError_t destroy_stream(cudaStream_t s);
+const char* error_name(cudaError_t e);
+const char* error_string(cudaError_t e);
+[[noreturn]] void fault(const char* fmt, ...);
+}  // namespace emu
+
+inline const char* cudaGetErrorName(cudaError_t e) { return emu::error_name(e); }
+inline const char* cudaGetErrorString(cudaError_t e) { return emu::error_string(e); }
+inline cudaError_t cudaGetLastError() { cudaError_t e = emu::g_last_error; emu::g_last_error = cudaSuccess; return e; }
+inline cudaError_t cudaPeekAtLastError() { return emu::g_last_error; }
+template <class T>
+inline cudaError_t cudaMalloc(T** p, size_t n) { return emu::malloc_dev(reinterpret_cast<void**>(p), n); }
+inline cudaError_t cudaFree(void* p) { return emu::free_dev(p); }
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind k) { return emu::copy_on(d, s, n, k, nullptr, true); }
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st = nullptr) {
+  if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
+  return emu::copy_on(d, s, n, k, st, false);
+}
+inline cudaError_t cudaMemset(void* d, int v, size_t n) { return emu::memset_on(d, v, n, nullptr); }
+inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st = nullptr) {
+  if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
+  return emu::memset_on(d, v, n, st);
+}
+inline cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { return emu::mem_info(f, t); }
+// Kernels run to completion at launch: synchronisation only reports (sticky) errors.
+inline cudaError_t cudaDeviceSynchronize() { emu::sync_device(); return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t st) {
+  if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
+  emu::sync_stream(st);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned f) { *s = emu::new_stream(f); return cudaSuccess; }
+inline cudaError_t cudaStreamCreate(cudaStream_t* s) { *s = emu::new_stream(0); return cudaSuccess; }
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) { return emu::destroy_stream(s); }
+inline cudaError_t cudaSetDevice(int d) { return emu::set_device(d); }
+inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) { return emu::device_props(p, d); }
+inline cudaError_t cudaDriverGetVersion(int* v) { *v = 13000; return cudaSuccess; }
+inline cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
+template <class F>
+cudaError_t cudaFuncSetAttribute(F* f, cudaFuncAttribute a, int v) {
+  if (a != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
+  if (v < 0 || v > 101376) return emu::record(cudaErrorInvalidValue);  // sm_86/89 opt-in limit: the strictest target
+  emu::set_func_smem(reinterpret_cast<const void*>(f), v);
+  return cudaSuccess;
+}
+template <class F>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, F* f) {
+  std::memset(a, 0, sizeof(*a));
+  a->maxThreadsPerBlock = 1024;
+  a->numRegs = 32;
+  a->ptxVersion = 90;
+  a->binaryVersion = 90;
+  a->maxDynamicSharedSizeBytes = emu::func_smem(reinterpret_cast<const void*>(f));
+  return cudaSuccess;
+}
+// Events: host wall clock (everything is synchronous).
+struct CUevent_st { std::chrono::steady_clock::time_point t; };
+inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new CUevent_st(); return cudaSuccess; }
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = nullptr) { e->t = std::chrono::steady_clock::now(); return cudaSuccess; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { emu::sync_device(); return cudaSuccess; }  // coarse
+inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  *ms = std::chrono::duration<float, std::milli>(b->t - a->t).count();
+  return cudaSuccess;
+}
+
+// ---------------------------------------------------------------- device side
+extern uint3 threadIdx, blockIdx;
+extern dim3 blockDim, gridDim;
+constexpr int warpSize = 32;
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __restrict__ __restrict
+#define __align__(n) __attribute__((aligned(n)))
+// __shared__ is rewritten by rewrite.py (static + per-block poisoning).
+using std::max;
+using std::min;
+using std::isfinite;
+using std::isnan;
+using std::isinf;
+inline float __fmul_rn(float a, float b) { volatile float r = a * b; return r; }
+inline float __fadd_rn(float a, float b) { volatile float r = a + b; return r; }
+inline float __fsub_rn(float a, float b) { volatile float r = a - b; return r; }
+inline float __fdiv_rn(float a, float b) { volatile float r = a / b; return r; }
+inline double __dmul_rn(double a, double b) { volatile double r = a * b; return r; }
+inline double __dadd_rn(double a, double b) { volatile double r = a + b; return r; }
+template <class T> inline T __ldg(const T* p) { return *p; }
+inline float atomicAdd(float* p, float v) { float o = *p; *p = o + v; return o; }
+inline double atomicAdd(double* p, double v) { double o = *p; *p = o + v; return o; }
+inline int atomicAdd(int* p, int v) { int o = *p; *p = o + v; return o; }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { unsigned o = *p; *p = o + v; return o; }
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { auto o = *p; *p = o + v; return o; }
+inline int atomicMax(int* p, int v) { int o = *p; if (v > o) *p = v; return o; }
+inline int atomicMin(int* p, int v) { int o = *p; if (v < o) *p = v; return o; }
+inline int atomicCAS(int* p, int c, int v) { int o = *p; if (o == c) *p = v; return o; }
+inline void __threadfence() {}
+inline void __syncthreads() { emu::block_barrier(); }
+inline int __syncthreads_or(int v) { return emu::block_barrier_or(v); }
+inline void __syncwarp(unsigned m = 0xffffffffu) {
+  if (m != 0xffffffffu) emu::fault("__syncwarp with a partial mask %#x is not emulated", m);
+  emu::warp_barrier();
+}
+template <class T>
+T emu_shfl(unsigned mask, T v, int src_of_lane_fn_kind, int arg, int width) {
+  static_assert(sizeof(T) <= 8, "");
+  if (mask != 0xffffffffu) emu::fault("shuffle with a partial mask %#x is not emulated", mask);
+  const int lane = emu::lane_id();
+  std::memcpy(emu::warp_slot(lane), &v, sizeof(T));
+  emu::warp_barrier();
+  int src = lane;
+  const int base = lane & ~(width - 1);
+  switch (src_of_lane_fn_kind) {
+    case 0: src = base + ((lane - base) ^ arg); if (src >= base + width) src = lane; break;  // xor
+    case 1: src = base + (arg & (width - 1)); break;                                          // idx
+    case 2: src = lane + arg; if (src >= base + width) src = lane; break;                     // down
+    case 3: src = lane - arg; if (src < base) src = lane; break;                               // up
+  }
+  T r;
+  std::memcpy(&r, emu::warp_slot(src), sizeof(T));
+  emu::warp_barrier();
+  return r;
+}
+template <class T> T __shfl_xor_sync(unsigned m, T v, int x, int w = 32) { return emu_shfl(m, v, 0, x, w); }
+template <class T> T __shfl_sync(unsigned m, T v, int x, int w = 32) { return emu_shfl(m, v, 1, x, w); }
+template <class T> T __shfl_down_sync(unsigned m, T v, unsigned x, int w = 32) { return emu_shfl(m, v, 2, int(x), w); }
+template <class T> T __shfl_up_sync(unsigned m, T v, unsigned x, int w = 32) { return emu_shfl(m, v, 3, int(x), w); }
+
+namespace emu {
+struct Launcher {
+  dim3 grid, block;
+  size_t smem;
+  cudaStream_t stream;
+  Launcher(dim3 g, dim3 b, size_t s = 0, cudaStream_t st = nullptr) : grid(g), block(b), smem(s), stream(st) {}
+  template <class A>
+  void check_arg(const char* name, int i, const A& a) {
+    if constexpr (std::is_pointer_v<A>) {
+      if (a != nullptr) {
+        check_kernel_ptr(name, i, reinterpret_cast<const void*>(a));
+        stream_access(stream, reinterpret_cast<const void*>(a), name);
+      }
+    }
+  }
+  template <class F, class... Args>
+  void run(const char* name, int max_threads, F* kernel, Args... args) {
+    if (!valid_stream(stream)) { record(cudaErrorInvalidResourceHandle); return; }
+    int i = 0;
+    (check_arg(name, i++, args), ...);
+    run_grid(name, reinterpret_cast<const void*>(kernel), grid, block, smem, max_threads,
+             [=]() { kernel(args...); });
+  }
+};
+}  // namespace emu
