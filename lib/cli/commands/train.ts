@@ -22,6 +22,7 @@ import { ShardDataset } from '../../data/shard-reader';
 import { BERT_UNCASED_VOCAB, WordPieceTokenizer } from '../../data/tokenizer';
 import { buildWordVocab, toyCorpus, toyExamples } from '../../data/toy-corpus';
 import { Device, parseDevice, parsePrecision, Precision } from '../../device';
+import { getInfo } from '../../info';
 import { ElectraError } from '../../errors';
 import { ElectraModel, TokenBatch } from '../../model';
 import { readFileChecked, writeFileAtomic } from '../../io/atomic';
@@ -41,7 +42,7 @@ export const command = 'train';
 export const describe = 'Pre-train an ELECTRA model (default: the embedded Brown corpus)';
 
 interface TrainArgs {
-  preset: PresetName;
+  preset?: PresetName;
   steps: number;
   batch: number;
   seq: number;
@@ -78,7 +79,7 @@ interface TrainArgs {
 
 export function builder(y: Argv): Argv<TrainArgs> {
   return y
-    .option('preset', { choices: Object.keys(PRESETS) as PresetName[], default: 'tiny' as PresetName, describe: 'model size' })
+    .option('preset', { choices: Object.keys(PRESETS) as PresetName[], describe: 'model size (default: small when training on a GPU, else tiny)' })
     .option('corpus', { type: 'string', array: true, describe: 'text files/directories to build a dataset from (one sentence per line, blank line between documents; .gz ok), or "toy" (default: the embedded Brown corpus)' })
     .option('dataset', { type: 'string', describe: 'a dataset directory made by the dataset builder' })
     .option('vocab', { type: 'string', describe: 'WordPiece vocab.txt (default: BERT uncased, shipped)' })
@@ -275,7 +276,8 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   await fs.promises.mkdir(out, { recursive: true });
   const sel = await selectData(argv, out);
   const { data, ids } = sel;
-  const recipe = PRESETS[argv.preset].recipe;
+  const preset: PresetName = argv.preset ?? (parseDevice(argv.device).kind !== 'cpu' && getInfo().backend === 'cuda' ? 'small' : 'tiny');
+  const recipe = PRESETS[preset].recipe;
   const optimizer = new AdamW({
     lr: argv.lr ?? recipe.lr,
     warmupSteps: argv.warmup ?? Math.round(argv.steps / 10),
@@ -319,7 +321,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   } else {
     const fileOpts = argv.config ? await readConfigFile(argv.config) : {};
     const config = electraConfig({
-      preset: argv.preset,
+      preset,
       objective: argv.objective,
       maxPosition: Math.max(argv.seq, 128),
       ...(argv.generatorFraction !== undefined ? { generatorFraction: argv.generatorFraction } : {}),
@@ -345,7 +347,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   const evalEvery = argv.evalEvery > 0 ? argv.evalEvery : Math.max(1, Math.ceil(argv.steps / 5));
   const jsonOut = argv.json || argv.logFormat === 'json';
   process.stderr.write(
-    `electra-native: training ${argv.preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
+    `electra-native: training ${preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
       `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.model.device.description}` +
       `${resumeFrom ? ` from ${resumeFrom} (step ${trainer.globalStep})` : ''}; run directory ${out}\n` +
       (evalBatches ? `electra-native: evaluating ${evalBatches.length} held-out batches every ${evalEvery} steps\n` : 'electra-native: no held-out data (pass --eval-corpus to evaluate)\n'),
@@ -402,7 +404,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
       report,
       renderReport(readJsonl(metricsFile), readJsonl(evalFile), {
         run: out,
-        preset: argv.preset,
+        preset,
         objective: trainer.model.config.objective,
         parameters: trainer.model.numParameters,
         data: sel.describe,
