@@ -25,10 +25,12 @@ mkdir -p "$B/src" "$B/obj"
 CU="g++ -std=c++20 -O2 -mfma -ffp-contract=off -D__CUDACC__ -DELECTRA_HAVE_CUDA=1 -I$E/include -I$ROOT/native -include cuda_runtime.h"
 CC="g++ -std=c++17 -O2 -fno-math-errno -ffp-contract=off -DELECTRA_HAVE_CUDA=1 -I$E/include -I$ROOT/native"
 rm -f "$B/obj/.failed"
-compile() {  # compile OBJ SRC CMD...: only when SRC or an emulator header is newer than OBJ
+# The newest header of the project or the emulator: an object older than it is rebuilt
+# (headers are not tracked one by one; a changed header rebuilds everything).
+NEWEST_H=$(ls -t $(find "$ROOT/native" -name '*.h') "$E/emu.cpp" | head -n 1)
+compile() {  # compile OBJ SRC CMD...: only when SRC or any header is newer than OBJ
   local obj=$1 src=$2; shift 2
-  if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$E/include/cuda_runtime.h" ] &&
-     [ "$obj" -nt "$E/include/mma.h" ] && [ "$obj" -nt "$E/emu.cpp" ]; then return 0; fi
+  if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$NEWEST_H" ]; then return 0; fi
   while [ "$(jobs -rp | wc -l)" -ge "$J" ]; do sleep 0.2; done
   ( "$@" -c "$src" -o "$obj" || { echo "FAILED: $src"; touch "$B/obj/.failed"; } ) &
 }

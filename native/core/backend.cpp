@@ -7,6 +7,31 @@
 
 namespace electra {
 
+void Backend::note_alloc(const void* p, size_t bytes) {
+  std::lock_guard<std::mutex> lock(mem_mu_);
+  mem_sizes_[p] = bytes;
+  mem_in_use_ += static_cast<int64_t>(bytes);
+  if (mem_in_use_ > mem_peak_) mem_peak_ = mem_in_use_;
+}
+
+void Backend::note_release(const void* p) {
+  std::lock_guard<std::mutex> lock(mem_mu_);
+  auto it = mem_sizes_.find(p);
+  if (it == mem_sizes_.end()) return;
+  mem_in_use_ -= static_cast<int64_t>(it->second);
+  mem_sizes_.erase(it);
+}
+
+int64_t Backend::bytes_in_use() const {
+  std::lock_guard<std::mutex> lock(mem_mu_);
+  return mem_in_use_;
+}
+
+int64_t Backend::peak_bytes() const {
+  std::lock_guard<std::mutex> lock(mem_mu_);
+  return mem_peak_;
+}
+
 const char* backend_kind_name(BackendKind k) { return k == BackendKind::kCuda ? "cuda" : "cpu"; }
 const char* precision_name(Precision p) { return p == Precision::kBf16 ? "bf16" : "fp32"; }
 

@@ -18,7 +18,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "cpu/ops.h"
 #include "cpu/sampling.h"
@@ -64,8 +66,8 @@ class Backend {
   virtual Status sync() = 0;
   // Bytes this backend holds now and at most since creation (device memory
   // on CUDA; the allocations made through alloc() on the CPU).
-  virtual int64_t bytes_in_use() const = 0;
-  virtual int64_t peak_bytes() const = 0;
+  int64_t bytes_in_use() const;
+  int64_t peak_bytes() const;
 
   // ---- layers (cpu/ops.h) ------------------------------------------------
   virtual Status linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t M,
@@ -130,6 +132,17 @@ class Backend {
   // cpu::adamw_update_table over the whole buffer, each spec with its decay flag.
   virtual Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
                                     const cpu::AdamWHyper& hp) = 0;
+
+ protected:
+  // The accounting behind bytes_in_use()/peak_bytes(): implementations call
+  // these for every allocation they make (alloc() and internal workspaces).
+  void note_alloc(const void* p, size_t bytes);
+  void note_release(const void* p);
+
+ private:
+  mutable std::mutex mem_mu_;
+  std::unordered_map<const void*, size_t> mem_sizes_;
+  int64_t mem_in_use_ = 0, mem_peak_ = 0;
 };
 
 // Creates the backend `o` asks for. kCuda: kNoDevice when the build has no

@@ -7,10 +7,8 @@
 // device is per thread, so every entry point first makes dev_ current.
 #include <cuda_runtime.h>
 
-#include <mutex>
 #include <new>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/device.h"
@@ -43,6 +41,8 @@ class CudaBackend final : public Backend {
   CudaBackend(int dev, Precision prec, std::string desc) : dev_(dev), prec_(prec), desc_(std::move(desc)) {}
   ~CudaBackend() override {
     cudaSetDevice(dev_);
+    note_release(scratch_.data());
+    note_release(decay_.data());
     scratch_.reset();
     decay_.reset();
     if (stream_) cudaStreamDestroy(stream_);
@@ -52,7 +52,7 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
-    track(int64_t(scratch_.bytes()));
+    note_alloc(scratch_.data(), scratch_.bytes());
     return Status::Ok();
   }
 
@@ -76,24 +76,14 @@ class CudaBackend final : public Backend {
       }
       return cuda_status(e, "cudaMalloc");
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    sizes_[p] = bytes;
-    in_use_ += int64_t(bytes);
-    if (in_use_ > peak_) peak_ = in_use_;
+    note_alloc(p, bytes);
     *out = p;
     return Status::Ok();
   }
   void release(void* p) override {
     if (!p) return;
     cudaSetDevice(dev_);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = sizes_.find(p);
-      if (it != sizes_.end()) {
-        in_use_ -= int64_t(it->second);
-        sizes_.erase(it);
-      }
-    }
+    note_release(p);
     cudaFree(p);
   }
   Status upload(void* dst, const void* src, size_t bytes) override {
@@ -124,14 +114,6 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     CUDA_TRY(cudaStreamSynchronize(stream_));
     return Status::Ok();
-  }
-  int64_t bytes_in_use() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return in_use_;
-  }
-  int64_t peak_bytes() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return peak_;
   }
 
   // ---- linears ----
@@ -270,11 +252,6 @@ class CudaBackend final : public Backend {
     }
     return Status::Ok();
   }
-  void track(int64_t bytes) {
-    std::lock_guard<std::mutex> lock(mu_);
-    in_use_ += bytes;
-    if (in_use_ > peak_) peak_ = in_use_;
-  }
   GemmOptions gemm_options() const {
     GemmOptions o;
     o.precision = prec_ == Precision::kBf16 ? GemmPrecision::kBf16 : GemmPrecision::kFp32;
@@ -297,9 +274,9 @@ class CudaBackend final : public Backend {
     std::vector<uint8_t> host(size_t(table.total()), 0);
     for (const auto& s : table.specs())
       if (s.decay) std::fill(host.begin() + s.offset, host.begin() + s.offset + s.numel, uint8_t(1));
-    track(-int64_t(decay_.bytes()));  // a previous table's mask is freed by alloc
+    note_release(decay_.data());  // a previous table's mask is freed by alloc
     ELECTRA_RETURN_IF_ERROR(decay_.alloc(host.size()));
-    track(int64_t(decay_.bytes()));
+    note_alloc(decay_.data(), decay_.bytes());
     // On stream_, like every other transfer: a synchronous cudaMemcpy from pageable
     // memory runs on the legacy default stream, which the non-blocking stream_ is
     // not ordered after (and it may return before the DMA lands), so the AdamW
@@ -317,9 +294,6 @@ class CudaBackend final : public Backend {
   DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
   DeviceBuffer<uint8_t> decay_;
   const ParamTable* decay_for_ = nullptr;
-  mutable std::mutex mu_;
-  std::unordered_map<void*, size_t> sizes_;
-  int64_t in_use_ = 0, peak_ = 0;
 };
 
 }  // namespace

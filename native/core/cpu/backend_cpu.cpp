@@ -2,9 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <new>
-#include <unordered_map>
 
 namespace electra {
 namespace cpu {
@@ -20,23 +18,13 @@ class CpuBackend final : public Backend {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     if (!p) return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes of host memory");
-    std::lock_guard<std::mutex> lock(mu_);
-    sizes_[p] = rounded;
-    in_use_ += static_cast<int64_t>(rounded);
-    if (in_use_ > peak_) peak_ = in_use_;
+    note_alloc(p, rounded);
     *out = p;
     return Status::Ok();
   }
   void release(void* p) override {
     if (!p) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = sizes_.find(p);
-      if (it != sizes_.end()) {
-        in_use_ -= static_cast<int64_t>(it->second);
-        sizes_.erase(it);
-      }
-    }
+    note_release(p);
     std::free(p);
   }
   Status upload(void* dst, const void* src, size_t bytes) override { return copy(dst, src, bytes); }
@@ -50,14 +38,6 @@ class CpuBackend final : public Backend {
     return Status::Ok();
   }
   Status sync() override { return Status::Ok(); }
-  int64_t bytes_in_use() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return in_use_;
-  }
-  int64_t peak_bytes() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return peak_;
-  }
 
   Status linear_forward(float* out, const float* inp, const float* w, const float* b, int64_t M, int64_t K,
                         int64_t N) override {
@@ -173,11 +153,6 @@ class CpuBackend final : public Backend {
     cpu::adamw_update_table(table, params, grads, m, v, hp);
     return Status::Ok();
   }
-
- private:
-  mutable std::mutex mu_;
-  std::unordered_map<void*, size_t> sizes_;
-  int64_t in_use_ = 0, peak_ = 0;
 };
 
 }  // namespace
