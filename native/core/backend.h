@@ -23,7 +23,6 @@
 #include <unordered_map>
 
 #include "cpu/ops.h"
-#include "cpu/sampling.h"
 #include "params.h"
 #include "status.h"
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "sampling.h"
+
 namespace electra {
 namespace cpu {
 namespace {
