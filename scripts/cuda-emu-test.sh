@@ -27,7 +27,7 @@ CC="g++ -std=c++17 -O2 -fno-math-errno -ffp-contract=off -DELECTRA_HAVE_CUDA=1 -
 rm -f "$B/obj/.failed"
 # The newest header of the project or the emulator: an object older than it is rebuilt
 # (headers are not tracked one by one; a changed header rebuilds everything).
-NEWEST_H=$(ls -t $(find "$ROOT/native" -name '*.h') "$E/emu.cpp" | head -n 1)
+NEWEST_H=$(ls -t $(find "$ROOT/native" -name '*.h' -o -name '*.inc') "$E/emu.cpp" | head -n 1)
 compile() {  # compile OBJ SRC CMD...: only when SRC or any header is newer than OBJ
   local obj=$1 src=$2; shift 2
   if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$NEWEST_H" ]; then return 0; fi

@@ -20,8 +20,14 @@
 
 namespace cudatest {
 
-// True when a GPU is usable; otherwise prints the SKIP line for this test.
-inline bool have_gpu() { return etest::gpu_or_skip() && cudaSetDevice(0) == cudaSuccess; }
+// True when a GPU is usable; otherwise skips the test (fails it under
+// --backend cuda, as a cudaSetDevice failure always does: a device was listed).
+inline bool have_gpu() {
+  if (!etest::gpu_or_skip()) return false;
+  const cudaError_t e = cudaSetDevice(0);
+  CHECK(e == cudaSuccess) << "cudaSetDevice(0): " << cudaGetErrorString(e);
+  return e == cudaSuccess;
+}
 
 constexpr int64_t kPad = 64;                      // guard elements on each side
 constexpr uint32_t kSentinelBits = 0x7fc0beefu;  // NaN payload no op produces

@@ -33,7 +33,7 @@ using namespace electra;
 
 #ifndef ELECTRA_HAVE_CUDA
 
-TEST(cuda_gemm) { std::printf("    SKIP: built without CUDA (ELECTRA_HAVE_CUDA unset)\n"); }
+TEST(cuda_gemm) { etest::skip("built without CUDA (ELECTRA_HAVE_CUDA unset)"); }
 
 #else
 
@@ -312,7 +312,7 @@ TEST(cuda_gemm_bias_gelu_epilogue) {
 TEST(cuda_gemm_bench) {
   const char* env = std::getenv("ELECTRA_CUDA_BENCH");
   if (env == nullptr || std::strcmp(env, "1") != 0) {
-    std::printf("    SKIP: set ELECTRA_CUDA_BENCH=1 to time cuda::gemm\n");
+    etest::skip("set ELECTRA_CUDA_BENCH=1 to time cuda::gemm");
     return;
   }
   if (!have_gpu("cuda_gemm_bench")) return;

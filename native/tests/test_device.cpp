@@ -43,7 +43,7 @@ TEST(device_axpy_kernel) {
     Status k = cuda_axpy(0, 2.f, &x, &y, 1);
     CHECK(k.code() == StatusCode::kNoDevice) << k.code_name() << ": " << k.message();
     CHECK(y == 2.f);
-    std::printf("    SKIP: no CUDA device (%s)\n", info.reason.c_str());
+    etest::skip("no CUDA device (" + info.reason + ")");
     return;
   }
   for (int64_t n : {int64_t(1), int64_t(1000), int64_t(1) << 20}) {

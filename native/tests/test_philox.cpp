@@ -64,9 +64,9 @@ TEST(philox_fill_matches_scalar) {
 }
 
 TEST(philox_fill_fast_matches_scalar) {
-  // The vectorised fill (16 blocks per pass on AVX-512) equals philox_u32 for
-  // every start alignment, ragged lengths, and a block counter that carries
-  // into its high word inside one 16-block group.
+  // The vectorised fill (8 / 16 blocks per pass at the avx2 / avx512 level)
+  // equals philox_u32 for every start alignment, ragged lengths, and a block
+  // counter that carries into its high word inside one group.
   const uint64_t seed = 0x0123456789abcdefull, offset = 0xfedcba9876543210ull;
   std::vector<uint32_t> got(400);
   const uint64_t starts[] = {0, 1, 2, 3, 5, 4096 + 3, (uint64_t(1) << 34) - 4 * 7 - 1,

@@ -26,6 +26,10 @@ struct Registrar {
 // Failures of the running test are counted here; the runner reports them.
 void report_failure(const char* file, int line, const std::string& msg);
 int current_failures();
+// Marks the running test skipped (prints "SKIP: why"); unless it also
+// failed, the runner counts it as skipped, not passed.
+void skip(const std::string& why);
+int current_skips();
 
 class FailStream {
  public:
@@ -152,8 +156,8 @@ inline std::vector<int64_t> fd_indices(int64_t n) {
 // True under `electra_tests --backend cuda`: a test that needs a GPU fails
 // instead of printing SKIP when there is none.
 bool& require_device();
-// True when a CUDA device is usable. Otherwise prints "SKIP: no CUDA device
-// (<reason>)" and returns false, or, under --backend cuda, fails the test.
+// True when a CUDA device is usable. Otherwise skips the test ("SKIP: no CUDA
+// device (<reason>)") and returns false, or, under --backend cuda, fails it.
 bool gpu_or_skip();
 
 // What an accumulating op added to a gradient buffer that started as `before`.

@@ -80,63 +80,36 @@ __attribute__((noinline)) int32_t gumbel_rescan(const float* x, int64_t V, float
   return arg;
 }
 
-#if ELECTRA_SIMD_X86
-// Fast path: g~[v] from simd::log16 (a few ulp), then the exact reference
-// formula re-run only on the candidates g~[v] >= max g~ - margin. The error of
-// g~ is below 5e-6 + 2^-22 |g| (two logs of normal arguments plus the final
-// rounding), and margin = 1e-3 + 1e-5 |max| exceeds twice that, so every index
-// whose exact g attains the exact maximum is a candidate, and scanning the
-// candidates in index order with the reference rule returns exactly the
-// reference's answer (ties, NaN and inf logits included).
-__attribute__((target("avx512f,avx2,fma"))) int32_t gumbel_row_avx512(
-    const float* x, int64_t V, float inv_t, uint64_t seed, uint64_t offset, uint64_t base,
-    float* g) {
-  constexpr int64_t kChunk = 1024;
-  alignas(64) uint32_t u[kChunk];
-  const __m512 vinv = _mm512_set1_ps(inv_t);
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  for (int64_t v0 = 0; v0 < V; v0 += kChunk) {
-    const int64_t n = std::min(kChunk, V - v0);
-    simd::philox_fill_u32_fast(seed, offset, base + static_cast<uint64_t>(v0), n, u);
-    for (int64_t j = 0; j < n; j += 16) {
-      const __mmask16 m = n - j >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                      : static_cast<__mmask16>((1u << (n - j)) - 1);
-      const __m512i w = _mm512_maskz_srli_epi32(0xFFFF, _mm512_maskz_loadu_epi32(m, u + j), 9);
-      const __m512 uu = _mm512_mul_ps(_mm512_add_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, w), _mm512_set1_ps(0.5f)),
-                                      _mm512_set1_ps(1.0f / 8388608.0f));
-      const __m512 nl = _mm512_sub_ps(_mm512_setzero_ps(), simd::log16(uu));
-      const __m512 gv = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + v0 + j), vinv),
-                                      simd::log16(nl));
-      _mm512_mask_storeu_ps(g + v0 + j, m, gv);
-      // max ignoring NaN: take gv only where gv > current max
-      vmax = _mm512_mask_mov_ps(vmax, _mm512_mask_cmp_ps_mask(m, gv, vmax, _CMP_GT_OQ), gv);
-    }
-  }
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, vmax);
-  float mx = -INFINITY;
-  for (float l : lanes) mx = l > mx ? l : mx;
+// Fast path: g~[v] from the SIMD level's gumbel_scores (vector logs, a few
+// ulp), then the exact reference formula re-run only on the candidates
+// g~[v] >= max g~ - margin. The error of g~ is below 5e-6 + 2^-22 |g| (two
+// logs of normal arguments plus the final rounding), and margin = 1e-3 +
+// 1e-5 |max| exceeds twice that, so every index whose exact g attains the
+// exact maximum is a candidate, and scanning the candidates in index order
+// with the reference rule returns exactly the reference's answer (ties, NaN
+// and inf logits included).
+int32_t gumbel_row_fast(const SimdOps& ops, const float* x, int64_t V, float inv_t, uint64_t seed,
+                        uint64_t offset, uint64_t base, float* g) {
+  const float mx = ops.gumbel_scores(x, V, inv_t, seed, offset, base, g);
   const float thr = std::isfinite(mx) ? mx - (1e-3f + 1e-5f * std::fabs(mx)) : mx;
   return gumbel_rescan(x, V, inv_t, seed, offset, base, g, thr);
 }
-#endif
 
 }  // namespace
 
 void gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                    uint64_t offset) {
   const float inv_t = 1.0f / T;
+  const SimdOps* ops = simd_ops();
   parallel_for(R, 1, [&](int64_t r0, int64_t r1) {
-#if ELECTRA_SIMD_X86
-    if (simd::has_avx512()) {
+    if (ops) {
       thread_local std::vector<float> gbuf;
       if (static_cast<int64_t>(gbuf.size()) < V) gbuf.resize(static_cast<size_t>(V));
       for (int64_t r = r0; r < r1; ++r)
-        sampled[r] = gumbel_row_avx512(logits + r * V, V, inv_t, seed, offset,
-                                       static_cast<uint64_t>(r * V), gbuf.data());
+        sampled[r] = gumbel_row_fast(*ops, logits + r * V, V, inv_t, seed, offset,
+                                     static_cast<uint64_t>(r * V), gbuf.data());
       return;
     }
-#endif
     for (int64_t r = r0; r < r1; ++r)
       sampled[r] = gumbel_row_scalar(logits + r * V, V, inv_t, seed, offset, static_cast<uint64_t>(r * V));
   });

@@ -1,0 +1,41 @@
+// The vector kernels of the CPU backend, one table per SIMD level
+// (simd_kernels.inc compiled by simd_avx2.cpp and simd_avx512.cpp). Op files
+// call simd_ops(): the table for simd_level(), or nullptr at the generic
+// level, where they run their plain C++ loops (the oracle).
+#pragma once
+#include <cstdint>
+
+#include "simd_level.h"
+
+namespace electra {
+namespace cpu {
+
+struct SimdOps {
+  const char* name;  // "avx2", "avx512"
+  // out[n] = gelu(inp)   (exact-erf GELU; Phi relative error < 6e-7)
+  void (*gelu_forward)(float* out, const float* inp, int64_t n);
+  // dinp (+)= dout * gelu'(inp) (accumulate: +=, else = and dinp may alias dout)
+  void (*gelu_backward)(float* dinp, const float* dout, const float* inp, int64_t n, bool accumulate);
+  // out[k] = philox_u32(seed, offset, first + k), k < n; bit-exact
+  void (*philox_fill_u32)(uint64_t seed, uint64_t offset, uint64_t first, int64_t n, uint32_t* out);
+  // g[v] ~= x[v]*inv_t - log(-log(u_v)), v < V, within 5e-6 + 2^-22 |g|;
+  // returns the max over the non-NaN g (sampling.cpp re-scans it exactly)
+  float (*gumbel_scores)(const float* x, int64_t V, float inv_t, uint64_t seed, uint64_t offset,
+                         uint64_t base, float* g);
+};
+
+// nullptr where the build has no such kernels (ELECTRA_PORTABLE, non-x86).
+const SimdOps* simd_ops_avx2();
+const SimdOps* simd_ops_avx512();
+
+// The table for simd_level(); nullptr at the generic level.
+inline const SimdOps* simd_ops() {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512: return simd_ops_avx512();
+    case SimdLevel::kAvx2: return simd_ops_avx2();
+    default: return nullptr;
+  }
+}
+
+}  // namespace cpu
+}  // namespace electra
