@@ -104,10 +104,28 @@ export interface NativeDebugOps {
   getThreads(): number;
 }
 
+/** What bench.sgemm measured: the median of repeated calls after 2 untimed ones. */
+export interface NativeSgemmTiming {
+  medianMs: number;
+  minMs: number;
+  runs: number;
+  /** 2*M*N*K / median. */
+  gflops: number;
+  kernel: string;
+  threads: number;
+}
+
+/** Timing helpers for `electra-native bench` when electra_bench is not built (native/addon/bench_ops.cpp). */
+export interface NativeBenchOps {
+  /** Times C = op(A) op(B) on internal buffers, repeating for at least minSeconds (default 0.5) and 5 runs. */
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, minSeconds?: number): NativeSgemmTiming;
+}
+
 export interface NativeBinding {
   version: string;
   info(): NativeInfo;
   debug: NativeDebugOps;
+  bench: NativeBenchOps;
   /** The native ELECTRA model (native/addon/model_wrap.cpp); typed in native-model.ts. */
   Model: NativeModelConstructor;
 }

@@ -36,8 +36,9 @@ describe('electra-native CLI', () => {
     expect(r.stderr).toMatch(/Unknown argument|Did you mean/i);
   });
 
-  test('bench says clearly when the native program is not built', () => {
-    const r = run(['bench', '--only', 'gemm'], { ELECTRA_BENCH: path.join(root, 'no', 'such', 'electra_bench') });
+  test('bench --runner electra_bench says clearly when the native program is not built', () => {
+    // (--runner auto would run the GEMM through the addon instead: test/bench.test.ts)
+    const r = run(['bench', '--only', 'gemm', '--runner', 'electra_bench'], { ELECTRA_BENCH: path.join(root, 'no', 'such', 'electra_bench') });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/not built.*npm run build:native/);
   });

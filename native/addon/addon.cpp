@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, ELECTRA_VERSION));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("debug", MakeDebugOps(env));
+  exports.Set("bench", MakeBenchOps(env));
   RegisterModel(env, exports);
   return exports;
 }

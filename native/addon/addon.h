@@ -8,6 +8,8 @@ namespace electra_addon {
 Napi::Value Info(const Napi::CallbackInfo& info);
 // The `debug` object: a few single ops for tests and the demo (debug_ops.cpp).
 Napi::Object MakeDebugOps(Napi::Env env);
+// The `bench` object: sgemm timing for `electra-native bench` without electra_bench (bench_ops.cpp).
+Napi::Object MakeBenchOps(Napi::Env env);
 
 }  // namespace electra_addon
 

@@ -5,6 +5,22 @@ training step with HF transformers, on the CPU or a CUDA GPU, timed the same way
   python3 scripts/bench/peer_hf.py [--preset small] [--batch 16] [--seq 128]
                                    [--threads N] [--steps N] [--warmup 2] [--seed 1]
                                    [--device cpu|cuda] [--bf16] [--compile]
+                                   [--head full|masked]
+  python3 scripts/bench/peer_hf.py --gemm [--threads N] [--device cpu|cuda]
+
+--head full (default) is stock HF training: ElectraForMaskedLM's head (dense,
+GELU, LayerNorm, tied vocabulary projection) runs at every position. --head
+masked is the tuned variant, as google-research/electra does it: the
+generator's encoder runs at every position, then the masked positions' hidden
+states are gathered and only they go through the same head modules
+(generator_predictions + generator_lm_head); the loss is the mean
+cross-entropy over those rows, as HF's. Sampling and the discriminator are the
+same in both. `bench` times both and compares against the faster.
+
+--gemm times torch.matmul on square 2048^3 fp32 operands instead of the step
+(the same method as `electra_bench gemm`'s square peak: 2 untimed calls, then
+the median of >= 0.5 s and >= 5 runs) and prints {"mode": "gemm", "gflops",
+...}: PyTorch's practical sgemm peak at this thread count.
 
 --device cuda runs everything on GPU 0 (the current device); each step is timed
 from a torch.cuda.synchronize() to a torch.cuda.synchronize(), and the peak
@@ -14,7 +30,8 @@ are in it). --bf16 (CUDA only) wraps the forward passes, the sampling and the
 loss in torch.autocast(device_type="cuda", dtype=torch.bfloat16); backward and
 the optimizer run outside it, fp32 master weights and AdamW state, as usual.
 --compile wraps the generator and the discriminator in torch.compile (default
-mode); the compilation happens in the first warm-up step. When it fails the
+mode; with --head masked the generator's encoder, as the gathered head's row
+count changes every step); the compilation happens in the first warm-up step. When it fails the
 script still prints its JSON line, with "compile": "failed" and the error, and
 exits 0.
 
@@ -26,10 +43,11 @@ word embeddings, dropout 0.1 (hidden and attention), train mode.
 One step:
   masking     15% of the non-special tokens (Bernoulli per token), of those 85%
               become [MASK] and 15% keep the original id;
-  generator   forward with HF's standard MLM head and labels. NOTE: HF computes
-              the vocabulary projection and softmax at EVERY position
-              ([B*S, V] logits; the loss ignores unmasked positions), whereas
-              electra-native projects only the masked rows ([M, V]);
+  generator   --head full: forward with HF's standard MLM head and labels. HF
+              computes the vocabulary projection and softmax at EVERY position
+              ([B*S, V] logits; the loss ignores unmasked positions).
+              --head masked: the head at the masked rows only ([M, V] logits),
+              as electra-native does;
   sampling    Gumbel-max on the masked rows' (detached) logits;
   disc        forward on the sampled sequence, BCE over all tokens;
   loss        gen + 50 * disc, backward, clip_grad_norm_ 1.0,
@@ -38,7 +56,7 @@ One step:
 
 Input: random ids like electra_bench step: [CLS] w.. [SEP], w uniform in
 1000..29999, no padding. Prints one JSON object on stdout:
-{tokens_per_s, ms_per_step, peak_rss_mb, device, dtype, compile, peak_bytes,
+{tokens_per_s, ms_per_step, peak_rss_mb, device, dtype, compile, head, peak_bytes,
 torch_version, threads, ...}; progress goes to stderr. Exit code 3 when torch /
 transformers are missing, 4 when --device cuda finds no usable GPU, 2 on bad
 arguments (--bf16 without --device cuda).
@@ -74,6 +92,9 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast around forward + loss (CUDA only)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the generator and discriminator")
+    ap.add_argument("--head", default="full", choices=["full", "masked"],
+                    help="generator head at every position (stock HF) or at the masked positions only")
+    ap.add_argument("--gemm", action="store_true", help="time a square 2048^3 fp32 torch.matmul instead of the step")
     args = ap.parse_args()
     if args.bf16 and args.device != "cuda":
         print("peer_hf.py: --bf16 needs --device cuda (bf16 autocast is measured on the GPU only)", file=sys.stderr)
@@ -97,6 +118,9 @@ def main():
         sys.exit(4)
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)
+    if args.gemm:
+        gemm_peak(torch, dev, cuda)
+        return
 
     (H, L, A, F), E, frac = PRESETS[args.preset]
     gh = max(1, round(H * frac))
@@ -140,11 +164,21 @@ def main():
     special = (ids == CLS) | (ids == SEP) | (ids == PAD) | (ids == MASK)
     all_params = [p for _, p in params]
 
-    gen_fwd, disc_fwd = gen, disc
+    masked_head = args.head == "masked"
+    gen_fwd, disc_fwd = (gen.electra if masked_head else gen), disc
     compile_state = "off"
     if args.compile:
-        gen_fwd, disc_fwd = torch.compile(gen), torch.compile(disc)
+        gen_fwd, disc_fwd = torch.compile(gen_fwd), torch.compile(disc)
         compile_state = "on"
+
+    def generator(gen_ids, masked, labels):
+        """(loss, logits at the masked positions [M, V])."""
+        if not masked_head:
+            out = gen_fwd(input_ids=gen_ids, attention_mask=attn, labels=labels)
+            return out.loss, out.logits[masked]
+        hidden = gen_fwd(input_ids=gen_ids, attention_mask=attn).last_hidden_state
+        logits = gen.generator_lm_head(gen.generator_predictions(hidden[masked]))
+        return torch.nn.functional.cross_entropy(logits.float(), ids[masked]), logits
 
     def autocast():
         if args.bf16:
@@ -166,11 +200,11 @@ def main():
         gen_ids[to_mask] = MASK
         labels = torch.where(masked, ids, torch.full_like(ids, -100))
         with autocast():
-            # 2. generator (HF MLM head: logits at every position; loss at the masked ones)
-            gout = gen_fwd(input_ids=gen_ids, attention_mask=attn, labels=labels)
+            # 2. generator (--head full: logits at every position, loss at the masked ones)
+            gen_loss, gen_logits = generator(gen_ids, masked, labels)
             # 3. Gumbel-max sampling at the masked positions, no gradient
             with torch.no_grad():
-                ml = gout.logits[masked].float()
+                ml = gen_logits.float()
                 u = torch.rand_like(ml).clamp_(1e-9, 1.0 - 1e-7)
                 sampled = torch.argmax(ml - torch.log(-torch.log(u)), dim=-1)
                 disc_ids = ids.clone()
@@ -178,13 +212,13 @@ def main():
                 dlabels = (disc_ids != ids).long()
             # 4. discriminator (HF: BCE over the tokens with attention_mask 1, i.e. non-padding)
             dout = disc_fwd(input_ids=disc_ids, attention_mask=attn, labels=dlabels)
-            loss = gout.loss.float() + 50.0 * dout.loss.float()
+            loss = gen_loss.float() + 50.0 * dout.loss.float()
         # 5. backward, clip, AdamW (outside autocast)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(all_params, 1.0)
         opt.step()
-        last.update(loss=loss.item(), gen_loss=gout.loss.item(), disc_loss=dout.loss.item(),
+        last.update(loss=loss.item(), gen_loss=gen_loss.item(), disc_loss=dout.loss.item(),
                     masked=int(masked.sum()))
 
     def timed():
@@ -198,7 +232,7 @@ def main():
         info = {
             "mode": "step", "impl": "pytorch-hf", "device": args.device,
             "device_name": torch.cuda.get_device_name(dev) if cuda else "cpu",
-            "dtype": "bf16" if args.bf16 else "fp32", "compile": compile_state,
+            "dtype": "bf16" if args.bf16 else "fp32", "compile": compile_state, "head": args.head,
             "preset": args.preset, "batch": B, "seq": S,
             "threads": torch.get_num_threads(), "params": n_params, "warmup": args.warmup,
             "torch_version": torch.__version__, "transformers_version": transformers.__version__,
@@ -254,6 +288,39 @@ def main():
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in last.items()},
     })
     print(json.dumps(out))
+
+
+def gemm_peak(torch, dev, cuda, n=2048, min_total=0.5):
+    """Prints the square-sgemm peak of torch.matmul as one JSON line."""
+    g = torch.Generator().manual_seed(12345)
+    a = (torch.rand(n, n, generator=g) - 0.5).to(dev)
+    b = (torch.rand(n, n, generator=g) - 0.5).to(dev)
+    c = torch.empty(n, n, device=dev)
+
+    def once():
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        torch.matmul(a, b, out=c)
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    once()
+    once()
+    ts = []
+    while sum(ts) < min_total or len(ts) < 5:
+        ts.append(once())
+    ts.sort()
+    med = ts[len(ts) // 2]
+    print(json.dumps({
+        "mode": "gemm", "impl": "pytorch", "op": "torch.matmul", "dtype": "fp32", "device": dev.type,
+        "M": n, "N": n, "K": n, "threads": torch.get_num_threads(), "runs": len(ts),
+        "median_ms": round(med * 1e3, 4), "min_ms": round(ts[0] * 1e3, 4),
+        "gflops": round(2.0 * n * n * n / med * 1e-9, 2),
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32) if cuda else None,
+        "torch_version": torch.__version__,
+    }))
 
 
 if __name__ == "__main__":

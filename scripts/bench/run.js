@@ -6,16 +6,31 @@
  *   node scripts/bench/run.js [--preset small] [--batch 16] [--seq 128]
  *        [--threads N] [--steps N] [--warmup N] [--no-peer] [--only gemm|step] [--json]
  *        [--device cpu|cuda|cuda:N|auto] [--precision fp32|bf16] [--compile]
+ *        [--runner auto|electra_bench|addon]
  *
  * 1. `electra_bench gemm --json`   sgemm GFLOP/s at the model's shapes (CPU
  *    sgemm only: skipped when the step runs on CUDA);
  * 2. `electra_bench step --json`   the native ELECTRA training step (on CUDA:
  *    `--backend cuda --device N --precision P`);
  * 3. scripts/bench/peer_hf.py      the same step in PyTorch + HF transformers
- *    (when python3 can import torch and transformers; else "peer skipped: <why>");
- *    on CUDA `--device cuda`, plus `--bf16` (autocast) when P is bf16, so both
- *    sides compute at the same precision; `--compile` adds torch.compile;
- * then one table (or, with --json, one JSON object).
+ *    (when python3 can import torch and transformers; else "peer skipped: <why>"),
+ *    twice: `--head full` (stock HF: the generator's head at every position)
+ *    and `--head masked` (the head at the masked positions only, as the
+ *    ELECTRA reference); the ratio is against the faster of the two. On CUDA
+ *    `--device cuda`, plus `--bf16` (autocast) when P is bf16, so both sides
+ *    compute at the same precision; `--compile` adds torch.compile. On the
+ *    CPU also `peer_hf.py --gemm`: torch.matmul's square 2048^3 fp32 peak;
+ * then one table (or, with --json, one JSON object). Each step row has its
+ * model FLOP rate (scripts/bench/flops.js: one count for every
+ * implementation) and that rate as a fraction of the implementation's own
+ * square-sgemm peak (ours: the gemm part's square row; PyTorch: --gemm).
+ *
+ * --runner: where the native parts (1 and 2) run. electra_bench is a separate
+ * program (`npm run build:native`); `npm ci` builds only the addon, so `auto`
+ * (the default) uses electra_bench when it is built and otherwise
+ * scripts/bench/addon_bench.js, which takes the same arguments, runs the same
+ * measurements through the addon and prints the same JSON. The table says
+ * which one ran.
  *
  * --device: cpu (default); cuda (= cuda:0) or cuda:N; auto = cuda:0 when the
  * built addon (dist/info.js getInfo) reports a CUDA device, else cpu (the CLI's
@@ -30,17 +45,21 @@
  *
  * electra_bench: $ELECTRA_BENCH, else the newest of build/Release/electra_bench
  * (cmake-js output), build/electra_bench, build* /electra_bench, build* /Release/electra_bench.
+ * $ELECTRA_BENCH naming no file counts as not built.
  * $ELECTRA_PYTHON overrides the python3 used for the peer.
  *
- * module.exports = { runBench, formatReport, findBenchBinary, parseArgs, parseDevice, buildArgs,
- *   resolveDevice } for the TS CLI (and its tests).
+ * module.exports = { runBench, formatReport, findBenchBinary, nativeRunner, parseArgs, parseDevice,
+ *   buildArgs, resolveDevice, nativeFailure, PEER_HEADS } for the TS CLI (and its tests).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { modelFlops } = require('./flops');
+
 const ROOT = path.resolve(__dirname, '..', '..');
+const ADDON_BENCH = path.join(__dirname, 'addon_bench.js');
 const EXE = process.platform === 'win32' ? 'electra_bench.exe' : 'electra_bench';
 
 /**
@@ -95,7 +114,13 @@ const DEFAULTS = {
   device: 'cpu', // 'cpu' | 'cuda' | 'cuda:N' | 'auto'
   precision: null, // 'fp32' | 'bf16' | null (bf16 on CUDA, fp32 on the CPU)
   compile: false, // peer: torch.compile
+  runner: 'auto', // 'auto' | 'electra_bench' | 'addon': what runs the native parts
 };
+
+const RUNNERS = ['auto', 'electra_bench', 'addon'];
+
+/** The PyTorch variants, in the order they run: --head value -> the table's name for it. */
+const PEER_HEADS = { full: 'HF head, all rows', masked: 'head at masked rows' };
 
 /** An Error with code ERR_INVALID_ARGUMENT (the TS CLI turns it into an ElectraError). */
 function invalid(msg) {
@@ -141,10 +166,11 @@ function resolveDevice(device, detect = detectCuda) {
 /**
  * The command lines of one run, from options (`device` already resolved, or
  * 'auto', resolved with `detect`): { device: 'cpu' | 'cuda:N', backend,
- * index, precision, threads, gemm, native, peer, peerEnv, skipped }. gemm,
- * native and peer are the argv after the program (electra_bench, python),
- * or null when that part does not run; peerEnv: variables to add to the
- * peer's environment, or null. Throws ERR_INVALID_ARGUMENT on bad values.
+ * index, precision, threads, gemm, native, peers, peerGemm, peerEnv, skipped }.
+ * gemm and native are the argv after electra_bench (or addon_bench.js), peers
+ * { full, masked } and peerGemm the argv after python; each null when that
+ * part does not run. peerEnv: variables to add to the peer's environment, or
+ * null. Throws ERR_INVALID_ARGUMENT on bad values.
  */
 function buildArgs(opts = {}, detect = detectCuda) {
   const o = { ...DEFAULTS, ...opts };
@@ -171,7 +197,7 @@ function buildArgs(opts = {}, detect = detectCuda) {
   const t = ['--threads', String(threads)];
   const plan = {
     device, backend: cuda ? 'cuda' : 'cpu', index, precision, threads,
-    gemm: null, native: null, peer: null, peerEnv: null, skipped: [],
+    gemm: null, native: null, peers: null, peerGemm: null, peerEnv: null, skipped: [],
   };
   if (o.only !== 'step') {
     if (cuda) plan.skipped.push(`gemm skipped: electra_bench gemm measures the CPU sgemm only (run --device cpu --only gemm for it)`);
@@ -184,10 +210,14 @@ function buildArgs(opts = {}, detect = detectCuda) {
     if (cuda) plan.native.push('--backend', 'cuda', '--device', String(index), '--precision', precision);
     plan.native.push('--json');
     if (o.peer) {
-      plan.peer = [path.join(__dirname, 'peer_hf.py'), ...common];
-      if (cuda) plan.peer.push('--device', 'cuda');
-      if (cuda && precision === 'bf16') plan.peer.push('--bf16');
-      if (o.compile) plan.peer.push('--compile');
+      const peer = [path.join(__dirname, 'peer_hf.py'), ...common];
+      if (cuda) peer.push('--device', 'cuda');
+      if (cuda && precision === 'bf16') peer.push('--bf16');
+      if (o.compile) peer.push('--compile');
+      plan.peers = {};
+      for (const head of Object.keys(PEER_HEADS)) plan.peers[head] = [...peer, '--head', head];
+      // The FLOP-rate fractions are of a CPU sgemm peak; on CUDA there is no native one to set beside it.
+      if (!cuda) plan.peerGemm = [path.join(__dirname, 'peer_hf.py'), '--gemm', ...t];
       if (cuda && index > 0) {
         // peer_hf.py runs on the current GPU (0): show it only GPU `index`,
         // counted as electra_bench counts it (within CUDA_VISIBLE_DEVICES, when set).
@@ -235,6 +265,12 @@ function parseArgs(argv) {
         const w = next();
         if (w !== 'fp32' && w !== 'bf16') throw invalid(`--precision must be fp32 or bf16, got '${w}'`);
         o.precision = w;
+        break;
+      }
+      case '--runner': {
+        const w = next();
+        if (!RUNNERS.includes(w)) throw invalid(`--runner must be ${RUNNERS.join(', ')}, got '${w}'`);
+        o.runner = w;
         break;
       }
       case '--only': {
@@ -300,7 +336,7 @@ function nativeFailure(what, r) {
   const m = line ? /\b(ERR_[A-Z_]+)\b/.exec(line) : null;
   let code = m ? m[1] : null;
   if (!code) code = r.spawnError ? 'ERR_NATIVE_LOAD' : r.status === 2 ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL';
-  const message = line ? line.replace(/^electra_bench( \w+)?: /, '') : r.error;
+  const message = line ? line.replace(/^(electra_bench|addon_bench)( \w+)?: /, '') : r.error;
   // detail: the message after "<code>: " (what electra_bench says went wrong), else the whole message.
   const at = m ? message.indexOf(`${code}: `) : -1;
   const detail = at >= 0 ? message.slice(at + code.length + 2) : message;
@@ -319,10 +355,55 @@ function peerUnavailable(python) {
 }
 
 /**
- * Runs the benchmarks; returns { machine, options, gemm, step: { native, peer, ratio }, skipped, errors,
- * failure }. failure: null, or what failed on the native side (see nativeFailure; the
- * report's error lines say it too, and the peer is then not run). Throws only when
- * electra_bench is not built (ERR_NATIVE_LOAD) or an option is bad (ERR_INVALID_ARGUMENT).
+ * How the native parts run: { runner: 'electra_bench' | 'addon', cmd, prefix,
+ * note }. `cmd prefix... <mode args>` is the command line; note says why the
+ * addon was used, or null. Throws ERR_NATIVE_LOAD for --runner electra_bench
+ * when it is not built.
+ */
+function nativeRunner(runner = 'auto') {
+  if (!RUNNERS.includes(runner)) throw invalid(`--runner must be ${RUNNERS.join(', ')}, got '${runner}'`);
+  const bin = runner === 'addon' ? null : findBenchBinary();
+  if (bin) return { runner: 'electra_bench', cmd: bin, prefix: [], note: null };
+  if (runner === 'electra_bench') {
+    const err = new Error(`electra_bench is not built (${process.env.ELECTRA_BENCH ? `$ELECTRA_BENCH=${process.env.ELECTRA_BENCH} is not a file` :
+      'looked in build/Release, build, build*/'}); run \`npm run build:native\` ` +
+      'or `cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target electra_bench`, or use --runner addon');
+    err.code = 'ERR_NATIVE_LOAD';
+    throw err;
+  }
+  const why = runner === 'addon' ? '--runner addon'
+    : process.env.ELECTRA_BENCH ? `electra_bench not found ($ELECTRA_BENCH=${process.env.ELECTRA_BENCH} is not a file)`
+      : 'electra_bench is not built (`npm run build:native` builds it)';
+  return { runner: 'addon', cmd: process.execPath, prefix: [ADDON_BENCH], note: `native parts ran through the addon: ${why}` };
+}
+
+/** The preset's ElectraConfig from the compiled library (dist/config.js), or null when it is not built. */
+function presetConfig(preset) {
+  try {
+    // eslint-disable-next-line global-require
+    return require(path.join(ROOT, 'dist', 'config.js')).electraConfig({ preset });
+  } catch {
+    return null;
+  }
+}
+
+/** Model GFLOP/s of a step result, and that as % of an sgemm peak (null when either is unknown). */
+function flopRate(step, perToken, peakGflops) {
+  const ok = (v) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  const gflops = ok(perToken) && ok(step.tokens_per_s) ? (perToken * step.tokens_per_s) / 1e9 : null;
+  return { model_gflops: gflops, pct_of_sgemm_peak: gflops !== null && ok(peakGflops) ? (100 * gflops) / peakGflops : null };
+}
+
+/**
+ * Runs the benchmarks; returns { machine, options, runner, binary, gemm, sgemm_peak,
+ * flops, step: { native, peers: { full, masked }, peer, peer_head, ratio, ratios },
+ * skipped, notes, errors, failure }. step.peer is the faster PyTorch variant
+ * (peer_head names it) and ratio is against it; ratios has one per variant.
+ * Every step result gains model_gflops and pct_of_sgemm_peak (flops.js). failure:
+ * null, or what failed on the native side (see nativeFailure; the report's
+ * error lines say it too, and the peer is then not run). Throws only when an
+ * option is bad (ERR_INVALID_ARGUMENT) or --runner electra_bench finds none
+ * (ERR_NATIVE_LOAD).
  * opts.detect: for --device auto, () => whether a CUDA device is there (default: detectCuda).
  */
 function runBench(opts = {}) {
@@ -330,27 +411,33 @@ function runBench(opts = {}) {
   const plan = buildArgs(o, o.detect || detectCuda);
   const threads = plan.threads;
   const cuda = plan.backend === 'cuda';
-  const bin = findBenchBinary();
-  if (!bin) {
-    const err = new Error('electra_bench is not built (looked in build/Release, build, build*/); run `npm run build:native` ' +
-      'or `cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target electra_bench`');
-    err.code = 'ERR_NATIVE_LOAD';
-    throw err;
-  }
+  const nr = nativeRunner(o.runner || 'auto');
   const options = { preset: o.preset, batch: o.batch, seq: o.seq, threads, steps: o.steps || 'auto', warmup: o.warmup };
   options.device = plan.device;
   options.precision = plan.precision;
   options.compile = Boolean(o.compile);
+  options.only = o.only || null;
   const res = {
     date: new Date().toISOString(),
     machine: { cpu: (os.cpus()[0] || {}).model || 'unknown', cores: os.cpus().length, platform: `${os.platform()} ${os.arch()}` },
     options,
-    binary: bin,
+    runner: nr.runner,
+    binary: nr.runner === 'electra_bench' ? nr.cmd : ADDON_BENCH,
     gemm: null,
-    step: { native: null, peer: null, ratio: null },
+    sgemm_peak: { native: null, pytorch: null },
+    flops: null,
+    step: { native: null, peers: { full: null, masked: null }, peer: null, peer_head: null, ratio: null, ratios: {} },
     skipped: [...plan.skipped],
+    notes: nr.note ? [nr.note] : [],
     errors: [],
     failure: null,
+  };
+  const native = (args, what) => {
+    const r = runJson(nr.cmd, [...nr.prefix, ...args], what, { capture: true });
+    if (r.value && typeof r.value === 'object') {
+      for (const v of Array.isArray(r.value) ? r.value : [r.value]) if (v && !v.runner) v.runner = nr.runner;
+    }
+    return r;
   };
   const fail = (what, r) => {
     const f = nativeFailure(what, r);
@@ -359,24 +446,37 @@ function runBench(opts = {}) {
     return f;
   };
   if (plan.gemm) {
-    const r = runJson(bin, plan.gemm, 'gemm', { capture: true });
+    const r = native(plan.gemm, 'gemm');
     if (r.error) fail('gemm', r);
-    else res.gemm = r.value;
+    else {
+      res.gemm = r.value;
+      const sq = Array.isArray(r.value) ? r.value[0] : null;
+      if (sq && typeof sq.gflops === 'number') {
+        res.sgemm_peak.native = { gflops: sq.gflops, kernel: sq.kernel, M: sq.M, N: sq.N, K: sq.K, source: `${nr.runner === 'addon' ? 'addon bench.sgemm' : 'electra_bench gemm'}` };
+      }
+    }
   }
   if (plan.native) {
+    const cfg = presetConfig(o.preset);
+    if (cfg) {
+      const f = modelFlops(cfg, { seq: o.seq, batch: o.batch, maskProb: 0.15 });
+      res.flops = { per_token: f.perToken, per_step: f.perStep, forward_per_token: f.forwardPerToken, parts: f.parts, formula: 'scripts/bench/flops.js' };
+    } else {
+      res.notes.push('model FLOP rates: n/a (the compiled library dist/ is missing: npm run build:ts)');
+    }
     const where = cuda ? ` on ${plan.device} (${plan.precision})` : '';
-    const r = runJson(bin, plan.native, 'electra-native step', { capture: true });
+    const r = native(plan.native, 'electra-native step');
     if (r.error) {
       const f = fail(`electra-native step${where}`, r);
       if (f.code === 'ERR_NO_DEVICE' && cuda) {
-        res.errors.push(`${bin} cannot run on ${plan.device}: it takes a CUDA build of electra_bench ` +
+        res.errors.push(`${res.binary} cannot run on ${plan.device}: it takes a CUDA build ` +
           '(ELECTRA_CUDA=ON npm run build:native, or ELECTRA_BENCH=<path>) and a usable GPU; --device cpu runs the CPU benchmark');
       }
     } else {
       res.step.native = r.value;
     }
 
-    if (!plan.peer) {
+    if (!plan.peers) {
       res.skipped.push('peer skipped: --no-peer');
     } else if (r.error) {
       res.skipped.push('peer skipped: the electra-native step failed');
@@ -386,21 +486,49 @@ function runBench(opts = {}) {
       if (why) {
         res.skipped.push(`peer skipped: ${why}`);
       } else {
-        const p = runJson(python, plan.peer, 'pytorch peer', { env: plan.peerEnv });
-        if (p.status === 3) res.skipped.push('peer skipped: torch/transformers missing');
-        else if (p.status === 4) res.skipped.push(`peer skipped: torch sees no usable GPU (a CPU-only torch build?)`);
-        else if (p.error) res.errors.push(p.error);
-        else if (p.value && p.value.compile === 'failed') {
-          res.step.peer_compile_failed = p.value;
-          res.errors.push(`pytorch peer: torch.compile failed: ${p.value.error || 'unknown error'} (rerun without --compile)`);
-        } else res.step.peer = p.value;
+        for (const [head, args] of Object.entries(plan.peers)) {
+          const label = `pytorch peer (${PEER_HEADS[head]})`;
+          const p = runJson(python, args, label, { env: plan.peerEnv });
+          if (p.status === 3) {
+            res.skipped.push('peer skipped: torch/transformers missing');
+            break;
+          }
+          if (p.status === 4) {
+            res.skipped.push('peer skipped: torch sees no usable GPU (a CPU-only torch build?)');
+            break;
+          }
+          if (p.error) res.errors.push(`${label}: ${p.error}`);
+          else if (p.value && p.value.compile === 'failed') {
+            if (!res.step.peer_compile_failed) res.step.peer_compile_failed = p.value;
+            res.errors.push(`${label}: torch.compile failed: ${p.value.error || 'unknown error'} (rerun without --compile)`);
+          } else res.step.peers[head] = { ...p.value, head: (p.value && p.value.head) || head };
+        }
+        const ran = Object.values(res.step.peers).some(Boolean);
+        if (ran && plan.peerGemm) {
+          const g = runJson(python, plan.peerGemm, 'pytorch sgemm peak');
+          if (g.error) res.errors.push(`pytorch sgemm peak: ${g.error}`);
+          else res.sgemm_peak.pytorch = g.value;
+        }
       }
     }
-    if (res.step.native && res.step.peer && res.step.native.tokens_per_s && res.step.peer.tokens_per_s) {
-      res.step.ratio = res.step.native.tokens_per_s / res.step.peer.tokens_per_s;
+    const tps = (x) => (x && typeof x.tokens_per_s === 'number' && x.tokens_per_s > 0 ? x.tokens_per_s : 0);
+    for (const [head, p] of Object.entries(res.step.peers)) {
+      if (tps(p) && (!res.step.peer || tps(p) > tps(res.step.peer))) {
+        res.step.peer = p;
+        res.step.peer_head = head;
+      }
     }
+    if (tps(res.step.native)) {
+      for (const [head, p] of Object.entries(res.step.peers)) if (tps(p)) res.step.ratios[head] = tps(res.step.native) / tps(p);
+      if (res.step.peer) res.step.ratio = tps(res.step.native) / tps(res.step.peer);
+    }
+    const perToken = res.flops ? res.flops.per_token : null;
+    const peak = (x) => (x && typeof x.gflops === 'number' ? x.gflops : null);
+    if (res.step.native) Object.assign(res.step.native, flopRate(res.step.native, perToken, cuda ? null : peak(res.sgemm_peak.native)));
+    for (const p of Object.values(res.step.peers)) if (p) Object.assign(p, flopRate(p, perToken, cuda ? null : peak(res.sgemm_peak.pytorch)));
   }
   for (const s of res.skipped) log(s);
+  for (const s of res.notes) log(s);
   return res;
 }
 
@@ -413,21 +541,36 @@ function mib(bytes) {
   return typeof bytes === 'number' && bytes >= 0 ? (bytes / (1024 * 1024)).toFixed(0) : 'n/a';
 }
 
+/** The table's name of a PyTorch row: versions, then how it ran (precision, compile, head). */
+function peerName(p, cuda) {
+  const how = [];
+  if (cuda) how.push(p.dtype === 'bf16' ? 'bf16 autocast' : p.dtype || 'fp32');
+  if (p.compile === 'on') how.push('compiled');
+  how.push(PEER_HEADS[p.head] || `head ${p.head}`);
+  return `PyTorch ${p.torch_version} + HF ${p.transformers_version} (${how.join(', ')})`;
+}
+
 /**
- * The combined human-readable table. On the CPU as it always was; on CUDA the
- * headline names the GPU and the precision, and the step table has a peak
- * device memory column (ours: peak_device_bytes; PyTorch: peak_bytes) next to
- * peak RSS.
+ * The combined human-readable table. The step table has one row for
+ * electra-native (its name says whether electra_bench or the addon ran it)
+ * and one per PyTorch variant; "vs PyTorch" is each row's tokens/s over the
+ * faster variant's. On the CPU each row has its model GFLOP/s and that as %
+ * of its own implementation's square-sgemm peak; on CUDA the headline names
+ * the GPU and the precision, and the table has a peak device memory column
+ * (ours: peak_device_bytes; PyTorch: peak_bytes) next to peak RSS.
  */
 function formatReport(res) {
   const L = [];
   const o = res.options;
   const cuda = typeof o.device === 'string' && o.device.startsWith('cuda');
   const s = res.step;
+  // A result without `peers` (one PyTorch row, as before both variants were timed) still prints.
+  const peers = s.peers ? Object.values(s.peers).filter(Boolean) : [s.peer].filter(Boolean);
+  const runner = res.runner || 'electra_bench';
   if (!cuda) {
     L.push(`electra-native benchmark, ${res.machine.cpu} (${res.machine.cores} cores), ${o.threads} thread(s)`);
   } else {
-    const gpu = s.native && s.native.device_name ? s.native.device_name : s.peer && s.peer.device_name;
+    const gpu = s.native && s.native.device_name ? s.native.device_name : peers[0] && peers[0].device_name;
     // device_name is the backend's description, "cuda:N (<name>, sm_XY, <precision>)"; the peer's, torch's GPU name.
     const where = !gpu ? o.device : gpu.startsWith(o.device) ? gpu : `${o.device} (${gpu})`;
     L.push(`electra-native benchmark, ${where}, precision ${o.precision}; host ${res.machine.cpu} ` +
@@ -436,7 +579,7 @@ function formatReport(res) {
   if (res.gemm) {
     const k = res.gemm[0] ? res.gemm[0].kernel : '?';
     L.push('');
-    L.push(`sgemm (kernel ${k})${cuda ? ', on the CPU' : ''}`);
+    L.push(`sgemm (kernel ${k}, ${runner})${cuda ? ', on the CPU' : ''}`);
     L.push(`${pad('shape', 22)} ${pad('M', 6, true)} ${pad('N', 6, true)} ${pad('K', 6, true)} ${pad('ms', 10, true)} ${pad('GFLOP/s', 9, true)} ${pad('% peak', 7, true)}`);
     for (const r of res.gemm) {
       L.push(`${pad(r.name, 22)} ${pad(r.M, 6, true)} ${pad(r.N, 6, true)} ${pad(r.K, 6, true)} ${pad(r.median_ms.toFixed(3), 10, true)} ` +
@@ -444,36 +587,50 @@ function formatReport(res) {
     }
   }
   const num = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-  if ((s.native || s.peer) && !cuda) {
+  const fasterTps = s.peer && typeof s.peer.tokens_per_s === 'number' ? s.peer.tokens_per_s : null;
+  const vs = (r) => (fasterTps && typeof r.tokens_per_s === 'number' ? `${(r.tokens_per_s / fasterTps).toFixed(2)}x` : '');
+  const nativeName = s.native ? `electra-native (${s.native.kernel || `cuda-${o.precision}`}, ${s.native.runner || runner})` : '';
+  const names = [nativeName, ...peers.map((p) => peerName(p, cuda))];
+  const w = Math.max(28, ...names.map((n) => n.length));
+  if ((s.native || peers.length) && !cuda) {
     L.push('');
     L.push(`ELECTRA training step: preset ${o.preset}, batch ${o.batch} x seq ${o.seq}, ${o.threads} thread(s)`);
-    L.push(`${pad('implementation', 28)} ${pad('tokens/s', 10, true)} ${pad('ms/step', 10, true)} ${pad('min ms', 9, true)} ` +
-      `${pad('steps', 6, true)} ${pad('peak RSS MB', 12, true)} ${pad('vs PyTorch', 11, true)}`);
-    const row = (name, r, ratio) => L.push(`${pad(name, 28)} ${pad(num(r.tokens_per_s, 1), 10, true)} ${pad(num(r.ms_per_step, 1), 10, true)} ` +
-      `${pad(num(r.min_ms, 1), 9, true)} ${pad(r.steps, 6, true)} ${pad(num(r.peak_rss_mb, 0), 12, true)} ${pad(ratio, 11, true)}`);
-    if (s.native) row(`electra-native (${s.native.kernel})`, s.native, s.ratio ? `${s.ratio.toFixed(2)}x` : '');
-    if (s.peer) row(`PyTorch ${s.peer.torch_version} + HF ${s.peer.transformers_version}${s.peer.compile === 'on' ? ' (compiled)' : ''}`, s.peer, '1.00x');
-  } else if (s.native || s.peer) {
-    const nativeName = s.native ? `electra-native (${s.native.kernel || `cuda-${o.precision}`})` : '';
-    let peerName = '';
-    if (s.peer) {
-      const how = [s.peer.dtype === 'bf16' ? 'bf16 autocast' : s.peer.dtype || 'fp32'];
-      if (s.peer.compile === 'on') how.push('compiled');
-      peerName = `PyTorch ${s.peer.torch_version} + HF ${s.peer.transformers_version} (${how.join(', ')})`;
-    }
-    const w = Math.max(28, nativeName.length, peerName.length);
+    L.push(`${pad('implementation', w)} ${pad('tokens/s', 10, true)} ${pad('ms/step', 10, true)} ${pad('min ms', 9, true)} ` +
+      `${pad('steps', 6, true)} ${pad('peak RSS MB', 12, true)} ${pad('GFLOP/s', 8, true)} ${pad('% sgemm peak', 13, true)} ${pad('vs PyTorch', 11, true)}`);
+    const row = (name, r) => L.push(`${pad(name, w)} ${pad(num(r.tokens_per_s, 1), 10, true)} ${pad(num(r.ms_per_step, 1), 10, true)} ` +
+      `${pad(num(r.min_ms, 1), 9, true)} ${pad(r.steps, 6, true)} ${pad(num(r.peak_rss_mb, 0), 12, true)} ` +
+      `${pad(num(r.model_gflops, 1), 8, true)} ${pad(typeof r.pct_of_sgemm_peak === 'number' ? `${num(r.pct_of_sgemm_peak, 1)}%` : 'n/a', 13, true)} ${pad(vs(r), 11, true)}`);
+    if (s.native) row(nativeName, s.native);
+    for (const p of peers) row(peerName(p, false), p);
+  } else if (s.native || peers.length) {
     L.push('');
     L.push(`ELECTRA training step: preset ${o.preset}, batch ${o.batch} x seq ${o.seq}, on ${o.device}, ${o.precision}`);
     L.push(`${pad('implementation', w)} ${pad('tokens/s', 10, true)} ${pad('ms/step', 10, true)} ${pad('min ms', 9, true)} ` +
       `${pad('steps', 6, true)} ${pad('peak dev MiB', 13, true)} ${pad('peak RSS MB', 12, true)} ${pad('vs PyTorch', 11, true)}`);
-    const row = (name, r, devBytes, ratio) => L.push(`${pad(name, w)} ${pad(num(r.tokens_per_s, 1), 10, true)} ` +
+    const row = (name, r, devBytes) => L.push(`${pad(name, w)} ${pad(num(r.tokens_per_s, 1), 10, true)} ` +
       `${pad(num(r.ms_per_step, 2), 10, true)} ${pad(num(r.min_ms, 2), 9, true)} ${pad(r.steps, 6, true)} ` +
-      `${pad(mib(devBytes), 13, true)} ${pad(num(r.peak_rss_mb, 0), 12, true)} ${pad(ratio, 11, true)}`);
-    if (s.native) row(nativeName, s.native, s.native.peak_device_bytes, s.ratio ? `${s.ratio.toFixed(2)}x` : '');
-    if (s.peer) row(peerName, s.peer, s.peer.peak_bytes, '1.00x');
+      `${pad(mib(devBytes), 13, true)} ${pad(num(r.peak_rss_mb, 0), 12, true)} ${pad(vs(r), 11, true)}`);
+    if (s.native) row(nativeName, s.native, s.native.peak_device_bytes);
+    for (const p of peers) row(peerName(p, true), p, p.peak_bytes);
     L.push('peak dev: electra-native backend peak_bytes since the model was created; PyTorch ' +
       'max_memory_allocated over the timed steps');
   }
+  if (s.native || peers.length) {
+    if (s.peer) L.push(`vs PyTorch: tokens/s over the faster PyTorch variant's (${PEER_HEADS[s.peer_head] || s.peer_head})`);
+    if (res.flops) {
+      L.push(`GFLOP/s: model FLOPs x tokens/s, ${(res.flops.per_token / 1e6).toFixed(1)} MFLOP/token for every row ` +
+        `(3 x forward matmuls, generator head at the masked rows only; ${res.flops.formula})`);
+    }
+    if (!cuda) {
+      const pk = res.sgemm_peak || {};
+      const ours = pk.native ? `electra-native ${num(pk.native.gflops, 1)} GFLOP/s (${pk.native.source}, ${pk.native.kernel})`
+        : `electra-native n/a (${o.only === 'step' ? '--only step skips the sgemm part' : 'no sgemm result'})`;
+      const theirs = pk.pytorch ? `PyTorch ${num(pk.pytorch.gflops, 1)} GFLOP/s (torch.matmul, ${pk.pytorch.threads} thread(s))`
+        : 'PyTorch n/a';
+      L.push(`% sgemm peak: of each implementation's square 2048^3 fp32 sgemm: ${ours}; ${theirs}`);
+    }
+  }
+  for (const m of res.notes || []) L.push(m);
   for (const m of res.skipped) L.push(m);
   for (const e of res.errors) L.push(`error: ${e}`);
   if (res.failure) L.push(`FAILED: ${res.failure.what}: ${res.failure.code}`);
@@ -483,6 +640,8 @@ function formatReport(res) {
 const USAGE = `usage: node scripts/bench/run.js [--preset tiny|small|base|large] [--batch 16] [--seq 128]
        [--threads N] [--steps N] [--warmup 2] [--no-peer] [--only gemm|step] [--json]
        [--device cpu|cuda|cuda:N|auto] [--precision fp32|bf16] [--compile]
+       [--runner auto|electra_bench|addon]
+  --runner     what runs the native parts: auto (default) = electra_bench when built, else the addon
   --device     cpu (default); cuda = cuda:0; auto: cuda:0 when the addon reports a GPU, else cpu
   --precision  default bf16 on CUDA, fp32 on the CPU (its only one); the peer runs bf16 autocast to match
   --compile    the peer wraps the models in torch.compile (off by default)
@@ -512,6 +671,8 @@ function main(argv) {
   return res.errors.length ? 1 : 0;
 }
 
-module.exports = { runBench, formatReport, findBenchBinary, parseArgs, parseDevice, resolveDevice, buildArgs, nativeFailure };
+module.exports = {
+  runBench, formatReport, findBenchBinary, nativeRunner, parseArgs, parseDevice, resolveDevice, buildArgs, nativeFailure, PEER_HEADS,
+};
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

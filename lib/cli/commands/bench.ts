@@ -1,8 +1,14 @@
 /**
  * `electra-native bench`: GEMM GFLOP/s and the ELECTRA training step, with the
  * PyTorch + HF transformers step measured side by side in the same run when
- * Python with torch is present (scripts/bench/run.js does the work; the native
- * side is the electra_bench program, which runs without Node).
+ * Python with torch is present (scripts/bench/run.js does the work). The
+ * native side is the electra_bench program when it is built (`npm run
+ * build:native`), else the same measurements through the addon
+ * (scripts/bench/addon_bench.js; `npm ci` builds only the addon); --runner
+ * picks one, and the table names the one that ran. PyTorch runs twice: stock
+ * HF (the generator's head at every position) and the head at the masked
+ * positions only; the ratio is against the faster. Each step row also has its
+ * model FLOP rate (scripts/bench/flops.js) as % of its own square-sgemm peak.
  *
  * --device cuda | cuda:N runs `electra_bench step --backend cuda --device N
  * --precision P` and the peer with `--device cuda` (plus `--bf16` autocast when
@@ -35,6 +41,7 @@ interface BenchArgs {
   compile: boolean;
   peer: boolean;
   only?: 'gemm' | 'step';
+  runner: 'auto' | 'electra_bench' | 'addon';
   json: boolean;
 }
 
@@ -59,11 +66,17 @@ export function builder(y: Argv): Argv<BenchArgs> {
     .option('compile', { type: 'boolean', default: false, describe: 'wrap the PyTorch peer in torch.compile' })
     .option('peer', { type: 'boolean', default: true, describe: 'also time PyTorch + HF (--no-peer to skip)' })
     .option('only', { choices: ['gemm', 'step'] as const })
+    .option('runner', {
+      choices: ['auto', 'electra_bench', 'addon'] as const,
+      default: 'auto' as const,
+      describe: 'what runs the native parts: the electra_bench program (npm run build:native) or the addon; auto: electra_bench when built',
+    })
     .option('json', { type: 'boolean', default: false })
     .example('$0 bench --preset small --batch 16 --seq 128 --device cpu --json', 'the issue-3 measurement')
     .example('$0 bench --device cuda --precision bf16', 'the step on GPU 0 in bf16 vs PyTorch bf16 autocast')
     .example('$0 bench --device cuda:1 --precision fp32 --compile', 'fp32 on GPU 1 vs torch.compile\'d PyTorch fp32')
-    .example('$0 bench --device auto --only step --no-peer', 'the native step on a GPU if there is one, else the CPU') as unknown as Argv<BenchArgs>;
+    .example('$0 bench --device auto --only step --no-peer', 'the native step on a GPU if there is one, else the CPU')
+    .example('$0 bench --runner addon --steps 2', 'through the addon only (what runs when electra_bench is not built)') as unknown as Argv<BenchArgs>;
 }
 
 interface BenchFailure {
@@ -159,6 +172,7 @@ export function handler(argv: ArgumentsCamelCase<BenchArgs>): void {
       device,
       precision: precision ?? null,
       compile: argv.compile,
+      runner: argv.runner,
     });
   } catch (e) {
     throw toElectraError(e);
