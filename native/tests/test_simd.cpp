@@ -118,3 +118,39 @@ TEST(simd_philox_and_gumbel_exact_every_level) {
     CHECK(s == first) << electra::cpu::simd_level_name(l) << ": Gumbel samples differ from the generic path";
   });
 }
+
+// exp_shift_sum (softmax rows, cross-entropy pass 2) at the vector levels:
+// exp_v's ~2 ulp (3e-7 relative here) where the result is a normal float,
+// subnormal results within half a subnormal step (they round once) plus that
+// relative error, the double
+// sum within 1e-6 relative of the float64 sum, and a NaN input poisons its
+// element and the sum as libm's exp would.
+TEST(simd_exp_shift_sum_every_level) {
+  auto x = etest::rand_vec(1003, -100.f, 12.f);
+  const float shift = 2.5f;
+  at_each_level([&](SimdLevel l) {
+    const electra::cpu::SimdOps* ops = electra::cpu::simd_ops();
+    if (!ops) return;  // generic: the op files' own std::exp loops
+    std::vector<float> e(x.size());
+    const double sum = ops->exp_shift_sum(e.data(), x.data(), static_cast<int64_t>(x.size()), shift);
+    double ref_sum = 0, worst = 0, worst_sub = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double ref = std::exp(double(x[i] - shift));  // the float subtraction, as the op
+      ref_sum += ref;
+      if (ref >= 1.1754944e-38)
+        worst = std::fmax(worst, std::fabs(e[i] - ref) / ref);
+      else  // in units of the bound: half a subnormal step + exp_v's relative error
+        worst_sub = std::fmax(worst_sub, std::fabs(e[i] - ref) / (0.5 * 1.4012985e-45 + 3e-7 * ref));
+    }
+    const char* name = electra::cpu::simd_level_name(l);
+    CHECK_LT(worst, 3e-7) << name << ": exp relative error (normal results)";
+    CHECK_LT(worst_sub, 1.0) << name << ": exp error (subnormal results), in units of its bound";
+    CHECK_LT(std::fabs(sum - ref_sum) / ref_sum, 1e-6) << name << ": sum";
+    std::vector<float> xn(x.begin(), x.begin() + 37);
+    xn[20] = std::nanf("");
+    std::vector<float> en(xn.size());
+    const double sn = ops->exp_shift_sum(en.data(), xn.data(), 37, 0.0f);
+    CHECK(std::isnan(en[20]) && std::isnan(sn)) << name << ": NaN must propagate";
+    CHECK(std::isfinite(en[19]) && std::isfinite(en[21])) << name;
+  });
+}

@@ -42,6 +42,7 @@
 #include "../thread_pool.h"
 #include "ops.h"
 #include "simd_math.h"
+#include "simd_ops.h"
 
 namespace electra {
 namespace cpu {
@@ -79,6 +80,7 @@ void masked_softmax(float* Pm, int64_t S, const unsigned char* real, int64_t nre
     return;
   }
   const bool all = nreal == S;
+  const SimdOps* ops = simd_ops();  // vector exp for rows without padded keys
   for (int64_t i = 0; i < S; ++i) {
     float* row = Pm + i * S;
     float mx = -std::numeric_limits<float>::infinity();
@@ -89,10 +91,14 @@ void masked_softmax(float* Pm, int64_t S, const unsigned char* real, int64_t nre
         if (real[j]) mx = std::max(mx, row[j]);
     }
     double sum = 0.0;
-    for (int64_t j = 0; j < S; ++j) {
-      const float e = (all || real[j]) ? std::exp(row[j] - mx) : 0.f;
-      row[j] = e;
-      sum += e;
+    if (all && ops) {
+      sum = ops->exp_shift_sum(row, row, S, mx);
+    } else {
+      for (int64_t j = 0; j < S; ++j) {
+        const float e = (all || real[j]) ? std::exp(row[j] - mx) : 0.f;
+        row[j] = e;
+        sum += e;
+      }
     }
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t j = 0; j < S; ++j) row[j] *= inv;

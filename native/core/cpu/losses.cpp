@@ -9,6 +9,7 @@
 
 #include "../thread_pool.h"
 #include "ops.h"
+#include "simd_ops.h"
 
 namespace electra {
 namespace cpu {
@@ -19,6 +20,7 @@ void crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogit
                                    float grad_scale) {
   // Rows are independent; a task takes a few rows when V is small.
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(V, 1));
+  const SimdOps* ops = simd_ops();
   parallel_for(R, grain, [&](int64_t r0, int64_t r1) {
     std::vector<float> e(static_cast<size_t>(V));  // exp(x - max): the one live row
     for (int64_t r = r0; r < r1; ++r) {
@@ -37,9 +39,13 @@ void crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogit
 
       // Pass 2: shifted exponentials, their sum in double.
       double sum = 0.0;
-      for (int64_t j = 0; j < V; ++j) {
-        e[j] = std::exp(x[j] - mx);
-        sum += e[j];
+      if (ops) {
+        sum = ops->exp_shift_sum(e.data(), x, V, mx);
+      } else {
+        for (int64_t j = 0; j < V; ++j) {
+          e[j] = std::exp(x[j] - mx);
+          sum += e[j];
+        }
       }
       // loss = logsumexp(x) - x[t] = log(sum) - (x[t] - max); read x[t] before
       // pass 3 may overwrite it.

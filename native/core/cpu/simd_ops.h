@@ -22,6 +22,9 @@ struct SimdOps {
   // returns the max over the non-NaN g (sampling.cpp re-scans it exactly)
   float (*gumbel_scores)(const float* x, int64_t V, float inv_t, uint64_t seed, uint64_t offset,
                          uint64_t base, float* g);
+  // e[j] = exp(x[j] - shift), j < n (e may alias x; ~2 ulp); returns their
+  // sum accumulated in double. Softmax rows and the cross-entropy's pass 2.
+  double (*exp_shift_sum)(float* e, const float* x, int64_t n, float shift);
 };
 
 // nullptr where the build has no such kernels (ELECTRA_PORTABLE, non-x86).

@@ -56,6 +56,20 @@ inline VF mantissa_of(VF x) {
   return {_mm256_castsi256_ps(_mm256_or_si256(m, _mm256_set1_epi32(0x3F800000)))};
 }
 
+// Four double accumulators per 8 float lanes (the sums of softmax rows and
+// cross-entropy rows stay in double, as in the scalar oracle).
+struct DAcc { __m256d lo, hi; };
+inline DAcc dacc_zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+inline DAcc dacc_add(DAcc a, VF v) {
+  return {_mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v.v))),
+          _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v.v, 1)))};
+}
+inline double dacc_sum(DAcc a) {
+  alignas(32) double l[4];
+  _mm256_store_pd(l, _mm256_add_pd(a.lo, a.hi));
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
 inline VI iset1(uint32_t x) { return {_mm256_set1_epi32(static_cast<int>(x))}; }
 inline VI iloadu(const uint32_t* p) { return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))}; }
 inline void istoreu(uint32_t* p, VI a) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.v); }

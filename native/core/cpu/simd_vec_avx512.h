@@ -36,6 +36,18 @@ inline VF ldexp_int(VF p, VF n) { return {_mm512_scalef_ps(p.v, n.v)}; }
 inline VF exponent_of(VF x) { return {_mm512_getexp_ps(x.v)}; }
 inline VF mantissa_of(VF x) { return {_mm512_getmant_ps(x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src)}; }
 
+struct DAcc { __m512d lo, hi; };
+inline DAcc dacc_zero() { return {_mm512_setzero_pd(), _mm512_setzero_pd()}; }
+inline DAcc dacc_add(DAcc a, VF v) {
+  return {_mm512_add_pd(a.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v.v))),
+          _mm512_add_pd(a.hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v.v), 1))))};
+}
+inline double dacc_sum(DAcc a) {
+  alignas(64) double l[8];
+  _mm512_store_pd(l, _mm512_add_pd(a.lo, a.hi));
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 inline VI iset1(uint32_t x) { return {_mm512_set1_epi32(static_cast<int>(x))}; }
 inline VI iloadu(const uint32_t* p) { return {_mm512_loadu_si512(p)}; }
 inline void istoreu(uint32_t* p, VI a) { _mm512_storeu_si512(p, a.v); }
