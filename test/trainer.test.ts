@@ -105,14 +105,17 @@ describe('Trainer on the CPU', () => {
     const model = ElectraModel.create(electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 64, ...ids(), discriminator: { layers: 4 } }), { device: 'cpu' });
     const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 64, seqLen: SEQ, optimizer: { lr: 1e-3, totalSteps: 10 } });
     await t.trainStep(); // warm-up
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    const t0 = performance.now();
-    const m = await t.trainStep();
-    const ms = performance.now() - t0;
-    clearInterval(timer);
-    expect(ms).toBeGreaterThan(5);
-    expect(ticks).toBeGreaterThan(0);
+    // Ordering, not timing: had the step run on the JS thread, trainStep()
+    // would return only after the work, its promise would settle in the
+    // microtask queue, and `settled` would be true before the macrotask below.
+    let settled = false;
+    const step = t.trainStep().then((m) => {
+      settled = true;
+      return m;
+    });
+    const seenWhileRunning = await new Promise<boolean>((resolve) => setImmediate(() => resolve(settled)));
+    const m = await step;
+    expect(seenWhileRunning).toBe(false);
     expect(m.step).toBe(2);
   });
 

@@ -130,12 +130,11 @@ describe('vocabulary builder', () => {
     }
   });
 
-  test('the Brown corpus: 30522 tokens in well under a minute', async () => {
-    const t0 = Date.now();
+  // No time bound here: timings belong in `bench`, not in tests on a shared machine.
+  test('the Brown corpus: 30522 tokens, with progress through both phases', async () => {
     const phases = new Set<string>();
     const res = await buildVocab([BROWN], { size: 30522, onProgress: (p) => phases.add(p.phase) });
     expect(res.tokens).toHaveLength(30522);
-    expect(Date.now() - t0).toBeLessThan(30000);
     expect([...phases]).toEqual(['count', 'merge']);
     expect(res.tokens).toEqual(expect.arrayContaining(['the', 'of', 'jury', '##s', '##ing']));
   });
