@@ -178,13 +178,13 @@ describe('scripts/bench/run.js argument construction', () => {
       expect(a.runner).toBe('addon');
       expect(a.cmd).toBe(process.execPath);
       expect(a.prefix).toEqual([path.join(root, 'scripts', 'bench', 'addon_bench.js')]);
-      expect(a.note).toMatch(/through the addon: electra_bench not found \(\$ELECTRA_BENCH=.* is not a file\)/);
+      expect(a.note).toMatch(/through the addon: electra_bench not found \(\$ELECTRA_BENCH=.* is not a file\); its peak RSS includes the Node runtime$/);
       const e = thrown(() => runJs.nativeRunner('electra_bench'));
       expect(e.code).toBe('ERR_NATIVE_LOAD');
       expect(e.message).toMatch(/electra_bench is not built .*npm run build:native.*--runner addon/);
       process.env.ELECTRA_BENCH = PEER; // any existing file
       expect(runJs.nativeRunner('auto')).toMatchObject({ runner: 'electra_bench', cmd: PEER, prefix: [], note: null });
-      expect(runJs.nativeRunner('addon')).toMatchObject({ runner: 'addon', note: 'native parts ran through the addon: --runner addon' });
+      expect(runJs.nativeRunner('addon')).toMatchObject({ runner: 'addon', note: 'native parts ran through the addon: --runner addon; its peak RSS includes the Node runtime' });
     } finally {
       if (saved === undefined) delete process.env.ELECTRA_BENCH;
       else process.env.ELECTRA_BENCH = saved;
@@ -620,7 +620,7 @@ withAddon('the addon runner', () => {
     expect(r.stderr).not.toMatch(/electra-native: ERR_/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^electra-native \([^,]+, addon\)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+2\s+\d+\s+[\d.]+\s+n\/a\s*$/m);
-    expect(r.stdout).toMatch(/^native parts ran through the addon: electra_bench not found \(\$ELECTRA_BENCH=.* is not a file\)$/m);
+    expect(r.stdout).toMatch(/^native parts ran through the addon: electra_bench not found \(\$ELECTRA_BENCH=.* is not a file\); its peak RSS includes the Node runtime$/m);
     expect(r.stdout).toMatch(/^peer skipped: .*no.such.python3 not found \(ENOENT\)$/m);
     expect(r.stdout).toMatch(/electra-native n\/a \(--only step skips the sgemm part\); PyTorch n\/a$/m);
   });

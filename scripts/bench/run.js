@@ -374,7 +374,7 @@ function nativeRunner(runner = 'auto') {
   const why = runner === 'addon' ? '--runner addon'
     : process.env.ELECTRA_BENCH ? `electra_bench not found ($ELECTRA_BENCH=${process.env.ELECTRA_BENCH} is not a file)`
       : 'electra_bench is not built (`npm run build:native` builds it)';
-  return { runner: 'addon', cmd: process.execPath, prefix: [ADDON_BENCH], note: `native parts ran through the addon: ${why}` };
+  return { runner: 'addon', cmd: process.execPath, prefix: [ADDON_BENCH], note: `native parts ran through the addon: ${why}; its peak RSS includes the Node runtime` };
 }
 
 /** The preset's ElectraConfig from the compiled library (dist/config.js), or null when it is not built. */
