@@ -31,6 +31,9 @@ export interface NativeCudaInfo {
   reason?: string;
 }
 
+/** The CPU backend's code paths: plain C++, AVX2 + FMA, AVX-512F. */
+export type SimdLevel = 'generic' | 'avx2' | 'avx512';
+
 export interface NativeInfo {
   version: string;
   /** The binary contains the CUDA backend. */
@@ -40,6 +43,10 @@ export interface NativeInfo {
   threads: number;
   /** The GEMM micro-kernel picked for this CPU (e.g. "avx2-6x16"); absent if unknown. */
   simd?: string;
+  /** The CPU ops' SIMD level in use: the best the CPU supports unless ELECTRA_SIMD lowers it. */
+  simdLevel: SimdLevel;
+  /** The best SIMD level this CPU and binary can run. */
+  simdLevelMax: SimdLevel;
   /** How the binary was built. */
   build: NativeBuildInfo;
 }

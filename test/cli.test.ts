@@ -17,6 +17,24 @@ describe('electra-native CLI', () => {
     expect(info.threads).toBeGreaterThanOrEqual(1);
   });
 
+  test('info reports the SIMD level, and ELECTRA_SIMD lowers it for every CPU op', () => {
+    const best = JSON.parse(run(['info', '--json']).stdout);
+    expect(['generic', 'avx2', 'avx512']).toContain(best.simdLevelMax);
+    expect(best.simdLevel).toBe(best.simdLevelMax);
+    const forced = run(['info', '--json'], { ELECTRA_SIMD: 'generic' });
+    expect(forced.status).toBe(0);
+    const info = JSON.parse(forced.stdout);
+    expect(info.simdLevel).toBe('generic');
+    expect(info.simdLevelMax).toBe(best.simdLevelMax);
+    expect(info.simd).toMatch(/^generic-/); // the GEMM follows the same switch
+    expect(run(['info'], { ELECTRA_SIMD: 'generic' }).stdout).toMatch(/^simd level\s+generic/m);
+    // A level the CPU lacks is ignored with a warning, never a crash.
+    const bogus = run(['info', '--json'], { ELECTRA_SIMD: 'sse9' });
+    expect(bogus.status).toBe(0);
+    expect(bogus.stderr).toMatch(/ignoring ELECTRA_SIMD=sse9/);
+    expect(JSON.parse(bogus.stdout).simdLevel).toBe(best.simdLevelMax);
+  });
+
   test('info prints a table', () => {
     const r = run(['info']);
     expect(r.status).toBe(0);

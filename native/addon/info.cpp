@@ -2,6 +2,7 @@
 #include <string>
 
 #include "addon.h"
+#include "core/cpu/simd_level.h"
 #include "core/device.h"
 #include "core/thread_pool.h"
 #include "errors.h"
@@ -71,6 +72,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("build", BuildInfo(env));
   const char* simd = electra::cpu::sgemm_kernel_name();
   if (simd != nullptr && simd[0] != '\0') out.Set("simd", Napi::String::New(env, simd));
+  // The CPU ops' SIMD level in use (ELECTRA_SIMD may lower it) and the best
+  // this CPU and build can run.
+  out.Set("simdLevel", Napi::String::New(env, electra::cpu::simd_level_name(electra::cpu::simd_level())));
+  out.Set("simdLevelMax", Napi::String::New(env, electra::cpu::simd_level_name(electra::cpu::cpu_simd_level())));
   return out;
 }
 

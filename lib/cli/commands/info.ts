@@ -26,6 +26,10 @@ export function formatInfo(info: BackendInfo): string {
     ['node', `${info.node} (${info.platform})`],
     ['threads', String(info.threads)],
   ];
+  if (info.simdLevel !== undefined) {
+    const max = info.simdLevelMax !== info.simdLevel ? ` (this CPU: up to ${info.simdLevelMax}; ELECTRA_SIMD lowers it)` : '';
+    rows.push(['simd level', `${info.simdLevel}${max}`]);
+  }
   if (info.simd !== undefined) rows.push(['gemm kernel', info.simd]);
   rows.push(['cuda compiled', info.cudaCompiled ? 'yes' : 'no']);
   if (info.cudaCompiled) {
