@@ -18,11 +18,12 @@
 // (beta only on the first K block; later K blocks accumulate), and beta == 0
 // never reads C.
 //
-// Micro-kernels, picked once at run time with __builtin_cpu_supports
-// (block sizes MC x KC x NC chosen per kernel, see make_kernel):
+// Micro-kernels, one per SIMD level (simd_level.h decides which runs;
+// block sizes MC x KC x NC chosen per kernel, see make_kernel):
 //   AVX-512F  : 8 x 32 (16 zmm accumulators, 2 B vectors, broadcast A),
 //               MC 96, KC 512, NC 2048
-//   AVX2+FMA  : 6 x 16 (12 ymm accumulators), MC 144, KC 256, NC 4080
+//   AVX2+FMA  : 6 x 16 (12 ymm accumulators, k loop in inline assembly),
+//               MC 144, KC 256, NC 4080
 //   portable  : 4 x 16 plain C++ (SSE2 auto-vectorised on x86-64; any other
 //               architecture), MC 128, KC 256, NC 4096.
 // Only the kernel (and AVX transpose-packing) functions carry target
@@ -45,7 +46,9 @@
 #include "../thread_pool.h"
 #include "ops.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#include "simd_level.h"
+
+#if ELECTRA_X86_SIMD
 #define ELECTRA_GEMM_X86 1
 #include <immintrin.h>
 #else
@@ -99,33 +102,105 @@ void kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_
 #define ELECTRA_AVX2 __attribute__((target("avx2,fma")))
 #define ELECTRA_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
-template <int MR>
-ELECTRA_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
-                              int64_t ldc, float alpha, float beta) {
-  constexpr int NV = 2;  // NR = 16
-  __m256 acc[MR][NV];
-  for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    __m256 b0 = _mm256_load_ps(b);
-    __m256 b1 = _mm256_load_ps(b + 8);
-    for (int i = 0; i < MR; ++i) {
-      __m256 ai = _mm256_broadcast_ss(a + i);
-      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-    }
-    a += MR;
-    b += 8 * NV;
+// 6 x 16: 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm
+// registers; per k, 12 FMAs (6 cycles on two FMA pipes) against 8 loads.
+// The k loop is inline assembly because GCC cannot be made to keep this
+// register allocation: with an indexed __m256 acc[6][2] it stores all 12
+// accumulators to the stack on every k step (store-bound at about half the
+// FMA rate), and with named variables it hoists loads and spills two
+// accumulators per four k steps.
+ELECTRA_AVX2 void kernel_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
+                                   int64_t ldc, float alpha, float beta) {
+  // C is touched only after the k loop; start its lines on their way now
+  // (each 16-float row may straddle two lines).
+  for (int i = 0; i < 6; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
   }
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  // ymm13/14 hold the B row, ymm15 the broadcast A value. The A panel comes
+  // from L2 (the B panel stays in L1), so it is prefetched ~16 k steps ahead.
+#define ELECTRA_K_STEP(u)                                    \
+  "vmovaps " #u "*64(%[b]), %%ymm13\n\t"                     \
+  "vmovaps " #u "*64+32(%[b]), %%ymm14\n\t"                  \
+  "vbroadcastss " #u "*24+0(%[a]), %%ymm15\n\t"              \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c00]\n\t"                 \
+  "vfmadd231ps %%ymm14, %%ymm15, %[c01]\n\t"                 \
+  "vbroadcastss " #u "*24+4(%[a]), %%ymm15\n\t"              \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c10]\n\t"                 \
+  "vfmadd231ps %%ymm14, %%ymm15, %[c11]\n\t"                 \
+  "vbroadcastss " #u "*24+8(%[a]), %%ymm15\n\t"              \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c20]\n\t"                 \
+  "vfmadd231ps %%ymm14, %%ymm15, %[c21]\n\t"                 \
+  "vbroadcastss " #u "*24+12(%[a]), %%ymm15\n\t"             \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c30]\n\t"                 \
+  "vfmadd231ps %%ymm14, %%ymm15, %[c31]\n\t"                 \
+  "vbroadcastss " #u "*24+16(%[a]), %%ymm15\n\t"             \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c40]\n\t"                 \
+  "vfmadd231ps %%ymm14, %%ymm15, %[c41]\n\t"                 \
+  "vbroadcastss " #u "*24+20(%[a]), %%ymm15\n\t"             \
+  "vfmadd231ps %%ymm13, %%ymm15, %[c50]\n\t"                 \
+  "vfmadd231ps %%ymm14, %%ymm15, %[c51]\n\t"
+  int64_t k4 = kc / 4;
+  if (k4 > 0) {
+    __asm__ volatile(
+        ".p2align 5\n\t"
+        "1:\n\t"
+        "prefetcht0 384(%[a])\n\t"
+        ELECTRA_K_STEP(0)
+        ELECTRA_K_STEP(1)
+        "prefetcht0 448(%[a])\n\t"
+        ELECTRA_K_STEP(2)
+        ELECTRA_K_STEP(3)
+        "addq $96, %[a]\n\t"
+        "addq $256, %[b]\n\t"
+        "decq %[n]\n\t"
+        "jnz 1b\n\t"
+        : [a] "+r"(a), [b] "+r"(b), [n] "+r"(k4), [c00] "+x"(c00), [c01] "+x"(c01),
+          [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21), [c30] "+x"(c30),
+          [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51)
+        :
+        : "xmm13", "xmm14", "xmm15", "memory", "cc");
+  }
+  for (int64_t k = kc / 4 * 4; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b);
+    const __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 ai = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(ai, b0, c00);
+    c01 = _mm256_fmadd_ps(ai, b1, c01);
+    ai = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(ai, b0, c10);
+    c11 = _mm256_fmadd_ps(ai, b1, c11);
+    ai = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(ai, b0, c20);
+    c21 = _mm256_fmadd_ps(ai, b1, c21);
+    ai = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(ai, b0, c30);
+    c31 = _mm256_fmadd_ps(ai, b1, c31);
+    ai = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(ai, b0, c40);
+    c41 = _mm256_fmadd_ps(ai, b1, c41);
+    ai = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(ai, b0, c50);
+    c51 = _mm256_fmadd_ps(ai, b1, c51);
+    a += 6;
+    b += 16;
+  }
+#undef ELECTRA_K_STEP
   const __m256 va = _mm256_set1_ps(alpha);
+  __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (beta == 0.f) {
-    for (int i = 0; i < MR; ++i)
-      for (int v = 0; v < NV; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, _mm256_mul_ps(va, acc[i][v]));
+    for (int i = 0; i < 6; ++i)
+      for (int v = 0; v < 2; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, _mm256_mul_ps(va, acc[i][v]));
   } else {
     const __m256 vb = _mm256_set1_ps(beta);
-    for (int i = 0; i < MR; ++i)
-      for (int v = 0; v < NV; ++v) {
+    for (int i = 0; i < 6; ++i)
+      for (int v = 0; v < 2; ++v) {
         float* p = c + i * ldc + 8 * v;
         _mm256_storeu_ps(p, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), _mm256_mul_ps(va, acc[i][v])));
       }
@@ -167,36 +242,25 @@ ELECTRA_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, fl
 
 #endif  // ELECTRA_GEMM_X86
 
-Kernel make_kernel(const char* want) {
-  const bool any = want == nullptr || *want == 0;
+Kernel make_kernel(SimdLevel level) {
 #if ELECTRA_GEMM_X86
-  __builtin_cpu_init();
-  const bool has512 = __builtin_cpu_supports("avx512f");
-  const bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (has512 && (any || std::strcmp(want, "avx512") == 0))
-    return Kernel{8, 32, 96, 512, 2048, kernel_avx512<8>, "avx512-8x32", has2};
-  if (has2 && (any || std::strcmp(want, "avx2") == 0))
-    return Kernel{6, 16, 144, 256, 4080, kernel_avx2<6>, "avx2-6x16", true};
+  if (level == SimdLevel::kAvx512) return Kernel{8, 32, 96, 512, 2048, kernel_avx512<8>, "avx512-8x32", true};
+  if (level == SimdLevel::kAvx2) return Kernel{6, 16, 144, 256, 4080, kernel_avx2_6x16, "avx2-6x16", true};
 #endif
-  if (any || std::strcmp(want, "generic") == 0)
-    return Kernel{4, 16, 128, 256, 4096, kernel_generic<4, 16>, "generic-4x16", false};
-  return Kernel{0, 0, 0, 0, 0, nullptr, nullptr, false};
+  (void)level;
+  return Kernel{4, 16, 128, 256, 4096, kernel_generic<4, 16>, "generic-4x16", false};
 }
 
-// The kernel in use: the best the CPU supports, or ELECTRA_GEMM_KERNEL
-// (avx512 | avx2 | generic) from the environment when that one is supported.
-Kernel g_kernels[2];
-std::atomic<const Kernel*> g_kernel{nullptr};
+// The kernel in use: the one for simd_level() (simd_level.h: the best the CPU
+// supports, or the level forced by ELECTRA_SIMD / set_simd_level), unless a
+// test forced one through sgemm_set_kernel.
+const Kernel g_level_kernels[3] = {make_kernel(SimdLevel::kGeneric), make_kernel(SimdLevel::kAvx2),
+                                   make_kernel(SimdLevel::kAvx512)};
+std::atomic<const Kernel*> g_forced{nullptr};
 
 const Kernel& pick_kernel() {
-  const Kernel* k = g_kernel.load(std::memory_order_acquire);
-  if (k) return *k;
-  Kernel chosen = make_kernel(std::getenv("ELECTRA_GEMM_KERNEL"));
-  if (!chosen.fn) chosen = make_kernel(nullptr);
-  g_kernels[0] = chosen;
-  const Kernel* expected = nullptr;
-  g_kernel.compare_exchange_strong(expected, &g_kernels[0]);
-  return *g_kernel.load(std::memory_order_acquire);
+  const Kernel* k = g_forced.load(std::memory_order_acquire);
+  return k ? *k : g_level_kernels[static_cast<int>(simd_level())];
 }
 
 // ------------------------------------------------------------------ packing
@@ -521,15 +585,19 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
 }
 
 // Testing/benchmark hook (not part of ops.h): switches the micro-kernel for
-// subsequent calls ("avx512", "avx2", "generic", or nullptr/"" for the best
-// supported). Returns the kernel's name, or nullptr (and changes nothing)
+// subsequent calls ("avx512", "avx2", "generic", or nullptr/"" to follow
+// simd_level() again). Returns the kernel's name, or nullptr (and changes nothing)
 // when this CPU or build cannot run it. Not safe to call while an sgemm runs.
 const char* sgemm_set_kernel(const char* name) {
-  Kernel k = make_kernel(name);
-  if (!k.fn) return nullptr;
-  g_kernels[1] = k;
-  g_kernel.store(&g_kernels[1], std::memory_order_release);
-  return g_kernels[1].name;
+  if (name == nullptr || *name == 0) {
+    g_forced.store(nullptr, std::memory_order_release);
+    return pick_kernel().name;
+  }
+  SimdLevel level;
+  if (!parse_simd_level(name, &level) || static_cast<int>(level) > static_cast<int>(cpu_simd_level()))
+    return nullptr;
+  g_forced.store(&g_level_kernels[static_cast<int>(level)], std::memory_order_release);
+  return g_level_kernels[static_cast<int>(level)].name;
 }
 
 const char* sgemm_kernel_name() { return pick_kernel().name; }
