@@ -204,3 +204,37 @@ TEST(golden_hf_three_adamw_steps) {
     }
   }
 }
+
+// Which tensors AdamW decays, for all of them, against the golden file's
+// "decay" map (make_golden.py's rule: no decay on LayerNorm and biases, as the
+// ELECTRA reference). The golden learning rates make decay move a tensor by at
+// most 1.4e-5 of its scale, below the optimizer check's tolerance, so only
+// this test sees a wrong flag. Mutation caught: flip any spec's decay flag
+// (e.g. decay LayerNorm weights, or exempt the embeddings).
+TEST(golden_weight_decay_flags_every_tensor) {
+  Golden g;
+  if (!load(&g)) return;
+  const auto& md = g.f.metadata();
+  auto it = md.find("decay");
+  CHECK(it != md.end()) << "golden file has no decay map";
+  if (it == md.end()) return;
+  const std::string& js = it->second;  // {"name": true, ...} (sorted keys, json.dumps)
+  std::unique_ptr<ElectraModel> m = model_from(g, "param/");
+  if (!m) return;
+  int64_t checked = 0, in_map = 0;
+  for (size_t p = 0; (p = js.find('"', p)) != std::string::npos;) {
+    const size_t q = js.find('"', p + 1);
+    const std::string name = js.substr(p + 1, q - p - 1);
+    const size_t v = js.find_first_not_of(": ", q + 1);
+    const bool decay = js.compare(v, 4, "true") == 0;
+    p = v;
+    ++in_map;
+    const TensorSpec* s = m->table().find(name);
+    CHECK(s != nullptr) << name << " is in the golden decay map but not in the model";
+    if (!s) continue;
+    CHECK(s->decay == decay) << name << ": model decay=" << s->decay << ", golden " << decay;
+    ++checked;
+  }
+  CHECK(checked == static_cast<int64_t>(m->table().specs().size()) && in_map == checked)
+      << "checked " << checked << " of " << m->table().specs().size() << " tensors (map has " << in_map << ")";
+}
