@@ -295,8 +295,12 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   if (step < 0) return InvalidArgument("step must be >= 0");
   const int64_t B = t.batch, S = t.seq_len, N = B * S, V = cfg_.vocab_size, k = t.grad_accum;
   const int64_t max_pred = max_predictions(t);
-  if (ov) {
-    if (k != 1) return InvalidArgument("step overrides need gradAccum = 1");
+  // Overrides that fix the random parts (masking, sampling) need k = 1; an
+  // override of the update alone (apply_update = false) works for any k.
+  const bool fixed = ov && (!ov->masked_positions.empty() || !ov->generator_input_ids.empty() ||
+                            !ov->sampled_ids.empty());
+  if (fixed) {
+    if (k != 1) return InvalidArgument("step overrides of masking/sampling need gradAccum = 1");
     const size_t M = ov->masked_positions.size();
     if (M == 0 || M > static_cast<size_t>(B * max_pred) || ov->sampled_ids.size() != M ||
         ov->generator_input_ids.size() != static_cast<size_t>(N))
@@ -332,7 +336,7 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     TRY(upload_batch(batch, micro * B, &real));
     // 1. Dynamic masking on the host (or the test hook's fixed choice); the
     //    chosen rows, generator inputs and targets are uploaded.
-    if (ov) {
+    if (fixed) {
       h_positions_ = ov->masked_positions;
       std::copy(ov->generator_input_ids.begin(), ov->generator_input_ids.end(), h_gen_ids_.begin());
     } else {
@@ -359,7 +363,7 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     }
     // 3. The fused sampling step: Gumbel-max samples (before the loss overwrites logits with its gradient).
     if (electra_ && M > 0) {
-      if (ov) TRY(be.upload(d_sampled_.data(), ov->sampled_ids.data(), ib * M));
+      if (fixed) TRY(be.upload(d_sampled_.data(), ov->sampled_ids.data(), ib * M));
       else TRY(be.gumbel_sample(d_sampled_.data(), logits, M, V, t.temperature, seed, base + kSlotSample));
     }
     // Generator loss (mean over masked rows), its gradient written in place.

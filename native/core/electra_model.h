@@ -25,8 +25,9 @@ struct Batch {
 };
 
 // Test hook: replaces the random parts of the step with given values, so a
-// step can be compared against a reference implementation. Applies to every
-// micro-batch (tests use grad_accum = 1).
+// step can be compared against a reference implementation (then grad_accum
+// must be 1). With the three vectors empty only the flags apply, for any
+// grad_accum (logits outputs then hold the last micro-batch's).
 struct StepOverrides {
   std::vector<int32_t> masked_positions;     // [M] sorted flat indices b*S+s
   std::vector<int32_t> generator_input_ids;  // [B*S]

@@ -265,3 +265,58 @@ TEST(model_evaluate_matches_forward_and_changes_nothing) {
   CHECK(std::fabs(ev.loss - tr.loss) <= 1e-6 * std::fabs(tr.loss)) << ev.loss << " vs " << tr.loss;
   CHECK(ev.masked == tr.masked && ev.replaced == tr.replaced);
 }
+
+// Gradient accumulation, checked against its definition: with the update off,
+// the k = 2 step s over rows [A; B] gives the mean of the k = 1 gradients of
+// step 2s over A and step 2s+1 over B (micro-batch j of step s draws from
+// Philox window s*k + j, so those are the same masks, samples and dropout),
+// with the loss and the grad norm to match.
+// Mutations caught: drop the 1/k scaling of either loss (gradients and loss
+// 2x), give every micro-batch the same Philox window (micro-batch 1 masks and
+// samples as step 2s), skip zeroing between micro-batches, or average the
+// discriminator loss over the whole batch's tokens instead of per micro-batch.
+TEST(model_grad_accumulation_is_the_mean_of_micro_batches) {
+  ModelConfig c = tiny_config();
+  TrainConfig t = tiny_train();
+  const int64_t B = t.batch, S = t.seq_len, step = 3;
+  Data d = make_data(2 * B, S, c.vocab_size, 11);
+  StepOverrides no_update;
+  no_update.apply_update = false;
+
+  auto acc = make_model(c, 4), one = make_model(c, 4);
+  if (!acc || !one) return;
+  t.grad_accum = 2;
+  StepMetrics ma;
+  Status st = acc->train_step(t, as_batch(d, 2 * B, S), step, &ma, &no_update);
+  CHECK(st.ok()) << st.message();
+  const int64_t n = acc->buffers().total;
+  std::vector<double> g_acc(acc->buffers().grads, acc->buffers().grads + n);
+
+  t.grad_accum = 1;
+  std::vector<double> g_mean(n, 0.0);
+  double loss_mean = 0, gen_mean = 0, disc_mean = 0;
+  for (int64_t half = 0; half < 2; ++half) {
+    Batch b = as_batch(d, B, S);
+    b.input_ids += half * B * S;
+    b.token_type_ids += half * B * S;
+    b.attention_mask += half * B * S;
+    StepMetrics m1;
+    st = one->train_step(t, b, 2 * step + half, &m1, &no_update);
+    CHECK(st.ok()) << st.message();
+    for (int64_t i = 0; i < n; ++i) g_mean[i] += 0.5 * one->buffers().grads[i];
+    loss_mean += 0.5 * m1.loss;
+    gen_mean += 0.5 * m1.gen_loss;
+    disc_mean += 0.5 * m1.disc_loss;
+  }
+  std::vector<float> ga(g_acc.begin(), g_acc.end());
+  CHECK_LT(etest::rel_error(ga.data(), g_mean.data(), n), 1e-5) << "k=2 gradient vs the mean of two k=1 gradients";
+  CHECK_LT(std::fabs(ma.loss - loss_mean), 1e-6 * std::fabs(loss_mean)) << ma.loss << " vs " << loss_mean;
+  CHECK_LT(std::fabs(ma.gen_loss - gen_mean), 1e-6 * gen_mean);
+  CHECK_LT(std::fabs(ma.disc_loss - disc_mean), 1e-6 * disc_mean);
+  double norm = 0;
+  for (double g : g_mean) norm += g * g;
+  norm = std::sqrt(norm);
+  CHECK_LT(std::fabs(ma.grad_norm - norm), 1e-5 * norm) << ma.grad_norm << " vs " << norm;
+  // Not vacuous: the two halves' gradients differ, so a wrong pairing shows.
+  CHECK(ma.grad_norm > 0 && ma.masked > 0);
+}
