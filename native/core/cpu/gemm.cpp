@@ -297,6 +297,41 @@ ELECTRA_AVX2 void transpose8_avx(const float* src, int64_t ld, int64_t kc, float
   for (; k < kc; ++k)
     for (int r = 0; r < 8; ++r) dst[k * dst_ld + r] = src[r * ld + k];
 }
+
+// dst[k*6 + r] = src[r*ld + k] for r < 6, k < kc: the AVX2 kernel's A panel
+// (MR = 6), which every NN/NT GEMM packs from row-major activations; done one
+// float at a time it was ~15% of a narrow-N GEMM. 8x8 transposes with rows 6
+// and 7 repeating row 5; each k's 8 lanes are stored whole (lanes 6-7 spill
+// into the next k's slots, which the next store overwrites) except the last
+// of each group of 8, which stores exactly 6 floats.
+ELECTRA_AVX2 void transpose6_avx(const float* src, int64_t ld, int64_t kc, float* dst) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r0 = _mm256_loadu_ps(src + 0 * ld + k), r1 = _mm256_loadu_ps(src + 1 * ld + k);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * ld + k), r3 = _mm256_loadu_ps(src + 3 * ld + k);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * ld + k), r5 = _mm256_loadu_ps(src + 5 * ld + k);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t4, 0x44), u5 = _mm256_shuffle_ps(t4, t4, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t5, 0x44), u7 = _mm256_shuffle_ps(t5, t5, 0xEE);
+    float* d = dst + k * 6;
+    _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 12, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 36, _mm256_permute2f128_ps(u2, u6, 0x31));
+    const __m256 last = _mm256_permute2f128_ps(u3, u7, 0x31);
+    _mm_storeu_ps(d + 42, _mm256_castps256_ps128(last));
+    _mm_storel_pi(reinterpret_cast<__m64*>(d + 46), _mm256_extractf128_ps(last, 1));
+  }
+  for (; k < kc; ++k)
+    for (int r = 0; r < 6; ++r) dst[k * 6 + r] = src[r * ld + k];
+}
 #endif
 
 // dst[k*dst_ld + r] = src[r*ld + k] for r < rows (<= dst_ld), k < kc;
@@ -305,6 +340,7 @@ void transpose_rows(const float* src, int64_t ld, int rows, int pad, int64_t kc,
                     int64_t dst_ld, bool avx) {
   int r0 = 0;
 #if ELECTRA_GEMM_X86
+  if (avx && rows == 6 && pad == 6 && dst_ld == 6) return transpose6_avx(src, ld, kc, dst);
   if (avx)
     for (; r0 + 8 <= rows; r0 += 8) transpose8_avx(src + r0 * ld, ld, kc, dst + r0, dst_ld);
 #else
@@ -318,32 +354,48 @@ void transpose_rows(const float* src, int64_t ld, int rows, int pad, int64_t kc,
   }
 }
 
-// dst[k*w + j] = src[k*ld + j] for j < n (<= w), zero-padded to w.
+// Panels of width W from row-major data: panel p gets
+// dst[p*kc*W + k*W + j] = src[k*ld + p*W + j] for j < min(W, cols - p*W),
+// zero-padded to W. Goes k-outer over up to ~256 columns at a time: one
+// panel at a time would read W floats from each of kc rows (a new page per
+// row when ld is large: an L1 TLB miss per 24 or 64 bytes).
 template <int W>
-void copy_rows(const float* src, int64_t ld, int n, int64_t kc, float* dst) {
-  if (n == W) {
-    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * W, src + k * ld, W * sizeof(float));
-  } else {
+void copy_panels(const float* src, int64_t ld, int64_t cols, int64_t kc, float* dst) {
+  constexpr int64_t kChunk = std::max(1, 256 / W);  // panels per sweep over k
+  const int64_t full = cols / W;
+  for (int64_t p0 = 0; p0 < full; p0 += kChunk) {
+    const int64_t p1 = std::min(full, p0 + kChunk);
     for (int64_t k = 0; k < kc; ++k) {
-      float* d = dst + k * W;
-      const float* s = src + k * ld;
+      const float* s = src + k * ld + p0 * W;
+      float* d = dst + p0 * kc * W + k * W;
+      for (int64_t p = p0; p < p1; ++p, s += W, d += kc * W) std::memcpy(d, s, W * sizeof(float));
+    }
+  }
+  const int n = static_cast<int>(cols - full * W);
+  if (n > 0) {
+    const float* s = src + full * W;
+    float* d = dst + full * kc * W;
+    for (int64_t k = 0; k < kc; ++k, s += ld, d += W) {
       for (int j = 0; j < n; ++j) d[j] = s[j];
       for (int j = n; j < W; ++j) d[j] = 0.f;
     }
   }
 }
 
-void copy_rows_any(const float* src, int64_t ld, int n, int w, int64_t kc, float* dst) {
+void copy_panels_any(const float* src, int64_t ld, int64_t cols, int w, int64_t kc, float* dst) {
   switch (w) {
-    case 4: return copy_rows<4>(src, ld, n, kc, dst);
-    case 6: return copy_rows<6>(src, ld, n, kc, dst);
-    case 8: return copy_rows<8>(src, ld, n, kc, dst);
-    case 16: return copy_rows<16>(src, ld, n, kc, dst);
-    case 32: return copy_rows<32>(src, ld, n, kc, dst);
+    case 4: return copy_panels<4>(src, ld, cols, kc, dst);
+    case 6: return copy_panels<6>(src, ld, cols, kc, dst);
+    case 8: return copy_panels<8>(src, ld, cols, kc, dst);
+    case 16: return copy_panels<16>(src, ld, cols, kc, dst);
+    case 32: return copy_panels<32>(src, ld, cols, kc, dst);
     default:
-      for (int64_t k = 0; k < kc; ++k) {
-        for (int j = 0; j < n; ++j) dst[k * w + j] = src[k * ld + j];
-        for (int j = n; j < w; ++j) dst[k * w + j] = 0.f;
+      for (int64_t j0 = 0; j0 < cols; j0 += w, dst += kc * w) {
+        const int n = static_cast<int>(std::min<int64_t>(w, cols - j0));
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int j = 0; j < n; ++j) dst[k * w + j] = src[k * ld + j0 + j];
+          for (int j = n; j < w; ++j) dst[k * w + j] = 0.f;
+        }
       }
   }
 }
@@ -352,15 +404,12 @@ void copy_rows_any(const float* src, int64_t ld, int n, int w, int64_t kc, float
 // (already offset to (ic, pc)). Output: ceil(mc/MR) panels of kc x MR.
 void pack_a(bool trans, const float* A0, int64_t lda, int64_t mc, int64_t kc, int mr, bool avx,
             float* dst) {
+  // op(A)[i][k] = A0[k*lda + i]: runs of MR contiguous floats per k.
+  if (trans) return copy_panels_any(A0, lda, mc, mr, kc, dst);
+  // op(A)[i][k] = A0[i*lda + k]: transpose MR rows into k-major groups.
   for (int64_t i0 = 0; i0 < mc; i0 += mr) {
     const int m = static_cast<int>(std::min<int64_t>(mr, mc - i0));
-    if (!trans) {
-      // op(A)[i][k] = A0[i*lda + k]: transpose MR rows into k-major groups.
-      transpose_rows(A0 + i0 * lda, lda, m, mr, kc, dst, mr, avx);
-    } else {
-      // op(A)[i][k] = A0[k*lda + i]: runs of MR contiguous floats per k.
-      copy_rows_any(A0 + i0, lda, m, mr, kc, dst);
-    }
+    transpose_rows(A0 + i0 * lda, lda, m, mr, kc, dst, mr, avx);
     dst += kc * mr;
   }
 }
@@ -369,15 +418,12 @@ void pack_a(bool trans, const float* A0, int64_t lda, int64_t mc, int64_t kc, in
 // Output: ceil(nc/NR) panels of kc x NR.
 void pack_b(bool trans, const float* B0, int64_t ldb, int64_t kc, int64_t nc, int nr, bool avx,
             float* dst) {
+  // op(B)[k][j] = B0[k*ldb + j]: runs of NR contiguous floats per k.
+  if (!trans) return copy_panels_any(B0, ldb, nc, nr, kc, dst);
+  // op(B)[k][j] = B0[j*ldb + k]: transpose NR stored rows.
   for (int64_t j0 = 0; j0 < nc; j0 += nr) {
     const int n = static_cast<int>(std::min<int64_t>(nr, nc - j0));
-    if (!trans) {
-      // op(B)[k][j] = B0[k*ldb + j]: runs of NR contiguous floats per k.
-      copy_rows_any(B0 + j0, ldb, n, nr, kc, dst);
-    } else {
-      // op(B)[k][j] = B0[j*ldb + k]: transpose NR stored rows.
-      transpose_rows(B0 + j0 * ldb, ldb, n, nr, kc, dst, nr, avx);
-    }
+    transpose_rows(B0 + j0 * ldb, ldb, n, nr, kc, dst, nr, avx);
     dst += kc * nr;
   }
 }
