@@ -5,12 +5,12 @@
 # that the per-ISA kernel objects export nothing but their table getters
 # (scripts/check-isa-objects.sh).
 #
-#   bash scripts/test-native.sh [BUILD_DIR] [electra_tests args...]
-# BUILD_DIR defaults to build/Release (cmake-js); run from anywhere.
+#   bash scripts/test-native.sh [electra_tests args...]    e.g. gemm, --backend cpu
+# The program is $ELECTRA_TESTS_DIR/electra_tests, by default build/Release
+# (cmake-js); run from anywhere.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN_DIR="${1:-$ROOT/build/Release}"
-shift || true
+BIN_DIR="${ELECTRA_TESTS_DIR:-$ROOT/build/Release}"
 T="$BIN_DIR/electra_tests"
 [ -x "$T" ] || { echo "test-native: $T is not built (npm run build:native)"; exit 1; }
 cd "$ROOT"  # the golden files are found relative to the repo root

@@ -34,19 +34,40 @@ __global__ void embedding_bwd_pos_kernel(float* __restrict__ dwpe, const float* 
   }
 }
 
-__global__ void embedding_bwd_scatter_kernel(float* __restrict__ dwte, float* __restrict__ dwtt,
-                                             const float* __restrict__ dout,
-                                             const int32_t* __restrict__ ids,
-                                             const int32_t* __restrict__ types, int64_t N,
-                                             int64_t E) {
-  const int64_t total = N * E;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t r = i / E, e = i - r * E;
-    const float g = dout[i];
-    if (dwte) atomicAdd(dwte + int64_t(ids[r]) * E + e, g);
-    if (dwtt) atomicAdd(dwtt + int64_t(types[r]) * E + e, g);
+// dw[ids[r], :] += dout[r, :] for r in increasing order, without atomics, so
+// the gradient has the same bits on every run (a bit-exact resume on CUDA
+// needs that; atomicAdd's order varies from run to run). Block b owns the
+// rows id with id % gridDim.x == b, so each output row is written by one
+// block, r by r; every block scans the (cached) id list.
+// Ids below `first` are left to embedding_bwd_small_kernel.
+__global__ void embedding_bwd_scatter_kernel(float* __restrict__ dw, const float* __restrict__ dout,
+                                             const int32_t* __restrict__ ids, int64_t N, int64_t E,
+                                             int64_t first) {
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t id = ids[r];
+    if (id < first || id % gridDim.x != blockIdx.x) continue;
+    for (int64_t e = threadIdx.x; e < E; e += blockDim.x) dw[id * E + e] += dout[r * E + e];
   }
+}
+
+// The same for the ids t < gridDim.x of a small table (token types: usually
+// 2 rows, so nearly every r hits the same row and a read-modify-write per r
+// would be one long dependent chain): block (t, column chunk) keeps its
+// column sums in registers over all r, in order, then adds once.
+constexpr int kSmallRows = 8;
+__global__ void embedding_bwd_small_kernel(float* __restrict__ dw, const float* __restrict__ dout,
+                                           const int32_t* __restrict__ ids, int64_t N, int64_t E) {
+  const int64_t t = blockIdx.x;
+  const int64_t e = int64_t(blockIdx.y) * blockDim.x + threadIdx.x;
+  if (e >= E) return;
+  float acc = 0.f;
+  bool seen = false;  // row t exists in the table only if some id is t: write nothing otherwise
+  for (int64_t r = 0; r < N; ++r)
+    if (ids[r] == t) {
+      acc += dout[r * E + e];
+      seen = true;
+    }
+  if (seen) dw[t * E + e] += acc;
 }
 
 __global__ void gather_rows_kernel(float* __restrict__ out, const float* __restrict__ inp,
@@ -90,11 +111,18 @@ Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* do
                                                                                  S, E);
     CUDA_LAUNCH_CHECK("embedding_bwd_pos_kernel");
   }
-  if (dwte || dwtt) {
-    const int64_t n = B * S * E;
-    embedding_bwd_scatter_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(
-        dwte, dwtt, dout, ids, types, B * S, E);
+  if (dwte) {
+    // ~16 rows of the vocabulary per block at V = 30522; every block reads the B*S ids.
+    embedding_bwd_scatter_kernel<<<2048, 128, 0, stream>>>(dwte, dout, ids, B * S, E, 0);
     CUDA_LAUNCH_CHECK("embedding_bwd_scatter_kernel");
+  }
+  if (dwtt) {
+    const dim3 grid(kSmallRows, unsigned((E + 127) / 128));
+    embedding_bwd_small_kernel<<<grid, 128, 0, stream>>>(dwtt, dout, types, B * S, E);
+    CUDA_LAUNCH_CHECK("embedding_bwd_small_kernel");
+    // type ids >= kSmallRows (no preset has them): ordered scatter as for words
+    embedding_bwd_scatter_kernel<<<64, 128, 0, stream>>>(dwtt, dout, types, B * S, E, kSmallRows);
+    CUDA_LAUNCH_CHECK("embedding_bwd_scatter_kernel(types)");
   }
   return Status::Ok();
 }
