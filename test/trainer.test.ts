@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import Trainer, { AdamW, ArrayDataset, ElectraModel, StepMetrics, buildWordVocab, electraConfig, toyCorpus, toyExamples } from '../lib';
+import { checkpointDifferences } from './checkpoint-diff';
 
 const SEQ = 32;
 const docs = toyCorpus(200, 3);
@@ -32,7 +33,7 @@ function trainer(model: ElectraModel, opts: { steps?: number; seed?: number; lr?
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe('Trainer on the CPU', () => {
-  test('300 steps of tiny: discriminator beats a constant predictor, generator beats chance and unigram statistics', async () => {
+  test('300 steps of tiny: discriminator beats a constant predictor, generator beats the most frequent word and unigram statistics', async () => {
     // lr 5e-4: at 2e-3 the discriminator of this tiny model stays at the constant predictor for 300 steps.
     const t = trainer(tinyModel(), { lr: 5e-4 });
     const seen: StepMetrics[] = [];
@@ -46,11 +47,18 @@ describe('Trainer on the CPU', () => {
     expect(r).toBeGreaterThan(0);
     expect(disc).toBeLessThan(0.97 * constantBce);
     expect(mean(last.map((m) => m.discPrecision))).toBeGreaterThan(0.5);
-    // Chance, and the best context-free predictor: the unigram entropy of the corpus words.
-    expect(mean(last.map((m) => m.genAccuracy))).toBeGreaterThan(1 / vocab.tokens.length);
+    // The best context-free predictor: always the most frequent word (about 22%
+    // here: 'the') for accuracy, the unigram entropy of the corpus words for
+    // the loss. Chance (1/|V|) was too weak a bar: with the generator's backward
+    // pass skipped (no generator update; checked by hand) accuracy sits at
+    // 1-2%, above chance for this seed, while a trained generator reaches 23-29%
+    // across seeds.
     const counts = new Map<number, number>();
     let total = 0;
     for (const e of examples) for (const id of Array.from(e.ids)) if (id > vocab.maskId) (counts.set(id, (counts.get(id) ?? 0) + 1), total++);
+    const mostFrequentShare = Math.max(...counts.values()) / total;
+    expect(mostFrequentShare).toBeGreaterThan(10 / vocab.tokens.length);
+    expect(mean(last.map((m) => m.genAccuracy))).toBeGreaterThan(mostFrequentShare);
     let unigramEntropy = 0;
     for (const c of counts.values()) unigramEntropy -= (c / total) * Math.log(c / total);
     expect(mean(last.map((m) => m.genLoss))).toBeLessThan(unigramEntropy);
@@ -58,15 +66,34 @@ describe('Trainer on the CPU', () => {
     for (const m of seen) expect(Number.isFinite(m.loss) && m.lr >= 0 && m.tokensPerSecond > 0).toBe(true);
   });
 
-  test('the same seed gives bit-identical losses for 20 steps', async () => {
-    const a: number[] = [];
-    const b: number[] = [];
-    await trainer(tinyModel(), { steps: 100 }).train({ steps: 20, onStep: (m) => void a.push(m.loss) });
-    await trainer(tinyModel(), { steps: 100 }).train({ steps: 20, onStep: (m) => void b.push(m.loss) });
-    expect(b).toEqual(a);
-    const c: number[] = [];
-    await trainer(tinyModel(), { steps: 100, seed: 12 }).train({ steps: 3, onStep: (m) => void c.push(m.loss) });
-    expect(c).not.toEqual(a.slice(0, 3));
+  test('the same seed gives bit-identical losses, weights and AdamW moments for 20 steps', async () => {
+    // Through checkpoint files, so the last step's update and the moments count
+    // too, not just the 20 losses. Mutations checked by hand, each failing the
+    // checkpoint comparisons even without the loss checks: the trainer's seed
+    // not reaching the native step (seed 0 always: seeds 11 and 12 train
+    // identically), and a seed that differs per Trainer instance.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-seed-'));
+    try {
+      const run = async (seed: number, name: string) => {
+        const losses: number[] = [];
+        const t = trainer(tinyModel(), { steps: 100, seed });
+        await t.train({ steps: 20, onStep: (m) => void losses.push(m.loss) });
+        await t.saveCheckpoint(path.join(dir, name));
+        return losses;
+      };
+      const a = await run(11, 'a');
+      const b = await run(11, 'b');
+      expect(b).toEqual(a);
+      expect(checkpointDifferences(path.join(dir, 'a'), path.join(dir, 'b'))).toEqual([]);
+      const c = await run(12, 'c');
+      expect(c).not.toEqual(a);
+      const diff = checkpointDifferences(path.join(dir, 'a'), path.join(dir, 'c'));
+      // Another seed changes the weights and moments, not only the file's bookkeeping.
+      expect(diff.filter((d) => /^model\.safetensors: /.test(d)).length).toBeGreaterThan(0);
+      expect(diff.filter((d) => /^optimizer\.safetensors: [mv]\//.test(d)).length).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('10 steps, checkpoint, resume, 10 more equals 20 uninterrupted steps', async () => {
@@ -93,9 +120,14 @@ describe('Trainer on the CPU', () => {
       const after: number[] = [];
       await resumed.train({ steps: 10, onStep: (m) => void after.push(m.loss) });
       expect(after).toEqual(straight.slice(10));
-      for (const s of full.model.tensorSpecs()) {
-        expect(Buffer.from(resumed.model.getTensor(s.name).buffer).equals(Buffer.from(full.model.getTensor(s.name).buffer))).toBe(true);
-      }
+      // Every weight and AdamW moment, and the data position, as files: what a
+      // further resume would load. Mutations checked by hand, each failing this
+      // comparison even without the loss check above: AdamW.loadState restoring
+      // m but not v; Trainer.resume skipping the moments altogether; the data
+      // position restored one example late.
+      await full.saveCheckpoint(path.join(dir, 'full'));
+      await resumed.saveCheckpoint(path.join(dir, 'resumed'));
+      expect(checkpointDifferences(path.join(dir, 'full'), path.join(dir, 'resumed'))).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
