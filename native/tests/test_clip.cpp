@@ -47,6 +47,17 @@ TEST(clip_global_norm_vs_float64) {
     CHECK_LT(etest::rel_error(g.data(), expect.data(), n), 1e-6) << "n=" << n;
     CHECK_LT(std::fabs(ref_norm(g.data(), n) - max_norm) / max_norm, 1e-6) << "n=" << n;
   }
+  // Just above max_norm (norm = 1.33 max_norm) it clips too, to exactly max_norm.
+  // Mutation caught: a threshold looser than max_norm (e.g. clipping only
+  // above 2 x max_norm), which the 4x case above cannot see.
+  {
+    const int64_t n = 1001;
+    std::vector<float> g = etest::rand_vec(n);
+    const double ref = ref_norm(g.data(), n);
+    const float max_norm = float(ref * 0.75);
+    CHECK_LT(std::fabs(electra::cpu::clip_grad_norm(g.data(), n, max_norm) - ref) / ref, 1e-10);
+    CHECK_LT(std::fabs(ref_norm(g.data(), n) - max_norm) / max_norm, 1e-6) << "norm 1.33 x max_norm not clipped";
+  }
   float zero = 0.f;
   CHECK(electra::cpu::clip_grad_norm(&zero, 1, 1.0f) == 0.0 && zero == 0.f);
 }
