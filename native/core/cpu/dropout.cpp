@@ -13,6 +13,7 @@
 #include "../thread_pool.h"
 #include "ops.h"
 #include "simd_math.h"
+#include "simd_ops.h"
 
 namespace electra {
 namespace cpu {
@@ -34,6 +35,7 @@ void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t 
     return;
   }
   const float scale = 1.0f / (1.0f - p);
+  const SimdOps* ops = simd_ops();
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
     uint32_t u[kChunk];
     for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
@@ -41,6 +43,10 @@ void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t 
       simd::philox_fill_u32_fast(seed, offset, static_cast<uint64_t>(c0), n_c, u);
       const float* __restrict x = inp + c0;
       float* o = out + c0;  // may alias inp
+      if (ops) {
+        ops->dropout_apply(o, x, u, n_c, p, scale, false);
+        continue;
+      }
       for (int64_t j = 0; j < n_c; ++j) o[j] = keep_word(u[j], p) ? x[j] * scale : 0.0f;
     }
   });
@@ -55,6 +61,7 @@ void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64
     return;
   }
   const float scale = 1.0f / (1.0f - p);
+  const SimdOps* ops = simd_ops();
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
     uint32_t u[kChunk];
     for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
@@ -62,6 +69,10 @@ void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64
       simd::philox_fill_u32_fast(seed, offset, static_cast<uint64_t>(c0), n_c, u);
       const float* __restrict g = dout + c0;
       float* __restrict d = dinp + c0;
+      if (ops) {
+        ops->dropout_apply(d, g, u, n_c, p, scale, true);
+        continue;
+      }
       for (int64_t j = 0; j < n_c; ++j) d[j] += keep_word(u[j], p) ? g[j] * scale : 0.0f;
     }
   });

@@ -25,6 +25,10 @@ struct SimdOps {
   // e[j] = exp(x[j] - shift), j < n (e may alias x; ~2 ulp); returns their
   // sum accumulated in double. Softmax rows and the cross-entropy's pass 2.
   double (*exp_shift_sum)(float* e, const float* x, int64_t n, float shift);
+  // out[j] (+)= philox_to_uniform(w[j]) >= p ? x[j] * scale : 0, j < n (out may
+  // alias x); bit-identical to the scalar loop. Dropout forward and backward.
+  void (*dropout_apply)(float* out, const float* x, const uint32_t* w, int64_t n, float p, float scale,
+                        bool accumulate);
 };
 
 // nullptr where the build has no such kernels (ELECTRA_PORTABLE, non-x86).
