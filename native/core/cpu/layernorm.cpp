@@ -21,6 +21,7 @@
 
 #include "../thread_pool.h"
 #include "ops.h"
+#include "simd_ops.h"
 
 namespace electra {
 namespace cpu {
@@ -38,9 +39,15 @@ inline double row_mean(const float* x, int64_t C, double pivot) {
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                        const float* gamma, const float* beta, int64_t N, int64_t C, float eps) {
+  const SimdOps* ops = simd_ops();
   parallel_for(N, row_grain(C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* x = inp + r * C;
+      if (ops) {
+        ops->layernorm_row_forward(out + r * C, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr, x, gamma,
+                                   beta, C, eps);
+        continue;
+      }
       const double m = row_mean(x, C, 0.0);
       double v = 0;
       for (int64_t c = 0; c < C; ++c) {
@@ -64,10 +71,15 @@ void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
                         const float* inp, const float* gamma, const float* mean,
                         const float* rstd, int64_t N, int64_t C) {
   if (dinp) {
+    const SimdOps* ops = simd_ops();
     parallel_for(N, row_grain(C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const float* x = inp + r * C;
         const float* g = dout + r * C;
+        if (ops) {
+          ops->layernorm_row_backward(dinp + r * C, g, x, gamma, mean[r], rstd[r], C);
+          continue;
+        }
         const double m = row_mean(x, C, static_cast<double>(mean[r]));
         const double rs = rstd[r];
         double sum_g = 0, sum_gx = 0;

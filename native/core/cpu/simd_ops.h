@@ -29,6 +29,13 @@ struct SimdOps {
   // alias x); bit-identical to the scalar loop. Dropout forward and backward.
   void (*dropout_apply)(float* out, const float* x, const uint32_t* w, int64_t n, float p, float scale,
                         bool accumulate);
+  // LayerNorm over one row of C, in double as layernorm.cpp (only the order
+  // of the sums differs): forward writes out[C] and *mean, *rstd (either may
+  // be null); backward adds the row's input gradient into d[C].
+  void (*layernorm_row_forward)(float* out, float* mean, float* rstd, const float* x, const float* gamma,
+                                const float* beta, int64_t C, float eps);
+  void (*layernorm_row_backward)(float* d, const float* g, const float* x, const float* gamma, float mean,
+                                 float rstd, int64_t C);
 };
 
 // nullptr where the build has no such kernels (ELECTRA_PORTABLE, non-x86).

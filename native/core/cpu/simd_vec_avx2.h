@@ -70,6 +70,22 @@ inline double dacc_sum(DAcc a) {
   return (l[0] + l[1]) + (l[2] + l[3]);
 }
 
+// Double lanes for LayerNorm's double-precision row statistics: kDW doubles
+// from kDW floats and back.
+constexpr int kDW = 4;
+struct VD { __m256d v; };
+inline VD dset1(double x) { return {_mm256_set1_pd(x)}; }
+inline VD dload_f(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p))}; }
+inline void dstore_f(float* p, VD a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a.v)); }
+inline VD dadd(VD a, VD b) { return {_mm256_add_pd(a.v, b.v)}; }
+inline VD dsub(VD a, VD b) { return {_mm256_sub_pd(a.v, b.v)}; }
+inline VD dmul(VD a, VD b) { return {_mm256_mul_pd(a.v, b.v)}; }
+inline double dsum(VD a) {
+  alignas(32) double l[4];
+  _mm256_store_pd(l, a.v);
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
 inline VI iset1(uint32_t x) { return {_mm256_set1_epi32(static_cast<int>(x))}; }
 inline VI iloadu(const uint32_t* p) { return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))}; }
 inline void istoreu(uint32_t* p, VI a) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.v); }

@@ -48,6 +48,20 @@ inline double dacc_sum(DAcc a) {
   return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
+constexpr int kDW = 8;
+struct VD { __m512d v; };
+inline VD dset1(double x) { return {_mm512_set1_pd(x)}; }
+inline VD dload_f(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }
+inline void dstore_f(float* p, VD a) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(a.v)); }
+inline VD dadd(VD a, VD b) { return {_mm512_add_pd(a.v, b.v)}; }
+inline VD dsub(VD a, VD b) { return {_mm512_sub_pd(a.v, b.v)}; }
+inline VD dmul(VD a, VD b) { return {_mm512_mul_pd(a.v, b.v)}; }
+inline double dsum(VD a) {
+  alignas(64) double l[8];
+  _mm512_store_pd(l, a.v);
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 inline VI iset1(uint32_t x) { return {_mm512_set1_epi32(static_cast<int>(x))}; }
 inline VI iloadu(const uint32_t* p) { return {_mm512_loadu_si512(p)}; }
 inline void istoreu(uint32_t* p, VI a) { _mm512_storeu_si512(p, a.v); }
