@@ -102,6 +102,7 @@ void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
   }
   if (!dgamma && !dbeta) return;
   const int64_t cgrain = (N * C < 32768) ? C : std::max<int64_t>(16, C / std::max(1, num_threads()));
+  const SimdOps* ops = simd_ops();
   parallel_for(C, cgrain, [&](int64_t c0, int64_t c1) {
     const int64_t w = c1 - c0;
     std::vector<double> sg(static_cast<size_t>(w), 0.0), sb(static_cast<size_t>(w), 0.0);
@@ -111,6 +112,12 @@ void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
       // The corrected mean needs the whole row: recomputed per column chunk
       // (one extra contiguous read of the row per chunk) rather than kept in
       // O(N) scratch.
+      if (ops) {
+        const double pivot = mean[r];
+        const double m = pivot + ops->sum_shifted(x, C, pivot) / static_cast<double>(C);
+        ops->layernorm_cols_accumulate(sg.data(), sb.data(), g + c0, x + c0, m, rstd[r], w);
+        continue;
+      }
       const double m = row_mean(x, C, static_cast<double>(mean[r])), rs = rstd[r];
       for (int64_t c = c0; c < c1; ++c) {
         sg[c - c0] += static_cast<double>(g[c]) * ((static_cast<double>(x[c]) - m) * rs);

@@ -10,6 +10,7 @@
 
 #include "../thread_pool.h"
 #include "ops.h"
+#include "simd_ops.h"
 
 namespace electra {
 namespace cpu {
@@ -37,12 +38,17 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
     // Column sums: each thread owns a range of columns and streams all rows
     // through a float64 accumulator of that width (O(row) scratch).
     const int64_t grain = std::max<int64_t>(64, (1 << 16) / std::max<int64_t>(M, 1));
+    const SimdOps* ops = simd_ops();
     parallel_for(N, grain, [&](int64_t c0, int64_t c1) {
       const int64_t w = c1 - c0;
       std::vector<double> acc(static_cast<size_t>(w), 0.0);
       double* __restrict a = acc.data();
       for (int64_t r = 0; r < M; ++r) {
         const float* __restrict d = dout + r * N + c0;
+        if (ops) {
+          ops->col_sum_accumulate(a, d, w);
+          continue;
+        }
         for (int64_t j = 0; j < w; ++j) a[j] += d[j];
       }
       for (int64_t j = 0; j < w; ++j) dbias[c0 + j] = static_cast<float>(dbias[c0 + j] + a[j]);

@@ -36,6 +36,13 @@ struct SimdOps {
                                 const float* beta, int64_t C, float eps);
   void (*layernorm_row_backward)(float* d, const float* g, const float* x, const float* gamma, float mean,
                                  float rstd, int64_t C);
+  // sum_j (x[j] - pivot), j < n, in double.
+  double (*sum_shifted)(const float* x, int64_t n, double pivot);
+  // a[j] += d[j] in double, j < w (bias-gradient column sums).
+  void (*col_sum_accumulate)(double* a, const float* d, int64_t w);
+  // sg[j] += g[j] * (x[j] - m) * rs and sb[j] += g[j], j < w, in double.
+  void (*layernorm_cols_accumulate)(double* sg, double* sb, const float* g, const float* x, double m, double rs,
+                                    int64_t w);
 };
 
 // nullptr where the build has no such kernels (ELECTRA_PORTABLE, non-x86).

@@ -80,6 +80,8 @@ inline void dstore_f(float* p, VD a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a.v)); }
 inline VD dadd(VD a, VD b) { return {_mm256_add_pd(a.v, b.v)}; }
 inline VD dsub(VD a, VD b) { return {_mm256_sub_pd(a.v, b.v)}; }
 inline VD dmul(VD a, VD b) { return {_mm256_mul_pd(a.v, b.v)}; }
+inline VD dloadu(const double* p) { return {_mm256_loadu_pd(p)}; }
+inline void dstoreu(double* p, VD a) { _mm256_storeu_pd(p, a.v); }
 inline double dsum(VD a) {
   alignas(32) double l[4];
   _mm256_store_pd(l, a.v);

@@ -56,6 +56,8 @@ inline void dstore_f(float* p, VD a) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(a.v))
 inline VD dadd(VD a, VD b) { return {_mm512_add_pd(a.v, b.v)}; }
 inline VD dsub(VD a, VD b) { return {_mm512_sub_pd(a.v, b.v)}; }
 inline VD dmul(VD a, VD b) { return {_mm512_mul_pd(a.v, b.v)}; }
+inline VD dloadu(const double* p) { return {_mm512_loadu_pd(p)}; }
+inline void dstoreu(double* p, VD a) { _mm512_storeu_pd(p, a.v); }
 inline double dsum(VD a) {
   alignas(64) double l[8];
   _mm512_store_pd(l, a.v);
