@@ -6,7 +6,7 @@
 #include <vector>
 #include <algorithm>
 
-#include "core/cpu/simd_math.h"
+#include "core/cpu/simd_ops.h"
 #include "core/philox.h"
 #include "core/thread_pool.h"
 #include "test_util.h"

@@ -8,7 +8,6 @@
 
 #include "core/cpu/ops.h"
 #include "core/cpu/sampling.h"
-#include "core/cpu/simd_math.h"
 #include "core/cpu/simd_ops.h"
 #include "core/philox.h"
 #include "test_util.h"

@@ -41,7 +41,6 @@
 #include "../philox.h"
 #include "../thread_pool.h"
 #include "ops.h"
-#include "simd_math.h"
 #include "simd_ops.h"
 
 namespace electra {

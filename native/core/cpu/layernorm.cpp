@@ -29,10 +29,15 @@ namespace cpu {
 namespace {
 int64_t row_grain(int64_t C) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(1, C)); }
 
-// Exact-as-possible mean of row x against a pivot: pivot + mean(x - pivot).
-inline double row_mean(const float* x, int64_t C, double pivot) {
+// Exact-as-possible mean of row x against a pivot: pivot + mean(x - pivot)
+// (the sum through the SIMD level's kernel when there is one).
+inline double row_mean(const float* x, int64_t C, double pivot, const SimdOps* ops) {
   double s = 0;
-  for (int64_t c = 0; c < C; ++c) s += static_cast<double>(x[c]) - pivot;
+  if (ops) {
+    s = ops->sum_shifted(x, C, pivot);
+  } else {
+    for (int64_t c = 0; c < C; ++c) s += static_cast<double>(x[c]) - pivot;
+  }
   return pivot + s / static_cast<double>(C);
 }
 }  // namespace
@@ -48,7 +53,7 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                                    beta, C, eps);
         continue;
       }
-      const double m = row_mean(x, C, 0.0);
+      const double m = row_mean(x, C, 0.0, nullptr);
       double v = 0;
       for (int64_t c = 0; c < C; ++c) {
         const double d = static_cast<double>(x[c]) - m;
@@ -80,7 +85,7 @@ void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
           ops->layernorm_row_backward(dinp + r * C, g, x, gamma, mean[r], rstd[r], C);
           continue;
         }
-        const double m = row_mean(x, C, static_cast<double>(mean[r]));
+        const double m = row_mean(x, C, static_cast<double>(mean[r]), nullptr);
         const double rs = rstd[r];
         double sum_g = 0, sum_gx = 0;
         for (int64_t c = 0; c < C; ++c) {
@@ -112,13 +117,11 @@ void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
       // The corrected mean needs the whole row: recomputed per column chunk
       // (one extra contiguous read of the row per chunk) rather than kept in
       // O(N) scratch.
+      const double m = row_mean(x, C, static_cast<double>(mean[r]), ops), rs = rstd[r];
       if (ops) {
-        const double pivot = mean[r];
-        const double m = pivot + ops->sum_shifted(x, C, pivot) / static_cast<double>(C);
-        ops->layernorm_cols_accumulate(sg.data(), sb.data(), g + c0, x + c0, m, rstd[r], w);
+        ops->layernorm_cols_accumulate(sg.data(), sb.data(), g + c0, x + c0, m, rs, w);
         continue;
       }
-      const double m = row_mean(x, C, static_cast<double>(mean[r])), rs = rstd[r];
       for (int64_t c = c0; c < c1; ++c) {
         sg[c - c0] += static_cast<double>(g[c]) * ((static_cast<double>(x[c]) - m) * rs);
         sb[c - c0] += g[c];

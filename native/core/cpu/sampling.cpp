@@ -5,7 +5,7 @@
 
 #include "../philox.h"
 #include "../thread_pool.h"
-#include "simd_math.h"
+#include "simd_ops.h"
 
 namespace electra {
 namespace cpu {
