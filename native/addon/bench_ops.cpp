@@ -3,14 +3,11 @@
 // node-gyp build of `npm ci` has no electra_bench). The timing loop runs in
 // C++ on buffers allocated here: timing from JavaScript would add the call and
 // typed-array costs to the small shapes.
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
-#include <vector>
 
 #include "addon.h"
-#include "core/cpu/ops.h"
+#include "core/cpu/gemm_timing.h"
 #include "core/thread_pool.h"
 #include "errors.h"
 
@@ -22,8 +19,6 @@ const char* sgemm_kernel_name();  // gemm.cpp: the micro-kernel in use
 
 namespace electra_addon {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Largest accepted dimension: far above any model shape, and small enough that
 // three operands stay well inside memory.
@@ -40,9 +35,8 @@ int64_t DimArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
 
 // sgemm(transA, transB, M, N, K, minSeconds?) ->
 //   { medianMs, minMs, runs, gflops, kernel, threads }
-// Same method as electra_bench gemm: 2 untimed calls, then repeats until at
-// least minSeconds (default 0.5) and 5 runs; the median run counts.
-// C = A op B with alpha 1, beta 0 and tight strides, as that program calls it.
+// cpu::time_sgemm, as electra_bench gemm: 2 untimed calls, then repeats until
+// at least minSeconds (default 0.5) and 5 runs; the median run counts.
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "bench.sgemm";
@@ -62,36 +56,13 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
       double(M) * double(N) > kMaxElements)
     ThrowInvalid(env, op, "an operand has more than 2^30 elements");
 
-  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-  std::vector<float> A(size_t(M * K)), B(size_t(K * N)), C(size_t(M * N));
-  uint32_t x = 12345;
-  auto rnd = [&] {
-    x = x * 1664525u + 1013904223u;
-    return float(x >> 8) / float(1 << 24) - 0.5f;
-  };
-  for (auto& v : A) v = rnd();
-  for (auto& v : B) v = rnd();
-  auto call = [&] { electra::cpu::sgemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N); };
-
-  call();
-  call();
-  std::vector<double> ts;
-  double total = 0;
-  while (total < min_total || ts.size() < 5) {
-    const auto t0 = Clock::now();
-    call();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    ts.push_back(s);
-    total += s;
-  }
-  std::sort(ts.begin(), ts.end());
-  const double med = ts[ts.size() / 2];
+  const electra::cpu::SgemmTiming t = electra::cpu::time_sgemm(ta, tb, M, N, K, min_total);
 
   Napi::Object r = Napi::Object::New(env);
-  r.Set("medianMs", Napi::Number::New(env, med * 1e3));
-  r.Set("minMs", Napi::Number::New(env, ts.front() * 1e3));
-  r.Set("runs", Napi::Number::New(env, double(ts.size())));
-  r.Set("gflops", Napi::Number::New(env, 2.0 * double(M) * double(N) * double(K) / med * 1e-9));
+  r.Set("medianMs", Napi::Number::New(env, t.median_s * 1e3));
+  r.Set("minMs", Napi::Number::New(env, t.min_s * 1e3));
+  r.Set("runs", Napi::Number::New(env, double(t.runs)));
+  r.Set("gflops", Napi::Number::New(env, t.gflops()));
   r.Set("kernel", Napi::String::New(env, electra::cpu::sgemm_kernel_name()));
   r.Set("threads", Napi::Number::New(env, electra::num_threads()));
   return r;

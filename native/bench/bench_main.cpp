@@ -8,13 +8,13 @@
 // on argv[1]. Add a mode by writing `int mode_xxx(int argc, char** argv)` and
 // listing it in kModes.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "core/cpu/gemm_timing.h"
 #include "core/cpu/ops.h"
 #include "core/thread_pool.h"
 
@@ -28,8 +28,6 @@ const char* sgemm_kernel_name();  // gemm.cpp: the micro-kernel in use
 int electra_bench_mode_step(int argc, char** argv);
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Common flags: --threads N, --json. Returns false (after a message) on a bad flag.
 struct CommonArgs {
@@ -52,25 +50,6 @@ bool parse_common(int argc, char** argv, const char* mode, CommonArgs* a) {
     }
   }
   return true;
-}
-
-// Median seconds of fn() after warm-up, repeating until >= min_total seconds
-// (and at least 5 timed runs).
-template <class F>
-double time_median(F&& fn, double min_total = 0.5) {
-  fn();
-  fn();
-  std::vector<double> ts;
-  double total = 0;
-  while (total < min_total || ts.size() < 5) {
-    auto t0 = Clock::now();
-    fn();
-    double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    ts.push_back(s);
-    total += s;
-  }
-  std::sort(ts.begin(), ts.end());
-  return ts[ts.size() / 2];
 }
 
 // ------------------------------------------------------------------- gemm
@@ -108,20 +87,7 @@ int mode_gemm(int argc, char** argv) {
   };
   std::vector<Row> rows;
   for (const auto& s : shapes) {
-    // Stored shapes: A is [M,K] or [K,M]; B is [K,N] or [N,K]; tight strides.
-    const int64_t lda = s.ta ? s.M : s.K, ldb = s.tb ? s.K : s.N;
-    std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C(size_t(s.M * s.N));
-    uint32_t x = 12345;
-    auto rnd = [&] {
-      x = x * 1664525u + 1013904223u;
-      return float(x >> 8) / float(1 << 24) - 0.5f;
-    };
-    for (auto& v : A) v = rnd();
-    for (auto& v : B) v = rnd();
-    const double sec = time_median([&] {
-      electra::cpu::sgemm(s.ta, s.tb, s.M, s.N, s.K, 1.f, A.data(), lda, B.data(), ldb, 0.f,
-                          C.data(), s.N);
-    });
+    const double sec = electra::cpu::time_sgemm(s.ta, s.tb, s.M, s.N, s.K).median_s;
     rows.push_back({&s, sec, 2.0 * double(s.M) * double(s.N) * double(s.K) / sec * 1e-9});
   }
   const double peak = rows[0].gflops;
