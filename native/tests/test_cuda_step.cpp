@@ -15,6 +15,7 @@
 #include "core/backend.h"
 #include "core/device.h"
 #include "core/electra_model.h"
+#include "model_test_util.h"
 #include "test_util.h"
 
 using namespace electra;
@@ -70,14 +71,7 @@ struct Data {
 };
 
 using etest::gpu_or_skip;
-
-std::unique_ptr<ElectraModel> make(const ModelConfig& c, const ExecOptions& e, uint64_t seed) {
-  std::unique_ptr<ElectraModel> m;
-  Status st = ElectraModel::create(c, &m, e);
-  CHECK(st.ok()) << st.code_name() << ": " << st.message();
-  if (m) m->init_weights(seed);
-  return m;
-}
+using etest::make_model;
 
 ExecOptions cuda_exec(Precision p) {
   ExecOptions e;
@@ -106,8 +100,8 @@ void compare_steps(Precision prec, int64_t grad_accum, int steps, double loss_to
   t.grad_accum = grad_accum;
   const Data data(t.batch * grad_accum, t.seq_len, c.vocab_size);
   const Batch b = data.batch();
-  auto cpu = make(c, ExecOptions(), 3);
-  auto gpu = make(c, cuda_exec(prec), 3);
+  auto cpu = make_model(c, 3, ExecOptions());
+  auto gpu = make_model(c, 3, cuda_exec(prec));
   if (!cpu || !gpu) return;
   for (int s = 0; s < steps; ++s) {
     StepMetrics mc, mg;
@@ -165,8 +159,8 @@ TEST(cuda_step_inference_matches_cpu) {
   const TrainConfig t = step_train();
   const Data data(t.batch, t.seq_len, c.vocab_size);
   const Batch b = data.batch();
-  auto cpu = make(c, ExecOptions(), 5);
-  auto gpu = make(c, cuda_exec(Precision::kFp32), 5);
+  auto cpu = make_model(c, 5, ExecOptions());
+  auto gpu = make_model(c, 5, cuda_exec(Precision::kFp32));
   if (!cpu || !gpu) return;
   std::vector<float> lc, lg;
   CHECK(cpu->discriminate(b, &lc).ok());
@@ -193,8 +187,8 @@ TEST(cuda_step_host_device_sync) {
   const TrainConfig t = step_train();
   const Data data(t.batch, t.seq_len, c.vocab_size);
   const Batch b = data.batch();
-  auto cpu = make(c, ExecOptions(), 8);
-  auto gpu = make(c, cuda_exec(Precision::kFp32), 1);  // different weights, replaced below
+  auto cpu = make_model(c, 8, ExecOptions());
+  auto gpu = make_model(c, 1, cuda_exec(Precision::kFp32));  // different weights, replaced below
   if (!cpu || !gpu) return;
   StepMetrics m0;
   CHECK(gpu->train_step(t, b, 0, &m0).ok());

@@ -7,9 +7,11 @@
 
 #include "core/cpu/sampling.h"
 #include "core/electra_model.h"
+#include "model_test_util.h"
 #include "test_util.h"
 
 using namespace electra;
+using etest::make_model;
 
 namespace {
 
@@ -60,14 +62,6 @@ Batch as_batch(const Data& d, int64_t rows, int64_t S) {
   b.input_ids = d.ids.data(); b.token_type_ids = d.types.data(); b.attention_mask = d.mask.data();
   b.rows = rows; b.seq_len = S;
   return b;
-}
-
-std::unique_ptr<ElectraModel> make_model(const ModelConfig& c, uint64_t seed) {
-  std::unique_ptr<ElectraModel> m;
-  Status st = ElectraModel::create(c, &m);
-  CHECK(st.ok()) << st.message();
-  if (m) m->init_weights(seed);
-  return m;
 }
 
 }  // namespace

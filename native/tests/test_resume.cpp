@@ -19,6 +19,7 @@
 
 #include "core/electra_model.h"
 #include "core/safetensors.h"
+#include "model_test_util.h"
 #include "test_util.h"
 
 using namespace electra;
@@ -87,14 +88,6 @@ Status load_checkpoint(ElectraModel& m, const std::string& path) {
   return Status::Ok();
 }
 
-std::unique_ptr<ElectraModel> make(const ModelConfig& c, const ExecOptions& e, uint64_t seed) {
-  std::unique_ptr<ElectraModel> m;
-  Status st = ElectraModel::create(c, &m, e);
-  CHECK(st.ok()) << st.code_name() << ": " << st.message();
-  if (m) m->init_weights(seed);
-  return m;
-}
-
 void check_resume_through_file(const ExecOptions& e, const char* what) {
   const ModelConfig c = resume_config();
   TrainConfig t;
@@ -105,7 +98,7 @@ void check_resume_through_file(const ExecOptions& e, const char* what) {
   b.input_ids = d.ids.data(); b.attention_mask = d.mask.data();
   b.rows = t.batch * t.grad_accum; b.seq_len = t.seq_len;
 
-  auto a = make(c, e, 9), z = make(c, e, 9), r = make(c, e, 1234);
+  auto a = etest::make_model(c, 9, e), z = etest::make_model(c, 9, e), r = etest::make_model(c, 1234, e);
   if (!a || !z || !r) return;
   const int64_t N = 4;
   const std::string path = temp_path(what);
