@@ -112,4 +112,4 @@ function main() {
 }
 
 if (require.main === module) main();
-module.exports = { detokenize, stripTag, convertFile };
+module.exports = { detokenize, stripTag, convertFile, HELDOUT_EVERY };

@@ -36,7 +36,7 @@ export interface TaskData<E extends TextExample | TokenExample = TextExample | T
   file: string;
   spec: TaskSpec;
   examples: E[];
-  /** The number of rows (sentences for token files) read; always examples.length. */
+  /** The number of rows (sentences for token files) read: examples.length, unless a loader's `limit` kept fewer. */
   rows: number;
   /** False for a file without labels (e.g. GLUE's test.tsv): the examples have no `label`/`tags`. */
   labeled: boolean;

@@ -1,9 +1,11 @@
 /**
  * Fine-tuning data: readers (GLUE TSV by task name, generic CSV/TSV/JSONL,
  * CoNLL-style token files), tokenization into EncodedExamples, and the
- * embedded Brown evaluation tasks. Every reader is a pure function of
+ * embedded Brown evaluation tasks (loadBrownTask). Every reader is a pure function of
  * (bytes or text, file name, options); the *File variants add the disk read.
  */
+export { BROWN_GENRES, BROWN_POS_TAGS, BROWN_SPECS, BROWN_SPLITS, BROWN_TASKS, brownTaskFile, loadBrownTask } from './brown';
+export type { BrownLoadOptions, BrownSplit, BrownTaskName } from './brown';
 export { readConll, readConllFile } from './conll';
 export type { ConllReadOptions } from './conll';
 export { encodeExamples, wordGold, wordPredictions } from './encode';
