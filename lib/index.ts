@@ -18,6 +18,7 @@ export type { Device, DeviceLabel, DeviceNotice, DeviceOptions, DeviceRequest, P
 export { ElectraModel, MODEL_FILE, CONFIG_FILE, hfConfig } from './model';
 export type { TensorSpec, TokenBatch, LoadOptions, CreateOptions, MemoryInfo } from './model';
 export { AdamW } from './optimizer';
+export { aucFromHistograms, addHistogram, constantBaselineLoss } from './metrics/auc';
 export type { AdamWOptions, AdamWHyperParameters } from './optimizer';
 export { electraConfig, generatorSize, validateConfig, PRESETS, BERT_SPECIAL_IDS } from './config';
 export type { ElectraConfig, EncoderSize, Objective, PresetName, Preset, Recipe, ConfigOptions } from './config';

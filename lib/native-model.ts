@@ -75,6 +75,10 @@ export interface NativeStepMetrics {
   maskedTokens: number;
   tokens: number;
   replacedTokens: number;
+  /** Counts of real tokens' discriminator logits in fixed ascending bins (auc_bin in electra_model.h): replaced tokens. */
+  discHistReplaced: Float64Array;
+  /** The same for original (not replaced) tokens. */
+  discHistOriginal: Float64Array;
   genLogits?: Float32Array;
   discLogits?: Float32Array;
 }

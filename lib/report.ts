@@ -101,6 +101,10 @@ export function renderReport(train: MetricRow[], evals: MetricRow[], info: Recor
       { name: 'eval gen', color: '#d62728', points: e('genAccuracy'), dots: true },
       { name: 'eval disc', color: '#ff7f0e', points: e('discAccuracy'), dots: true },
     ]),
+    chart('Discriminator ROC-AUC of "replaced" (0.5 = chance)', [
+      { name: 'train batch', color: '#9467bd', points: s('discAuc') },
+      { name: 'held-out', color: '#d62728', points: e('discAuc'), dots: true },
+    ]),
     chart('Learning rate', [{ name: 'lr', color: '#555', points: thin(col(train, 'lr'), 600) }]),
   ];
   const rows = Object.entries(info).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');

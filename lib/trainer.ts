@@ -12,6 +12,7 @@ import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
 import { ElectraModel, TokenBatch } from './model';
 import type { NativeStepMetrics, NativeTrainConfig } from './native-model';
+import { addHistogram, aucFromHistograms, constantBaselineLoss } from './metrics/auc';
 import { AdamW, AdamWOptions } from './optimizer';
 
 export type { Device } from './device';
@@ -58,13 +59,19 @@ export interface LossMetrics {
   discRecall: number;
   /** Replaced tokens / non-padding tokens. */
   replacedFraction: number;
+  /** ROC-AUC of the discriminator for "replaced" (0.5: no better than chance; NaN when nothing was replaced). */
+  discAuc: number;
 }
 
-/** Held-out evaluation results, averaged over the evaluated batches. */
+/** Held-out evaluation results: losses averaged over the evaluated batches, AUC and baselines over all their tokens. */
 export interface EvalMetrics extends LossMetrics {
   /** The trainer's global step when evaluated. */
   step: number;
   batches: number;
+  /** Loss of the constant predictor that always says the replaced fraction: what discLoss must beat. */
+  discBaselineLoss: number;
+  /** Accuracy of the constant predictor "never replaced" (or "always", when most tokens are replaced). */
+  discBaselineAccuracy: number;
 }
 
 /** What one optimizer step reports. */
@@ -242,6 +249,7 @@ export class Trainer {
         discPrecision: m.discPrecision,
         discRecall: m.discRecall,
         replacedFraction: m.replacedFraction,
+        discAuc: aucFromHistograms(m.discHistReplaced, m.discHistOriginal),
         gradNorm: m.gradNorm,
         lr: m.lr,
         tokens: m.tokens,
@@ -269,6 +277,10 @@ export class Trainer {
     const cfg = { ...this.nativeTrainConfig(), gradAccum: 1, seed: this.seed + 0x5eed };
     const keys = ['loss', 'genLoss', 'discLoss', 'genAccuracy', 'discAccuracy', 'discPrecision', 'discRecall', 'replacedFraction'] as const;
     const sum = Object.fromEntries(keys.map((k) => [k, 0])) as Record<(typeof keys)[number], number>;
+    let histReplaced: Float64Array | null = null;
+    let histOriginal: Float64Array | null = null;
+    let tokens = 0;
+    let replaced = 0;
     this.running = true;
     try {
       for (let i = 0; i < list.length; i++) {
@@ -281,12 +293,20 @@ export class Trainer {
           throw toElectraError(e);
         }
         for (const k of keys) sum[k] += m[k];
+        histReplaced = addHistogram(histReplaced, m.discHistReplaced);
+        histOriginal = addHistogram(histOriginal, m.discHistOriginal);
+        tokens += m.tokens;
+        replaced += m.replacedTokens;
       }
     } finally {
       this.running = false;
     }
     const out = { step: this.completed, batches: list.length } as EvalMetrics;
     for (const k of keys) out[k] = sum[k] / list.length;
+    out.discAuc = aucFromHistograms(histReplaced!, histOriginal!);
+    const q = tokens > 0 ? replaced / tokens : 0;
+    out.discBaselineLoss = constantBaselineLoss(q);
+    out.discBaselineAccuracy = Math.max(q, 1 - q);
     return out;
   }
 

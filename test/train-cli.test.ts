@@ -23,7 +23,16 @@ describe('electra-native train', () => {
       const latest = path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'LATEST'), 'utf8').trim());
       expect(fs.readdirSync(latest).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json', 'vocab.txt']);
       expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<svg /);
-      expect(fs.readFileSync(path.join(out, 'eval.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThan(1);
+      const evals = fs.readFileSync(path.join(out, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(evals.length).toBeGreaterThan(1);
+      for (const e of evals) {
+        expect(e.discAuc).toBeGreaterThanOrEqual(0);
+        expect(e.discAuc).toBeLessThanOrEqual(1);
+        expect(e.discBaselineLoss).toBeGreaterThan(0);
+      }
+      expect(typeof lines[5].discAuc).toBe('number');
+      expect(r.stdout).toMatch(/eval @ step 6: .*constant \d\.\d{4}; acc .* AUC \d\.\d{3}/);
+      expect(r.stderr).toMatch(/discriminator AUC \d\.\d{3}, disc loss \d\.\d{4} \(constant predictor \d\.\d{4}\)/);
       const r2 = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--resume', out, '--steps', '8', '--batch', '4', '--seq', '32'], { encoding: 'utf8' });
       expect(r2.status).toBe(0);
       expect(r2.stderr).toMatch(hasGpu ? /2 steps of 4x32 on the cuda:0 / : /2 steps of 4x32 on the cpu/);

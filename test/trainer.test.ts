@@ -47,6 +47,10 @@ describe('Trainer on the CPU', () => {
     expect(r).toBeGreaterThan(0);
     expect(disc).toBeLessThan(0.97 * constantBce);
     expect(mean(last.map((m) => m.discPrecision))).toBeGreaterThan(0.5);
+    // The native histograms' AUC: above chance (0.5) once the discriminator beats the constant predictor (0.68 here).
+    expect(mean(last.map((m) => m.discAuc))).toBeGreaterThan(0.6);
+    expect(seen[0].discAuc).toBeGreaterThan(0.3);
+    expect(seen[0].discAuc).toBeLessThan(0.7);
     // The best context-free predictor: always the most frequent word (about 22%
     // here: 'the') for accuracy, the unigram entropy of the corpus words for
     // the loss. Chance (1/|V|) was too weak a bar: with the generator's backward
@@ -225,5 +229,14 @@ describe('Trainer on the CPU', () => {
     const c = await t.evaluate(batches);
     expect(c.step).toBe(60);
     expect(c.loss).toBeLessThan(a.loss);
+    // AUC and the constant baseline come from all evaluated tokens pooled.
+    for (const e of [a, c]) {
+      expect(e.discAuc).toBeGreaterThan(0);
+      expect(e.discAuc).toBeLessThan(1);
+      expect(e.discBaselineAccuracy).toBeCloseTo(1 - e.replacedFraction, 2);
+      const q = 1 - e.discBaselineAccuracy;
+      expect(e.discBaselineLoss).toBeCloseTo(-(q * Math.log(q) + (1 - q) * Math.log(1 - q)), 10);
+    }
+    expect(c.discAuc).toBeGreaterThan(a.discAuc);
   });
 });

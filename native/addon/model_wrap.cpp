@@ -204,6 +204,12 @@ Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
   o.Set("maskedTokens", static_cast<double>(m.masked));
   o.Set("tokens", static_cast<double>(m.tokens));
   o.Set("replacedTokens", static_cast<double>(m.replaced));
+  Napi::Float64Array hr = Napi::Float64Array::New(env, electra::kAucBins);
+  Napi::Float64Array ho = Napi::Float64Array::New(env, electra::kAucBins);
+  std::memcpy(hr.Data(), m.disc_hist_replaced.data(), sizeof(double) * electra::kAucBins);
+  std::memcpy(ho.Data(), m.disc_hist_original.data(), sizeof(double) * electra::kAucBins);
+  o.Set("discHistReplaced", hr);
+  o.Set("discHistOriginal", ho);
   return o;
 }
 

@@ -445,6 +445,7 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
       for (int64_t i = 0; i < N; ++i) {
         if (!h_mask_[i]) continue;
         const bool pred = h_dlogit_[i] > 0, lab = h_labels_[i] > 0.5f;
+        (lab ? m.disc_hist_replaced : m.disc_hist_original)[auc_bin(h_dlogit_[i])] += 1;
         m.replaced += lab;
         disc_correct += pred == lab;
         tp += pred && lab;

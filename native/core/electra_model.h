@@ -3,6 +3,7 @@
 // training step (masking, generator, Gumbel sampling, discriminator, both
 // losses, backward, clipping, AdamW) run without returning to the caller.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -38,6 +39,20 @@ struct StepOverrides {
   std::vector<float>* disc_logits_out = nullptr;
 };
 
+// The discriminator's logits of real tokens, counted in kAucBins equal bins
+// over [-kAucLogitRange, kAucLogitRange] (values outside land in the end bins),
+// one histogram for replaced and one for original tokens. Summed over batches
+// they give the ROC-AUC of "replaced" (lib/metrics/auc.ts); two scores in one
+// bin count as a tie (half a correctly ordered pair), so the AUC is exact up to
+// pairs closer than one bin width (32/2048 = 1/64 in logit).
+constexpr int kAucBins = 2048;
+constexpr float kAucLogitRange = 16.0f;
+inline int auc_bin(float logit) {
+  const float x = (logit + kAucLogitRange) * (kAucBins / (2.0f * kAucLogitRange));
+  if (!(x >= 0.0f)) return 0;  // NaN too: the step reports it as a non-finite loss
+  return x >= kAucBins ? kAucBins - 1 : static_cast<int>(x);
+}
+
 struct StepMetrics {
   double loss = 0, gen_loss = 0, disc_loss = 0;
   double gen_accuracy = 0;      // argmax == original at masked positions
@@ -47,6 +62,7 @@ struct StepMetrics {
   double grad_norm = 0;         // before clipping
   double lr = 0;
   int64_t masked = 0, tokens = 0, replaced = 0;
+  std::array<double, kAucBins> disc_hist_replaced{}, disc_hist_original{};  // see auc_bin
 };
 
 // Philox offsets: every micro-batch gets a disjoint window of offsets.

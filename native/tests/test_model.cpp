@@ -337,6 +337,40 @@ TEST(model_evaluate_matches_forward_and_changes_nothing) {
   CHECK(ev.masked == tr.masked && ev.replaced == tr.replaced);
 }
 
+// The AUC histograms count every real token once, in the bin of its logit:
+// replaced + original bins sum to the token and replaced counts, and their sum
+// is the histogram of the discriminator's logits at real positions.
+// Mutations caught: counting padding, swapping the two histograms, a bin
+// formula off by one bin.
+TEST(model_step_auc_histograms_bin_every_real_logit) {
+  CHECK(auc_bin(-1e9f) == 0 && auc_bin(1e9f) == kAucBins - 1 && auc_bin(NAN) == 0);
+  CHECK(auc_bin(0.0f) == kAucBins / 2 && auc_bin(-1e-6f) == kAucBins / 2 - 1);
+  CHECK(auc_bin(-kAucLogitRange + 1.5f * 2 * kAucLogitRange / kAucBins) == 1);
+  ModelConfig c = tiny_config();
+  TrainConfig t = tiny_train();
+  auto m = make_model(c, 4);
+  Data d = make_data(t.batch, t.seq_len, c.vocab_size, 5);
+  std::vector<float> logits;
+  StepOverrides ov;
+  ov.apply_update = false;
+  ov.disc_logits_out = &logits;
+  StepMetrics sm;
+  Status st = m->train_step(t, as_batch(d, t.batch, t.seq_len), 2, &sm, &ov);
+  CHECK(st.ok()) << st.message();
+  double nr = 0, no = 0;
+  std::vector<double> want(kAucBins, 0.0);
+  for (int64_t i = 0; i < t.batch * t.seq_len; ++i)
+    if (d.mask[i]) want[auc_bin(logits[i])] += 1;
+  bool same = true;
+  for (int k = 0; k < kAucBins; ++k) {
+    nr += sm.disc_hist_replaced[k];
+    no += sm.disc_hist_original[k];
+    same = same && sm.disc_hist_replaced[k] + sm.disc_hist_original[k] == want[k];
+  }
+  CHECK(nr == double(sm.replaced) && nr + no == double(sm.tokens)) << nr << " " << no << " " << sm.tokens;
+  CHECK(sm.replaced > 0 && same);
+}
+
 // Gradient accumulation, checked against its definition: with the update off,
 // the k = 2 step s over rows [A; B] gives the mean of the k = 1 gradients of
 // step 2s over A and step 2s+1 over B (micro-batch j of step s draws from

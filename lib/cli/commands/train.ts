@@ -243,6 +243,11 @@ async function readConfigFile(file: string): Promise<ConfigOptions> {
   }
 }
 
+/** An AUC for the log: 3 decimals, or n/a when undefined (no replaced tokens, or the MLM objective). */
+function fmtAuc(a: number): string {
+  return Number.isFinite(a) ? a.toFixed(3) : 'n/a';
+}
+
 function readJsonl(file: string): MetricRow[] {
   if (!fs.existsSync(file)) return [];
   return fs
@@ -361,7 +366,10 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     const e = await trainer.evaluate(evalBatches);
     lastEval = e;
     evals.write(JSON.stringify(e) + '\n');
-    const line = `eval @ step ${e.step}: loss ${e.loss.toFixed(4)}  gen ${e.genLoss.toFixed(3)} (acc ${(100 * e.genAccuracy).toFixed(1)}%)  disc ${e.discLoss.toFixed(4)} (acc ${(100 * e.discAccuracy).toFixed(1)}%, P ${e.discPrecision.toFixed(2)} R ${e.discRecall.toFixed(2)})`;
+    const line =
+      `eval @ step ${e.step}: loss ${e.loss.toFixed(4)}  gen ${e.genLoss.toFixed(3)} (acc ${(100 * e.genAccuracy).toFixed(1)}%)  ` +
+      `disc ${e.discLoss.toFixed(4)} (constant ${e.discBaselineLoss.toFixed(4)}; acc ${(100 * e.discAccuracy).toFixed(1)}%, ` +
+      `constant ${(100 * e.discBaselineAccuracy).toFixed(1)}%; AUC ${fmtAuc(e.discAuc)}, P ${e.discPrecision.toFixed(2)} R ${e.discRecall.toFixed(2)})`;
     if (jsonOut) process.stdout.write(JSON.stringify({ eval: e }) + '\n');
     else progress!.note(line);
   };
@@ -418,7 +426,10 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
       ? `; last step: loss ${last.loss.toFixed(4)}, generator accuracy ${(100 * last.genAccuracy).toFixed(1)}%, ` +
         `discriminator accuracy ${(100 * last.discAccuracy).toFixed(1)}%`
       : '';
-    const evalLine = lastEval ? `; held-out loss ${lastEval.loss.toFixed(4)}` : '';
+    const evalLine = lastEval
+      ? `; held-out loss ${lastEval.loss.toFixed(4)}, discriminator AUC ${fmtAuc(lastEval.discAuc)}, ` +
+        `disc loss ${lastEval.discLoss.toFixed(4)} (constant predictor ${lastEval.discBaselineLoss.toFixed(4)})`
+      : '';
     process.stderr.write(
       `electra-native: ${res.aborted ? 'stopped' : 'done'} at step ${res.globalStep} in ${secs.toFixed(0)} s${final}${evalLine}\n` +
         `electra-native: run directory ${out}\n` +
