@@ -37,6 +37,18 @@ export type { ShardDatasetOptions, ShardDatasetState } from './data/shard-reader
 export type { DatasetManifest } from './data/dataset-format';
 export { WordPieceTokenizer, BERT_UNCASED_VOCAB, SPECIAL_TOKENS } from './data/tokenizer';
 export type { TokenizerOptions, EncodeOptions, Encoding, DecodeOptions, SpecialToken } from './data/tokenizer';
+// Fine-tuning data (GLUE / CSV / TSV / JSONL / CoNLL readers, encoding, the embedded Brown tasks) and metrics.
+export {
+  readGlue, readGlueFile, glueTask, isGlueTask, GLUE_TASKS, readTable, readTableFile, formatOf, DEFAULT_METRICS,
+  readConll, readConllFile, inferLabelSet, encodeExamples, wordPredictions, wordGold, decodeUtf8,
+  loadBrownTask, brownTaskFile, BROWN_TASKS, BROWN_SPLITS, BROWN_SPECS, BROWN_POS_TAGS, BROWN_GENRES,
+} from './finetune/data';
+export type {
+  TaskData, TextExample, TokenExample, GlueTask, GlueReadOptions, TableFormat, TableReadOptions, ConllReadOptions,
+  Encoded, EncodeExamplesOptions, WordAlignment, BrownTaskName, BrownSplit, BrownLoadOptions,
+} from './finetune/data';
+export { computeMetrics, METRICS, METRIC_NAMES, accuracy, f1, macroF1, matthews, pearson, spearman } from './metrics';
+export type { MetricDef } from './metrics';
 export { buildVocab, learnWordPiece, countWords, writeVocab, bertPreTokenize } from './data/vocab-builder';
 export type { VocabBuilderOptions, VocabProgress, VocabResult } from './data/vocab-builder';
 export { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset, datasetKey } from './data/default-corpus';

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import * as api from '../lib';
 import { ElectraError } from '../lib/errors';
 import { encodeExamples, readConll, readGlue, wordGold, wordPredictions } from '../lib/finetune/data';
 import type { TaskSpec } from '../lib/finetune/task';
@@ -101,5 +102,14 @@ describe('word-level predictions', () => {
     expect(computeMetrics(d.spec, wp, gold).token_accuracy).toBeCloseTo(4 / 6, 12);
     // The per-piece view (encoded labels as gold) scores only the words that fit.
     expect(computeMetrics(d.spec, Array.from(e.labels).map((l) => Math.max(l, 0)), e.labels).token_accuracy).toBe(1);
+  });
+});
+
+describe('public API', () => {
+  test('the data and metrics functions are exported from the package root', () => {
+    expect(api.encodeExamples).toBe(encodeExamples);
+    expect(api.computeMetrics).toBe(computeMetrics);
+    expect(typeof api.loadBrownTask).toBe('function');
+    expect(typeof api.readGlueFile).toBe('function');
   });
 });
