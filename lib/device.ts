@@ -7,8 +7,8 @@
  *    ERR_INVALID_ARGUMENT).
  *  - 'cuda' (= 'cuda:0') or 'cuda:N': CUDA device N, 'bf16' by default. When
  *    the binary has no CUDA, info() finds no GPU, N is out of range or the
- *    device cannot be used (driver too old, no kernel image for its
- *    architecture, ...), ERR_NO_DEVICE naming the reason and the CUDA driver
+ *    device cannot be used (driver too old: see driver.ts; no kernel image
+ *    for its architecture, ...), ERR_NO_DEVICE naming the reason and the CUDA driver
  *    and runtime versions; GPU out of memory is ERR_OUT_OF_MEMORY, with the same.
  *  - 'auto' (the default): CUDA device 0 when info() reports one and it can be
  *    used, else the CPU. Falling back although CUDA is compiled in gives ONE
@@ -16,8 +16,9 @@
  *    else through process.emitWarning, once per process. A binary built
  *    without CUDA falls back silently: there is nothing to report.
  */
-import { ElectraError, toElectraError, wrapNative } from './errors';
-import { loadNative, type NativeInfo } from './native';
+import { formatCudaVersion, machineInfo } from './driver';
+import { ElectraError, toElectraError } from './errors';
+import type { NativeInfo } from './native';
 import type { NativeDeviceInfo, NativeExecOptions } from './native-model';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
@@ -71,10 +72,7 @@ export function parsePrecision(p: unknown): Precision | undefined {
   throw new ElectraError('ERR_INVALID_ARGUMENT', `precision must be 'fp32' or 'bf16', got ${shown}`);
 }
 
-/** A CUDA version int as "major.minor" (12040 -> "12.4"); 0 -> "none". */
-export function formatCudaVersion(v: number): string {
-  return v > 0 ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none';
-}
+export { formatCudaVersion };
 
 /** "CUDA driver 12.4, runtime 13.0" from info(). */
 export function cudaVersions(info: Pick<NativeInfo, 'cuda'>): string {
@@ -124,7 +122,7 @@ function deliverNotice(text: string, onNotice: DeviceNotice | undefined): void {
 /** The machine's CUDA picture, or why it could not be read. */
 function readInfo(): { info?: NativeInfo; error?: ElectraError } {
   try {
-    return { info: wrapNative(() => loadNative().info()) };
+    return { info: machineInfo() };
   } catch (e) {
     return { error: toElectraError(e) };
   }

@@ -6,7 +6,9 @@ export type { ElectraErrorCode } from './errors';
 export { getInfo } from './info';
 export type { BackendInfo, CudaDeviceInfo } from './info';
 export { loadNative } from './native';
-export type { NativeBinding, NativeInfo, NativeDebugOps, NativeBuildInfo } from './native';
+export type { NativeBinary, NativeBinding, NativeInfo, NativeDebugOps, NativeBuildInfo } from './native';
+export { CUDA_DRIVER_MINIMUM, checkDriver, driverNeeded, parseNvidiaDriverVersion } from './driver';
+export type { DriverCheck, MachineInfo } from './driver';
 
 // The training API.
 import { Trainer } from './trainer';

@@ -1,6 +1,7 @@
 /**
  * The one place that loads the native addon (node-gyp-build, from the package
- * root: build/Release/electra_native.node, else prebuilds/<platform>-<arch>/),
+ * root: build/Release/electra_native.node, else prebuilds/<platform>-<arch>/;
+ * scripts/install.js decides at install time which of the two a user gets),
  * and the hand-written types of everything it exports. Keep NativeBinding in
  * step with native/addon/*.cpp.
  */
@@ -141,23 +142,49 @@ export interface NativeBinding {
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
 let cached: NativeBinding | undefined;
+let cachedPath: string | undefined;
+
+/** node-gyp-build's exports: `load(dir)`, and `path(dir)`, the file it would load. */
+interface NodeGypBuild {
+  (dir: string): unknown;
+  path(dir: string): string;
+}
 
 /** Loads (once) and returns the addon; throws ElectraError ERR_NATIVE_LOAD on failure. */
 export function loadNative(): NativeBinding {
   if (cached) return cached;
+  let file: string | undefined;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => unknown;
-    cached = load(PACKAGE_ROOT) as NativeBinding;
+    const ngb = require('node-gyp-build') as NodeGypBuild;
+    file = ngb.path(PACKAGE_ROOT); // build/Release first, then prebuilds/<platform>-<arch>/
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = require(file) as NativeBinding;
+    cachedPath = file;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
+    const what = file === undefined ? 'the electra-native addon' : `the electra-native addon ${file}`;
     throw new ElectraError(
       'ERR_NATIVE_LOAD',
-      `could not load the electra-native addon from ${PACKAGE_ROOT}: ${why}\n` +
-        'Build it with `npm run build:native` (cmake-js, CUDA when available) or ' +
-        '`npx node-gyp rebuild` (CPU only), or install a prebuilt binary.',
+      `could not load ${what} (package root ${PACKAGE_ROOT}): ${why}\n` +
+        'Build it from source with `npm rebuild electra-native --build-from-source` (needs a C++17 compiler; ' +
+        'CUDA when nvcc is found), or in a clone with `npm run build:native`.',
       { cause: err },
     );
   }
   return cached;
+}
+
+/** Which addon file loadNative() loaded, and whether it is a prebuilt one from prebuilds/. */
+export interface NativeBinary {
+  /** Relative to the package root, e.g. "prebuilds/linux-x64/electra-native.node". */
+  path: string;
+  prebuilt: boolean;
+}
+
+/** The loaded addon's file (loads it first). */
+export function nativeBinary(): NativeBinary {
+  loadNative();
+  const rel = path.relative(PACKAGE_ROOT, cachedPath!).split(path.sep).join('/');
+  return { path: rel, prebuilt: rel.startsWith('prebuilds/') };
 }

@@ -31,10 +31,14 @@ export function formatInfo(info: BackendInfo): string {
     rows.push(['simd level', `${info.simdLevel}${max}`]);
   }
   if (info.simd !== undefined) rows.push(['gemm kernel', info.simd]);
+  rows.push(['binary', `${info.binary.path} (${info.binary.prebuilt ? 'prebuilt' : 'built on this machine'})`]);
   rows.push(['cuda compiled', info.cudaCompiled ? 'yes' : 'no']);
   if (info.cudaCompiled) {
     rows.push(['cuda runtime', formatCudaVersion(info.cuda.runtimeVersion)]);
-    rows.push(['cuda driver', formatCudaVersion(info.cuda.driverVersion)]);
+    const d = info.driver;
+    const found = d?.found !== undefined ? ` (NVIDIA driver ${d.found})` : '';
+    rows.push(['cuda driver', `${formatCudaVersion(info.cuda.driverVersion)}${found}${d && !d.ok ? ': TOO OLD' : ''}`]);
+    if (d) rows.push(['driver needed', d.needed]);
   }
   rows.push(['cuda devices', String(info.cuda.deviceCount)]);
   if (info.build) {
