@@ -23,19 +23,20 @@ trap 'rm -rf "$tmp"' EXIT
 
 # The tarball (dist/ is already built: --ignore-scripts skips prepare's tsc).
 tgz="$tmp/$(npm pack --ignore-scripts --silent --pack-destination "$tmp" | tail -n 1)"
-echo "tarball: $(basename "$tgz") $(stat -c %s "$tgz") bytes ($(du -h "$tgz" | cut -f1)), $(tar tzf "$tgz" | wc -l) files"
+echo "tarball: $(basename "$tgz") $(stat -c %s "$tgz") bytes ($(du -h "$tgz" | cut -f1))"
 echo "prebuild: $prebuild $(stat -c %s "$prebuild") bytes ($(du -h "$prebuild" | cut -f1))"
-if command -v cuobjdump >/dev/null 2>&1; then  # the CUDA code in it, per target
-  echo "prebuild SASS: $(cuobjdump --list-elf "$prebuild" | grep -o 'sm_[0-9]*[a-z]*' | sort -u -V | tr '\n' ' ')"
-  echo "prebuild PTX:  $(cuobjdump --list-ptx "$prebuild" | grep -o 'sm_[0-9]*[a-z]*' | sort -u -V | tr '\n' ' ')"
-fi
-if readelf -d "$prebuild" | grep -q 'NEEDED.*libcudart'; then echo "clean-room: $prebuild needs a shared libcudart"; exit 1; fi
-tar tzf "$tgz" | grep -q "package/$prebuild" || { echo "clean-room: the tarball lacks $prebuild"; exit 1; }
+node scripts/cuda-targets.js "$prebuild"
+readelf -d "$prebuild" > "$tmp/dynamic.txt"
+echo "prebuild needs: $(grep NEEDED "$tmp/dynamic.txt" | grep -o '\[.*\]' | tr -d '[]' | tr '\n' ' ')"
+if grep -q 'NEEDED.*libcudart' "$tmp/dynamic.txt"; then echo "clean-room: $prebuild needs a shared libcudart"; exit 1; fi
+tar tzf "$tgz" > "$tmp/contents.txt"  # (not piped into grep -q: pipefail would see tar's SIGPIPE)
+grep -qx "package/$prebuild" "$tmp/contents.txt" || { echo "clean-room: the tarball lacks $prebuild"; exit 1; }
+echo "tarball contents: $(wc -l < "$tmp/contents.txt") files; by folder: $(cut -d/ -f2 "$tmp/contents.txt" | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
 [ "$(stat -c %s "$tgz")" -le "$budget" ] || { echo "clean-room: the tarball is over the 25 MB budget"; exit 1; }
 
-# A PATH with node, npm and npx only.
+# A PATH with node, npm, npx and sh (npx runs bins through sh) only.
 mkdir -p "$tmp/bin" "$tmp/app" "$tmp/tmp"
-for t in node npm npx; do ln -s "$(command -v "$t")" "$tmp/bin/$t"; done
+for t in node npm npx sh; do ln -s "$(command -v "$t")" "$tmp/bin/$t"; done
 for t in cc c++ gcc g++ clang clang++ make cmake nvcc; do
   if PATH="$tmp/bin" command -v "$t" >/dev/null 2>&1; then echo "clean-room: $t is on the clean PATH"; exit 1; fi
 done

@@ -12,6 +12,8 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { cudaTargets, expectedTargets } = require('./cuda-targets');
+
 const root = path.resolve(__dirname, '..');
 const fail = (msg) => {
   process.stderr.write(`prebuild: ${msg}\n`);
@@ -39,7 +41,13 @@ const info = require(file).info();
 if (!info.cudaCompiled) fail(`${file} has no CUDA`);
 const readelf = spawnSync('readelf', ['-d', file], { encoding: 'utf8' });
 if (readelf.status === 0 && /NEEDED.*libcudart/.test(readelf.stdout)) fail(`${file} needs a shared libcudart; the CUDA runtime must be static`);
+// The GPU code actually in it (fatbin headers) against what the build says it compiled.
+const got = cudaTargets(fs.readFileSync(file));
+const want = expectedTargets(info.build.cudaArchitectures || '');
+if (JSON.stringify([got.sass, got.ptx]) !== JSON.stringify([want.sass, want.ptx])) {
+  fail(`${file} has SASS ${got.sass} and PTX ${got.ptx}; the build says ${info.build.cudaArchitectures}`);
+}
 process.stderr.write(
-  `prebuild: ${path.relative(root, file)} (${fs.statSync(file).size} bytes before strip), ` +
-    `CUDA ${info.cuda.runtimeVersion}, targets ${info.build.cudaArchitectures}\n`,
+  `prebuild: ${path.relative(root, file)} (${fs.statSync(file).size} bytes before strip), CUDA ${info.cuda.runtimeVersion}, ` +
+    `SASS ${got.sass.map((a) => `sm_${a}`).join(' ')}, PTX ${got.ptx.map((a) => `sm_${a}`).join(' ')} (${got.fatbins} fat binaries)\n`,
 );
