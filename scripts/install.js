@@ -95,7 +95,8 @@ function gypBuild(why) {
   } catch {
     // npm's own copy: the npm that runs this script puts it on PATH as node-gyp.
   }
-  const ok = gyp ? run(process.execPath, [gyp, 'rebuild']) : run('node-gyp', ['rebuild']);
+  const args = ['rebuild', '--jobs', 'max']; // one compile per core (node-gyp's default is one in all)
+  const ok = gyp ? run(process.execPath, [gyp, ...args]) : run('node-gyp', args);
   if (!ok) {
     say('the source build failed. Install a C++17 compiler, Python 3 and make, then run ' +
         '`npm rebuild electra-native --build-from-source`; or use linux-x64, where the package has a prebuilt binary.');
