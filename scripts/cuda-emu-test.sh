@@ -10,6 +10,9 @@
 #
 #   bash scripts/cuda-emu-test.sh [electra_tests args...]   (default: --backend cuda)
 # Env: EMU_BUILD (build folder, default build-emu), EMU_JOBS (parallel compiles),
+#      EMU_TARGET=tests|bench (bench: electra_bench on the emulator, run with the args),
+#      EMU_LAUNCH_LOG=FILE (log every launch, copy, memset, sync), EMU_DRY_RUN=1 (log only,
+#      kernels not run: native/tests/emu/README.md),
 #      EMU_ORDER=rand|fwd|rev (fiber order between barriers; default rand).
 set -euo pipefail
 export EMU_STRICT="${EMU_STRICT:-1}"  # an unordered cross-stream access aborts the run
@@ -41,13 +44,29 @@ for f in "$ROOT"/native/cuda/*.cu; do
   compile "$B/obj/cu_$n.o" "$B/src/$n.cpp" $CU -Wno-unknown-pragmas; objs+=("$B/obj/cu_$n.o")
 done
 compile "$B/obj/emu.o" "$E/emu.cpp" $CU; objs+=("$B/obj/emu.o")
-for f in "$ROOT"/native/core/*.cpp "$ROOT"/native/core/cpu/*.cpp "$ROOT"/native/tests/*.cpp; do
+for f in "$ROOT"/native/core/*.cpp "$ROOT"/native/core/cpu/*.cpp; do
+  n=$(basename "$(dirname "$f")")_$(basename "$f" .cpp)
+  compile "$B/obj/$n.o" "$f" $CC; objs+=("$B/obj/$n.o")
+done
+# EMU_TARGET=bench builds electra_bench on the emulator instead (its launch log
+# of one step feeds scripts/cuda-static-report); the default is the test program.
+TARGET="${EMU_TARGET:-tests}"
+case "$TARGET" in
+  tests) main_dir="$ROOT/native/tests"; exe="$B/electra_tests_emu" ;;
+  bench) main_dir="$ROOT/native/bench"; exe="$B/electra_bench_emu" ;;
+  *) echo "cuda-emu-test: EMU_TARGET must be tests or bench, not '$TARGET'"; exit 2 ;;
+esac
+for f in "$main_dir"/*.cpp; do
   n=$(basename "$(dirname "$f")")_$(basename "$f" .cpp)
   compile "$B/obj/$n.o" "$f" $CC; objs+=("$B/obj/$n.o")
 done
 wait
 [ -f "$B/obj/.failed" ] && { echo "cuda-emu-test: build failed"; exit 1; }
-g++ -o "$B/electra_tests_emu" "${objs[@]}" -lpthread
+g++ -o "$exe" "${objs[@]}" -lpthread
+if [ "$TARGET" = bench ]; then
+  [ $# -eq 0 ] && exit 0  # build only
+  exec "$exe" "$@"
+fi
 echo "== electra_tests under the CUDA emulator (not a GPU)"
 if [ $# -eq 0 ]; then set -- --backend cuda; fi
 exec "$B/electra_tests_emu" "$@"

@@ -38,6 +38,7 @@
 #include "core/thread_pool.h"
 
 #if defined(ELECTRA_HAVE_CUDA)
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 #endif
 
@@ -313,7 +314,15 @@ int electra_bench_mode_step(int argc, char** argv) {
   auto run_step = [&]() -> double {
     if (cuda) check(model->backend().sync(), "sync before step");
     const auto t0 = Clock::now();
+#if defined(ELECTRA_HAVE_CUDA)
+    // One profiler range per step (nsys/ncu --capture-range=cudaProfilerApi;
+    // the emulator's launch log for scripts/cuda-static-report).
+    if (cuda) cudaProfilerStart();
+#endif
     check(model->train_step(tc, batch, step, &m), "train_step");
+#if defined(ELECTRA_HAVE_CUDA)
+    if (cuda) cudaProfilerStop();
+#endif
     if (cuda) check(model->backend().sync(), "sync after step");
     const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
     ++step;

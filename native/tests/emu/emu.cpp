@@ -4,7 +4,9 @@
 #include <ucontext.h>
 #endif
 
+#include <algorithm>
 #include <cstdarg>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -58,6 +60,41 @@ cudaError_t record(cudaError_t e) {
   if (e != cudaSuccess) g_last_error = e;
   return e;
 }
+bool dry_run() {
+  static const bool d = [] {
+    const char* e = std::getenv("EMU_DRY_RUN");
+    return e && *e && std::strcmp(e, "0") != 0;
+  }();
+  return d;
+}
+static std::FILE* log_file() {
+  static std::FILE* f = [] {
+    const char* e = std::getenv("EMU_LAUNCH_LOG");
+    return e && *e ? std::fopen(e, "w") : nullptr;
+  }();
+  return f;
+}
+bool logging() { return log_file() != nullptr; }
+void log_line(const char* fmt, ...) {
+  std::FILE* f = log_file();
+  if (!f) return;
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  // One record per line, fields split by single spaces: a kernel name's own
+  // spaces (template arguments as written in the source) are dropped.
+  std::string line(buf);
+  const size_t name_end = line.rfind(" grid ");
+  if (line.rfind("KERNEL ", 0) == 0 && name_end != std::string::npos) {
+    std::string name = line.substr(7, name_end - 7);
+    name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
+    line = "KERNEL " + name + line.substr(name_end);
+  }
+  std::fprintf(f, "%s\n", line.c_str());
+  std::fflush(f);
+}
 void fault(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -98,8 +135,14 @@ cudaError_t malloc_dev(void** p, size_t n) {
     if (n > total_mem() || rounded > total_mem() - g_used) return record(cudaErrorMemoryAllocation);
   }
   void* q = nullptr;
-  if (posix_memalign(&q, 256, n) != 0 || !q) return record(cudaErrorMemoryAllocation);
-  std::memset(q, 0xff, n);  // uninitialised device memory: NaN / -1 garbage
+  if (dry_run()) {  // untouched pages cost nothing: a full-size step fits in host memory
+    q = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (q == MAP_FAILED) return record(cudaErrorMemoryAllocation);
+  } else {
+    if (posix_memalign(&q, 256, n) != 0 || !q) return record(cudaErrorMemoryAllocation);
+    std::memset(q, 0xff, n);  // uninitialised device memory: NaN / -1 garbage
+  }
+  if (logging()) log_line("MALLOC %zu", n);
   std::lock_guard<std::mutex> l(g_mem_mu);
   g_allocs[reinterpret_cast<uintptr_t>(q)] = n;
   g_used += rounded;
@@ -111,10 +154,13 @@ cudaError_t free_dev(void* p) {
   std::lock_guard<std::mutex> l(g_mem_mu);
   auto it = g_allocs.find(reinterpret_cast<uintptr_t>(p));
   if (it == g_allocs.end()) return record(cudaErrorInvalidDevicePointer);
-  g_used -= (it->second + 255) / 256 * 256;
+  const size_t bytes = it->second;
+  g_used -= (bytes + 255) / 256 * 256;
   g_allocs.erase(it);
   g_pending.clear();  // cudaFree synchronises the device
-  std::free(p);
+  if (logging()) log_line("FREE %zu", bytes);
+  if (dry_run()) munmap(p, bytes);
+  else std::free(p);
   return cudaSuccess;
 }
 cudaError_t mem_info(size_t* f, size_t* t) {
@@ -141,6 +187,7 @@ cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
     if (std::getenv("EMU_STRICT")) std::abort();
     return record(cudaErrorInvalidValue);
   }
+  if (dry_run() && dd && sd) return cudaSuccess;  // device-side data is not computed in a dry run
   std::memmove(d, s, n);
   return cudaSuccess;
 }
@@ -148,6 +195,8 @@ cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStre
   cudaError_t e = copy(d, s, n, k);
   if (e != cudaSuccess || n == 0) return e;
   const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
+  if (logging())
+    log_line("MEMCPY %s %zu %s", dd && sd ? "DtoD" : dd ? "HtoD" : sd ? "DtoH" : "HtoH", n, sync ? "sync" : "async");
   if (dd) stream_access(st, d, sync ? "cudaMemcpy(dst)" : "cudaMemcpyAsync(dst)");
   if (sd) stream_access(st, s, sync ? "cudaMemcpy(src)" : "cudaMemcpyAsync(src)");
   // Synchronous D2H returns when the copy (and the legacy stream's work) is done.
@@ -155,6 +204,7 @@ cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStre
   return e;
 }
 cudaError_t memset_on(void* d, int v, size_t n, cudaStream_t st) {
+  if (logging() && n) log_line("MEMSET %zu", n);
   cudaError_t e = memset_dev(d, v, n);
   if (e == cudaSuccess && n) stream_access(st, d, "cudaMemset");
   return e;
@@ -165,6 +215,7 @@ cudaError_t memset_dev(void* d, int v, size_t n) {
     std::fprintf(stderr, "EMU: cudaMemset on a non-device range (%zu bytes)\n", n);
     return record(cudaErrorInvalidValue);
   }
+  if (dry_run()) return cudaSuccess;
   std::memset(d, v, n);
   return cudaSuccess;
 }
@@ -517,6 +568,7 @@ void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t 
   }
   if (trace()) std::fprintf(stderr, "EMU launch %llu %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n",
                             (unsigned long long)g_launches, name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
+  if (dry_run()) return;
   g_kernel = name;
   g_n = int(nthreads);
   if (g_f.size() < size_t(g_n)) g_f.resize(size_t(g_n));

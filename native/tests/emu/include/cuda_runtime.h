@@ -114,6 +114,14 @@ cudaError_t destroy_stream(cudaStream_t s);
 const char* error_name(cudaError_t e);
 const char* error_string(cudaError_t e);
 [[noreturn]] void fault(const char* fmt, ...);
+// Launch log (EMU_LAUNCH_LOG=path): one line per kernel launch, memset, copy,
+// synchronisation and profiler range mark, for scripts/cuda-static-report.
+bool logging();
+void log_line(const char* fmt, ...);
+// EMU_DRY_RUN=1: kernels are logged but not run, device memory is mapped
+// lazily and not poisoned, device memsets and device-to-device copies are
+// skipped. Only the sequence of device work is meaningful (shape-driven).
+bool dry_run();
 }  // namespace emu
 
 inline const char* cudaGetErrorName(cudaError_t e) { return emu::error_name(e); }
@@ -135,9 +143,10 @@ inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st = n
 }
 inline cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { return emu::mem_info(f, t); }
 // Kernels run to completion at launch: synchronisation only reports (sticky) errors.
-inline cudaError_t cudaDeviceSynchronize() { emu::sync_device(); return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { if (emu::logging()) emu::log_line("SYNC device"); emu::sync_device(); return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t st) {
   if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
+  if (emu::logging()) emu::log_line("SYNC stream");
   emu::sync_stream(st);
   return cudaSuccess;
 }
@@ -172,7 +181,11 @@ struct CUevent_st { std::chrono::steady_clock::time_point t; };
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new CUevent_st(); return cudaSuccess; }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = nullptr) { e->t = std::chrono::steady_clock::now(); return cudaSuccess; }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t) { emu::sync_device(); return cudaSuccess; }  // coarse
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) {  // coarse
+  if (emu::logging()) emu::log_line("SYNC event");
+  emu::sync_device();
+  return cudaSuccess;
+}
 inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
   *ms = std::chrono::duration<float, std::milli>(b->t - a->t).count();
   return cudaSuccess;
@@ -257,9 +270,28 @@ struct Launcher {
       }
     }
   }
+  // Scalar kernel arguments, in order, for the launch log ("p" for a pointer,
+  // "s" for a struct).
+  template <class A>
+  static void arg_text(char*& o, char* end, const A& a) {
+    if (o >= end) return;
+    int n = 0;
+    if constexpr (std::is_pointer_v<A>) n = std::snprintf(o, size_t(end - o), " p");
+    else if constexpr (std::is_floating_point_v<A>) n = std::snprintf(o, size_t(end - o), " %.9g", double(a));
+    else if constexpr (std::is_integral_v<A> || std::is_enum_v<A>) n = std::snprintf(o, size_t(end - o), " %lld", (long long)a);
+    else n = std::snprintf(o, size_t(end - o), " s");
+    o += n > 0 ? n : 0;
+  }
   template <class F, class... Args>
   void run(const char* name, int max_threads, F* kernel, Args... args) {
     if (!valid_stream(stream)) { record(cudaErrorInvalidResourceHandle); return; }
+    if (logging()) {
+      char buf[1024], *o = buf;
+      buf[0] = 0;
+      (arg_text(o, buf + sizeof(buf), args), ...);
+      log_line("KERNEL %s grid %u %u %u block %u %u %u smem %zu args%s", name, grid.x, grid.y, grid.z, block.x,
+               block.y, block.z, smem, buf);
+    }
     int i = 0;
     (check_arg(name, i++, args), ...);
     run_grid(name, reinterpret_cast<const void*>(kernel), grid, block, smem, max_threads,
