@@ -43,8 +43,10 @@ class CudaBackend final : public Backend {
     cudaSetDevice(dev_);
     note_release(scratch_.data());
     note_release(decay_.data());
+    note_release(splitk_.data());
     scratch_.reset();
     decay_.reset();
+    splitk_.reset();
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -122,6 +124,7 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     GemmOptions o = gemm_options();
     o.bias = b;
+    ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
     return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
   }
   Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* w, const float* b, int64_t M,
@@ -167,7 +170,9 @@ class CudaBackend final : public Backend {
   Status layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp, const float* g,
                             const float* mean, const float* rstd, int64_t N, int64_t C) override {
     ON_DEVICE();
-    return cuda::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C, stream_);
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
+    return cuda::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C, stream_, splitk_.data(),
+                                    int64_t(splitk_.size()));
   }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
@@ -258,14 +263,43 @@ class CudaBackend final : public Backend {
     o.stream = stream_;
     return o;
   }
+  // Points o at the split-K workspace, grown first if this GEMM needs more.
+  // Growing frees the old buffer, which waits for the device: it happens in
+  // the first step, and again only for a larger shape.
+  Status with_workspace(GemmOptions* o, bool tA, bool tB, int64_t M, int64_t N, int64_t K) {
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(gemm_workspace_floats(tA, tB, M, N, K, *o)));
+    o->workspace = splitk_.data();
+    o->workspace_floats = int64_t(splitk_.size());
+    return Status::Ok();
+  }
+  Status grow_workspace(int64_t need) {
+    if (need > 0 && size_t(need) > splitk_.size()) {
+      note_release(splitk_.data());
+      ELECTRA_RETURN_IF_ERROR(splitk_.alloc(size_t(need)));
+      note_alloc(splitk_.data(), splitk_.bytes());
+    }
+    return Status::Ok();
+  }
   // dinp[M,K] = beta*dinp + dout[M,N] @ w[N,K]; dw[N,K] += dout^T @ inp; db[N] += colsum(dout).
+  // K of the dw GEMM is the token count, so it splits K; its reduce also adds
+  // db (the row sums of dout^T), so db costs no pass of its own.
   Status linear_bwd(float* dinp, float beta, float* dw, float* db, const float* dout, const float* inp,
                     const float* w, int64_t M, int64_t K, int64_t N) {
     ON_DEVICE();
-    const GemmOptions o = gemm_options();
-    if (dinp) ELECTRA_RETURN_IF_ERROR(gemm(false, false, M, K, N, 1.0f, dout, N, w, K, beta, dinp, K, o));
-    if (dw) ELECTRA_RETURN_IF_ERROR(gemm(true, false, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dw, K, o));
-    if (db) ELECTRA_RETURN_IF_ERROR(cuda::bias_grad(db, dout, M, N, stream_));
+    if (dinp) {
+      GemmOptions o = gemm_options();
+      ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, false, M, K, N));
+      ELECTRA_RETURN_IF_ERROR(gemm(false, false, M, K, N, 1.0f, dout, N, w, K, beta, dinp, K, o));
+    }
+    bool db_done = false;
+    if (dw) {
+      GemmOptions o = gemm_options();
+      o.a_row_sum = db;
+      ELECTRA_RETURN_IF_ERROR(with_workspace(&o, true, false, N, K, M));
+      ELECTRA_RETURN_IF_ERROR(gemm(true, false, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dw, K, o));
+      db_done = db != nullptr;
+    }
+    if (db && !db_done) ELECTRA_RETURN_IF_ERROR(cuda::bias_grad(db, dout, M, N, stream_));
     return Status::Ok();
   }
   // One byte per parameter: 1 where AdamW decays it. Built once per table.
@@ -292,6 +326,9 @@ class CudaBackend final : public Backend {
   const std::string desc_;
   cudaStream_t stream_ = nullptr;
   DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
+  // Partial sums of the split reductions (split-K GEMMs, LayerNorm dgamma/dbeta),
+  // used by one op at a time on stream_; grown to the largest need.
+  DeviceBuffer<float> splitk_;
   DeviceBuffer<uint8_t> decay_;
   const ParamTable* decay_for_ = nullptr;
 };

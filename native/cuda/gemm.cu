@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 
+#include <algorithm>
 #include <string>
 
 #include "cuda/cuda_util.h"
@@ -52,6 +53,53 @@ __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, c
   return v;
 }
 
+// Split-K: blockIdx.z takes K range [z*kchunk, (z+1)*kchunk) and writes its
+// raw partial product to C + z*c_split_stride (a workspace; the epilogue is
+// the identity then). row_sum (transA only): the blocks of the first column
+// tile also write sum_k op(A)[m,k] over their K range to row_sum[z*M + m],
+// which is the bias gradient of a weight-gradient GEMM (op(A) = dout^T).
+// Without split-K: gridDim.z = 1, kchunk = K, c_split_stride = 0, row_sum null.
+struct SplitK {
+  int64_t kchunk;
+  int64_t c_split_stride;
+  double* row_sum;
+};
+
+// Sum of a thread's freshly loaded A elements, in fp32 within the tile (few
+// terms), accumulated across tiles in double by the caller.
+template <int kItems>
+__device__ __forceinline__ double tile_sum(const float (&r)[kItems]) {
+  float t = 0.f;
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) t += r[i];
+  return double(t);
+}
+
+// The fixed-order reduce of split-K: C[m,n] = epilogue(sum_z partial[z][m][n])
+// in z order (deterministic), then dbias[m] = float(dbias[m] + sum_z row_sum[z][m]).
+// One thread per output element, then one per bias element.
+__global__ void splitk_reduce_kernel(int M, int N, int S, const float* __restrict__ partial,
+                                     const double* __restrict__ row_sum, float* C, int64_t ldc,
+                                     Epilogue ep, float* __restrict__ dbias) {
+  const int64_t MN = int64_t(M) * N;
+  const int64_t total = MN + (dbias ? M : 0);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    if (i < MN) {
+      float acc = 0.f;
+      for (int z = 0; z < S; ++z) acc += partial[int64_t(z) * MN + i];
+      const int64_t m = i / N, n = i % N;
+      float* c = C + m * ldc + n;
+      *c = apply_epilogue(ep, acc, c, n);
+    } else {
+      const int64_t m = i - MN;
+      double t = double(dbias[m]);
+      for (int z = 0; z < S; ++z) t += row_sum[int64_t(z) * M + m];
+      dbias[m] = float(t);
+    }
+  }
+}
+
 // Loads one tile of a STORED row-major matrix X (rows [sr0, sr0+tile rows),
 // columns [sc0, sc0+kW)) into registers, zero outside [0,SR) x [0,SC).
 // Thread t owns stored column sc0 + t%kW (contiguous across a warp:
@@ -82,7 +130,7 @@ template <bool kTA, bool kTB>
 __global__ void __launch_bounds__(kF32Threads)
     sgemm_f32_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
                      const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
-                     Epilogue ep) {
+                     Epilogue ep, SplitK sk) {
   __shared__ float As[kF32BK][kF32BM + 4];  // As[k][m] = op(A)(m0+m, k0+k)
   __shared__ float Bs[kF32BK][kF32BN + 4];  // Bs[k][n] = op(B)(k0+k, n0+n)
   const int tid = threadIdx.x;
@@ -96,14 +144,20 @@ __global__ void __launch_bounds__(kF32Threads)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
-  for (int64_t k0 = 0; k0 < K; k0 += kF32BK) {
+  // This block's share of K (split-K: blockIdx.z; otherwise all of it).
+  const int64_t kb = int64_t(blockIdx.z) * sk.kchunk;
+  const int64_t ke = min(int64_t(K), kb + sk.kchunk);
+  const bool row_sums = kTA && sk.row_sum != nullptr && blockIdx.x == 0;
+  double rs = 0.0;
+  for (int64_t k0 = kb; k0 < ke; k0 += kF32BK) {
     // A tile (64 x 16) and B tile (16 x 64), 4 elements each per thread,
     // read along the stored matrix's contiguous dimension.
     float ra[4], rb[4];
-    if (kTA) load_stored<kF32Threads, kF32BM>(ra, A, lda, k0, m0, K, M, tid);  // A^T [K,M]
-    else     load_stored<kF32Threads, kF32BK>(ra, A, lda, m0, k0, M, K, tid);  // A [M,K]
-    if (kTB) load_stored<kF32Threads, kF32BK>(rb, B, ldb, n0, k0, N, K, tid);  // B^T [N,K]
-    else     load_stored<kF32Threads, kF32BN>(rb, B, ldb, k0, n0, K, N, tid);  // B [K,N]
+    if (kTA) load_stored<kF32Threads, kF32BM>(ra, A, lda, k0, m0, ke, M, tid);  // A^T [K,M]
+    else     load_stored<kF32Threads, kF32BK>(ra, A, lda, m0, k0, M, ke, tid);  // A [M,K]
+    if (kTB) load_stored<kF32Threads, kF32BK>(rb, B, ldb, n0, k0, N, ke, tid);  // B^T [N,K]
+    else     load_stored<kF32Threads, kF32BN>(rb, B, ldb, k0, n0, ke, N, tid);  // B [K,N]
+    if (row_sums) rs += tile_sum(ra);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       if (kTA) As[tid / kF32BM + (kF32Threads / kF32BM) * i][tid % kF32BM] = ra[i];
@@ -126,6 +180,19 @@ __global__ void __launch_bounds__(kF32Threads)
     }
     __syncthreads();
   }
+  if (kTA && sk.row_sum != nullptr && blockIdx.x == 0) {
+    // Each thread's A elements all sit in one row of op(A) (stored column
+    // m0 + tid % 64): the 4 row lanes' sums meet in shared memory, added in lane order.
+    __shared__ double rsh[kF32Threads];
+    rsh[tid] = rs;
+    __syncthreads();
+    if (tid < kF32BM && m0 + tid < M) {
+      double t = 0.0;
+      for (int l = 0; l < kF32Threads / kF32BM; ++l) t += rsh[l * kF32BM + tid];
+      sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
+    }
+  }
+  C += int64_t(blockIdx.z) * sk.c_split_stride;
 
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -158,7 +225,7 @@ template <bool kTA, bool kTB>
 __global__ void __launch_bounds__(kThreads)
     gemm_bf16_wmma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
                           const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
-                          Epilogue ep) {
+                          Epilogue ep, SplitK sk) {
   using namespace nvcuda;
   __shared__ __align__(32) __nv_bfloat16 As[kBM * kAsLd];
   __shared__ __align__(32) __nv_bfloat16 Bs[kBK * kBsLd];
@@ -176,14 +243,21 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
+  // This block's share of K (split-K: blockIdx.z; otherwise all of it).
+  const int64_t kb = int64_t(blockIdx.z) * sk.kchunk;
+  const int64_t ke = min(int64_t(K), kb + sk.kchunk);
+  const bool row_sums = kTA && sk.row_sum != nullptr && blockIdx.x == 0;
+  double rs = 0.0;  // this thread's share of its op(A) row's sum (row_sums only)
+
   float ra[kAPerThread], rb[kBPerThread];
   // Global -> registers for the k-tile at k0 (zero outside the matrices),
   // along each stored matrix's contiguous dimension.
   auto load_tile = [&](int64_t k0) {
-    if (kTA) load_stored<kThreads, kBM>(ra, A, lda, k0, m0, K, M, tid);  // A^T stored [K,M]
-    else     load_stored<kThreads, kBK>(ra, A, lda, m0, k0, M, K, tid);  // A stored [M,K]
-    if (kTB) load_stored<kThreads, kBK>(rb, B, ldb, n0, k0, N, K, tid);  // B^T stored [N,K]
-    else     load_stored<kThreads, kBN>(rb, B, ldb, k0, n0, K, N, tid);  // B stored [K,N]
+    if (kTA) load_stored<kThreads, kBM>(ra, A, lda, k0, m0, ke, M, tid);  // A^T stored [K,M]
+    else     load_stored<kThreads, kBK>(ra, A, lda, m0, k0, M, ke, tid);  // A stored [M,K]
+    if (kTB) load_stored<kThreads, kBK>(rb, B, ldb, n0, k0, N, ke, tid);  // B^T stored [N,K]
+    else     load_stored<kThreads, kBN>(rb, B, ldb, k0, n0, ke, N, tid);  // B stored [K,N]
+    if (row_sums) rs += tile_sum(ra);
   };
   // Registers -> shared, rounding fp32 to bf16 (round-to-nearest-even).
   // Element i of a thread sits at stored (row t/W + (256/W)*i, column t%W).
@@ -202,12 +276,12 @@ __global__ void __launch_bounds__(kThreads)
     }
   };
 
-  if (K > 0) {
-    load_tile(0);
+  if (kb < ke) {
+    load_tile(kb);
     store_tile();
     __syncthreads();
-    for (int64_t k0 = 0; k0 < K; k0 += kBK) {
-      const bool has_next = k0 + kBK < K;
+    for (int64_t k0 = kb; k0 < ke; k0 += kBK) {
+      const bool has_next = k0 + kBK < ke;
       if (has_next) load_tile(k0 + kBK);  // in flight during the MMAs below
 #pragma unroll
       for (int kk = 0; kk < kBK; kk += 16) {
@@ -231,6 +305,22 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   }
+
+  if (kTA && sk.row_sum != nullptr && blockIdx.x == 0) {
+    // Each thread's A elements all sit in one row of op(A) (stored column
+    // m0 + tid % 128): the 2 row lanes' sums meet in the (not yet used)
+    // epilogue scratch, added in lane order.
+    double* rsh = reinterpret_cast<double*>(&Cs[0][0]);
+    rsh[tid] = rs;
+    __syncthreads();
+    if (tid < kBM && m0 + tid < M) {
+      double t = 0.0;
+      for (int l = 0; l < kThreads / kBM; ++l) t += rsh[l * kBM + tid];
+      sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
+    }
+    __syncthreads();
+  }
+  C += int64_t(blockIdx.z) * sk.c_split_stride;
 
   // Epilogue: each accumulator goes through the warp's 16x16 scratch so
   // every lane knows its (row, col); edge tiles write only in-range elements.
@@ -258,13 +348,66 @@ __global__ void __launch_bounds__(kThreads)
 template <bool kTA, bool kTB>
 void launch(GemmPrecision p, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s, int M, int N, int K,
             const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-            const Epilogue& ep) {
+            const Epilogue& ep, const SplitK& sk) {
   if (p == GemmPrecision::kBf16)
     gemm_bf16_wmma_kernel<kTA, kTB><<<grid_bf16, kThreads, 0, s>>>(M, N, K, A, lda, B, ldb, C,
-                                                                    ldc, ep);
+                                                                    ldc, ep, sk);
   else
     sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(M, N, K, A, lda, B, ldb, C, ldc,
-                                                                 ep);
+                                                                 ep, sk);
+}
+
+// Multiprocessors of the current device (cached per device: the property
+// query is slow on a real GPU).
+int sm_count() {
+  static int cached[64] = {0};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
+    cudaGetLastError();
+    return 132;
+  }
+  if (cached[dev] == 0) {
+    int n = 0;
+    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n <= 0) {
+      cudaGetLastError();
+      n = 132;
+    }
+    cached[dev] = n;
+  }
+  return cached[dev];
+}
+
+// The split of K for a GEMM whose tile grid does not fill the GPU twice over
+// (both kernels run one block per SM at their register counts, so a wave is
+// sm_count() blocks): enough splits for >= 2 waves, each split at least
+// kMinSplitK deep so the partial traffic stays small against the products.
+constexpr int64_t kMinSplitK = 256, kMaxSplits = 64;
+struct SplitPlan {
+  int64_t splits = 1, kchunk = 0;
+};
+SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) {
+  SplitPlan sp;
+  sp.kchunk = K;
+  const int64_t bm = p == GemmPrecision::kBf16 ? kBM : kF32BM;
+  const int64_t bn = p == GemmPrecision::kBf16 ? kBN : kF32BN;
+  const int64_t tiles = ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
+  const int64_t want = (2 * int64_t(sms) + tiles - 1) / tiles;
+  const int64_t by_depth = K / kMinSplitK;
+  const int64_t splits = std::min(std::min(want, by_depth), kMaxSplits);
+  if (splits < 2) return sp;
+  const int64_t bk = p == GemmPrecision::kBf16 ? kBK : kF32BK;
+  int64_t chunk = (K + splits - 1) / splits;
+  chunk = (chunk + bk - 1) / bk * bk;  // whole k-tiles per split
+  sp.kchunk = chunk;
+  sp.splits = (K + chunk - 1) / chunk;
+  return sp;
+}
+
+// Workspace floats for `splits` partial products plus their row sums (as
+// doubles, 8-byte aligned after the partials).
+int64_t workspace_floats(int64_t splits, int64_t M, int64_t N, bool row_sum) {
+  const int64_t partial = (splits * M * N + 1) / 2 * 2;
+  return partial + (row_sum ? 2 * splits * M : 0);
 }
 
 }  // namespace
@@ -306,15 +449,38 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   if (!(alpha == alpha) || !(beta == beta))
     return InvalidArgument("cuda::gemm: alpha or beta is NaN");
 
+  if (options.a_row_sum != nullptr && (!transA || alpha != 1.f))
+    return InvalidArgument("cuda::gemm: a_row_sum needs transA and alpha == 1");
+
   const int64_t grid_m_bf16 = (M + kBM - 1) / kBM, grid_m_f32 = (M + kF32BM - 1) / kF32BM;
   if (grid_m_f32 > 65535) return InvalidArgument("cuda::gemm: M too large for one launch");
-  const dim3 grid_f32(unsigned((N + kF32BN - 1) / kF32BN), unsigned(grid_m_f32));
-  const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16));
 
-  Epilogue ep{alpha, beta, options.bias, options.gelu};
   // K == 0 or alpha == 0: C = beta*C (+ epilogue) without reading A or B
   // (0 * NaN in A would otherwise leak in). The kernels skip the k loop.
   const int Keff = reads_ab ? int(K) : 0;
+  SplitPlan plan;
+  plan.kchunk = Keff;
+  if (reads_ab && options.workspace != nullptr) plan = plan_split(options.precision, M, N, K, sm_count());
+  const bool row_sum = reads_ab && options.a_row_sum != nullptr;
+  const bool split = plan.splits > 1 || row_sum;
+  if (split) {
+    const int64_t need = workspace_floats(plan.splits, M, N, row_sum);
+    if (options.workspace == nullptr || options.workspace_floats < need)
+      return InvalidArgument("cuda::gemm: split-K workspace of " + std::to_string(options.workspace_floats) +
+                             " floats, needs " + std::to_string(need) + " (gemm_workspace_floats)");
+  }
+  const unsigned gz = unsigned(plan.splits);
+  const dim3 grid_f32(unsigned((N + kF32BN - 1) / kF32BN), unsigned(grid_m_f32), gz);
+  const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16), gz);
+
+  const Epilogue ep{alpha, beta, options.bias, options.gelu};
+  const Epilogue raw{1.f, 0.f, nullptr, false};  // split-K partials: the plain product
+  double* row_partials =
+      row_sum ? reinterpret_cast<double*>(options.workspace + (plan.splits * M * N + 1) / 2 * 2) : nullptr;
+  const SplitK sk{plan.kchunk, split ? M * N : 0, row_partials};
+  float* const out = split ? options.workspace : C;
+  const int64_t ld_out = split ? N : ldc;
+  const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
@@ -322,23 +488,43 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   if (cudaError_t prev = cudaGetLastError(); prev != cudaSuccess)
     return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
-    launch<false, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
-                         ldc, ep);
+    launch<false, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+                         ld_out, ep_main, sk);
   else if (!transA && transB)
-    launch<false, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
-                        ldc, ep);
+    launch<false, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+                        ld_out, ep_main, sk);
   else if (transA && !transB)
-    launch<true, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
-                        ldc, ep);
+    launch<true, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+                        ld_out, ep_main, sk);
   else
-    launch<true, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, C,
-                       ldc, ep);
+    launch<true, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+                       ld_out, ep_main, sk);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
     return gemm_cuda_status(options.precision == GemmPrecision::kBf16 ? "bf16 wmma kernel launch"
                                                                       : "fp32 kernel launch",
                             e);
+  if (split) {
+    const int64_t total = M * N + (row_sum ? M : 0);
+    const int64_t blocks = std::min<int64_t>((total + 255) / 256, int64_t(sm_count()) * 8);
+    splitk_reduce_kernel<<<unsigned(blocks), 256, 0, s>>>(m, n, int(plan.splits), options.workspace,
+                                                          row_partials, C, ldc, ep,
+                                                          row_sum ? options.a_row_sum : nullptr);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return gemm_cuda_status("split-K reduce launch", e);
+  }
   return Status::Ok();
+}
+
+int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                              const GemmOptions& options) {
+  (void)transA;
+  (void)transB;
+  if (M <= 0 || N <= 0 || K <= 0) return 0;
+  const SplitPlan plan = plan_split(options.precision, M, N, K, sm_count());
+  const bool row_sum = options.a_row_sum != nullptr;
+  if (plan.splits < 2 && !row_sum) return 0;
+  return workspace_floats(plan.splits, M, N, row_sum);
 }
 
 }  // namespace cuda

@@ -56,9 +56,29 @@ struct GemmOptions {
   const float* bias = nullptr;  // [N] device pointer, added to every row; nullptr = none
   bool gelu = false;            // exact-erf GELU on the result (after bias and beta*C)
   void* stream = nullptr;       // cudaStream_t; nullptr = default stream
+  // Split-K scratch (device, gemm_workspace_floats() floats). nullptr: never
+  // split. Must not be used by another GEMM in flight on another stream.
+  float* workspace = nullptr;
+  int64_t workspace_floats = 0;
+  // transA and alpha == 1 only: a_row_sum[m] = float(a_row_sum[m] + sum_k op(A)[m,k])
+  // (double accumulation of fp32 tile sums), i.e. the bias gradient of the
+  // weight-gradient GEMM dW = dout^T @ inp, fused into the split-K reduce. Needs
+  // the workspace.
+  float* a_row_sum = nullptr;
 };
 
 const char* gemm_precision_name(GemmPrecision p);
+
+// Split-K. A GEMM whose tile grid gives fewer than two waves on the device
+// (the weight gradients, K = tokens; the LM head's dX, K = vocabulary) splits
+// K into equal whole-tile chunks (each >= 256 deep): every chunk's product is
+// written to the workspace, then one reduce kernel adds them in chunk order
+// (deterministic: the same bits on every run and GPU of one architecture) and
+// applies the epilogue (alpha, beta*C, bias, GELU) and the fused a_row_sum.
+// The floats of workspace this call of gemm() needs with these options (0 when
+// it does not split); a smaller workspace is an InvalidArgument.
+int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                              const GemmOptions& options);
 
 Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

@@ -2,6 +2,9 @@
 // Numerics follow the CPU: per-row two-pass mean/variance in double, the
 // output centred against the double mean; the backward re-centres each row
 // against the saved fp32 mean with a double correction term.
+#include <algorithm>
+#include <string>
+
 #include "core/philox.h"
 #include "cuda/cuda_util.h"
 #include "cuda/ops_cuda.h"
@@ -142,7 +145,80 @@ __global__ void layernorm_bwd_params_kernel(float* __restrict__ dgamma, float* _
   }
 }
 
+// The same sums with the rows split into gridDim.y chunks, for the >= 2 waves
+// a full GPU needs (a 256-column LayerNorm gives only 8 column tiles). fp32
+// throughout (no fp64 in the per-element loop: 1/64 rate on sm_86/89): each
+// block writes its chunk's partial sums, fixed tree order, to
+// partial[(0|1) * gridDim.y * C + chunk * C + c]; layernorm_params_finish adds
+// the chunks in chunk order, so the result is deterministic.
+__global__ void layernorm_bwd_params_partial_kernel(float* __restrict__ partial,
+                                                    const float* __restrict__ dout,
+                                                    const float* __restrict__ inp,
+                                                    const float* __restrict__ mean,
+                                                    const float* __restrict__ rstd, int64_t N,
+                                                    int64_t C, int64_t rows_per_chunk) {
+  __shared__ float sg_sh[kRowLanes][kColTile + 1], sb_sh[kRowLanes][kColTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t c = int64_t(blockIdx.x) * kColTile + tx;
+  const int64_t r0 = int64_t(blockIdx.y) * rows_per_chunk;
+  const int64_t r1 = min(N, r0 + rows_per_chunk);
+  float sg = 0.f, sb = 0.f;
+  if (c < C) {
+    for (int64_t r = r0 + ty; r < r1; r += kRowLanes) {
+      const float g = dout[r * C + c];
+      sg = fmaf(g, (inp[r * C + c] - mean[r]) * rstd[r], sg);
+      sb += g;
+    }
+  }
+  sg_sh[ty][tx] = sg;
+  sb_sh[ty][tx] = sb;
+  __syncthreads();
+  for (int s = kRowLanes / 2; s > 0; s >>= 1) {
+    if (ty < s) {
+      sg_sh[ty][tx] += sg_sh[ty + s][tx];
+      sb_sh[ty][tx] += sb_sh[ty + s][tx];
+    }
+    __syncthreads();
+  }
+  if (ty == 0 && c < C) {
+    const int64_t chunks = gridDim.y;
+    partial[int64_t(blockIdx.y) * C + c] = sg_sh[0][tx];
+    partial[(chunks + blockIdx.y) * C + c] = sb_sh[0][tx];
+  }
+}
+
+// dgamma[c] = float(dgamma[c] + sum of the chunks' partials), chunk order.
+__global__ void layernorm_params_finish_kernel(float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                               const float* __restrict__ partial, int64_t chunks,
+                                               int64_t C) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  double sg = 0, sb = 0;  // a few dozen terms per column: not the hot loop
+  for (int64_t y = 0; y < chunks; ++y) {
+    sg += partial[y * C + c];
+    sb += partial[(chunks + y) * C + c];
+  }
+  if (dgamma) dgamma[c] = float(dgamma[c] + sg);
+  if (dbeta) dbeta[c] = float(dbeta[c] + sb);
+}
+
+// Row chunks for the partial-sum path: enough blocks for two waves of a
+// 132-SM GPU at 2 blocks/SM (1,024 threads each), at least 64 rows per chunk.
+constexpr int64_t kParamsTargetBlocks = 2 * 132 * 2, kMinChunkRows = 64;
+int64_t params_chunks(int64_t N, int64_t C) {
+  const int64_t tiles = (C + kColTile - 1) / kColTile;
+  const int64_t want = (kParamsTargetBlocks + tiles - 1) / tiles;
+  const int64_t by_rows = (N + kMinChunkRows - 1) / kMinChunkRows;
+  return std::max<int64_t>(1, std::min(want, by_rows));
+}
+
 }  // namespace
+
+int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C) {
+  if (N <= 0 || C <= 0) return 0;
+  const int64_t chunks = params_chunks(N, C);
+  return chunks > 1 ? 2 * chunks * C : 0;
+}
 
 Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                          const float* gamma, const float* beta, int64_t N, int64_t C, float eps,
@@ -169,7 +245,8 @@ Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, f
 
 Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                           const float* inp, const float* gamma, const float* mean,
-                          const float* rstd, int64_t N, int64_t C, cudaStream_t stream) {
+                          const float* rstd, int64_t N, int64_t C, cudaStream_t stream,
+                          float* workspace, int64_t workspace_floats) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_backward: N exceeds the grid");
   if (dinp) {
@@ -177,7 +254,21 @@ Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float*
                                                                       mean, rstd, C);
     CUDA_LAUNCH_CHECK("layernorm_bwd_dinp_kernel");
   }
-  if (dgamma || dbeta) {
+  const int64_t need = layernorm_backward_workspace_floats(N, C);
+  if ((dgamma || dbeta) && workspace != nullptr && need > 0) {
+    if (workspace_floats < need)
+      return InvalidArgument("cuda::layernorm_backward: workspace of " + std::to_string(workspace_floats) +
+                             " floats, needs " + std::to_string(need));
+    const int64_t chunks = params_chunks(N, C);
+    const int64_t rows = (N + chunks - 1) / chunks;
+    const dim3 grid(unsigned((C + kColTile - 1) / kColTile), unsigned(chunks));
+    layernorm_bwd_params_partial_kernel<<<grid, dim3(kColTile, kRowLanes), 0, stream>>>(
+        workspace, dout, inp, mean, rstd, N, C, rows);
+    CUDA_LAUNCH_CHECK("layernorm_bwd_params_partial_kernel");
+    layernorm_params_finish_kernel<<<unsigned((C + 255) / 256), 256, 0, stream>>>(dgamma, dbeta, workspace,
+                                                                                   chunks, C);
+    CUDA_LAUNCH_CHECK("layernorm_params_finish_kernel");
+  } else if (dgamma || dbeta) {
     const unsigned blocks = unsigned((C + kColTile - 1) / kColTile);
     layernorm_bwd_params_kernel<<<blocks, dim3(kColTile, kRowLanes), 0, stream>>>(
         dgamma, dbeta, dout, inp, mean, rstd, N, C);

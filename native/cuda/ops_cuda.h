@@ -68,9 +68,15 @@ Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, f
 // lanes sum in a fixed order (deterministic); xhat there uses the saved fp32
 // mean without the correction (differs from the CPU only for rows with
 // |mean| >> std).
+// With a workspace of layernorm_backward_workspace_floats(N, C) floats (0:
+// not needed), dgamma/dbeta split the rows too: fp32 partial sums from
+// enough blocks for two waves, then a fixed-order pass over the chunks
+// (deterministic). A smaller workspace is an InvalidArgument.
 Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                           const float* inp, const float* gamma, const float* mean,
-                          const float* rstd, int64_t N, int64_t C, cudaStream_t stream = 0);
+                          const float* rstd, int64_t N, int64_t C, cudaStream_t stream = 0,
+                          float* workspace = nullptr, int64_t workspace_floats = 0);
+int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C);
 
 // ----------------------------------------------------------------- gelu.cu
 // Exact erf GELU (Phi = 0.5 * erfc(-x / sqrt 2), as the CPU).

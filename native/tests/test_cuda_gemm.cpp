@@ -99,6 +99,8 @@ struct Case {
   int64_t pad;      // extra columns in lda, ldb, ldc (0 = packed)
   bool bias, gelu;
   bool nan_ab;      // fill A and B with NaN (valid only when alpha == 0 or K == 0)
+  bool split = false;    // give gemm a split-K workspace (gemm_workspace_floats)
+  bool row_sum = false;  // ask for the fused a_row_sum (transA, alpha == 1)
 };
 
 // Runs one case on the GPU in `prec`, checks guards, and returns the errors.
@@ -163,6 +165,19 @@ void run_case(GemmPrecision prec, const Case& c) {
   opt.precision = prec;
   opt.bias = c.bias ? dbias.p : nullptr;
   opt.gelu = c.gelu;
+  // Split-K: the fused row sums start from random values (they accumulate).
+  const std::vector<float> rs0 = etest::rand_vec(M);
+  DevBuf drs(static_cast<size_t>(M));
+  if (c.row_sum) {
+    drs.upload(rs0);
+    opt.a_row_sum = drs.p;
+  }
+  const int64_t ws_floats = c.split ? cuda::gemm_workspace_floats(c.tA, c.tB, M, N, K, opt) : 0;
+  DevBuf dws(size_t(std::max<int64_t>(ws_floats, 1)));
+  if (c.split) {
+    opt.workspace = dws.p;
+    opt.workspace_floats = ws_floats;
+  }
   Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta,
                          dC.p + kGuard, ldc, opt);
   CHECK(st.ok()) << st.code_name() << ": " << st.message();
@@ -171,6 +186,33 @@ void run_case(GemmPrecision prec, const Case& c) {
   if (!st.ok() || e != cudaSuccess) return;
   std::vector<float> out(Cimg.size());
   dC.download(&out);
+  if (c.split) {
+    // Deterministic: a second run gives the same bits (the reduce adds the
+    // chunks in a fixed order), and so do the row sums.
+    std::vector<float> rs1(static_cast<size_t>(M));
+    if (c.row_sum) {
+      drs.download(&rs1);
+      drs.upload(rs0);
+    }
+    dC.upload(Cimg);
+    CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<float> again(Cimg.size()), rs2(static_cast<size_t>(M));
+    dC.download(&again);
+    CHECK(etest::bit_equal(out.data(), again.data(), int64_t(out.size()))) << "split-K GEMM not deterministic";
+    if (c.row_sum) {
+      drs.download(&rs2);
+      CHECK(etest::bit_equal(rs1.data(), rs2.data(), M)) << "split-K row sums not deterministic";
+      // Row sums of op(A) from the fp32 inputs (not bf16-rounded), in both precisions.
+      std::vector<double> rref(static_cast<size_t>(M));
+      for (int64_t m = 0; m < M; ++m) {
+        double t = rs0[size_t(m)];
+        for (int64_t k = 0; k < K; ++k) t += opA(A, m, k);
+        rref[size_t(m)] = t;
+      }
+      CHECK_LT(etest::rel_error(rs1.data(), rref.data(), M), 1e-6) << "fused row sums (bias gradient)";
+    }
+  }
 
   // Guards: before, after, and the pad columns between rows are untouched.
   bool guards = true;
@@ -307,7 +349,45 @@ TEST(cuda_gemm_bias_gelu_epilogue) {
     for (const Case& c : cases) run_case(p, c);
 }
 
-// TFLOP/s for ELECTRA-Small shapes (M x N x K, as linear_forward: transB).
+// Split-K (the weight-gradient and LM-head dX shapes, scaled down: a tile grid
+// far below two waves, K deep): the same results as one pass, the same bits on
+// a second run, and the fused bias gradient (row sums of op(A)) within 1e-6.
+TEST(cuda_gemm_split_k) {
+  if (!have_gpu("cuda_gemm_split_k")) return;
+  std::vector<Case> cases = {
+      // dW = dout^T @ inp (+= into dW) with the bias gradient fused: K = tokens.
+      {true, false, 65, 33, 3001, 1.f, 1.f, 0, false, false, false, true, true},
+      {true, false, 130, 129, 1100, 1.f, 1.f, 3, false, false, false, true, true},
+      // dX = dlogits @ W (the LM head, K = vocabulary), beta 0 and 1.
+      {false, false, 40, 33, 2500, 1.f, 0.f, 0, false, false, false, true, false},
+      {false, false, 40, 33, 2500, 1.f, 1.f, 1, false, false, false, true, false},
+      // The epilogue after the reduce: alpha, bias, GELU; NT and TT layouts.
+      {false, true, 17, 70, 1500, 0.5f, 0.f, 0, true, true, false, true, false},
+      {true, true, 33, 20, 900, 1.f, -0.5f, 2, true, false, false, true, false},
+      // Row sums alone (one split: K too shallow to split) still go through the reduce.
+      {true, false, 65, 33, 100, 1.f, 1.f, 0, false, false, false, true, true},
+  };
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16})
+    for (const Case& c : cases) run_case(p, c);
+  // Too small a workspace is an argument error, and so is a_row_sum without transA.
+  DevBuf a(4096), b(4096), cbuf(4096), ws(16);
+  GemmOptions o;
+  o.workspace = ws.p;
+  o.workspace_floats = 16;
+  CHECK(cuda::gemm(false, false, 8, 8, 2048, 1.f, a.p, 2048, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
+        StatusCode::kInvalidArgument);
+  o.a_row_sum = cbuf.p;
+  o.workspace_floats = 0;
+  CHECK(cuda::gemm(false, false, 8, 8, 8, 1.f, a.p, 8, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(cudaDeviceSynchronize() == cudaSuccess);
+}
+
+// TFLOP/s at the ELECTRA-Small step's GEMM shapes, batch 128 x 128 (16,384
+// tokens, 2,432 masked rows), with the layouts the backend uses and its
+// split-K workspace. One line per shape and precision:
+//   GEMM_BENCH <layout> <precision> M N K <ms> <TFLOP/s>
+// (scripts/gpu-check.sh sets these against torch.matmul on the same shapes).
 // Runs only with ELECTRA_CUDA_BENCH=1 and a GPU.
 TEST(cuda_gemm_bench) {
   const char* env = std::getenv("ELECTRA_CUDA_BENCH");
@@ -317,10 +397,22 @@ TEST(cuda_gemm_bench) {
   }
   if (!have_gpu("cuda_gemm_bench")) return;
   struct Shape {
+    bool tA, tB;
     int64_t M, N, K;
   };
-  const Shape shapes[] = {{2048, 1024, 256}, {2048, 256, 1024}, {307, 30522, 128}};
+  const Shape shapes[] = {
+      {false, true, 16384, 256, 256},    // attention projections, forward
+      {false, true, 16384, 1024, 256},   // FFN up, forward
+      {false, true, 16384, 256, 1024},   // FFN down, forward
+      {false, false, 16384, 256, 1024},  // FFN down, dX
+      {true, false, 256, 256, 16384},    // projection dW (K = tokens: split-K)
+      {true, false, 1024, 256, 16384},   // FFN dW
+      {false, true, 2432, 30522, 128},   // LM head logits
+      {false, false, 2432, 128, 30522},  // LM head dX (K = vocabulary: split-K)
+      {true, false, 30522, 128, 2432},   // LM head dW
+  };
   for (const Shape& s : shapes) {
+    const int64_t lda = s.tA ? s.M : s.K, ldb = s.tB ? s.K : s.N;
     std::vector<float> A = etest::rand_vec(s.M * s.K), B = etest::rand_vec(s.N * s.K);
     DevBuf dA(A.size()), dB(B.size()), dC(size_t(s.M * s.N));
     if (!dA.p || !dB.p || !dC.p) return;
@@ -332,9 +424,12 @@ TEST(cuda_gemm_bench) {
     for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
       GemmOptions opt;
       opt.precision = p;
+      const int64_t ws_floats = cuda::gemm_workspace_floats(s.tA, s.tB, s.M, s.N, s.K, opt);
+      DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
+      opt.workspace = ws.p;
+      opt.workspace_floats = ws_floats;
       auto once = [&] {
-        return cuda::gemm(false, true, s.M, s.N, s.K, 1.f, dA.p, s.K, dB.p, s.K, 0.f, dC.p, s.N,
-                          opt);
+        return cuda::gemm(s.tA, s.tB, s.M, s.N, s.K, 1.f, dA.p, lda, dB.p, ldb, 0.f, dC.p, s.N, opt);
       };
       for (int i = 0; i < 3; ++i) CHECK(once().ok());
       const int iters = 20;
@@ -345,9 +440,9 @@ TEST(cuda_gemm_bench) {
       float ms = 0;
       cudaEventElapsedTime(&ms, t0, t1);
       const double tflops = 2.0 * s.M * s.N * s.K * iters / (ms * 1e-3) / 1e12;
-      std::printf("    gemm NT %s M=%lld N=%lld K=%lld: %.3f ms, %.2f TFLOP/s\n",
-                  cuda::gemm_precision_name(p), (long long)s.M, (long long)s.N, (long long)s.K,
-                  ms / iters, tflops);
+      std::printf("GEMM_BENCH %c%c %s %lld %lld %lld %.4f %.2f\n", s.tA ? 'T' : 'N', s.tB ? 'T' : 'N',
+                  cuda::gemm_precision_name(p), (long long)s.M, (long long)s.N, (long long)s.K, ms / iters,
+                  tflops);
     }
     cudaEventDestroy(t0);
     cudaEventDestroy(t1);

@@ -127,6 +127,45 @@ TEST(cuda_layernorm) {
     }
 }
 
+// dgamma/dbeta with the rows split into chunks (the backend's path, with a
+// workspace): against the CPU, and the same bits on a second run.
+TEST(cuda_layernorm_params_split_rows) {
+  if (!have_gpu()) return;
+  for (int64_t N : {int64_t(200), int64_t(3001)})
+    for (int64_t C : {int64_t(7), int64_t(64), int64_t(257)}) {
+      const int64_t ws_floats = electra::cuda::layernorm_backward_workspace_floats(N, C);
+      CHECK(ws_floats > 0) << tag("rows not split", N, C);
+      auto x = rand_vec(N * C, -2.f, 3.f), gamma = rand_vec(C, 0.5f, 1.5f), beta = rand_vec(C);
+      std::vector<float> out(static_cast<size_t>(N * C)), mean(static_cast<size_t>(N)), rstd(static_cast<size_t>(N));
+      electra::cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), gamma.data(),
+                                      beta.data(), N, C, 1e-12f);
+      auto dout = rand_vec(N * C), dg = rand_vec(C), db = rand_vec(C);
+      const auto dg0 = dg, db0 = db;
+      electra::cpu::layernorm_backward(nullptr, dg.data(), db.data(), dout.data(), x.data(), gamma.data(),
+                                       mean.data(), rstd.data(), N, C);
+      DevGuarded<float> d_x(x), d_gamma(gamma), d_dout(dout), d_mean(mean), d_rstd(rstd);
+      DevGuarded<float> d_ws(std::vector<float>(static_cast<size_t>(ws_floats), 0.f));
+      std::vector<float> first_g;
+      for (int run = 0; run < 2; ++run) {
+        DevGuarded<float> d_dg(dg0), d_db(db0);
+        check_ok(electra::cuda::layernorm_backward(nullptr, d_dg.data(), d_db.data(), d_dout.data(), d_x.data(),
+                                                   d_gamma.data(), d_mean.data(), d_rstd.data(), N, C, 0,
+                                                   d_ws.data(), ws_floats),
+                 "layernorm_backward (split rows)");
+        const auto got_g = d_dg.get("ln dgamma split"), got_b = d_db.get("ln dbeta split");
+        compare(got_g, dg, 1e-4, tag("layernorm dgamma split rows", N, C));
+        compare(got_b, db, 1e-4, tag("layernorm dbeta split rows", N, C));
+        if (run == 0) first_g = got_g;
+        else CHECK(etest::bit_equal(first_g.data(), got_g.data(), C)) << tag("dgamma not deterministic", N, C);
+      }
+      // Too small a workspace is refused.
+      CHECK(electra::cuda::layernorm_backward(nullptr, d_dout.data(), nullptr, d_dout.data(), d_x.data(),
+                                              d_gamma.data(), d_mean.data(), d_rstd.data(), N, C, 0, d_ws.data(),
+                                              ws_floats - 1)
+                .code() == electra::StatusCode::kInvalidArgument);
+    }
+}
+
 TEST(cuda_gelu_residual) {
   if (!have_gpu()) return;
   for (int64_t a : etest::odd_sizes())

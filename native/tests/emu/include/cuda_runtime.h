@@ -157,6 +157,16 @@ inline cudaError_t cudaSetDevice(int d) { return emu::set_device(d); }
 inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) { return emu::device_props(p, d); }
+enum cudaDeviceAttr { cudaDevAttrMaxThreadsPerBlock = 1, cudaDevAttrMultiProcessorCount = 16 };
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d) {
+  cudaDeviceProp p;
+  if (cudaError_t e = emu::device_props(&p, d); e != cudaSuccess) return e;
+  switch (a) {
+    case cudaDevAttrMaxThreadsPerBlock: *v = p.maxThreadsPerBlock; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *v = p.multiProcessorCount; return cudaSuccess;
+  }
+  return emu::record(cudaErrorInvalidValue);
+}
 inline cudaError_t cudaDriverGetVersion(int* v) { *v = 13000; return cudaSuccess; }
 inline cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
 template <class F>
