@@ -5,11 +5,18 @@
 #   bash scripts/gpu-check.sh LOGDIR
 #
 # In order, each step under its own timeout, the whole run inside a time
-# budget (GPU_CHECK_BUDGET_S, default 345 s; later steps get what is left, and
-# the essential ones keep a reserve, so the run ends in under 6 minutes):
-#   a. env.log: nvidia-smi, nvcc, cmake, compute-sanitizer, python/torch/transformers;
-#   b. configure with -DELECTRA_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=native (falls
-#      back to 90 when cmake cannot detect the GPU, e.g. cmake < 3.24), build
+# budget (GPU_CHECK_BUDGET_S, default 400 s; later steps get what is left, the
+# essential ones keep a reserve, and torch.compile keeps a fixed share,
+# GPU_CHECK_COMPILE_S, default 100 s, so the run ends in under 7 minutes):
+#   0. driver.log, first: the driver against the CUDA runtime nvcc builds for
+#      (CUDA 13 needs R580+; an older driver makes our static runtime see no GPU
+#      while PyTorch, with its own runtime, still works), said plainly;
+#   a. env.log: nvidia-smi, nvcc, cmake, compute-sanitizer, python/torch/transformers.
+#      nvcc is $CUDACXX, else the one on PATH, else /usr/local/cuda*/bin/nvcc,
+#      and is exported as CUDACXX for cmake;
+#   b. configure with -DELECTRA_CUDA=ON for the GPU that is present: its compute
+#      capability from nvidia-smi (e.g. 90), else cmake's `native`, else stop
+#      with the reason (GPU_CHECK_ARCH overrides; never a guessed arch), build
 #      electra_tests and electra_bench with -j $(nproc), into build-gpu-check/;
 #   c. tests: `electra_tests --backend cuda` (only the cuda_* CUDA-vs-CPU tests;
 #      they FAIL rather than skip without a GPU; a binary without that flag
@@ -22,6 +29,9 @@
 #   d. benchmarks, ELECTRA-Small, batch 128 x seq 128, on GPU 0:
 #      electra_bench step --backend cuda --precision bf16 (then fp32), and
 #      scripts/bench/peer_hf.py --device cuda --bf16, eager and --compile;
+#      the GEMM microbenchmark: our cuda::gemm at the step's shapes
+#      (electra_tests cuda_gemm_bench) against torch.matmul (cuBLAS) on the same
+#      shapes (scripts/bench/gemm_torch.py), as its own table;
 #   e. one table last: tokens/s, ms/step, peak memory, ratios vs PyTorch eager,
 #      the targets (>= 2x PyTorch eager tokens/s, peak memory <= PyTorch), and
 #      the test verdicts.
@@ -30,7 +40,9 @@
 # Exit status: 0 when the build, every test step and our benchmarks succeeded;
 # 1 otherwise (a PyTorch peer that fails or times out does not count); 2 on usage.
 #
-# Environment: PYTHON (default python3), GPU_CHECK_BUDGET_S (default 345),
+# Environment: PYTHON (default python3), GPU_CHECK_BUDGET_S (default 400),
+# GPU_CHECK_COMPILE_S (torch.compile's share, default 100), GPU_CHECK_ARCH (e.g. 90),
+# CUDACXX (nvcc),
 # GPU_CHECK_BUILD (default <repo>/build-gpu-check), GPU_CHECK_NO_BUILD=1 (skip
 # configure + build and use the binaries already in GPU_CHECK_BUILD, e.g. to
 # re-run the tests and benchmarks).
@@ -46,7 +58,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${GPU_CHECK_BUILD:-$ROOT/build-gpu-check}"
 PY="${PYTHON:-python3}"
 JOBS="$(nproc 2>/dev/null || echo 4)"
-BUDGET="${GPU_CHECK_BUDGET_S:-345}"
+BUDGET="${GPU_CHECK_BUDGET_S:-400}"
 MIN_STEP_S=8  # a step that would get less than this is skipped
 START=$SECONDS
 cd "$ROOT" || exit 2
@@ -134,11 +146,41 @@ check_tests() {  # NAME [SKIPS_FAIL]
   return 0
 }
 
-# ------------------------------------------------------------------ a. env
+# ------------------------------------------------------- 0. nvcc and driver
 say "logs: $LOGDIR; budget ${BUDGET}s; $JOBS jobs"
+# nvcc: $CUDACXX, else PATH, else the usual install folders (a fresh machine
+# often has the toolkit without PATH set). cmake reads CUDACXX.
+NVCC=""
+for c in "${CUDACXX:-}" "$(command -v nvcc 2>/dev/null || true)" /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc; do
+  [ -n "$c" ] && [ -x "$c" ] && { NVCC="$c"; break; }
+done
+if [ -n "$NVCC" ]; then
+  export CUDACXX="$NVCC"
+  export PATH="$(dirname "$NVCC"):$PATH"
+fi
+# The driver first: CUDA 13's runtime needs driver R580 or newer (12.x: R525,
+# 11.x: R450). Too old a driver is the likeliest reason for "no GPU" below.
+DRIVER="$(timeout 15 nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1 | tr -d ' ')"
+CUDA_VER="$([ -n "$NVCC" ] && timeout 15 "$NVCC" --version 2>/dev/null | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' | head -1)"
+case "${CUDA_VER%%.*}" in 13) NEED=580 ;; 12) NEED=525 ;; 11) NEED=450 ;; *) NEED="" ;; esac
+if [ -z "$DRIVER" ]; then
+  DRIVER_STATUS="FAILED (nvidia-smi reports no driver)"
+elif [ -z "$NVCC" ]; then
+  DRIVER_STATUS="FAILED (no nvcc: not in \$CUDACXX, PATH or /usr/local/cuda*/bin)"
+elif [ -n "$NEED" ] && [ "${DRIVER%%.*}" -lt "$NEED" ] 2>/dev/null; then
+  DRIVER_STATUS="FAILED (driver $DRIVER is older than R$NEED, which CUDA $CUDA_VER needs: our build will see no GPU; PyTorch may still run on its own runtime)"
+else
+  DRIVER_STATUS="ok (driver $DRIVER, CUDA $CUDA_VER needs R${NEED:-?}+)"
+fi
+echo "nvcc: ${NVCC:-not found}; driver: ${DRIVER:-none}; CUDA (nvcc): ${CUDA_VER:-?}; $DRIVER_STATUS" >"$LOGDIR/driver.log"
+case "$DRIVER_STATUS" in ok*) rc0=0 ;; *) rc0=1 ;; esac
+record driver "$DRIVER_STATUS" "$rc0" 0
+say "driver: $DRIVER_STATUS"
+
+# ------------------------------------------------------------------ a. env
 SANITIZER="$(command -v compute-sanitizer 2>/dev/null || true)"
 if [ -z "$SANITIZER" ]; then
-  NVCC_DIR="$(dirname "$(command -v nvcc 2>/dev/null || echo /nonexistent/nvcc)")"
+  NVCC_DIR="$(dirname "${NVCC:-/nonexistent/nvcc}")"
   for c in "$NVCC_DIR/compute-sanitizer" /usr/local/cuda/bin/compute-sanitizer; do
     [ -x "$c" ] && { SANITIZER="$c"; break; }
   done
@@ -152,8 +194,8 @@ fi
   timeout 15 nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used,compute_cap,clocks.max.sm \
     --format=csv 2>&1 || echo "nvidia-smi failed or missing"
   timeout 10 nvidia-smi 2>&1 | head -25
-  echo "--- nvcc"
-  timeout 15 nvcc --version 2>&1 | tail -3 || echo "no nvcc on PATH"
+  echo "--- nvcc: ${NVCC:-not found}"
+  [ -n "$NVCC" ] && timeout 15 "$NVCC" --version 2>&1 | tail -3
   echo "--- cmake"
   timeout 10 cmake --version 2>&1 | head -1 || echo "no cmake on PATH"
   echo "--- c++: $(timeout 10 c++ --version 2>&1 | head -1)"
@@ -187,11 +229,18 @@ HAVE_PY=0
 "$PY" -c 'import json' >/dev/null 2>&1 && HAVE_PY=1
 HAVE_TORCH=0
 grep -q '^PEER_IMPORTS_OK' "$LOGDIR/env.log" && HAVE_TORCH=1
+# torch.compile's fixed share: every step before it keeps it in reserve.
+CS=0
+[ "$HAVE_TORCH" = 1 ] && CS="${GPU_CHECK_COMPILE_S:-100}"
 
 # ----------------------------------------------------- b. configure + build
 # Reserve for what must still run after the build: CUDA tests + ours bf16 + peer eager.
-RES_BUILD=95
-ARCH=native
+RES_BUILD=$((95 + CS))
+# The present GPU's arch: GPU_CHECK_ARCH, else nvidia-smi's compute capability
+# (9.0 -> 90), else cmake's native detection (cmake >= 3.24). Never a fallback
+# guess: PTX for a newer arch cannot run on an older GPU.
+CAP="$(timeout 15 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')"
+ARCH="${GPU_CHECK_ARCH:-${CAP:-native}}"
 CFG=(-S . -B "$BUILD" -DELECTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release)
 if [ "${GPU_CHECK_NO_BUILD:-0}" = 1 ]; then
   ARCH="$(grep -E '^CMAKE_CUDA_ARCHITECTURES' "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2)"
@@ -202,15 +251,14 @@ if [ "${GPU_CHECK_NO_BUILD:-0}" = 1 ]; then
     record build "FAILED (GPU_CHECK_NO_BUILD=1 but $BUILD has no electra_tests/electra_bench)" 1 0
   fi
 else
-  step configure 90 "$((RES_BUILD + 60))" log cmake "${CFG[@]}" -DCMAKE_CUDA_ARCHITECTURES=native
-  if [ "${ST[configure]}" != ok ]; then
-    ARCH=90
-    mv "$LOGDIR/configure.log" "$LOGDIR/configure_native.log"
-    restatus configure "native failed, retried with 90"
-    rm -rf "$BUILD"
-    step configure_sm90 90 "$((RES_BUILD + 60))" log cmake "${CFG[@]}" -DCMAKE_CUDA_ARCHITECTURES=90
+  step configure 90 "$((RES_BUILD + 60))" log cmake "${CFG[@]}" -DCMAKE_CUDA_ARCHITECTURES="$ARCH"
+  if [ "${ST[configure]}" != ok ] && [ "$ARCH" = native ]; then
+    restatus configure "FAILED (cmake cannot detect the GPU's arch and nvidia-smi gives no compute_cap: set GPU_CHECK_ARCH, e.g. 90)"
   fi
-  step build 240 "$RES_BUILD" log cmake --build "$BUILD" -j "$JOBS" --target electra_tests electra_bench
+  case "${ST[configure]}" in
+    ok) step build 240 "$RES_BUILD" log cmake --build "$BUILD" -j "$JOBS" --target electra_tests electra_bench ;;
+    *) record build "not run (configure failed)" 1 0 ;;
+  esac
 fi
 TESTS="$BUILD/electra_tests"
 BENCH="$BUILD/electra_bench"
@@ -226,14 +274,14 @@ if [ -x "$TESTS" ]; then
     CUDA_MODE="filter cuda_ (this electra_tests has no --backend flag)"
     CUDA_ARGS=(cuda_)
   fi
-  step tests_cuda 90 75 log "$TESTS" "${CUDA_ARGS[@]}"
+  step tests_cuda 90 $((75 + CS)) log "$TESTS" "${CUDA_ARGS[@]}"
   if [ "${CUDA_ARGS[0]}" = --backend ] && [ "${RC[tests_cuda]}" -ne 0 ] && [ -z "$(verdict "$LOGDIR/tests_cuda.log")" ] &&
      grep -aqiE 'unknown|unrecognized|usage|invalid' "$LOGDIR/tests_cuda.log"; then
     say "electra_tests rejected --backend cuda; falling back to the filter cuda_"
     mv "$LOGDIR/tests_cuda.log" "$LOGDIR/tests_cuda_flag.log"
     CUDA_MODE="filter cuda_ (electra_tests rejected --backend cuda)"
     CUDA_ARGS=(cuda_)
-    step tests_cuda 90 75 log "$TESTS" cuda_
+    step tests_cuda 90 $((75 + CS)) log "$TESTS" cuda_
   fi
   # A "no CUDA device" SKIP line fails the step in both modes: some cuda_* op
   # tests still skip (and pass) under --backend cuda when they see no GPU.
@@ -241,13 +289,13 @@ if [ -x "$TESTS" ]; then
   # The CPU suite: every test but cuda_* (those ran above); an older driver runs them all.
   CPU_ARGS=()
   [ "${CUDA_ARGS[0]}" = --backend ] && CPU_ARGS=(--backend cpu)
-  step tests_cpu 60 75 log "$TESTS" ${CPU_ARGS[@]+"${CPU_ARGS[@]}"}
+  step tests_cpu 60 $((75 + CS)) log "$TESTS" ${CPU_ARGS[@]+"${CPU_ARGS[@]}"}
   check_tests tests_cpu 0
   if [ -n "$SANITIZER" ]; then
     # Filters are OR-ed, so the fallback passes cuda_step alone.
     MC_ARGS=(cuda_step)
     [ "${CUDA_ARGS[0]}" = --backend ] && MC_ARGS=(--backend cuda cuda_step)
-    step memcheck 45 75 log "$SANITIZER" --tool memcheck --error-exitcode 99 "$TESTS" "${MC_ARGS[@]}"
+    step memcheck 45 $((75 + CS)) log "$SANITIZER" --tool memcheck --error-exitcode 99 "$TESTS" "${MC_ARGS[@]}"
     case "${ST[memcheck]}" in
       ok) check_tests memcheck 1 ;;
       "FAILED (exit 99)") restatus memcheck "FAILED (memcheck found errors)" ;;
@@ -265,15 +313,26 @@ fi
 # -------------------------------------------------------------- d. benchmarks
 SIZE=(--preset small --batch 128 --seq 128)
 if [ -x "$BENCH" ]; then
-  step ours_bf16 60 45 json "$BENCH" step --backend cuda --precision bf16 "${SIZE[@]}" --warmup 3 --steps 20 --json
-  step ours_fp32 50 45 json "$BENCH" step --backend cuda --precision fp32 "${SIZE[@]}" --warmup 2 --steps 10 --json
+  step ours_bf16 60 $((45 + CS)) json "$BENCH" step --backend cuda --precision bf16 "${SIZE[@]}" --warmup 3 --steps 20 --json
+  step ours_fp32 50 $((45 + CS)) json "$BENCH" step --backend cuda --precision fp32 "${SIZE[@]}" --warmup 2 --steps 10 --json
 else
   record ours_bf16 "not run (no electra_bench)" -1 0
   record ours_fp32 "not run (no electra_bench)" -1 0
 fi
 PEER="$ROOT/scripts/bench/peer_hf.py"
 if [ "$HAVE_TORCH" = 1 ]; then
-  step torch_eager 90 0 json "$PY" "$PEER" --device cuda --bf16 "${SIZE[@]}" --warmup 3 --steps 20
+  step torch_eager 90 "$CS" json "$PY" "$PEER" --device cuda --bf16 "${SIZE[@]}" --warmup 3 --steps 20
+fi
+# GEMM microbenchmark: ours at the step's shapes, then cuBLAS on the shapes ours printed.
+if [ -x "$TESTS" ]; then
+  ELECTRA_CUDA_BENCH=1 step gemm_ours 40 "$CS" log "$TESTS" cuda_gemm_bench
+  if [ "$HAVE_TORCH" = 1 ] && grep -q '^GEMM_BENCH' "$LOGDIR/gemm_ours.log" 2>/dev/null; then
+    step gemm_torch 30 "$CS" log "$PY" "$ROOT/scripts/bench/gemm_torch.py" "$LOGDIR/gemm_ours.log"
+  else
+    record gemm_torch "not run (no torch, or no GEMM_BENCH lines from ours)" -1 0
+  fi
+fi
+if [ "$HAVE_TORCH" = 1 ]; then
   step torch_compile 150 0 json "$PY" "$PEER" --device cuda --bf16 --compile "${SIZE[@]}" --warmup 3 --steps 20
 else
   record torch_eager "not run ($PY cannot import torch + transformers)" -1 0
@@ -286,10 +345,9 @@ say "done; steps:"
 for n in "${ORDER[@]}"; do printf '  %-16s %-52s %4ss\n' "$n" "${ST[$n]}" "${DUR[$n]}"; done
 
 FAIL=0
-for n in build tests_cuda tests_cpu memcheck ours_bf16 ours_fp32; do
-  case "${ST[$n]:-}" in ok|"ok (GPU_CHECK_NO_BUILD"*|"not run (no compute-sanitizer)"|*inconclusive*|"") ;; *) FAIL=1 ;; esac
+for n in driver build tests_cuda tests_cpu memcheck ours_bf16 ours_fp32; do
+  case "${ST[$n]:-}" in ok*|"not run (no compute-sanitizer)"|*inconclusive*|"") ;; *) FAIL=1 ;; esac
 done
-case "${ST[configure_sm90]:-ok}" in ok) ;; *) FAIL=1 ;; esac
 
 {
   echo
@@ -382,6 +440,11 @@ PY
   else
     echo "(no python3: the benchmark JSON is in $LOGDIR/ours_*.json and torch_*.json)"
   fi
+  if [ -f "$LOGDIR/gemm_torch.log" ]; then
+    echo "--- GEMM microbenchmark (ELECTRA-Small step shapes; ours vs torch.matmul):"
+    grep -v '^==' "$LOGDIR/gemm_torch.log"
+  fi
+  echo "driver:     ${ST[driver]}"
   for n in build tests_cuda tests_cpu memcheck; do
     v=""
     [ -f "$LOGDIR/$n.log" ] && v="$(verdict "$LOGDIR/$n.log")"
