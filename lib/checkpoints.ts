@@ -3,11 +3,15 @@
  *   RUN/checkpoints/step-000100/   one complete checkpoint per save (Trainer.saveCheckpoint)
  *   RUN/checkpoints/LATEST          the name of the newest complete one (written atomically, last)
  * Saves happen every N steps and/or every M minutes; only the newest K are kept.
+ * A checkpoint is only written from a sound state (soundness.ts), carries a
+ * manifest of CRC-32C digests (checkpoint-manifest.ts), and LATEST only moves
+ * once the manifest is in place.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 
 import { ElectraError } from './errors';
+import { MANIFEST_FILE } from './checkpoint-manifest';
 import { writeFileAtomic } from './io/atomic';
 import type { Trainer } from './trainer';
 
@@ -45,8 +49,7 @@ export class CheckpointManager {
   async save(trainer: Trainer, extraFiles: Record<string, string> = {}): Promise<string> {
     const name = `step-${String(trainer.globalStep).padStart(6, '0')}`;
     const dir = path.join(this.dir, name);
-    await trainer.saveCheckpoint(dir);
-    for (const [file, content] of Object.entries(extraFiles)) await writeFileAtomic(path.join(dir, file), content);
+    await trainer.saveCheckpoint(dir, extraFiles);
     await writeFileAtomic(path.join(this.dir, 'LATEST'), name + '\n');
     this.lastSaveMs = Date.now();
     const all = this.list();
@@ -60,6 +63,46 @@ export class CheckpointManager {
   list(): string[] {
     if (!fs.existsSync(this.dir)) return [];
     return fs.readdirSync(this.dir).filter((n) => /^step-\d+$/.test(n)).sort();
+  }
+
+  /**
+   * Checkpoint directories to try when resuming `runOrCheckpoint`, best first:
+   * a checkpoint directory alone; for a run, the one LATEST names, then every
+   * other complete one (trainer.json present), newest first.
+   */
+  static candidates(runOrCheckpoint: string): string[] {
+    if (fs.existsSync(path.join(runOrCheckpoint, 'trainer.json'))) return [runOrCheckpoint];
+    const dir = path.join(runOrCheckpoint, 'checkpoints');
+    if (!fs.existsSync(dir)) return [];
+    const latest = CheckpointManager.latest(runOrCheckpoint);
+    const others = fs
+      .readdirSync(dir)
+      .filter((n) => /^step-\d+$/.test(n))
+      .sort()
+      .reverse()
+      .map((n) => path.join(dir, n))
+      .filter((d) => d !== latest && (fs.existsSync(path.join(d, MANIFEST_FILE)) || fs.existsSync(path.join(d, 'trainer.json'))));
+    return latest ? [latest, ...others] : others;
+  }
+
+  /**
+   * Loads the first of `candidates` that `load` accepts, falling back past
+   * checkpoints that fail with ERR_CORRUPT_FILE (a checksum mismatch,
+   * non-finite values, a torn file). `onFallback` is told which ones were
+   * skipped and why. The last error is rethrown when none loads.
+   */
+  static async loadNewestSound<T>(candidates: string[], load: (dir: string) => Promise<T>, onFallback?: (skipped: string, why: string, next: string | null) => void): Promise<{ dir: string; value: T }> {
+    let lastErr: unknown;
+    for (let i = 0; i < candidates.length; i++) {
+      try {
+        return { dir: candidates[i], value: await load(candidates[i]) };
+      } catch (e) {
+        if (!(e instanceof ElectraError) || e.code !== 'ERR_CORRUPT_FILE') throw e;
+        lastErr = e;
+        onFallback?.(candidates[i], e.message, candidates[i + 1] ?? null);
+      }
+    }
+    throw lastErr ?? new ElectraError('ERR_IO', 'no checkpoint to load');
   }
 
   /** The newest complete checkpoint of a run directory, or null. Accepts a checkpoint directory too. */

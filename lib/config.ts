@@ -2,6 +2,7 @@
  * ElectraConfig: the architecture of a generator/discriminator pair, with the
  * presets of the ELECTRA paper and validation that names what is wrong.
  */
+import { checkConfigKeys } from './config-keys';
 import { ElectraError } from './errors';
 
 /** Size of one transformer encoder. */
@@ -113,6 +114,7 @@ export interface ConfigOptions extends Partial<Omit<ElectraConfig, 'discriminato
 
 /** Builds a validated config from a preset (default `small`) and overrides. */
 export function electraConfig(opts: ConfigOptions = {}): ElectraConfig {
+  checkConfigKeys(opts);
   const presetName = opts.preset ?? 'small';
   const preset = PRESETS[presetName];
   if (!preset) {

@@ -1,7 +1,8 @@
 /**
  * Errors thrown by electra-native. Every failure of the native core arrives as
  * an Error whose `code` is one of the status codes of native/core/status.h;
- * loading problems use ERR_NATIVE_LOAD.
+ * loading problems use ERR_NATIVE_LOAD; a diverged run (non-finite loss,
+ * gradient, weights or moments) is ERR_DIVERGED.
  */
 import { types } from 'node:util';
 
@@ -15,6 +16,8 @@ export const ELECTRA_ERROR_CODES = [
   'ERR_CORRUPT_FILE',
   'ERR_BUSY',
   'ERR_INTERNAL',
+  // Training produced a non-finite loss or gradient norm (native), or weights/moments unfit to save (JS).
+  'ERR_DIVERGED',
   'ERR_NATIVE_LOAD',
 ] as const;
 

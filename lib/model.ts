@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { verifyCheckpoint } from './checkpoint-manifest';
 import { ConfigOptions, ElectraConfig, electraConfig, validateConfig } from './config';
 import { createOnDevice, DeviceOptions, parseDevice, parsePrecision, ResolvedDevice, toResolvedDevice } from './device';
 import { ElectraError, toElectraError } from './errors';
@@ -68,14 +69,14 @@ export function hfConfig(c: ElectraConfig, which: 'discriminator' | 'generator')
 export class ElectraModel {
   /** The architecture (validated, frozen). */
   readonly config: Readonly<ElectraConfig>;
-  /** @internal The native model; the Trainer drives it. */
-  readonly native: NativeModel;
+  private readonly handle: NativeModel;
+  private disposed = false;
   /** Where the model lives and computes: {backend: 'cpu', ...} or {backend: 'cuda', index, precision, description}. */
   readonly device: Readonly<ResolvedDevice>;
 
   private constructor(config: ElectraConfig, native: NativeModel) {
     this.config = Object.freeze({ ...config });
-    this.native = native;
+    this.handle = native;
     let dev: ResolvedDevice;
     try {
       dev = toResolvedDevice(native.device());
@@ -105,6 +106,38 @@ export class ElectraModel {
       throw toElectraError(e);
     }
     return new ElectraModel(cfg, native);
+  }
+
+  /** @internal The native model; the Trainer drives it. ERR_INVALID_ARGUMENT after dispose(). */
+  get native(): NativeModel {
+    if (this.disposed) throw new ElectraError('ERR_INVALID_ARGUMENT', 'this ElectraModel was disposed; create or load a new one');
+    return this.handle;
+  }
+
+  /** True once dispose() ran. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Frees the native memory (parameters, gradients, optimizer moments,
+   * activations; device memory on CUDA) now rather than whenever the garbage
+   * collector runs. Any later use of the model is ERR_INVALID_ARGUMENT; a
+   * second dispose() does nothing. ERR_BUSY while a step or inference runs.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    try {
+      this.handle.dispose();
+    } catch (e) {
+      throw toElectraError(e);
+    }
+    this.disposed = true;
+  }
+
+  /** `using model = ElectraModel.create(...)` disposes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** Bytes the model's backend holds now and at most so far (device memory on CUDA, the backend's allocations on the CPU). */
@@ -186,6 +219,8 @@ export class ElectraModel {
     // Bad device options fail before any file is read.
     parseDevice(opts.device === undefined ? 'auto' : opts.device);
     parsePrecision(opts.precision);
+    // A checkpoint with a manifest is verified (sizes and CRC-32C) before anything is read from it.
+    await verifyCheckpoint(dir);
     const cfgFile = path.join(dir, CONFIG_FILE);
     if (fs.existsSync(cfgFile)) {
       const raw = await readJson(cfgFile);

@@ -40,6 +40,8 @@ export interface NativeTrainConfig {
   biasCorrection: boolean;
   gradAccum: number;
   seed: number;
+  /** Loss-spike guard ('skip'): a step whose loss exceeds this (> 0) applies no update. 0 / absent: off. */
+  skipAboveLoss?: number;
 }
 
 /** Token ids of `rows` sequences of `seqLen`, row-major. */
@@ -79,6 +81,8 @@ export interface NativeStepMetrics {
   discHistReplaced: Float64Array;
   /** The same for original (not replaced) tokens. */
   discHistOriginal: Float64Array;
+  /** The step's loss exceeded skipAboveLoss: no update was applied. */
+  skipped?: boolean;
   genLogits?: Float32Array;
   discLogits?: Float32Array;
 }
@@ -135,6 +139,9 @@ export interface NativeModel {
   evaluate(batch: NativeBatch, train: NativeTrainConfig, index: number): Promise<NativeStepMetrics>;
   /** Generator logits [positions.length * vocabSize] at flat positions b*seqLen+s. */
   generatorLogits(batch: NativeBatch, positions: Int32Array): Promise<Float32Array>;
+  /** Frees all native memory now; ERR_BUSY while an operation runs; later calls (but isDisposed) are ERR_INVALID_ARGUMENT. */
+  dispose(): void;
+  isDisposed(): boolean;
 }
 
 export interface NativeModelConstructor {

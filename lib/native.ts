@@ -134,6 +134,8 @@ export interface NativeBinding {
   info(): NativeInfo;
   debug: NativeDebugOps;
   bench: NativeBenchOps;
+  /** CRC-32C of the bytes of a typed array, continuing `prev` (default 0): checkpoint file digests. */
+  crc32c(data: ArrayBufferView, prev?: number): number;
   /** The native ELECTRA model (native/addon/model_wrap.cpp); typed in native-model.ts. */
   Model: NativeModelConstructor;
 }

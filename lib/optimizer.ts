@@ -4,7 +4,7 @@
  * norm clipping at 1.0, and lr(t) = lr * min(1, t/warmup) * (1 - t/total).
  * The update itself runs natively, inside the training step.
  */
-import { ElectraError } from './errors';
+import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
 import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
 import type { ElectraModel } from './model';
@@ -83,7 +83,15 @@ export class AdamW {
         if (t.shape.join(',') !== s.shape.join(',')) {
           throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
         }
-        model.native.setTensor(s.name, toFloat32(t, file, name), kind);
+        const data = toFloat32(t, file, name);
+        // Non-finite values are refused by setTensor; a negative second moment would turn the update into NaN.
+        if (kind === 'v') for (let i = 0; i < data.length; i++) if (!(data[i] >= 0)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}' has ${data[i]} at ${i} (second moments are >= 0)`);
+        try {
+          model.native.setTensor(s.name, data, kind);
+        } catch (e) {
+          const err = toElectraError(e);
+          throw err.code === 'ERR_INVALID_ARGUMENT' ? new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${name}': ${err.message}`) : err;
+        }
       }
     }
   }

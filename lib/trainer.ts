@@ -8,12 +8,17 @@ import * as path from 'path';
 
 import type { BatchSource } from './data/array-dataset';
 import { Device, DeviceLabel, deviceLabel, deviceMatches, DeviceNotice, parseDevice, Precision } from './device';
+import { MANIFEST_FILE, writeManifest } from './checkpoint-manifest';
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
+import type { ElectraConfig } from './config';
+import { getInfo } from './info';
 import { ElectraModel, TokenBatch } from './model';
 import type { NativeStepMetrics, NativeTrainConfig } from './native-model';
 import { addHistogram, aucFromHistograms, constantBaselineLoss } from './metrics/auc';
+import { availableHostBytes, checkFits, MemoryPlan } from './memory-plan';
 import { AdamW, AdamWOptions } from './optimizer';
+import { assertSound, LossSpikeGuard, LossSpikeGuardOptions, MAX_ABS_WEIGHT } from './soundness';
 
 export type { Device } from './device';
 
@@ -43,6 +48,10 @@ export interface TrainerOptions {
   discWeight?: number;
   /** Generator sampling temperature (default 1). */
   temperature?: number;
+  /** Optional loss-spike guard: stop (ERR_DIVERGED), or skip the update of a step whose loss spikes. Off by default. */
+  lossSpike?: LossSpikeGuardOptions;
+  /** A checkpoint is refused (ERR_DIVERGED) when any |weight| exceeds this (default MAX_ABS_WEIGHT, 1e4). */
+  maxAbsWeight?: number;
 }
 
 /** Losses and detection quality, reported by training steps and evaluations alike. */
@@ -85,6 +94,8 @@ export interface StepMetrics extends LossMetrics {
   maskedTokens: number;
   tokensPerSecond: number;
   stepMs: number;
+  /** The loss-spike guard ('skip') withheld this step's update. */
+  skipped: boolean;
 }
 
 export interface TrainRunOptions {
@@ -132,6 +143,12 @@ export class Trainer {
   readonly maskProb: number;
   readonly discWeight: number;
   readonly temperature: number;
+  /** A checkpoint is refused when any |weight| exceeds this. */
+  readonly maxAbsWeight: number;
+  /** The loss-spike guard, when enabled. */
+  readonly lossSpike: LossSpikeGuard | null;
+  /** Bytes this training needs (weights, optimizer state, activations, workspace), checked against free memory at construction. */
+  readonly memoryPlan: MemoryPlan;
   private completed = 0;
   private running = false;
 
@@ -159,6 +176,9 @@ export class Trainer {
     this.maskProb = opts.maskProb ?? 0.15;
     this.discWeight = opts.discWeight ?? 50;
     this.temperature = opts.temperature ?? 1;
+    this.maxAbsWeight = opts.maxAbsWeight ?? MAX_ABS_WEIGHT;
+    if (!(this.maxAbsWeight > 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `maxAbsWeight must be > 0, got ${opts.maxAbsWeight}`);
+    this.lossSpike = opts.lossSpike ? new LossSpikeGuard(opts.lossSpike) : null;
     const int = (name: string, v: number, min: number) => {
       if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `${name} must be an integer >= ${min}, got ${v}`);
     };
@@ -172,6 +192,11 @@ export class Trainer {
     if (!(this.maskProb > 0 && this.maskProb < 1)) throw new ElectraError('ERR_INVALID_ARGUMENT', `maskProb must be in (0, 1), got ${this.maskProb}`);
     if (!(this.discWeight >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `discWeight must be >= 0, got ${this.discWeight}`);
     if (!(this.temperature > 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `temperature must be > 0, got ${this.temperature}`);
+    // Before the first step allocates activations: a batch that cannot fit fails here, with the numbers.
+    const shape = { batchSize: this.batchSize, seqLen: this.seqLen, maskProb: this.maskProb, gradAccum: this.gradAccum };
+    const onCuda = this.model.device.backend === 'cuda';
+    const available = onCuda ? cudaBytesLeft(this.model) : availableHostBytes();
+    this.memoryPlan = checkFits(this.model.config as ElectraConfig, this.model.numParameters, shape, available, onCuda ? this.model.device.description : 'this machine (free memory)');
   }
 
   /** Optimizer steps completed so far (the next step's 0-based index). */
@@ -205,8 +230,12 @@ export class Trainer {
   /** Rejects a malformed batch before any native work. */
   checkBatch(b: TokenBatch, rows = this.batchSize * this.gradAccum): void {
     const fail = (m: string): never => {
-      throw new ElectraError('ERR_INVALID_ARGUMENT', `bad batch: ${m}`);
+      throw new ElectraError(
+        'ERR_INVALID_ARGUMENT',
+        `bad batch: ${m} (expected a TokenBatch {inputIds: Int32Array(rows*seqLen), attentionMask?, tokenTypeIds?, rows: ${rows}, seqLen: ${this.seqLen}})`,
+      );
     };
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) fail(`the data source returned ${b === null ? 'null' : Array.isArray(b) ? 'an array' : typeof b}`);
     if (!Number.isInteger(b.rows) || b.rows < 1) fail(`rows must be a positive integer, got ${b.rows}`);
     if (b.rows !== rows) fail(`expected ${rows} rows (batchSize ${this.batchSize} x gradAccum ${this.gradAccum}), got ${b.rows}`);
     if (b.seqLen !== this.seqLen) fail(`expected seqLen ${this.seqLen}, got ${b.seqLen}`);
@@ -220,6 +249,13 @@ export class Trainer {
       const id = b.inputIds[i];
       if (id < 0 || id >= V) fail(`token id ${id} at row ${Math.floor(i / this.seqLen)}, position ${i % this.seqLen} is outside the vocabulary of ${V}`);
     }
+    // A row with no real token contributes nothing to any loss: a silent no-op, so it is refused.
+    const mask = b.attentionMask;
+    for (let r = 0; r < rows; r++) {
+      let real = false;
+      for (let s = 0; s < this.seqLen && !real; s++) real = mask ? mask[r * this.seqLen + s] !== 0 : true;
+      if (!real) fail(`row ${r} is all padding (its attentionMask is all 0)`);
+    }
   }
 
   /** Runs one optimizer step. */
@@ -231,12 +267,19 @@ export class Trainer {
       this.checkBatch(batch);
       const t0 = performance.now();
       let m: NativeStepMetrics;
+      const skipAboveLoss = this.lossSpike?.action === 'skip' ? this.lossSpike.threshold() : 0;
       try {
-        m = await this.model.native.trainStep(batch, this.nativeTrainConfig(), this.completed);
+        m = await this.model.native.trainStep(batch, { ...this.nativeTrainConfig(), skipAboveLoss }, this.completed);
       } catch (e) {
         throw toElectraError(e);
       }
       const stepMs = performance.now() - t0;
+      // The native step refuses non-finite values itself (ERR_DIVERGED); this also holds for any backend that did not.
+      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
+        throw new ElectraError('ERR_DIVERGED', `non-finite loss (${m.loss}) or gradient norm (${m.gradNorm}) at step ${this.completed + 1}: lower the learning rate`);
+      }
+      // 'stop' throws here, before the step is counted or anything saved.
+      this.lossSpike?.observe(m.loss, this.completed + 1);
       this.completed++;
       const tokens = batch.rows * batch.seqLen;
       return {
@@ -256,6 +299,7 @@ export class Trainer {
         maskedTokens: m.maskedTokens,
         tokensPerSecond: (tokens * 1000) / stepMs,
         stepMs,
+        skipped: m.skipped === true,
       };
     } finally {
       this.running = false;
@@ -336,7 +380,10 @@ export class Trainer {
    * and trainer.json (step, seed, data position, hyper-parameters). Each file
    * is written atomically; trainer.json goes last, so it names a complete set.
    */
-  async saveCheckpoint(dir: string): Promise<void> {
+  async saveCheckpoint(dir: string, extraFiles: Record<string, string | Buffer> = {}): Promise<void> {
+    if (this.running) throw new ElectraError('ERR_BUSY', 'a training step is running; await it before saving');
+    // Nothing is written from a diverged state: LATEST keeps naming a sound checkpoint.
+    assertSound(this.model, this.completed, this.maxAbsWeight);
     await fs.promises.mkdir(dir, { recursive: true });
     await this.model.save(dir);
     await this.optimizer.saveState(this.model, path.join(dir, OPTIMIZER_FILE), { step: String(this.completed) });
@@ -354,6 +401,20 @@ export class Trainer {
       data: this.data.state ? this.data.state() : null,
     };
     await writeFileAtomic(path.join(dir, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+    for (const [file, content] of Object.entries(extraFiles)) {
+      if (file === MANIFEST_FILE || file.includes('/') || file.startsWith('.')) throw new ElectraError('ERR_INVALID_ARGUMENT', `extra checkpoint file name '${file}' is not allowed`);
+      await writeFileAtomic(path.join(dir, file), content);
+    }
+    await writeManifest(dir);
+  }
+
+  /** Frees the model's native memory now (see ElectraModel.dispose); the trainer is unusable afterwards. */
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /**
@@ -387,6 +448,12 @@ export class Trainer {
     await trainer.loadCheckpointState(dir);
     return trainer;
   }
+}
+
+/** Device memory not yet held by the model's backend (the device's total, less what the model holds). */
+function cudaBytesLeft(model: ElectraModel): number {
+  const dev = getInfo().cuda.devices[model.device.backend === 'cuda' ? model.device.index : 0];
+  return dev ? Math.max(0, dev.memory - model.memory().bytesInUse) : Infinity;
 }
 
 /** By tag, not instanceof, so arrays from another realm (worker, vm, jest) pass. */

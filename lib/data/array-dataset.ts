@@ -40,6 +40,24 @@ function rng(seed: number): () => number {
   };
 }
 
+const isIntArrayLike = (a: unknown): a is ArrayLike<number> =>
+  (Array.isArray(a) || ArrayBuffer.isView(a)) && Array.prototype.every.call(a, (x: unknown) => typeof x === 'number' && Number.isInteger(x));
+
+/** Rejects anything that is not an Example, saying what was expected (plain id arrays are the common mistake). */
+function checkExample(ex: unknown, i: number): void {
+  const want = 'expected {ids: number[] | Int32Array, types?: number[]}';
+  if (Array.isArray(ex) || ArrayBuffer.isView(ex)) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `ArrayDataset: examples[${i}] is a plain array of ids; ${want} (wrap it: {ids: [...]})`);
+  }
+  if (typeof ex !== 'object' || ex === null) throw new ElectraError('ERR_INVALID_ARGUMENT', `ArrayDataset: examples[${i}] is ${ex === null ? 'null' : typeof ex}; ${want}`);
+  const e = ex as Example;
+  if (!isIntArrayLike(e.ids)) throw new ElectraError('ERR_INVALID_ARGUMENT', `ArrayDataset: examples[${i}].ids must be an array of integer token ids; ${want}`);
+  if (e.ids.length === 0) throw new ElectraError('ERR_INVALID_ARGUMENT', `ArrayDataset: examples[${i}].ids is empty (a row of padding only trains nothing)`);
+  if (e.types !== undefined && (!isIntArrayLike(e.types) || e.types.length < e.ids.length)) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `ArrayDataset: examples[${i}].types must be integers, one per id`);
+  }
+}
+
 export class ArrayDataset implements BatchSource {
   private order: number[] = [];
   private pos: ArrayDatasetState;
@@ -48,7 +66,9 @@ export class ArrayDataset implements BatchSource {
     private readonly examples: Example[],
     opts: { seed?: number; padId?: number } = {},
   ) {
+    if (!Array.isArray(examples)) throw new ElectraError('ERR_INVALID_ARGUMENT', `ArrayDataset needs an array of examples {ids, types?}, got ${examples === null ? 'null' : typeof examples}`);
     if (examples.length === 0) throw new ElectraError('ERR_INVALID_ARGUMENT', 'ArrayDataset needs at least one example');
+    examples.forEach(checkExample);
     this.padId = opts.padId ?? 0;
     this.pos = { epoch: 0, cursor: 0, seed: opts.seed ?? 0 };
     this.shuffle();

@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ElectraError } from '../errors';
+import { describeWriteError } from './append-log';
 
 /** Writes `data` to `file` so that a reader sees either the old or the new content, never a torn file. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
@@ -29,7 +30,7 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
     }
   } catch (e) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw new ElectraError('ERR_IO', `cannot write ${file}: ${(e as Error).message}`);
+    throw new ElectraError('ERR_IO', `${describeWriteError(file, e)}; the previous ${path.basename(file)} (if any) is intact`);
   }
 }
 

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("debug", MakeDebugOps(env));
   exports.Set("bench", MakeBenchOps(env));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   RegisterModel(env, exports);
   return exports;
 }

@@ -10,6 +10,8 @@ Napi::Value Info(const Napi::CallbackInfo& info);
 Napi::Object MakeDebugOps(Napi::Env env);
 // The `bench` object: sgemm timing for `electra-native bench` without electra_bench (bench_ops.cpp).
 Napi::Object MakeBenchOps(Napi::Env env);
+// crc32c(bytes, prev?): checkpoint file digests (checksum.cpp).
+Napi::Value Crc32c(const Napi::CallbackInfo& info);
 
 }  // namespace electra_addon
 

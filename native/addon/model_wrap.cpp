@@ -117,6 +117,7 @@ electra::TrainConfig ReadTrainConfig(const Napi::Object& o) {
   const int64_t seed = Int(o, "seed", ctx, false, 0);
   if (seed < 0) ThrowInvalid(o.Env(), ctx, "seed must be >= 0");
   t.seed = static_cast<uint64_t>(seed);
+  t.skip_above_loss = static_cast<float>(Num(o, "skipAboveLoss", ctx, false, 0));
   return t;
 }
 
@@ -210,6 +211,7 @@ Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
   std::memcpy(ho.Data(), m.disc_hist_original.data(), sizeof(double) * electra::kAucBins);
   o.Set("discHistReplaced", hr);
   o.Set("discHistOriginal", ho);
+  o.Set("skipped", m.skipped);
   return o;
 }
 
@@ -233,7 +235,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("generatorLogits", &ModelWrap::GeneratorLogits),
                         InstanceMethod("evaluate", &ModelWrap::Evaluate),
                         InstanceMethod("device", &ModelWrap::Device),
-                        InstanceMethod("memory", &ModelWrap::Memory)});
+                        InstanceMethod("memory", &ModelWrap::Memory),
+                        InstanceMethod("dispose", &ModelWrap::Dispose),
+                        InstanceMethod("isDisposed", &ModelWrap::IsDisposed)});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
@@ -250,6 +254,24 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
  private:
+  // The native model, or ERR_INVALID_ARGUMENT once dispose() freed it.
+  electra::ElectraModel* Live(Napi::Env env) {
+    if (!model_)
+      throw StatusToError(env, electra::InvalidArgument("the model was disposed; create or load a new one"));
+    return model_.get();
+  }
+
+  // dispose(): frees parameters, gradients, moments and activations now
+  // instead of at garbage collection. ERR_BUSY while an operation runs; a
+  // second call does nothing.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    CheckIdle(info.Env(), "dispose");
+    model_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
+
   // Rejects a second call while a step runs: the native state is not shared.
   void CheckIdle(Napi::Env env, const char* op) {
     if (busy_.load())
@@ -259,14 +281,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   // The host copy of the buffers, current: on CUDA the working copy lives on
   // the device, so every host read goes through here first.
-  void SyncToHost(Napi::Env env, const char* op) { ThrowIfError(env, model_->sync_to_host(), op); }
+  void SyncToHost(Napi::Env env, const char* op) { ThrowIfError(env, Live(env)->sync_to_host(), op); }
 
   // kind: "params" | "grads" | "m" | "v" (undefined: "params")
   float* Buffer(Napi::Env env, const Napi::Value& kind) {
     if (!kind.IsUndefined() && !kind.IsNull() && !kind.IsString())
       ThrowInvalid(env, "tensor", "kind must be 'params', 'grads', 'm' or 'v', got " + TypeName(kind));
     std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "params";
-    auto& b = model_->buffers();
+    auto& b = Live(env)->buffers();
     if (k == "params") return b.params;
     if (k == "grads") return b.grads;
     if (k == "m") return b.m;
@@ -277,7 +299,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   const electra::TensorSpec& Spec(const Napi::CallbackInfo& info, const char* op) {
     if (!info[0].IsString()) ThrowInvalid(info.Env(), op, "name must be a string, got " + TypeName(info[0]));
     std::string name = info[0].As<Napi::String>().Utf8Value();
-    const electra::TensorSpec* s = model_->table().find(name);
+    const electra::TensorSpec* s = Live(info.Env())->table().find(name);
     if (!s) ThrowInvalid(info.Env(), op, "no tensor named '" + name + "'");
     return *s;
   }
@@ -285,8 +307,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // device() -> {backend, device, precision, description}
   Napi::Value Device(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const electra::ExecOptions& ex = model_->exec();
-    electra::Backend& be = model_->backend();
+    const electra::ExecOptions& ex = Live(env)->exec();
+    electra::Backend& be = Live(env)->backend();
     Napi::Object o = Napi::Object::New(env);
     o.Set("backend", electra::backend_kind_name(be.kind()));
     o.Set("device", Napi::Number::New(env, be.kind() == electra::BackendKind::kCuda ? ex.device : 0));
@@ -300,7 +322,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Memory(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckIdle(env, "memory");
-    electra::Backend& be = model_->backend();
+    electra::Backend& be = Live(env)->backend();
     Napi::Object o = Napi::Object::New(env);
     o.Set("bytesInUse", Napi::Number::New(env, static_cast<double>(be.bytes_in_use())));
     o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(be.peak_bytes())));
@@ -308,12 +330,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(model_->num_parameters()));
+    return Napi::Number::New(info.Env(), static_cast<double>(Live(info.Env())->num_parameters()));
   }
 
   Napi::Value TensorSpecs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const auto& specs = model_->table().specs();
+    const auto& specs = Live(env)->table().specs();
     Napi::Array out = Napi::Array::New(env, specs.size());
     for (size_t i = 0; i < specs.size(); ++i) {
       Napi::Object o = Napi::Object::New(env);
@@ -352,7 +374,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     // overwritten and the whole is marked as the newer copy.
     SyncToHost(info.Env(), "setTensor");
     std::memcpy(buf + s.offset, a.Data(), s.numel * sizeof(float));
-    model_->host_modified();
+    Live(info.Env())->host_modified();
     return info.Env().Undefined();
   }
 
@@ -363,8 +385,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     // init_weights writes params and resets the moments on the host; grads
     // must be current there before the whole copy is marked as the newer one.
     SyncToHost(info.Env(), "initWeights");
-    model_->init_weights(static_cast<uint64_t>(seed));
-    model_->host_modified();
+    Live(info.Env())->init_weights(static_cast<uint64_t>(seed));
+    Live(info.Env())->host_modified();
     return info.Env().Undefined();
   }
 
@@ -393,7 +415,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       }
     }
     auto metrics = std::make_shared<electra::StepMetrics>();
-    electra::ElectraModel* model = model_.get();
+    electra::ElectraModel* model = Live(env);
     busy_ = true;
     return PromiseWorker::Run(
         env, Value(),
@@ -418,7 +440,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     double index = NumberArg(info, 2, "evaluate", "index");
     if (!(index >= 0) || index != std::floor(index)) ThrowInvalid(env, "evaluate", "index must be a non-negative integer");
     auto metrics = std::make_shared<electra::StepMetrics>();
-    electra::ElectraModel* model = model_.get();
+    electra::ElectraModel* model = Live(env);
     busy_ = true;
     return PromiseWorker::Run(
         env, Value(), [=]() { return model->evaluate(train, batch->view(), static_cast<int64_t>(index), metrics.get()); },
@@ -431,7 +453,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     CheckIdle(env, "discriminate");
     auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
     auto logits = std::make_shared<std::vector<float>>();
-    electra::ElectraModel* model = model_.get();
+    electra::ElectraModel* model = Live(env);
     busy_ = true;
     return PromiseWorker::Run(
         env, Value(), [=]() { return model->discriminate(batch->view(), logits.get()); },
@@ -446,7 +468,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Int32Array pos = Int32Arg(info, 1, "generatorLogits", "positions");
     auto rows = std::make_shared<std::vector<int32_t>>(pos.Data(), pos.Data() + pos.ElementLength());
     auto logits = std::make_shared<std::vector<float>>();
-    electra::ElectraModel* model = model_.get();
+    electra::ElectraModel* model = Live(env);
     busy_ = true;
     return PromiseWorker::Run(
         env, Value(), [=]() { return model->generator_logits(batch->view(), *rows, logits.get()); },

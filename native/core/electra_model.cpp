@@ -469,14 +469,18 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   }
   m.lr = train ? learning_rate(t, step) : 0.0;
   if (train) {
-    const bool update = !(ov && !ov->apply_update);
+    bool update = !(ov && !ov->apply_update);
+    if (update && t.skip_above_loss > 0 && std::isfinite(m.loss) && m.loss > t.skip_above_loss) {
+      update = false;
+      m.skipped = true;
+    }
     TRY(be.clip_grad_norm(d_scalars_.data() + 1, G, buf_.total, update ? t.clip_norm : 0.0f));
     TRY(be.download(&m.grad_norm, d_scalars_.data() + 1, sizeof(double)));
     TRY(be.sync());
+    if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
+      return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
+                                                 " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
     if (update) {
-      if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
-        return Status(StatusCode::kInternal, "non-finite loss or gradient at step " + std::to_string(step) +
-                                                 "; the update was skipped (diverged: lower the learning rate)");
       cpu::AdamWHyper h;
       h.lr = static_cast<float>(m.lr);
       h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
@@ -487,8 +491,8 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     }
   }
   if (!std::isfinite(m.loss))
-    return Status(StatusCode::kInternal, "loss is not finite at step " + std::to_string(step) +
-                                             " (diverged: lower the learning rate)");
+    return Status(StatusCode::kDiverged, "loss is not finite at step " + std::to_string(step + 1) +
+                                             " (1-based; diverged: lower the learning rate)");
   *out = m;
   return Status::Ok();
 }

@@ -63,6 +63,7 @@ struct StepMetrics {
   double lr = 0;
   int64_t masked = 0, tokens = 0, replaced = 0;
   std::array<double, kAucBins> disc_hist_replaced{}, disc_hist_original{};  // see auc_bin
+  bool skipped = false;         // the loss exceeded TrainConfig::skip_above_loss: no update
 };
 
 // Philox offsets: every micro-batch gets a disjoint window of offsets.

@@ -51,6 +51,7 @@ Status validate(const ModelConfig& m, const TrainConfig& t) {
   if (!(t.adam_eps > 0)) return InvalidArgument("Adam epsilon must be positive");
   if (!(t.weight_decay >= 0)) return InvalidArgument("weight decay must be >= 0");
   if (!std::isfinite(t.clip_norm)) return InvalidArgument("clip norm must be finite");
+  if (!(t.skip_above_loss >= 0) || !std::isfinite(t.skip_above_loss)) return InvalidArgument("skip-above loss must be finite and >= 0");
   if (t.grad_accum <= 0) return InvalidArgument("gradient accumulation must be >= 1");
   return Status::Ok();
 }

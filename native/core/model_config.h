@@ -47,6 +47,9 @@ struct TrainConfig {
   bool bias_correction = false;
   int64_t grad_accum = 1;
   uint64_t seed = 0;
+  // Loss-spike guard, 'skip' mode: a step whose loss exceeds this (> 0) computes
+  // its metrics but applies no update (StepMetrics::skipped). 0: off.
+  float skip_above_loss = 0.0f;
 };
 
 // max_predictions = int((p + 0.005) * seq_len), as the reference.

@@ -17,6 +17,7 @@ enum class StatusCode {
   kCorruptFile,      // file parsed but its content is invalid
   kBusy,             // the object is already running an asynchronous operation
   kInternal,         // a bug: an invariant of the core was broken
+  kDiverged,         // training produced a non-finite loss or gradient norm (nothing was updated)
 };
 
 // Stable string codes, used as `err.code` in JavaScript.
@@ -31,6 +32,7 @@ inline const char* status_code_name(StatusCode c) {
     case StatusCode::kCorruptFile: return "ERR_CORRUPT_FILE";
     case StatusCode::kBusy: return "ERR_BUSY";
     case StatusCode::kInternal: return "ERR_INTERNAL";
+    case StatusCode::kDiverged: return "ERR_DIVERGED";
   }
   return "ERR_INTERNAL";
 }

@@ -10,7 +10,7 @@ import { CheckpointManager } from '../../checkpoints';
 import { WordPieceTokenizer } from '../../data/tokenizer';
 import { ElectraError } from '../../errors';
 import { ElectraModel } from '../../model';
-import { findVocab, resolveCheckpoint } from './export';
+import { checkVocabFits, findVocab, resolveCheckpoint } from './export';
 
 export const command = 'detect [text..]';
 export const describe = 'Show, per token, the probability that it was replaced';
@@ -44,11 +44,15 @@ export async function loadForInference(dir: string, vocabFile?: string): Promise
   const hfDisc = path.join(dir, 'discriminator');
   if (fs.existsSync(path.join(hfDisc, 'config.json'))) {
     const vocab = findVocab(hfDisc, vocabFile);
-    return { model: await ElectraModel.load(dir, { specialIds: specialIdsOf(vocab), device: 'cpu' }), vocab };
+    const model = await ElectraModel.load(dir, { specialIds: specialIdsOf(vocab), device: 'cpu' });
+    checkVocabFits(model, vocab, vocabFile ?? `found with ${hfDisc}`);
+    return { model, vocab };
   }
   const ckpt = CheckpointManager.latest(dir) ?? resolveCheckpoint(dir);
   const vocab = findVocab(ckpt, vocabFile);
-  return { model: await ElectraModel.load(ckpt, { specialIds: specialIdsOf(vocab), device: 'cpu' }), vocab };
+  const model = await ElectraModel.load(ckpt, { specialIds: specialIdsOf(vocab), device: 'cpu' });
+  checkVocabFits(model, vocab, vocabFile ?? `saved with ${ckpt}`);
+  return { model, vocab };
 }
 
 function specialIdsOf(vocab: string[]) {

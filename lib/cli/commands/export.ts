@@ -52,11 +52,23 @@ export function findVocab(ckpt: string, explicit?: string): string[] {
   throw new ElectraError('ERR_IO', `no vocabulary found (looked for ${candidates.join(', ')}); pass --vocab FILE`);
 }
 
+/** A vocabulary that does not fit the model's embedding table would tokenize to the wrong rows: refused, in every command. */
+export function checkVocabFits(model: ElectraModel, vocab: readonly string[], where: string): void {
+  if (vocab.length !== model.config.vocabSize) {
+    model.dispose();
+    throw new ElectraError(
+      'ERR_INVALID_ARGUMENT',
+      `the vocabulary (${where}) has ${vocab.length} tokens, but the model's embedding table has ${model.config.vocabSize} rows: pass the vocab.txt the model was trained with`,
+    );
+  }
+}
+
 export async function handler(argv: ArgumentsCamelCase<ExportArgs>): Promise<void> {
   const ckpt = resolveCheckpoint(argv.source);
   const vocab = findVocab(ckpt, argv.vocab);
   // Export only copies tensors: the CPU, so no GPU is initialised for it.
   const model = await ElectraModel.load(ckpt, { device: 'cpu' });
+  checkVocabFits(model, vocab, argv.vocab ?? `saved with ${ckpt}`);
   const dirs = await exportHf(model, argv.out, { vocab, lowercase: !argv.cased });
   process.stdout.write(`exported ${ckpt}\n  discriminator: ${dirs.discriminator}\n  generator:     ${dirs.generator}\n`);
 }

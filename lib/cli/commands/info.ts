@@ -1,18 +1,41 @@
 /** `electra-native info [--json]`: what the addon was built with and found. */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
+import { ElectraError } from '../../errors';
+
+import { electraConfig, PresetName, PRESETS } from '../../config';
 import { formatCudaVersion } from '../../device';
 import { getInfo, type BackendInfo } from '../../info';
+import { availableHostBytes, countParameters, describePlan, formatBytes, planMemory } from '../../memory-plan';
 
 export const command = 'info';
 export const describe = 'Show the native backend: version, CUDA, devices, threads, SIMD';
 
 interface InfoArgs {
   json: boolean;
+  preset: PresetName;
+  batch: number;
+  seq: number;
+  vocabSize: number;
 }
 
 export function builder(y: Argv): Argv<InfoArgs> {
-  return y.option('json', { type: 'boolean', default: false, describe: 'Print JSON' });
+  return y
+    .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+    .option('preset', { choices: Object.keys(PRESETS) as PresetName[], default: 'tiny' as PresetName, describe: 'model of the memory estimate' })
+    .option('batch', { type: 'number', default: 16, describe: 'sequences per step, for the memory estimate' })
+    .option('seq', { type: 'number', default: 128, describe: 'tokens per sequence, for the memory estimate' })
+    .option('vocab-size', { type: 'number', default: 30522, describe: 'vocabulary size, for the memory estimate' }) as unknown as Argv<InfoArgs>;
+}
+
+/** The memory a training run of this shape needs, and what this machine has free. */
+export function memoryEstimate(argv: Pick<InfoArgs, 'preset' | 'batch' | 'seq' | 'vocabSize'>) {
+  for (const [k, v] of [['batch', argv.batch], ['seq', argv.seq], ['vocab-size', argv.vocabSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be a positive integer, got ${v}`);
+  }
+  const cfg = electraConfig({ preset: argv.preset, vocabSize: argv.vocabSize, maxPosition: Math.max(512, argv.seq) });
+  const plan = planMemory(cfg, countParameters(cfg), { batchSize: argv.batch, seqLen: argv.seq, maskProb: PRESETS[argv.preset].recipe.maskProb });
+  return { preset: argv.preset, batch: argv.batch, seq: argv.seq, vocabSize: argv.vocabSize, plan, availableHostBytes: availableHostBytes() };
 }
 
 function gib(bytes: number): string {
@@ -55,5 +78,9 @@ export function formatInfo(info: BackendInfo): string {
 
 export function handler(argv: ArgumentsCamelCase<InfoArgs>): void {
   const info = getInfo();
-  process.stdout.write(argv.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatInfo(info)}\n`);
+  const mem = memoryEstimate(argv);
+  const line =
+    `memory plan  ${mem.preset}, ${mem.batch} x ${mem.seq}, vocab ${mem.vocabSize}: ${describePlan(mem.plan)}; ` +
+    `free on this machine ${formatBytes(mem.availableHostBytes)}`;
+  process.stdout.write(argv.json ? `${JSON.stringify({ ...info, memory: mem }, null, 2)}\n` : `${formatInfo(info)}\n${line}\n`);
 }

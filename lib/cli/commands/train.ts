@@ -15,6 +15,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 
 import { CheckpointManager } from '../../checkpoints';
 import { ConfigOptions, PresetName, PRESETS, electraConfig } from '../../config';
+import { checkConfigKeys } from '../../config-keys';
 import { ArrayDataset, BatchSource } from '../../data/array-dataset';
 import { BuildProgress } from '../../data/dataset-builder';
 import { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../../data/default-corpus';
@@ -25,9 +26,12 @@ import { Device, parseDevice, parsePrecision, Precision } from '../../device';
 import { getInfo } from '../../info';
 import { ElectraError } from '../../errors';
 import { ElectraModel, TokenBatch } from '../../model';
+import { AppendLog } from '../../io/append-log';
+import { describePlan } from '../../memory-plan';
 import { readFileChecked, writeFileAtomic } from '../../io/atomic';
 import { AdamW } from '../../optimizer';
 import { MetricRow, renderReport } from '../../report';
+import { RunLock, removeStaleTemporaries } from '../../run-lock';
 import { EvalMetrics, StepMetrics, Trainer } from '../../trainer';
 import { Progress } from '../progress';
 
@@ -75,6 +79,9 @@ interface TrainArgs {
   dataset?: string;
   vocab?: string;
   cased: boolean;
+  lossSpike?: 'stop' | 'skip';
+  lossSpikeFactor: number;
+  lossSpikeWindow: number;
 }
 
 export function builder(y: Argv): Argv<TrainArgs> {
@@ -113,6 +120,9 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('keep', { type: 'number', default: 3, describe: 'keep the newest K checkpoints' })
     .option('eval-every', { type: 'number', default: 0, describe: 'evaluate on held-out data every N steps (default: 5 times per run)' })
     .option('eval-batches', { type: 'number', default: 4, describe: 'held-out batches per evaluation' })
+    .option('loss-spike', { choices: ['stop', 'skip'] as const, describe: 'loss-spike guard: when a step\'s loss exceeds --loss-spike-factor x the mean of the last --loss-spike-window steps, stop the run (nothing is saved) or skip that step\'s update (default: off)' })
+    .option('loss-spike-factor', { type: 'number', default: 3, describe: 'loss-spike guard threshold, as a multiple of the running mean' })
+    .option('loss-spike-window', { type: 'number', default: 50, describe: 'steps in the loss-spike guard\'s running mean' })
     .option('eval-corpus', { type: 'string', array: true, describe: 'held-out text for --corpus runs (default: the Brown held-out part, or none)' })
     .example('$0 train', 'train the tiny preset on the embedded Brown corpus (about 5 minutes on 2 CPU cores)')
     .example('$0 train --corpus wiki/ --vocab vocab.txt --preset small --steps 100000', 'build a dataset from your text and train on it')
@@ -237,8 +247,10 @@ async function readConfigFile(file: string): Promise<ConfigOptions> {
   try {
     const v = JSON.parse(text) as unknown;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    checkConfigKeys(v, file);
     return v as ConfigOptions;
   } catch (e) {
+    if (e instanceof ElectraError) throw e;
     throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: ${(e as Error).message}`);
   }
 }
@@ -273,12 +285,26 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   } catch (e) {
     throw new ElectraError('ERR_INVALID_ARGUMENT', `--${(e as Error).message}`);
   }
-  const resumeFrom = argv.resume ? CheckpointManager.latest(argv.resume) : null;
-  if (argv.resume && !resumeFrom) throw new ElectraError('ERR_IO', `${argv.resume}: no checkpoint to resume (expected a run directory with checkpoints/LATEST, or a checkpoint directory)`);
+  // LATEST first, then older complete checkpoints: a corrupt one is skipped, saying so.
+  const resumeCandidates = argv.resume ? CheckpointManager.candidates(argv.resume) : [];
+  if (argv.resume && resumeCandidates.length === 0) throw new ElectraError('ERR_IO', `${argv.resume}: no checkpoint to resume (expected a run directory with checkpoints/LATEST, or a checkpoint directory)`);
   // Resuming a run continues in that run's directory unless --out says otherwise.
-  const resumeRun = resumeFrom && path.basename(path.dirname(resumeFrom)) === 'checkpoints' ? path.dirname(path.dirname(resumeFrom)) : undefined;
+  const first = resumeCandidates[0];
+  const resumeRun = first && path.basename(path.dirname(first)) === 'checkpoints' ? path.dirname(path.dirname(first)) : undefined;
   const out = path.resolve(argv.out ?? resumeRun ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   await fs.promises.mkdir(out, { recursive: true });
+  // One writer per run directory; a second one is refused before it writes anything.
+  const lock = RunLock.acquire(out, (h) => void process.stderr.write(`electra-native: removing the stale lock of pid ${h.pid} (no longer running on ${h.host})\n`));
+  try {
+    for (const f of removeStaleTemporaries(out)) process.stderr.write(`electra-native: removed ${f}, left by an interrupted write\n`);
+    await trainLocked(argv, out, resumeCandidates);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, resumeCandidates: string[]): Promise<void> {
+  let resumeFrom: string | null = null;
   const sel = await selectData(argv, out);
   const { data, ids } = sel;
   const preset: PresetName = argv.preset ?? (parseDevice(argv.device).kind !== 'cpu' && getInfo().backend === 'cuda' ? 'small' : 'tiny');
@@ -306,10 +332,18 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     maskProb: argv.maskProb,
     discWeight: argv.discWeight,
     temperature: argv.temperature,
+    lossSpike: argv.lossSpike ? { action: argv.lossSpike, factor: argv.lossSpikeFactor, window: argv.lossSpikeWindow } : undefined,
   };
   let trainer: Trainer;
-  if (resumeFrom) {
-    trainer = await Trainer.resume(resumeFrom, { ...common, ...where });
+  if (resumeCandidates.length > 0) {
+    const r = await CheckpointManager.loadNewestSound(
+      resumeCandidates,
+      (dir) => Trainer.resume(dir, { ...common, ...where }),
+      (skipped, why, next) =>
+        void process.stderr.write(`electra-native: cannot resume from ${skipped}: ${why}\nelectra-native: ${next ? `falling back to ${next}, the next newest checkpoint` : 'no older checkpoint to fall back to'}\n`),
+    );
+    trainer = r.value;
+    resumeFrom = r.dir;
     const c = trainer.model.config;
     if (c.vocabSize !== sel.tokens.length || c.padId !== ids.padId || c.maskId !== ids.maskId) {
       throw new ElectraError(
@@ -342,8 +376,8 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   const evalBatches = await selectEval(argv, out, sel);
   const metricsFile = path.join(out, 'metrics.jsonl');
   const evalFile = path.join(out, 'eval.jsonl');
-  const metrics = fs.createWriteStream(metricsFile, { flags: 'a' });
-  const evals = fs.createWriteStream(evalFile, { flags: 'a' });
+  const metrics = new AppendLog(metricsFile);
+  const evals = new AppendLog(evalFile);
   const ckpts = new CheckpointManager(out, { everySteps: argv.checkpointEvery, everyMinutes: argv.checkpointMinutes, keep: argv.keep });
   if (argv.stopAt !== undefined && !(Number.isInteger(argv.stopAt) && argv.stopAt > 0)) {
     throw new ElectraError('ERR_INVALID_ARGUMENT', `--stop-at must be a positive integer, got ${argv.stopAt}`);
@@ -355,6 +389,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     `electra-native: training ${preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
       `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.model.device.description}` +
       `${resumeFrom ? ` from ${resumeFrom} (step ${trainer.globalStep})` : ''}; run directory ${out}\n` +
+      `electra-native: memory plan ${describePlan(trainer.memoryPlan)}\n` +
       (evalBatches ? `electra-native: evaluating ${evalBatches.length} held-out batches every ${evalEvery} steps\n` : 'electra-native: no held-out data (pass --eval-corpus to evaluate)\n'),
   );
   const progress = jsonOut ? null : new Progress({ total: argv.steps, every: argv.logEvery });
@@ -365,7 +400,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     if (!evalBatches) return;
     const e = await trainer.evaluate(evalBatches);
     lastEval = e;
-    evals.write(JSON.stringify(e) + '\n');
+    evals.append(e);
     const line =
       `eval @ step ${e.step}: loss ${e.loss.toFixed(4)}  gen ${e.genLoss.toFixed(3)} (acc ${(100 * e.genAccuracy).toFixed(1)}%)  ` +
       `disc ${e.discLoss.toFixed(4)} (constant ${e.discBaselineLoss.toFixed(4)}; acc ${(100 * e.discAccuracy).toFixed(1)}%, ` +
@@ -392,7 +427,7 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
       signal: ac.signal,
       onStep: async (m) => {
         last = m;
-        metrics.write(JSON.stringify(m) + '\n');
+        metrics.append(m);
         if (jsonOut) process.stdout.write(JSON.stringify(m) + '\n');
         else progress!.update(m);
         if (m.step % evalEvery === 0 || m.step === argv.steps) await runEval();
@@ -404,8 +439,8 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
     });
     progress?.done();
     const ckpt = await save();
-    await new Promise<void>((r) => metrics.end(() => r()));
-    await new Promise<void>((r) => evals.end(() => r()));
+    metrics.close();
+    evals.close();
     const secs = (Date.now() - t0) / 1000;
     const report = path.join(out, 'report.html');
     await writeFileAtomic(
@@ -438,6 +473,8 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
         `  export      electra-native export ${out} --out ${path.join(out, 'hf')}\n`,
     );
   } finally {
+    metrics.close();
+    evals.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -1,0 +1,133 @@
+/**
+ * Memory planning: the bytes a configuration needs, computed before anything
+ * is allocated, so a batch that cannot fit is ERR_OUT_OF_MEMORY with the
+ * numbers and a way out, not a kill by the kernel's OOM killer.
+ *
+ * The activation sizes restate ElectraModel::resize and Encoder::resize
+ * (native/core); test/memory-plan.test.ts checks them against the backend's
+ * own allocation count after a real step, so the two cannot drift apart.
+ */
+import * as os from 'os';
+
+import type { ElectraConfig, EncoderSize } from './config';
+import { ElectraError } from './errors';
+
+const F32 = 4;
+
+/** What a training configuration needs, in bytes. */
+export interface MemoryPlan {
+  /** Weights. */
+  parameters: number;
+  /** Gradients and the two AdamW moments (3 x the weights). */
+  optimizer: number;
+  /** Activations and their gradients for one micro-batch (the backend's buffers). */
+  activations: number;
+  /** Host staging of a micro-batch, and the batch itself as the data source hands it over. */
+  workspace: number;
+  total: number;
+}
+
+/** The shape of one training step, as the Trainer runs it. */
+export interface StepShape {
+  batchSize: number;
+  seqLen: number;
+  maskProb: number;
+  gradAccum?: number;
+}
+
+function encoderFloats(c: EncoderSize, E: number, B: number, S: number): number {
+  const N = B * S;
+  const { hidden: H, intermediate: F, heads: A, layers: L } = c;
+  const perLayer = 8 * N * H + 4 * N + B * A * S * S + 2 * N * F;
+  return (E !== H ? N * H : 0) + L * perLayer + 7 * N * H + N * F;
+}
+
+function encoderParameters(c: EncoderSize, E: number): number {
+  const { hidden: H, intermediate: F, layers: L } = c;
+  return (E !== H ? H * E + H : 0) + L * (4 * (H * H + H) + 4 * H + F * H + F + H * F + H);
+}
+
+/** Trainable scalars of a config, without creating it (the tensor table of ElectraModel::build and Encoder::bind). */
+export function countParameters(c: ElectraConfig): number {
+  const E = c.embeddingSize;
+  const V = c.vocabSize;
+  let n = V * E + c.maxPosition * E + c.typeVocabSize * E + 2 * E;
+  n += encoderParameters(c.generator, E) + c.generator.hidden * E + E + 2 * E + V;
+  if (c.objective === 'electra') n += encoderParameters(c.discriminator, E) + c.discriminator.hidden * (c.discriminator.hidden + 1) + c.discriminator.hidden + 1;
+  return n;
+}
+
+/** Bytes of the backend's activation buffers for micro-batches of B x S (ElectraModel::resize). */
+export function activationBytes(c: ElectraConfig, B: number, S: number, maskProb: number): number {
+  const maxPred = Math.trunc(Math.fround(Math.fround(maskProb + 0.005) * S));
+  const N = B * S;
+  const M = B * maxPred;
+  const E = c.embeddingSize;
+  const V = c.vocabSize;
+  const Hg = c.generator.hidden;
+  const electra = c.objective === 'electra';
+  const ints = 5 * N + 5 * M;
+  let floats = 2 * N + (electra ? 2 : 1) * (3 * N * E + 2 * N) + N * E + N * Hg + 2 * M * Hg + 5 * M * E + 3 * M + M * V;
+  floats += encoderFloats(c.generator, E, B, S);
+  if (electra) floats += encoderFloats(c.discriminator, E, B, S) + 4 * N * c.discriminator.hidden + N;
+  return F32 * (ints + floats) + 2 * 8;
+}
+
+/** The plan of a model with `numParameters` weights training at `shape`. */
+export function planMemory(config: ElectraConfig, numParameters: number, shape: StepShape): MemoryPlan {
+  const { batchSize: B, seqLen: S, maskProb } = shape;
+  const k = shape.gradAccum ?? 1;
+  const parameters = F32 * numParameters;
+  const optimizer = 3 * parameters;
+  const activations = activationBytes(config, B, S, maskProb);
+  // Host copies: 7 int/float vectors of N, 4 of M; the JS batch: 3 Int32Arrays of k*B*S, copied once for the native call.
+  const N = B * S;
+  const workspace = F32 * (7 * N + 4 * B * S) + 2 * 3 * F32 * k * N;
+  return { parameters, optimizer, activations, workspace, total: parameters + optimizer + activations + workspace };
+}
+
+/** Memory this process can still take on the CPU: free memory, bounded by a cgroup limit when there is one. */
+export function availableHostBytes(): number {
+  const free = os.freemem();
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() ?? 0 : 0;
+  // constrainedMemory() is the limit, not what is left under it: subtract what this process already holds.
+  const underLimit = constrained > 0 && constrained < Number.MAX_SAFE_INTEGER ? constrained - process.memoryUsage().rss : Infinity;
+  return Math.max(0, Math.min(free, underLimit));
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/** One line: the plan's parts and total. */
+export function describePlan(p: MemoryPlan): string {
+  return `${formatBytes(p.total)} (weights ${formatBytes(p.parameters)}, gradients + AdamW ${formatBytes(p.optimizer)}, activations ${formatBytes(p.activations)}, workspace ${formatBytes(p.workspace)})`;
+}
+
+/**
+ * ERR_OUT_OF_MEMORY when the memory still to be allocated (activations and
+ * workspace: weights and optimizer state exist once the model does) exceeds
+ * `available`, with the numbers and the largest batch that would fit.
+ */
+export function checkFits(config: ElectraConfig, numParameters: number, shape: StepShape, available: number, where: string): MemoryPlan {
+  const plan = planMemory(config, numParameters, shape);
+  const needed = plan.activations + plan.workspace;
+  if (needed > available) {
+    let fit = shape.batchSize;
+    while (fit > 1) {
+      fit = Math.floor(fit / 2);
+      const p = planMemory(config, numParameters, { ...shape, batchSize: fit });
+      if (p.activations + p.workspace <= available * 0.8) break;
+    }
+    const accum = Math.ceil((shape.batchSize * (shape.gradAccum ?? 1)) / fit);
+    throw new ElectraError(
+      'ERR_OUT_OF_MEMORY',
+      `a ${shape.batchSize} x ${shape.seqLen} micro-batch needs ${formatBytes(needed)} more (${describePlan(plan)}), ` +
+        `but only ${formatBytes(available)} is available on ${where}. Use a smaller batch, e.g. --batch ${fit} --grad-accum ${accum} ` +
+        `(the same ${shape.batchSize * (shape.gradAccum ?? 1)} sequences per step), or a shorter --seq`,
+    );
+  }
+  return plan;
+}
