@@ -81,3 +81,16 @@ export function checkConfigKeys(opts: object, source = ''): void {
     checkKeys(e as Record<string, unknown>, Object.keys(ENCODER_KEYS), `${enc}${source ? ` (${source})` : ''}`);
   }
 }
+
+/** Parses a JSON file of config options (the CLI's --config): an object with known keys only, else ERR_INVALID_ARGUMENT naming the file. */
+export function parseConfigJson(text: string, file: string): ConfigOptions {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: expected a JSON object`);
+  checkConfigKeys(v, file);
+  return v as ConfigOptions;
+}

@@ -55,3 +55,13 @@ export { buildVocab, learnWordPiece, countWords, writeVocab, bertPreTokenize } f
 export type { VocabBuilderOptions, VocabProgress, VocabResult } from './data/vocab-builder';
 export { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset, datasetKey } from './data/default-corpus';
 export type { EnsureDatasetOptions, EnsuredDataset } from './data/default-corpus';
+// Reliability: sound checkpoints, digests, the run lock, memory planning.
+export { assertSound, findUnsound, LossSpikeGuard, MAX_ABS_WEIGHT } from './soundness';
+export type { LossSpikeGuardOptions } from './soundness';
+export { verifyCheckpoint, writeManifest, MANIFEST_FILE } from './checkpoint-manifest';
+export type { CheckpointManifest } from './checkpoint-manifest';
+export { crc32c } from './io/checksum';
+export { RunLock, LOCK_FILE } from './run-lock';
+export type { LockHolder } from './run-lock';
+export { planMemory, countParameters, activationBytes } from './memory-plan';
+export type { MemoryPlan, StepShape } from './memory-plan';

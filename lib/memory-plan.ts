@@ -35,13 +35,6 @@ export interface StepShape {
   gradAccum?: number;
 }
 
-function encoderFloats(c: EncoderSize, E: number, B: number, S: number): number {
-  const N = B * S;
-  const { hidden: H, intermediate: F, heads: A, layers: L } = c;
-  const perLayer = 8 * N * H + 4 * N + B * A * S * S + 2 * N * F;
-  return (E !== H ? N * H : 0) + L * perLayer + 7 * N * H + N * F;
-}
-
 function encoderParameters(c: EncoderSize, E: number): number {
   const { hidden: H, intermediate: F, layers: L } = c;
   return (E !== H ? H * E + H : 0) + L * (4 * (H * H + H) + 4 * H + F * H + F + H * F + H);
@@ -57,8 +50,22 @@ export function countParameters(c: ElectraConfig): number {
   return n;
 }
 
-/** Bytes of the backend's activation buffers for micro-batches of B x S (ElectraModel::resize). */
-export function activationBytes(c: ElectraConfig, B: number, S: number, maskProb: number): number {
+/** Element counts of one encoder's buffers (Encoder::resize). */
+function encoderBuffers(c: EncoderSize, E: number, B: number, S: number): number[] {
+  const N = B * S;
+  const { hidden: H, intermediate: F, heads: A, layers: L } = c;
+  const out = [E !== H ? N * H : 0];
+  for (let l = 0; l < L; l++) out.push(...Array(8).fill(N * H), ...Array(4).fill(N), B * A * S * S, N * F, N * F);
+  out.push(...Array(7).fill(N * H), N * F);
+  return out;
+}
+
+/**
+ * Bytes of the backend's activation buffers for micro-batches of B x S
+ * (ElectraModel::resize), each buffer rounded up to `align` bytes as the
+ * backend allocates it (64 on the CPU).
+ */
+export function activationBytes(c: ElectraConfig, B: number, S: number, maskProb: number, align = 64): number {
   const maxPred = Math.trunc(Math.fround(Math.fround(maskProb + 0.005) * S));
   const N = B * S;
   const M = B * maxPred;
@@ -66,11 +73,13 @@ export function activationBytes(c: ElectraConfig, B: number, S: number, maskProb
   const V = c.vocabSize;
   const Hg = c.generator.hidden;
   const electra = c.objective === 'electra';
-  const ints = 5 * N + 5 * M;
-  let floats = 2 * N + (electra ? 2 : 1) * (3 * N * E + 2 * N) + N * E + N * Hg + 2 * M * Hg + 5 * M * E + 3 * M + M * V;
-  floats += encoderFloats(c.generator, E, B, S);
-  if (electra) floats += encoderFloats(c.discriminator, E, B, S) + 4 * N * c.discriminator.hidden + N;
-  return F32 * (ints + floats) + 2 * 8;
+  const four: number[] = [...Array(5).fill(N), ...Array(5).fill(M), N, N]; // int32 ids/positions, float weights/labels
+  const emb = (used: boolean) => (used ? [N * E, N * E, N * E, N, N] : []);
+  four.push(...emb(true), ...emb(electra), N * E, N * Hg, M * Hg, M * Hg, ...Array(5).fill(M * E), M, M, M, M * V);
+  four.push(...encoderBuffers(c.generator, E, B, S));
+  if (electra) four.push(...encoderBuffers(c.discriminator, E, B, S), ...Array(4).fill(N * c.discriminator.hidden), N);
+  const round = (bytes: number) => (bytes === 0 ? 0 : Math.ceil(bytes / align) * align);
+  return four.reduce((a, n) => a + round(F32 * n), 0) + round(2 * 8);
 }
 
 /** The plan of a model with `numParameters` weights training at `shape`. */

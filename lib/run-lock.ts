@@ -116,8 +116,9 @@ export class RunLock {
 /**
  * Removes what interrupted writes left in a run directory: atomic-write
  * temporaries (`.NAME.PID.TIME.tmp`) in the run, checkpoints/ and each
- * checkpoint, and partial dataset builds (`datasets/*.tmp-*`). Call it while
- * holding the run's lock, so no live writer owns them. Returns what was removed.
+ * checkpoint. (Partial dataset builds, `datasets/*.tmp-*`, are removed by
+ * ensureDataset.) Call it while holding the run's lock, so no live writer
+ * owns them. Returns what was removed.
  */
 export function removeStaleTemporaries(runDir: string): string[] {
   const removed: string[] = [];
@@ -144,6 +145,5 @@ export function removeStaleTemporaries(runDir: string): string[] {
   } catch {
     /* no checkpoints yet */
   }
-  sweep(path.join(runDir, 'datasets'), (n) => /\.tmp-\d+-\d+$/.test(n));
   return removed;
 }

@@ -424,30 +424,50 @@ export class Trainer {
    */
   async loadCheckpointState(dir: string): Promise<void> {
     const file = path.join(dir, TRAINER_STATE_FILE);
-    let st: { step?: unknown; seed?: unknown; data?: unknown };
-    try {
-      st = JSON.parse((await readFileChecked(file)).toString('utf8'));
-    } catch (e) {
-      if (e instanceof ElectraError) throw e;
-      throw new ElectraError('ERR_CORRUPT_FILE', `${file}: malformed JSON: ${(e as Error).message}`);
-    }
-    if (!Number.isInteger(st.step) || (st.step as number) < 0) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: step is missing or invalid`);
+    const st = parseTrainerState((await readFileChecked(file)).toString('utf8'), file);
     if (st.seed !== this.seed) {
       throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: checkpoint was trained with seed ${String(st.seed)}, this trainer has seed ${this.seed}`);
     }
     await this.optimizer.loadState(this.model, path.join(dir, OPTIMIZER_FILE));
     if (st.data !== null && st.data !== undefined && this.data.restore) this.data.restore(st.data);
-    this.completed = st.step as number;
+    this.completed = st.step;
   }
 
   /** A trainer that continues a checkpoint exactly where it stopped, with the model loaded on `opts.device` ('auto' by default). */
   static async resume(dir: string, opts: ResumeOptions): Promise<Trainer> {
     const { precision, onDeviceNotice, ...trainerOpts } = opts;
     const model = await ElectraModel.load(dir, { device: opts.device, precision, onDeviceNotice });
-    const trainer = new Trainer({ ...trainerOpts, model });
-    await trainer.loadCheckpointState(dir);
-    return trainer;
+    try {
+      const trainer = new Trainer({ ...trainerOpts, model });
+      await trainer.loadCheckpointState(dir);
+      return trainer;
+    } catch (e) {
+      model.dispose(); // a caller falling back to an older checkpoint should not hold two models
+      throw e;
+    }
   }
+}
+
+/** What trainer.json must hold to be resumed from. */
+export interface TrainerStateFile {
+  step: number;
+  seed: unknown;
+  /** The data source's position (BatchSource.state()), or null. */
+  data: unknown;
+}
+
+/** Parses a checkpoint's trainer.json: ERR_CORRUPT_FILE naming the file for anything that is not one. */
+export function parseTrainerState(text: string, file: string): TrainerStateFile {
+  let st: unknown;
+  try {
+    st = JSON.parse(text);
+  } catch (e) {
+    throw new ElectraError('ERR_CORRUPT_FILE', `${file}: malformed JSON: ${(e as Error).message}`);
+  }
+  if (typeof st !== 'object' || st === null || Array.isArray(st)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: expected a JSON object`);
+  const o = st as Record<string, unknown>;
+  if (!Number.isSafeInteger(o.step) || (o.step as number) < 0) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: step is missing or invalid`);
+  return { step: o.step as number, seed: o.seed, data: o.data ?? null };
 }
 
 /** Device memory not yet held by the model's backend (the device's total, less what the model holds). */

@@ -14,19 +14,7 @@ import * as info from './commands/info';
 import * as tokenize from './commands/tokenize';
 import * as train from './commands/train';
 import * as vocab from './commands/vocab';
-
-/** Long flags given more than once (`--seq 32 --seq 1`), by name; `--x` and `--no-x` count as the same flag. */
-export function repeatedFlags(argv: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  for (const a of argv) {
-    if (a === '--') break;
-    const m = /^--(?:no-)?([^=]+)/.exec(a);
-    if (m) seen.set(m[1], (seen.get(m[1]) ?? 0) + 1);
-  }
-  return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
-}
-
-const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+import { camelFlag, repeatedFlags } from './repeated-flags';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   const repeated = repeatedFlags(argv);
@@ -47,7 +35,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     // A scalar flag given twice is ambiguous (yargs would combine the values): refused, naming it.
     .check((_args, opts: { array?: string[] }) => {
       const arrays = new Set(opts.array ?? []);
-      const bad = repeated.filter((k) => !arrays.has(k) && !arrays.has(camel(k)));
+      const bad = repeated.filter((k) => !arrays.has(k) && !arrays.has(camelFlag(k)));
       if (bad.length > 0) throw new Error(`${bad.map((k) => `--${k}`).join(', ')} given more than once; give each option once`);
       return true;
     }, true)

@@ -27,6 +27,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import * as zlib from 'zlib';
 
 import { ElectraError, ElectraErrorCode, isElectraErrorCode } from '../errors';
+import { describeWriteError } from '../io/append-log';
 import { writeFileAtomic } from '../io/atomic';
 import {
   BUILDER_VERSION,
@@ -355,8 +356,16 @@ export async function processTask(
   const buf = Buffer.alloc(Math.max(OUT_BUF, rec));
   let used = 0;
   let written = SHARD_HEADER_BYTES;
+  // A full disk (ENOSPC) or I/O error is one ERR_IO naming the shard; the caller removes the partial build.
+  const writeAt = (b: Buffer, n: number, at: number) => {
+    try {
+      fs.writeSync(fd, b, 0, n, at);
+    } catch (e) {
+      throw new ElectraError('ERR_IO', describeWriteError(out, e));
+    }
+  };
   const flush = () => {
-    if (used > 0) fs.writeSync(fd, buf, 0, used, written);
+    if (used > 0) writeAt(buf, used, written);
     written += used;
     used = 0;
   };
@@ -480,7 +489,7 @@ export async function processTask(
     if (!stop && inDoc) builder.endDocument();
     flush();
     const header = encodeShardHeader({ dtypeBytes, seqLen, count: stats.examples, padId: ctx.padId });
-    fs.writeSync(fd, header, 0, header.length, 0);
+    writeAt(header, header.length, 0);
   } finally {
     raw.destroy();
     fs.closeSync(fd);

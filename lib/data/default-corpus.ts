@@ -16,6 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { ElectraError } from '../errors';
+import { pidAlive } from '../run-lock';
 import { buildDataset, BuildProgress, listSources, vocabFileHash } from './dataset-builder';
 import { BUILDER_VERSION, DatasetManifest, MANIFEST_FILE } from './dataset-format';
 
@@ -102,6 +103,7 @@ export async function ensureDataset(opts: EnsureDatasetOptions): Promise<Ensured
   } catch (e) {
     throw new ElectraError('ERR_IO', `cannot create the dataset cache ${root}: ${(e as Error).message}`);
   }
+  removeAbandonedBuilds(root);
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   try {
     const res = await buildDataset({
@@ -126,4 +128,26 @@ export async function ensureDataset(opts: EnsureDatasetOptions): Promise<Ensured
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Removes partial builds (`NAME.tmp-PID-TIME`) whose building process is gone
+ * (a kill, a crash, a full disk): they would otherwise stay forever. Builds of
+ * live processes are left alone, so concurrent builds in a shared cache are safe.
+ */
+export function removeAbandonedBuilds(root: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = /\.tmp-(\d+)-\d+$/.exec(n);
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    fs.rmSync(path.join(root, n), { recursive: true, force: true });
+    removed.push(path.join(root, n));
+  }
+  return removed;
 }

@@ -189,7 +189,7 @@ function codePointLength(s: string): number {
 }
 
 /** Reads a vocab.txt as Python's `open(..., encoding="utf-8").readlines()` with universal newlines does. */
-function parseVocabText(text: string): string[] {
+export function parseVocabText(text: string): string[] {
   if (text.charCodeAt(0) === 0xfeff) {
     // Python's "utf-8" codec keeps a BOM as U+FEFF in the first token; so do we.
   }

@@ -15,7 +15,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 
 import { CheckpointManager } from '../../checkpoints';
 import { ConfigOptions, PresetName, PRESETS, electraConfig } from '../../config';
-import { checkConfigKeys } from '../../config-keys';
+import { parseConfigJson } from '../../config-keys';
 import { ArrayDataset, BatchSource } from '../../data/array-dataset';
 import { BuildProgress } from '../../data/dataset-builder';
 import { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../../data/default-corpus';
@@ -243,16 +243,7 @@ async function selectEval(argv: TrainArgs, out: string, sel: DataSelection): Pro
 }
 
 async function readConfigFile(file: string): Promise<ConfigOptions> {
-  const text = (await readFileChecked(file)).toString('utf8');
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
-    checkConfigKeys(v, file);
-    return v as ConfigOptions;
-  } catch (e) {
-    if (e instanceof ElectraError) throw e;
-    throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: ${(e as Error).message}`);
-  }
+  return parseConfigJson((await readFileChecked(file)).toString('utf8'), file);
 }
 
 /** An AUC for the log: 3 decimals, or n/a when undefined (no replaced tokens, or the MLM objective). */
