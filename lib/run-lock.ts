@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { ElectraError } from './errors';
+import { describeWriteError } from './io/append-log';
 
 export const LOCK_FILE = 'run.lock';
 
@@ -67,7 +68,7 @@ export class RunLock {
     try {
       fs.writeFileSync(tmp, JSON.stringify(me) + '\n');
     } catch (e) {
-      throw new ElectraError('ERR_IO', `cannot write ${tmp}: ${(e as Error).message}`);
+      throw new ElectraError('ERR_IO', describeWriteError(tmp, e));
     }
     try {
       for (let attempt = 0; ; attempt++) {

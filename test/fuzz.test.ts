@@ -122,9 +122,9 @@ test('dataset shards and manifest', async () => {
   const vocabFile = path.join(dir, 'vocab-ds.txt');
   fs.writeFileSync(vocabFile, [...specials, ...words].join('\n') + '\n');
   const corpus = path.join(dir, 'ds-corpus.txt');
-  fs.writeFileSync(corpus, Array.from({ length: 40 }, (_, i) => `the cat sat on the mat ${i % 2 ? '.' : ','}\nthe dog ran .\n`).join('\n'));
+  fs.writeFileSync(corpus, Array.from({ length: 200 }, (_, i) => `the cat sat on the mat ${i % 2 ? '.' : ','}\nthe dog ran .\n`).join('\n'));
   const valid = path.join(dir, 'ds-valid');
-  await buildDataset({ inputs: [corpus], outDir: valid, vocabFile, seqLen: 16, workers: 0, chunkBytes: 256 });
+  await buildDataset({ inputs: [corpus], outDir: valid, vocabFile, seqLen: 16, workers: 0, chunkBytes: 1024 });
   const manifest = JSON.parse(fs.readFileSync(path.join(valid, 'manifest.json'), 'utf8')) as { shards: { file: string }[] };
   const shardFiles = manifest.shards.map((s) => s.file);
   expect(shardFiles.length).toBeGreaterThan(1);

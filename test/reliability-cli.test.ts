@@ -128,7 +128,7 @@ describe('case 4: a full disk is one clear error and a clean exit; nothing writt
 
   test.each([
     ['a checkpoint file', 'optimizer\\.safetensors', /ERR_IO: cannot write .*optimizer\.safetensors: the disk is full \(ENOSPC\); the previous optimizer\.safetensors \(if any\) is intact/],
-    ['LATEST', 'LATEST', /ERR_IO: cannot write .*LATEST: the disk is full/],
+    ['LATEST', 'checkpoints/\\.LATEST\\.', /ERR_IO: cannot write .*LATEST: the disk is full/],
     ['the report', 'report\\.html', /ERR_IO: cannot write .*report\.html: the disk is full/],
   ])('%s: ERR_IO, LATEST still names a checkpoint that loads, no temporary left behind', (_what, pattern, message) => {
     const r0 = copyRun(`full-${pattern.replace(/\W/g, '')}`);

@@ -21,7 +21,7 @@ describe('electra-native train', () => {
       const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(lines.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
       const latest = path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'LATEST'), 'utf8').trim());
-      expect(fs.readdirSync(latest).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json', 'vocab.txt']);
+      expect(fs.readdirSync(latest).sort()).toEqual(['config.json', 'manifest.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json', 'vocab.txt']);
       expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<svg /);
       const evals = fs.readFileSync(path.join(out, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(evals.length).toBeGreaterThan(1);

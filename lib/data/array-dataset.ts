@@ -116,8 +116,8 @@ export class ArrayDataset implements BatchSource {
 
   restore(state: unknown): void {
     const s = state as ArrayDatasetState;
-    if (!s || !Number.isInteger(s.epoch) || !Number.isInteger(s.cursor) || !Number.isInteger(s.seed)) {
-      throw new ElectraError('ERR_CORRUPT_FILE', `invalid dataset position ${JSON.stringify(state)}`);
+    if (!s || !Number.isSafeInteger(s.epoch) || s.epoch < 0 || !Number.isInteger(s.cursor) || s.cursor < 0 || s.cursor > this.examples.length || !Number.isSafeInteger(s.seed)) {
+      throw new ElectraError('ERR_CORRUPT_FILE', `invalid dataset position ${JSON.stringify(state)} (expected {epoch >= 0, cursor in [0, ${this.examples.length}], seed})`);
     }
     this.pos = { ...s };
     this.shuffle();

@@ -107,6 +107,10 @@ export class ShardDataset implements BatchSource {
     this.starts = [];
     let first = 0;
     for (const s of m.shards) {
+      // A shard is a plain file name inside the dataset directory (never '', '..' or a path elsewhere).
+      if (!s || typeof s.file !== 'string' || !/^[\w.-]+$/.test(s.file) || s.file === '.' || s.file === '..' || !Number.isSafeInteger(s.examples)) {
+        throw new ElectraError('ERR_CORRUPT_FILE', `${path.join(dir, MANIFEST_FILE)}: invalid shard entry ${JSON.stringify(s)}`);
+      }
       const file = path.join(dir, s.file);
       const header = readHeader(file);
       if (header.seqLen !== m.seq_len || header.dtypeBytes !== (m.dtype === 'uint16' ? 2 : 4) || header.count !== s.examples) {
@@ -301,7 +305,12 @@ function readHeader(file: string): ShardHeader {
   }
   try {
     const b = Buffer.alloc(SHARD_HEADER_BYTES);
-    const n = fs.readSync(fd, b, 0, b.length, 0);
+    let n: number;
+    try {
+      n = fs.readSync(fd, b, 0, b.length, 0);
+    } catch (e) {
+      throw new ElectraError('ERR_IO', `cannot read ${file}: ${(e as Error).message}`);
+    }
     return decodeShardHeader(b.subarray(0, n), file, fs.fstatSync(fd).size);
   } finally {
     fs.closeSync(fd);

@@ -177,7 +177,7 @@ async function selectData(argv: TrainArgs, out: string): Promise<DataSelection> 
     return {
       data: new ArrayDataset(examples, { seed: argv.seed, padId: vocab.padId }),
       tokens: vocab.tokens,
-      ids: vocab,
+      ids: { padId: vocab.padId, unkId: vocab.unkId, clsId: vocab.clsId, sepId: vocab.sepId, maskId: vocab.maskId },
       describe: `the synthetic toy corpus (${examples.length} examples, word-level vocab ${vocab.tokens.length})`,
       info: { source: 'toy', examples: examples.length },
     };
