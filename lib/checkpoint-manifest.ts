@@ -30,10 +30,14 @@ function coveredFiles(dir: string): string[] {
     .sort();
 }
 
-/** Digests every file of `dir` and writes its manifest (atomically, last). */
-export async function writeManifest(dir: string): Promise<CheckpointManifest> {
+/**
+ * Writes `dir`'s manifest (atomically, last): the digests in `known` (of
+ * files just written, computed from memory), and every other file of `dir`
+ * digested from disk.
+ */
+export async function writeManifest(dir: string, known: Record<string, FileDigest> = {}): Promise<CheckpointManifest> {
   const files: Record<string, FileDigest> = {};
-  for (const name of coveredFiles(dir)) files[name] = await digestFile(path.join(dir, name));
+  for (const name of coveredFiles(dir)) files[name] = known[name] ?? (await digestFile(path.join(dir, name)));
   const manifest: CheckpointManifest = { format: MANIFEST_FORMAT, files };
   await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;

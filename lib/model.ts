@@ -10,6 +10,7 @@ import { ConfigOptions, ElectraConfig, electraConfig, validateConfig } from './c
 import { createOnDevice, DeviceOptions, parseDevice, parsePrecision, ResolvedDevice, toResolvedDevice } from './device';
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
+import type { FileDigest } from './io/checksum';
 import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
 import { loadNative } from './native';
 import type { NativeBatch, NativeMemoryInfo, NativeModel, NativeTensorSpec } from './native-model';
@@ -195,8 +196,8 @@ export class ElectraModel {
     }
   }
 
-  /** Writes `dir/model.safetensors` (all tensors, HF names) and `dir/config.json`, each atomically. */
-  async save(dir: string): Promise<void> {
+  /** Writes `dir/model.safetensors` (all tensors, HF names) and `dir/config.json`, each atomically; returns their digests. */
+  async save(dir: string): Promise<Record<string, FileDigest>> {
     await fs.promises.mkdir(dir, { recursive: true });
     let tensors: TensorToWrite[];
     try {
@@ -204,9 +205,9 @@ export class ElectraModel {
     } catch (e) {
       throw toElectraError(e);
     }
-    await writeFileAtomic(path.join(dir, MODEL_FILE), serializeSafetensors(tensors, { format: 'pt', electra_native: '1' }));
+    const model = await writeFileAtomic(path.join(dir, MODEL_FILE), serializeSafetensors(tensors, { format: 'pt', electra_native: '1' }));
     const config = { ...hfConfig(this.config as ElectraConfig, 'discriminator'), electra_native: this.config };
-    await writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+    return { [MODEL_FILE]: model, [CONFIG_FILE]: await writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n') };
   }
 
   /**

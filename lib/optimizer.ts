@@ -6,6 +6,7 @@
  */
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
+import type { FileDigest } from './io/checksum';
 import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
 import type { ElectraModel } from './model';
 
@@ -63,13 +64,13 @@ export class AdamW {
   }
 
   /** Writes the first and second moments of every tensor (`m/<name>`, `v/<name>`) atomically. */
-  async saveState(model: ElectraModel, file: string, metadata: Record<string, string> = {}): Promise<void> {
+  async saveState(model: ElectraModel, file: string, metadata: Record<string, string> = {}): Promise<FileDigest> {
     const tensors: TensorToWrite[] = [];
     for (const s of model.tensorSpecs()) {
       tensors.push({ name: `m/${s.name}`, shape: s.shape, data: model.native.getTensor(s.name, 'm') });
       tensors.push({ name: `v/${s.name}`, shape: s.shape, data: model.native.getTensor(s.name, 'v') });
     }
-    await writeFileAtomic(file, serializeSafetensors(tensors, { ...metadata, hyper: JSON.stringify(this.hyper) }));
+    return writeFileAtomic(file, serializeSafetensors(tensors, { ...metadata, hyper: JSON.stringify(this.hyper) }));
   }
 
   /** Restores the moments written by saveState; every tensor must be present with its shape. */

@@ -385,8 +385,8 @@ export class Trainer {
     // Nothing is written from a diverged state: LATEST keeps naming a sound checkpoint.
     assertSound(this.model, this.completed, this.maxAbsWeight);
     await fs.promises.mkdir(dir, { recursive: true });
-    await this.model.save(dir);
-    await this.optimizer.saveState(this.model, path.join(dir, OPTIMIZER_FILE), { step: String(this.completed) });
+    const digests = await this.model.save(dir);
+    digests[OPTIMIZER_FILE] = await this.optimizer.saveState(this.model, path.join(dir, OPTIMIZER_FILE), { step: String(this.completed) });
     const state = {
       format: 'electra-native-checkpoint/1',
       step: this.completed,
@@ -400,12 +400,12 @@ export class Trainer {
       optimizer: this.optimizer.hyper,
       data: this.data.state ? this.data.state() : null,
     };
-    await writeFileAtomic(path.join(dir, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+    digests[TRAINER_STATE_FILE] = await writeFileAtomic(path.join(dir, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
     for (const [file, content] of Object.entries(extraFiles)) {
       if (file === MANIFEST_FILE || file.includes('/') || file.startsWith('.')) throw new ElectraError('ERR_INVALID_ARGUMENT', `extra checkpoint file name '${file}' is not allowed`);
-      await writeFileAtomic(path.join(dir, file), content);
+      digests[file] = await writeFileAtomic(path.join(dir, file), content);
     }
-    await writeManifest(dir);
+    await writeManifest(dir, digests);
   }
 
   /** Frees the model's native memory now (see ElectraModel.dispose); the trainer is unusable afterwards. */

@@ -48,6 +48,7 @@ test(`kill -9 during checkpointing, ${TRIALS} trials: LATEST always verifies and
     }
     // The CLI takes over the dead run's lock and continues.
     const resumed = spawnSync(process.execPath, [BIN, 'train', ...TINY, '--resume', run, '--steps', String(Number(path.basename(CheckpointManager.latest(run)!).slice(5)) + 1)], { encoding: 'utf8' });
+    expect(resumed.stderr).toMatch(/removing the stale lock of pid \d+/);
     expect(resumed.stderr).toMatch(/done at step/);
     expect(resumed.status).toBe(0);
     process.stdout.write(`kill -9 harness (seed ${SEED}): ${intact}/${TRIALS} trials left a LATEST that verifies and resumes (${killedMidRun} killed mid-run)\n`);

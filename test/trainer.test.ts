@@ -110,7 +110,7 @@ describe('Trainer on the CPU', () => {
       const first = trainer(tinyModel(), { steps: 100 });
       await first.train({ steps: 10 });
       await first.saveCheckpoint(dir);
-      expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json']);
+      expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'manifest.json', 'model.safetensors', 'optimizer.safetensors', 'trainer.json']);
 
       const resumed = await Trainer.resume(dir, {
         device: 'cpu',

@@ -3,15 +3,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ElectraError } from '../errors';
 import { describeWriteError } from './append-log';
+import { crc32c, FileDigest } from './checksum';
 
-/** Writes `data` to `file` so that a reader sees either the old or the new content, never a torn file. */
-export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+/**
+ * Writes `data` to `file` so that a reader sees either the old or the new
+ * content, never a torn file. Returns the size and CRC-32C of what was written
+ * (computed from memory: no read-back), for checkpoint manifests.
+ */
+export async function writeFileAtomic(file: string, data: Buffer | string): Promise<FileDigest> {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
     const fh = await fs.promises.open(tmp, 'w');
     try {
-      await fh.writeFile(data);
+      await fh.writeFile(buf);
       await fh.sync();
     } finally {
       await fh.close();
@@ -28,6 +34,7 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
     } catch {
       /* directory fsync unsupported */
     }
+    return { bytes: buf.length, crc32c: crc32c(buf).toString(16).padStart(8, '0') };
   } catch (e) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw new ElectraError('ERR_IO', `${describeWriteError(file, e)}; the previous ${path.basename(file)} (if any) is intact`);
