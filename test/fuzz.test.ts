@@ -13,6 +13,7 @@ import { MANIFEST_FORMAT, parseManifest } from '../lib/checkpoint-manifest';
 import { parseConfigJson } from '../lib/config-keys';
 import { parseVocabText } from '../lib/data/tokenizer';
 import { parseSafetensors } from '../lib/io/safetensors';
+import { readConll, readGlue, readTable } from '../lib/finetune/data';
 import { parseTrainerState } from '../lib/trainer';
 import { mutateBytes, mutateJson, mutateJsonText, rng } from './fuzz/mutate';
 
@@ -143,4 +144,29 @@ test('dataset shards and manifest', async () => {
       fs.rmSync(d, { recursive: true, force: true });
     }
   });
+});
+
+test('GLUE TSV', async () => {
+  const mrpc = Buffer.from('Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tThe cat sat .\tA cat sat .\n0\t3\t4\tThe dog ran .\tIt rained .\n');
+  const stsb = Buffer.from('index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tmain\tf\t2012\t1\tnone\tnone\tA man plays .\tA man plays guitar .\t4.2\n');
+  const cola = Buffer.from('gj04\t1\t\tThe cat sat on the mat .\ngj04\t0\t*\tCat the mat on sat .\n');
+  const inputs: [string, Buffer][] = [['mrpc', mrpc], ['stsb', stsb], ['cola', cola]];
+  await fuzz('GLUE TSV', CASES, (r) => {
+    const [task, bytes] = inputs[Math.floor(r() * inputs.length)];
+    readGlue(task, mutateBytes(bytes, r), `${task}.tsv`, { requireLabels: r() < 0.3 });
+  });
+});
+
+test('CSV / JSONL tables', async () => {
+  const csv = Buffer.from('id,text,label\n1,"the cat, sat",pos\n2,"a ""quoted"" dog",neg\n');
+  const jsonl = Buffer.from('{"id": 1, "text": "the cat", "label": "pos"}\n{"id": 2, "text": "a dog", "label": "neg"}\n');
+  await fuzz('CSV/JSONL tables', CASES, (r) => {
+    const json = r() < 0.5;
+    readTable(mutateBytes(json ? jsonl : csv, r), json ? 'd.jsonl' : 'd.csv', { textColumn: 'text', labelColumn: 'label' });
+  });
+});
+
+test('CoNLL', async () => {
+  const conll = Buffer.from('-DOCSTART- O\n\nThe DET\ncat NOUN\nsat VERB\n\nA DET\ndog NOUN\n');
+  await fuzz('CoNLL', CASES, (r) => readConll(mutateBytes(conll, r), 'pos.conll', { requireLabels: r() < 0.3 }));
 });
