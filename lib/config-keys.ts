@@ -68,10 +68,14 @@ function checkKeys(obj: Record<string, unknown>, known: readonly string[], where
   }
 }
 
-/** Throws ERR_INVALID_ARGUMENT naming the first unknown key of config options (nested encoder sizes included). */
-export function checkConfigKeys(opts: object, source = ''): void {
+/**
+ * Throws ERR_INVALID_ARGUMENT naming the first unknown key of config options
+ * (nested encoder sizes included). `extraKeys`: other top-level keys the
+ * caller accepts in the same object (e.g. training settings in a --config file).
+ */
+export function checkConfigKeys(opts: object, source = '', extraKeys: readonly string[] = []): void {
   const o = opts as Record<string, unknown>;
-  checkKeys(o, Object.keys(OPTION_KEYS), source);
+  checkKeys(o, [...Object.keys(OPTION_KEYS), ...extraKeys], source);
   for (const enc of ['discriminator', 'generator'] as const) {
     const e = o[enc];
     if (e === undefined) continue;
@@ -83,7 +87,7 @@ export function checkConfigKeys(opts: object, source = ''): void {
 }
 
 /** Parses a JSON file of config options (the CLI's --config): an object with known keys only, else ERR_INVALID_ARGUMENT naming the file. */
-export function parseConfigJson(text: string, file: string): ConfigOptions {
+export function parseConfigJson(text: string, file: string, extraKeys: readonly string[] = []): ConfigOptions {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -91,6 +95,6 @@ export function parseConfigJson(text: string, file: string): ConfigOptions {
     throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: ${(e as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ElectraError('ERR_INVALID_ARGUMENT', `${file}: expected a JSON object`);
-  checkConfigKeys(v, file);
+  checkConfigKeys(v, file, extraKeys);
   return v as ConfigOptions;
 }
