@@ -152,7 +152,9 @@ class CudaBackend final : public Backend {
   Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                             const int32_t* types, int64_t B, int64_t S, int64_t E) override {
     ON_DEVICE();
-    return cuda::embedding_backward(dwte, dwpe, dwtt, dout, ids, types, B, S, E, stream_);
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::embedding_backward_workspace_floats(B, S, E)));
+    return cuda::embedding_backward(dwte, dwpe, dwtt, dout, ids, types, B, S, E, stream_, splitk_.data(),
+                                    int64_t(splitk_.size()));
   }
   Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) override {
     ON_DEVICE();
@@ -326,7 +328,8 @@ class CudaBackend final : public Backend {
   const std::string desc_;
   cudaStream_t stream_ = nullptr;
   DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
-  // Partial sums of the split reductions (split-K GEMMs, LayerNorm dgamma/dbeta),
+  // Partial sums of the split reductions (split-K GEMMs, LayerNorm dgamma/dbeta,
+  // the token-type embedding gradient),
   // used by one op at a time on stream_; grown to the largest need.
   DeviceBuffer<float> splitk_;
   DeviceBuffer<uint8_t> decay_;

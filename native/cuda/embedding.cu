@@ -1,4 +1,7 @@
 // Embedding sum and row gather, forward and backward (see ops_cuda.h).
+#include <algorithm>
+#include <string>
+
 #include "cuda/cuda_util.h"
 #include "cuda/ops_cuda.h"
 
@@ -70,6 +73,53 @@ __global__ void embedding_bwd_small_kernel(float* __restrict__ dw, const float* 
   if (seen) dw[t * E + e] += acc;
 }
 
+// The same sums with the rows split into gridDim.z chunks, for enough blocks
+// to fill the GPU (the token-type table has 2 rows: 8 blocks otherwise, each
+// reading all B*S rows). Block (t, column chunk, row chunk z) writes its sum
+// over rows [z*rows, (z+1)*rows) to partial[(z*kSmallRows + t)*E + e] and
+// whether id t occurred there to seen[z*kSmallRows + t];
+// embedding_small_finish_kernel adds the chunks in chunk order.
+__global__ void embedding_bwd_small_partial_kernel(float* __restrict__ partial, float* __restrict__ seen,
+                                                   const float* __restrict__ dout,
+                                                   const int32_t* __restrict__ ids, int64_t N, int64_t E,
+                                                   int64_t rows) {
+  const int64_t t = blockIdx.x;
+  const int64_t e = int64_t(blockIdx.y) * blockDim.x + threadIdx.x;
+  const int64_t z = blockIdx.z;
+  const int64_t r0 = z * rows, r1 = min(N, r0 + rows);
+  float acc = 0.f;
+  bool any = false;
+  for (int64_t r = r0; r < r1; ++r)
+    if (ids[r] == t) {
+      if (e < E) acc += dout[r * E + e];
+      any = true;
+    }
+  if (e < E) partial[(z * gridDim.x + t) * E + e] = acc;
+  if (blockIdx.y == 0 && threadIdx.x == 0) seen[z * gridDim.x + t] = any ? 1.f : 0.f;
+}
+
+__global__ void embedding_small_finish_kernel(float* __restrict__ dw, const float* __restrict__ partial,
+                                              const float* __restrict__ seen, int64_t chunks, int64_t E) {
+  const int64_t t = blockIdx.x;
+  const int64_t e = int64_t(blockIdx.y) * blockDim.x + threadIdx.x;
+  if (e >= E) return;
+  float acc = 0.f;
+  bool any = false;
+  for (int64_t z = 0; z < chunks; ++z) {
+    acc += partial[(z * gridDim.x + t) * E + e];
+    any = any || seen[z * gridDim.x + t] != 0.f;
+  }
+  if (any) dw[t * E + e] += acc;
+}
+
+// Row chunks of the small-table path: about two waves of 132 SMs at 16
+// blocks/SM, at least 64 rows each.
+int64_t small_chunks(int64_t N, int64_t E) {
+  const int64_t blocks = kSmallRows * ((E + 127) / 128);
+  const int64_t want = (2 * 132 * 16 + blocks - 1) / blocks;
+  return std::max<int64_t>(1, std::min(want, (N + 63) / 64));
+}
+
 __global__ void gather_rows_kernel(float* __restrict__ out, const float* __restrict__ inp,
                                    const int32_t* __restrict__ rows, int64_t R, int64_t C) {
   const int64_t total = R * C;
@@ -102,9 +152,15 @@ Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, c
   return launch_status("embedding_fwd_kernel");
 }
 
+int64_t embedding_backward_workspace_floats(int64_t B, int64_t S, int64_t E) {
+  if (B * S * E <= 0) return 0;
+  const int64_t chunks = small_chunks(B * S, E);
+  return chunks > 1 ? chunks * kSmallRows * (E + 1) : 0;
+}
+
 Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout,
                           const int32_t* ids, const int32_t* types, int64_t B, int64_t S,
-                          int64_t E, cudaStream_t stream) {
+                          int64_t E, cudaStream_t stream, float* workspace, int64_t workspace_floats) {
   if (B * S * E <= 0) return Status::Ok();
   if (dwpe) {
     embedding_bwd_pos_kernel<<<grid_for(S * E, kThreads), kThreads, 0, stream>>>(dwpe, dout, B,
@@ -118,8 +174,22 @@ Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* do
   }
   if (dwtt) {
     const dim3 grid(kSmallRows, unsigned((E + 127) / 128));
-    embedding_bwd_small_kernel<<<grid, 128, 0, stream>>>(dwtt, dout, types, B * S, E);
-    CUDA_LAUNCH_CHECK("embedding_bwd_small_kernel");
+    const int64_t need = embedding_backward_workspace_floats(B, S, E);
+    if (workspace != nullptr && need > 0) {
+      if (workspace_floats < need)
+        return InvalidArgument("cuda::embedding_backward: workspace of " + std::to_string(workspace_floats) +
+                               " floats, needs " + std::to_string(need));
+      const int64_t chunks = small_chunks(B * S, E), rows = (B * S + chunks - 1) / chunks;
+      float* seen = workspace + chunks * kSmallRows * E;
+      embedding_bwd_small_partial_kernel<<<dim3(grid.x, grid.y, unsigned(chunks)), 128, 0, stream>>>(
+          workspace, seen, dout, types, B * S, E, rows);
+      CUDA_LAUNCH_CHECK("embedding_bwd_small_partial_kernel");
+      embedding_small_finish_kernel<<<grid, 128, 0, stream>>>(dwtt, workspace, seen, chunks, E);
+      CUDA_LAUNCH_CHECK("embedding_small_finish_kernel");
+    } else {
+      embedding_bwd_small_kernel<<<grid, 128, 0, stream>>>(dwtt, dout, types, B * S, E);
+      CUDA_LAUNCH_CHECK("embedding_bwd_small_kernel");
+    }
     // type ids >= kSmallRows (no preset has them): ordered scatter as for words
     embedding_bwd_scatter_kernel<<<64, 128, 0, stream>>>(dwtt, dout, types, B * S, E, kSmallRows);
     CUDA_LAUNCH_CHECK("embedding_bwd_scatter_kernel(types)");

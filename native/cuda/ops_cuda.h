@@ -39,11 +39,17 @@ constexpr int kReduceBlocks = 256;
 Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                          const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E,
                          cudaStream_t stream = 0);
-// dwpe is a deterministic per-position sum over the batch; dwte and dwtt
-// scatter-add with atomicAdd.
+// dwpe is a deterministic per-position sum over the batch; dwte and dwtt add
+// the rows in token order (deterministic). With a workspace of
+// embedding_backward_workspace_floats(B, S, E) floats (0: not needed), dwtt's
+// small table splits the tokens into chunks for enough blocks to fill the
+// GPU, then adds the chunks in chunk order. A smaller workspace is an
+// InvalidArgument.
 Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout,
                           const int32_t* ids, const int32_t* types, int64_t B, int64_t S,
-                          int64_t E, cudaStream_t stream = 0);
+                          int64_t E, cudaStream_t stream = 0, float* workspace = nullptr,
+                          int64_t workspace_floats = 0);
+int64_t embedding_backward_workspace_floats(int64_t B, int64_t S, int64_t E);
 Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C,
                    cudaStream_t stream = 0);
 // atomicAdd: rows may repeat.

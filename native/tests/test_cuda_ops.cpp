@@ -166,6 +166,34 @@ TEST(cuda_layernorm_params_split_rows) {
     }
 }
 
+// The token-type gradient with the tokens split into chunks (the backend's
+// path, with a workspace): against the CPU, and the same bits twice.
+TEST(cuda_embedding_types_split_rows) {
+  if (!have_gpu()) return;
+  for (int64_t T : {int64_t(2), int64_t(8)}) {
+    const int64_t B = 24, S = 100, E = 130, N = B * S;
+    const int64_t ws_floats = electra::cuda::embedding_backward_workspace_floats(B, S, E);
+    CHECK(ws_floats > 0) << "tokens not split";
+    auto types = rand_ids(N, T), ids = rand_ids(N, 50);
+    auto dout = rand_vec(N * E), dwtt = rand_vec(T * E);
+    auto cpu = dwtt;
+    electra::cpu::embedding_backward(nullptr, nullptr, cpu.data(), dout.data(), ids.data(), types.data(), B, S, E);
+    DevGuarded<int32_t> d_types(types), d_ids(ids);
+    DevGuarded<float> d_dout(dout), d_ws(std::vector<float>(static_cast<size_t>(ws_floats), 0.f));
+    std::vector<float> first;
+    for (int run = 0; run < 2; ++run) {
+      DevGuarded<float> d_dwtt(dwtt);
+      check_ok(electra::cuda::embedding_backward(nullptr, nullptr, d_dwtt.data(), d_dout.data(), d_ids.data(),
+                                                 d_types.data(), B, S, E, 0, d_ws.data(), ws_floats),
+               "embedding_backward (types, split rows)");
+      const auto got = d_dwtt.get("dwtt split");
+      compare(got, cpu, 1e-5, tag("embedding dwtt split rows", T, E));
+      if (run == 0) first = got;
+      else CHECK(etest::bit_equal(first.data(), got.data(), T * E)) << "dwtt not deterministic";
+    }
+  }
+}
+
 TEST(cuda_gelu_residual) {
   if (!have_gpu()) return;
   for (int64_t a : etest::odd_sizes())
