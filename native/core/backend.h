@@ -116,6 +116,9 @@ class Backend {
   // *loss_sum = sum_i loss_i (backend double).
   virtual Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
                                       const float* weights, int64_t N, float grad_scale) = 0;
+  // *loss_sum = sum_i (pred_i - target_i)^2 (backend double); cpu::mse_forward_backward.
+  virtual Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
+                                      int64_t N, float grad_scale) = 0;
   // cpu::gumbel_sample: sampled[R] from logits[R,V].
   virtual Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                                uint64_t offset) = 0;

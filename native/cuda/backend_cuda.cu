@@ -224,6 +224,11 @@ class CudaBackend final : public Backend {
     return cuda::bce_forward_backward(loss_sum, scratch_.data(), dlogits, logits, labels, weights, N, grad_scale,
                                       stream_);
   }
+  Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target, int64_t N,
+                              float grad_scale) override {
+    ON_DEVICE();
+    return cuda::mse_forward_backward(loss_sum, dpred, pred, target, N, grad_scale, stream_);
+  }
   Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                        uint64_t offset) override {
     ON_DEVICE();
@@ -244,6 +249,19 @@ class CudaBackend final : public Backend {
   Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
                             const AdamWHyper& hp) override {
     ON_DEVICE();
+    // Layer-wise learning rates (fine-tuning): one launch per tensor with its
+    // own rate. Pre-training keeps the single masked launch.
+    bool scaled = false;
+    for (const auto& s : table.specs()) scaled = scaled || s.lr_scale != 1.0f;
+    if (scaled) {
+      for (const auto& s : table.specs()) {
+        AdamWHyper h = hp;
+        h.lr = hp.lr * s.lr_scale;
+        ELECTRA_RETURN_IF_ERROR(cuda::adamw_update(params + s.offset, grads + s.offset, m + s.offset,
+                                                   v + s.offset, s.numel, h, s.decay, stream_));
+      }
+      return Status::Ok();
+    }
     ELECTRA_RETURN_IF_ERROR(decay_mask(table));
     return cuda::adamw_update_masked(params, grads, m, v, decay_.data(), table.total(), hp, stream_);
   }

@@ -115,6 +115,10 @@ Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlog
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
                             int64_t N, float grad_scale, cudaStream_t stream = 0);
+// *loss_sum (device double) = sum_i (pred_i - target_i)^2; dpred as cpu::mse_forward_backward.
+// One thread sums in index order (N is a regression batch), as the CPU does.
+Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
+                            int64_t N, float grad_scale, cudaStream_t stream = 0);
 
 // ---------------------------------------------------------------- adamw.cu
 // The bias-correction factors are computed on the host exactly as the CPU does.

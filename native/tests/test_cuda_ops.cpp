@@ -319,6 +319,24 @@ TEST(cuda_bce) {
     }
 }
 
+TEST(cuda_mse) {
+  if (!have_gpu()) return;
+  for (int64_t n : etest::odd_sizes()) {
+    auto x = rand_vec(n, -3.f, 3.f), y = rand_vec(n, 0.f, 5.f);
+    std::vector<float> dl(static_cast<size_t>(n));
+    const double sum = electra::cpu::mse_forward_backward(dl.data(), x.data(), y.data(), n, 0.25f);
+    DevGuarded<float> d_x(x), d_y(y), d_dl(std::vector<float>(static_cast<size_t>(n), 0.f));
+    DeviceBuffer<double> d_sum;
+    check_ok(d_sum.alloc(1), "alloc");
+    check_ok(electra::cuda::mse_forward_backward(d_sum.data(), d_dl.data(), d_x.data(), d_y.data(), n, 0.25f),
+             "mse_forward_backward");
+    compare(d_dl.get("mse dpred"), dl, 1e-6, tag("mse dpred", n, false));
+    double g = 0;
+    check_ok(electra::cuda::copy_to_host(&g, d_sum.data(), 1), "copy sum");
+    CHECK(std::fabs(g - sum) <= 1e-12 * std::fabs(sum) + 1e-15) << "mse sum " << g << " vs " << sum;
+  }
+}
+
 TEST(cuda_adamw) {
   if (!have_gpu()) return;
   for (int64_t a : etest::odd_sizes())

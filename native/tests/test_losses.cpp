@@ -274,3 +274,37 @@ TEST(bce_extreme_logits_and_thread_independence) {
   electra::set_num_threads(saved);
   CHECK(s1 == s2) << "bce sum depends on the thread count";
 }
+
+// Squared error (regression heads): sum vs float64, the written gradient vs
+// the float64 analytic one and central differences of the float64 loss, and
+// in place bit for bit.
+TEST(mse_vs_float64_and_fd) {
+  using electra::cpu::mse_forward_backward;
+  for (int64_t N : {int64_t(1), int64_t(7), int64_t(32), int64_t(1000)}) {
+    const std::vector<float> x = etest::rand_vec(N, -3.f, 3.f), y = etest::rand_vec(N, 0.f, 5.f);
+    const float scale = 1.0f / float(N);
+    etest::Guarded d(N);
+    const double sum = mse_forward_backward(d.data(), x.data(), y.data(), N, scale);
+    CHECK(d.intact());
+    double sum_ref = 0, num = 0, den = 1e-30, fd_num = 0;
+    const double h = 1e-4;
+    for (int64_t i = 0; i < N; ++i) {
+      const double diff = double(x[i]) - double(y[i]);
+      sum_ref += diff * diff;
+      const double g = 2.0 * scale * diff;
+      num = std::fmax(num, std::fabs(g - d[i]));
+      den = std::fmax(den, std::fabs(g));
+      const double lp = scale * (diff + h) * (diff + h), lm = scale * (diff - h) * (diff - h);
+      fd_num = std::fmax(fd_num, std::fabs((lp - lm) / (2 * h) - d[i]));
+    }
+    CHECK_LT(std::fabs(sum - sum_ref) / std::fmax(sum_ref, 1e-30), 1e-12) << "mse sum N=" << N;
+    CHECK_LT(num / den, 1e-6) << "mse dpred N=" << N;
+    CHECK_LT(fd_num / den, 1e-4) << "mse FD N=" << N;
+    etest::Guarded buf(N);
+    std::copy(x.begin(), x.end(), buf.data());
+    const double sum2 = mse_forward_backward(buf.data(), buf.data(), y.data(), N, scale);
+    CHECK(buf.intact());
+    CHECK(sum2 == sum) << "in-place mse sum";
+    for (int64_t i = 0; i < N; ++i) CHECK(buf[i] == d[i]) << "in-place mse dpred";
+  }
+}

@@ -134,6 +134,11 @@ class CpuBackend final : public Backend {
     *loss_sum = cpu::bce_forward_backward(dlogits, logits, labels, weights, N, grad_scale);
     return Status::Ok();
   }
+  Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target, int64_t N,
+                              float grad_scale) override {
+    *loss_sum = cpu::mse_forward_backward(dpred, pred, target, N, grad_scale);
+    return Status::Ok();
+  }
   Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                        uint64_t offset) override {
     cpu::gumbel_sample(sampled, logits, R, V, T, seed, offset);

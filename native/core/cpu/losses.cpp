@@ -1,8 +1,9 @@
 // Fused losses: softmax cross-entropy at selected rows (the generator's MLM
-// head) and sigmoid binary cross-entropy (the discriminator's replaced-token
-// head), each computing its loss and WRITING its logits gradient in one pass
-// over the data. Both may run in place (dlogits == logits): every element is
-// read before the same element is written.
+// head, the fine-tuning classifiers), sigmoid binary cross-entropy (the
+// discriminator's replaced-token head) and squared error (regression heads),
+// each computing its loss and WRITING its logits gradient in one pass over the
+// data. All may run in place (dlogits == logits): every element is read before
+// the same element is written.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -95,6 +96,18 @@ double bce_forward_backward(float* dlogits, const float* logits, const float* la
 
   double total = 0.0;
   for (double s : partial) total += s;
+  return total;
+}
+
+double mse_forward_backward(float* dpred, const float* pred, const float* target, int64_t N,
+                            float grad_scale) {
+  // N is a batch of regression outputs (tens of values): one thread, in order.
+  double total = 0.0;
+  for (int64_t i = 0; i < N; ++i) {
+    const double diff = static_cast<double>(pred[i]) - static_cast<double>(target[i]);
+    total += diff * diff;
+    if (dpred) dpred[i] = static_cast<float>(2.0 * static_cast<double>(grad_scale) * diff);
+  }
   return total;
 }
 

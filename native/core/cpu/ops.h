@@ -135,6 +135,13 @@ void crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogit
 double bce_forward_backward(float* dlogits, const float* logits, const float* labels,
                             const float* weights, int64_t N, float grad_scale);
 
+// Squared error (the regression head's loss, as torch MSELoss before its mean),
+// fused with its backward:
+//   loss_i = (x_i - y_i)^2;  dpred[i] = grad_scale * 2 * (x_i - y_i)  (WRITTEN; may alias pred)
+// Returns sum_i loss_i in double (callers divide by N for the mean).
+double mse_forward_backward(float* dpred, const float* pred, const float* target, int64_t N,
+                            float grad_scale);
+
 // --------------------------------------------------------------- adamw.cpp
 struct AdamWHyper {
   float lr = 1e-3f;
@@ -150,7 +157,8 @@ struct AdamWHyper {
 // p -= lr * (mh / (sqrt(vh) + eps) + (decay ? wd * p : 0))   (decoupled decay)
 void adamw_update(float* params, const float* grads, float* m, float* v, int64_t n,
                   const AdamWHyper& hp, bool decay);
-// Applies adamw_update tensor by tensor, with each spec's decay flag.
+// Applies adamw_update tensor by tensor, with each spec's decay flag and its
+// learning rate hp.lr * spec.lr_scale.
 void adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m,
                         float* v, const AdamWHyper& hp);
 
