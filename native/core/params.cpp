@@ -1,5 +1,6 @@
 #include "params.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -28,6 +29,17 @@ const TensorSpec* ParamTable::find(const std::string& name) const {
   for (const auto& s : specs_)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+Status ParamTable::set_lr_scale(const std::string& name, float scale) {
+  if (!(scale > 0.0f) || !std::isfinite(scale))
+    return InvalidArgument("learning-rate scale of " + name + " must be finite and positive");
+  for (auto& s : specs_)
+    if (s.name == name) {
+      s.lr_scale = scale;
+      return Status::Ok();
+    }
+  return InvalidArgument("no tensor named " + name);
 }
 
 static float* alloc_floats(int64_t n) {

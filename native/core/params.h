@@ -17,6 +17,9 @@ struct TensorSpec {
   int64_t offset = 0;          // in floats, into the parameter buffer
   int64_t numel = 0;
   bool decay = true;           // AdamW weight decay applies (false for LayerNorm and biases)
+  // Multiplies the learning rate of this tensor: layer-wise decay when
+  // fine-tuning (layer_lr_scales, finetune_model.h); 1 in pre-training.
+  float lr_scale = 1.0f;
 };
 
 class ParamTable {
@@ -27,6 +30,8 @@ class ParamTable {
   int64_t total() const { return total_; }
   // nullptr when absent.
   const TensorSpec* find(const std::string& name) const;
+  // Sets one tensor's learning-rate multiplier; kInvalidArgument when absent or not finite and positive.
+  Status set_lr_scale(const std::string& name, float scale);
 
  private:
   std::vector<TensorSpec> specs_;

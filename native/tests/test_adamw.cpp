@@ -1,6 +1,7 @@
 // adamw_update / adamw_update_table vs a float64 reference over several steps,
 // with and without bias correction, decay on one tensor and off on the other
-// (a ParamTable with two tensors).
+// (a ParamTable with two tensors), and a layer-wise learning-rate scale on
+// the first (each tensor's rate is lr * lr_scale).
 //
 // Tolerance: params, m and v vs float64 after every step, relative to the
 // largest magnitude of each reference tensor: < 1e-5.
@@ -36,6 +37,9 @@ TEST(adamw_table_vs_float64_several_steps) {
   electra::ParamTable table;
   CHECK(table.add("encoder.weight", {33, 7}, true).ok());
   CHECK(table.add("encoder.LayerNorm.bias", {129}, false).ok());
+  CHECK(table.set_lr_scale("encoder.weight", 0.64f).ok());
+  CHECK(table.set_lr_scale("missing", 0.5f).code() == electra::StatusCode::kInvalidArgument);
+  CHECK(table.set_lr_scale("encoder.weight", 0.0f).code() == electra::StatusCode::kInvalidArgument);
   const int64_t n = table.total();
   for (bool bc : {false, true}) {
     etest::Guarded p(n), m(n, 0.f), v(n, 0.f);
@@ -53,7 +57,11 @@ TEST(adamw_table_vs_float64_several_steps) {
       for (int64_t i = 1; i < n; i += 11) g[i] *= 1e3f;   // and large ones
       electra::cpu::adamw_update_table(table, p.data(), g.data(), m.data(), v.data(), hp);
       const std::vector<double> gd(g.begin(), g.end());
-      for (const auto& s : table.specs()) ref_step(pr, gd, mr, vr, s.offset, s.numel, hp, s.decay);
+      for (const auto& s : table.specs()) {
+        AdamWHyper hs = hp;
+        hs.lr = hp.lr * s.lr_scale;
+        ref_step(pr, gd, mr, vr, s.offset, s.numel, hs, s.decay);
+      }
       CHECK(p.intact() && m.intact() && v.intact());
       CHECK(etest::all_finite(p.data(), n) && etest::all_finite(m.data(), n) &&
             etest::all_finite(v.data(), n));

@@ -35,9 +35,12 @@ void adamw_update(float* params, const float* grads, float* m, float* v, int64_t
 
 void adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m,
                         float* v, const AdamWHyper& hp) {
-  for (const TensorSpec& s : table.specs())
-    adamw_update(params + s.offset, grads + s.offset, m + s.offset, v + s.offset, s.numel, hp,
+  for (const TensorSpec& s : table.specs()) {
+    AdamWHyper h = hp;
+    h.lr = hp.lr * s.lr_scale;
+    adamw_update(params + s.offset, grads + s.offset, m + s.offset, v + s.offset, s.numel, h,
                  s.decay);
+  }
 }
 
 }  // namespace cpu
