@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "finetune_wrap.h"
 #include "model_wrap.h"
 
 namespace electra_addon {
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bench", MakeBenchOps(env));
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   RegisterModel(env, exports);
+  RegisterFinetuneModel(env, exports);
   return exports;
 }
 

@@ -11,13 +11,13 @@
 #include "async.h"
 #include "core/electra_model.h"
 #include "errors.h"
+#include "js_read.h"
 
 namespace electra_addon {
-namespace {
 
 using electra::Status;
 
-// --- reading plain JS objects --------------------------------------------
+// --- reading plain JS objects (js_read.h) ---------------------------------
 double Num(const Napi::Object& o, const char* key, const char* ctx, bool required, double def) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) {
@@ -160,21 +160,6 @@ electra::ExecOptions ReadExecOptions(const Napi::Value& v) {
   return ex;
 }
 
-// Owned copy of a batch, so JS may reuse its arrays while the step runs.
-struct BatchCopy {
-  std::vector<int32_t> ids, types, mask;
-  int64_t rows = 0, seq = 0;
-  electra::Batch view() const {
-    electra::Batch b;
-    b.input_ids = ids.data();
-    b.token_type_ids = types.empty() ? nullptr : types.data();
-    b.attention_mask = mask.empty() ? nullptr : mask.data();
-    b.rows = rows;
-    b.seq_len = seq;
-    return b;
-  }
-};
-
 BatchCopy ReadBatch(const Napi::Value& v) {
   const char* ctx = "batch";
   Napi::Object o = Obj(v, ctx, "batch");
@@ -189,6 +174,14 @@ BatchCopy ReadBatch(const Napi::Value& v) {
   b.mask = Ints(o, "attentionMask", ctx, false, n);
   return b;
 }
+
+Napi::Float32Array ToF32(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+
+namespace {
 
 Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
   Napi::Object o = Napi::Object::New(env);
@@ -213,12 +206,6 @@ Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
   o.Set("discHistOriginal", ho);
   o.Set("skipped", m.skipped);
   return o;
-}
-
-Napi::Float32Array ToF32(Napi::Env env, const std::vector<float>& v) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
-  return a;
 }
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
