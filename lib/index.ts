@@ -65,3 +65,12 @@ export { RunLock, LOCK_FILE } from './run-lock';
 export type { LockHolder } from './run-lock';
 export { planMemory, countParameters, activationBytes } from './memory-plan';
 export type { MemoryPlan, StepShape } from './memory-plan';
+
+// Fine-tuning: the classifier model, its trainer and the paper's recipe.
+export { ClassifierModel, FINETUNE_CONFIG_KEY, argmaxRows } from './finetune/model';
+export type { ClassifierConfig, ClassifierCreateOptions, ClassifierSaveOptions, ClassifierTensorSpec, EncoderConfig } from './finetune/model';
+export { FinetuneTrainer, FINETUNE_STATE_FILE, FINETUNE_OPTIMIZER_FILE } from './finetune/trainer';
+export type { FinetuneTrainerOptions, FinetuneRunOptions, FinetuneResult, FinetuneStepMetrics, FinetuneEvalMetrics } from './finetune/trainer';
+export { finetuneRecipe, validateRecipe, recipeSize, FINETUNE_RECIPES, FINETUNE_DEFAULTS, SMALL_TASK_EXAMPLES } from './finetune/recipe';
+export type { FinetuneHyperParameters, RecipeSize } from './finetune/recipe';
+export type { TaskKind, TaskSpec, EncodedExamples } from './finetune/task';

@@ -311,7 +311,7 @@ export interface LoadOptions extends DeviceOptions {
 }
 
 /** Special token ids from `dir/vocab.txt` (one token per line), when there is one. */
-function specialIds(dir: string): Partial<ElectraConfig> {
+export function specialIds(dir: string): Partial<ElectraConfig> {
   const file = path.join(dir, 'vocab.txt');
   if (!fs.existsSync(file)) return {};
   const ids = new Map(fs.readFileSync(file, 'utf8').split('\n').map((t, i) => [t.replace(/\r$/, ''), i]));
@@ -331,7 +331,7 @@ export function hfGeneratorName(n: string): string | null {
   return n;
 }
 
-async function readJson(file: string): Promise<Record<string, unknown>> {
+export async function readJson(file: string): Promise<Record<string, unknown>> {
   const buf = await readFileChecked(file);
   try {
     const v = JSON.parse(buf.toString('utf8')) as unknown;
@@ -343,7 +343,7 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
 }
 
 /** Reads an HF ELECTRA config.json into config options (its encoder as `discriminator`). */
-function configFromHf(raw: Record<string, unknown>, file: string): ConfigOptions & { discriminator: ElectraConfig['discriminator'] } {
+export function configFromHf(raw: Record<string, unknown>, file: string): ConfigOptions & { discriminator: ElectraConfig['discriminator'] } {
   const num = (k: string, def?: number): number => {
     const v = raw[k];
     if (v === undefined && def !== undefined) return def;

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 
 import { ElectraError } from './errors';
+import type { NativeFinetuneModelConstructor } from './native-finetune';
 import type { NativeModelConstructor } from './native-model';
 
 /** One CUDA device, as reported by info(). */
@@ -138,6 +139,8 @@ export interface NativeBinding {
   crc32c(data: ArrayBufferView, prev?: number): number;
   /** The native ELECTRA model (native/addon/model_wrap.cpp); typed in native-model.ts. */
   Model: NativeModelConstructor;
+  /** The native fine-tuning model (native/addon/finetune_wrap.cpp); typed in native-finetune.ts. */
+  FinetuneModel: NativeFinetuneModelConstructor;
 }
 
 /** The package root: lib/ and dist/ both sit one level below it. */

@@ -9,19 +9,19 @@ export interface MetricRow {
   [k: string]: number | string | undefined;
 }
 
-interface Series {
+export interface Series {
   name: string;
   color: string;
   points: Array<[number, number]>;
   dots?: boolean;
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** Mean over a trailing window, so noisy per-step curves stay readable. */
-function smooth(points: Array<[number, number]>, window: number): Array<[number, number]> {
+export function smooth(points: Array<[number, number]>, window: number): Array<[number, number]> {
   if (window <= 1) return points;
   const out: Array<[number, number]> = [];
   let sum = 0;
@@ -34,14 +34,14 @@ function smooth(points: Array<[number, number]>, window: number): Array<[number,
 }
 
 /** Keeps at most `max` points (evenly spaced) so a long run's SVG stays small. */
-function thin(points: Array<[number, number]>, max: number): Array<[number, number]> {
+export function thin(points: Array<[number, number]>, max: number): Array<[number, number]> {
   if (points.length <= max) return points;
   const out: Array<[number, number]> = [];
   for (let i = 0; i < max; i++) out.push(points[Math.round((i * (points.length - 1)) / (max - 1))]);
   return out;
 }
 
-function chart(title: string, series: Series[], opts: { log?: boolean } = {}): string {
+export function chart(title: string, series: Series[], opts: { log?: boolean } = {}): string {
   const W = 640, H = 280, L = 56, R = 12, T = 28, B = 32;
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!opts.log || y > 0));
   if (all.length === 0) return `<figure><figcaption>${esc(title)}</figcaption><p>no data</p></figure>`;
@@ -73,7 +73,7 @@ function chart(title: string, series: Series[], opts: { log?: boolean } = {}): s
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-size="11" font-family="sans-serif">${ticks.join('')}${paths.join('')}${legend.join('')}<text x="${W - R}" y="${H - 10}" text-anchor="end" fill="#888">step</text></svg></figure>`;
 }
 
-function col(rows: MetricRow[], key: string): Array<[number, number]> {
+export function col(rows: MetricRow[], key: string): Array<[number, number]> {
   return rows.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number]);
 }
 

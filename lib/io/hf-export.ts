@@ -53,18 +53,23 @@ export async function exportHf(model: ElectraModel, outDir: string, opts: Export
     await writeFileAtomic(path.join(dir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
     const config = { ...hfConfig(c as ElectraConfig, which), torch_dtype: 'float32' };
     await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    await writeFileAtomic(path.join(dir, 'vocab.txt'), opts.vocab.join('\n') + '\n');
-    const special = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
-    await writeFileAtomic(path.join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2) + '\n');
-    const tok = {
-      tokenizer_class: 'ElectraTokenizer',
-      do_lower_case: opts.lowercase ?? true,
-      tokenize_chinese_chars: true,
-      strip_accents: null,
-      model_max_length: c.maxPosition,
-      ...special,
-    };
-    await writeFileAtomic(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok, null, 2) + '\n');
+    await writeTokenizerFiles(dir, opts.vocab, opts.lowercase ?? true, c.maxPosition);
   }
   return dirs;
+}
+
+/** vocab.txt, special_tokens_map.json and tokenizer_config.json (ElectraTokenizer) in `dir`, each atomically. */
+export async function writeTokenizerFiles(dir: string, vocab: string[], lowercase: boolean, maxLength: number): Promise<void> {
+  await writeFileAtomic(path.join(dir, 'vocab.txt'), vocab.join('\n') + '\n');
+  const special = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
+  await writeFileAtomic(path.join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2) + '\n');
+  const tok = {
+    tokenizer_class: 'ElectraTokenizer',
+    do_lower_case: lowercase,
+    tokenize_chinese_chars: true,
+    strip_accents: null,
+    model_max_length: maxLength,
+    ...special,
+  };
+  await writeFileAtomic(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok, null, 2) + '\n');
 }
