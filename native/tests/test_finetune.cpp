@@ -351,7 +351,7 @@ TEST(finetune_predict_matches_step_logits) {
 // The fine-tuning step on the CUDA backend (fp32) against the CPU oracle:
 // the golden weights and batch, dropout on (same Philox stream), layer-wise
 // learning rates (the per-tensor AdamW path), 3 steps. Loss and every
-// parameter tensor afterwards within 1e-4 (relative to the tensor's scale);
+// parameter tensor (but the key biases) afterwards within 1e-4 (relative to the tensor's scale);
 // then predict() on both. Skips without a GPU.
 TEST(cuda_finetune_step_matches_cpu) {
   if (!etest::gpu_or_skip()) return;
@@ -387,6 +387,10 @@ TEST(cuda_finetune_step_matches_cpu) {
     }
     CHECK(gpu->sync_to_host().ok());
     for (const auto& s : cpu->table().specs()) {
+      // Attention key biases have an analytically zero gradient (softmax is
+      // shift-invariant): both backends hold roundoff there, which AdamW's
+      // normalisation turns into learning-rate-sized steps of either sign.
+      if (s.name.size() > 8 && s.name.compare(s.name.size() - 8, 8, "key.bias") == 0) continue;
       std::vector<float> ref(cpu->buffers().params + s.offset, cpu->buffers().params + s.offset + s.numel);
       CHECK_LT(rel_error_floor(gpu->buffers().params + s.offset, ref, 1e-30), 1e-4) << task << " cuda param " << s.name;
     }
