@@ -10,7 +10,10 @@ import * as buildDataset from './commands/build-dataset';
 import * as demo from './commands/demo';
 import * as detect from './commands/detect';
 import * as exportCmd from './commands/export';
+import * as evaluate from './commands/evaluate';
+import * as finetune from './commands/finetune';
 import * as info from './commands/info';
+import * as predict from './commands/predict';
 import * as tokenize from './commands/tokenize';
 import * as train from './commands/train';
 import * as vocab from './commands/vocab';
@@ -22,6 +25,9 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .scriptName('electra-native')
     .usage('$0 <command> [options]')
     .command(train)
+    .command(finetune)
+    .command(evaluate)
+    .command(predict)
     .command(vocab)
     .command(buildDataset)
     .command(exportCmd)

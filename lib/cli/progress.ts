@@ -11,6 +11,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
   /** Force the plain format even on a TTY. */
   plain?: boolean;
+  /** Formats a step's metrics other than pre-training's (fine-tuning); the bar, step count and eta stay. */
+  line?: (m: never) => string;
 }
 
 function eta(seconds: number): string {
@@ -40,13 +42,17 @@ export class Progress {
     this.tty = !o.plain && Boolean(this.out.isTTY);
   }
 
-  update(m: StepMetrics): void {
+  update(m: StepMetrics | { step: number }): void {
     if (this.startStep < 0) this.startStep = m.step - 1;
     const done = m.step - this.startStep;
     const left = this.o.total - m.step;
     const rate = done / ((Date.now() - this.started) / 1000);
+    const custom = this.o.line ? (this.o.line as (x: unknown) => string)(m) : undefined;
     if (!this.tty) {
-      if (m.step % this.o.every === 0 || m.step === this.o.total) this.out.write(`${formatStep(m, this.o.total)}  eta ${eta(left / rate)}\n`);
+      if (m.step % this.o.every === 0 || m.step === this.o.total) {
+        const text = custom !== undefined ? `step ${String(m.step).padStart(String(this.o.total).length)}/${this.o.total}  ${custom}` : formatStep(m as StepMetrics, this.o.total);
+        this.out.write(`${text}  eta ${eta(left / rate)}\n`);
+      }
       return;
     }
     const now = Date.now();
@@ -55,9 +61,10 @@ export class Progress {
     const width = Math.max(10, Math.min(30, (this.out.columns ?? 100) - 100));
     const frac = Math.min(1, m.step / this.o.total);
     const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
-    const line =
-      `${bar} ${m.step}/${this.o.total} loss ${m.loss.toFixed(3)} disc acc ${(100 * m.discAccuracy).toFixed(1)}% ` +
-      `gen acc ${(100 * m.genAccuracy).toFixed(1)}% ${Math.round(m.tokensPerSecond)} tok/s lr ${m.lr.toExponential(1)} eta ${eta(left / rate)}`;
+    const sm = m as StepMetrics;
+    const line = custom !== undefined ? `${bar} ${m.step}/${this.o.total} ${custom} eta ${eta(left / rate)}` :
+      `${bar} ${m.step}/${this.o.total} loss ${sm.loss.toFixed(3)} disc acc ${(100 * sm.discAccuracy).toFixed(1)}% ` +
+      `gen acc ${(100 * sm.genAccuracy).toFixed(1)}% ${Math.round(sm.tokensPerSecond)} tok/s lr ${sm.lr.toExponential(1)} eta ${eta(left / rate)}`;
     this.out.write(`\r\x1b[K${line.slice(0, (this.out.columns ?? 200) - 1)}`);
   }
 

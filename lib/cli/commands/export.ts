@@ -1,6 +1,8 @@
 /**
  * `electra-native export RUN_OR_CKPT --out DIR`: writes DIR/discriminator
- * (ElectraForPreTraining) and DIR/generator (ElectraForMaskedLM) for HF transformers.
+ * (ElectraForPreTraining) and DIR/generator (ElectraForMaskedLM) for HF
+ * transformers; for a fine-tuned model or fine-tuning run (its best
+ * checkpoint), DIR is one ElectraFor{Sequence,Token}Classification directory.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,7 +11,9 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { CheckpointManager } from '../../checkpoints';
 import { ElectraError } from '../../errors';
 import { exportHf } from '../../io/hf-export';
+import { ClassifierModel } from '../../finetune/model';
 import { ElectraModel } from '../../model';
+import { modelTokenizer, resolveFinetuned } from '../finetune-data';
 
 export const command = 'export <source>';
 export const describe = 'Export a run or checkpoint as HF transformers directories';
@@ -23,7 +27,7 @@ interface ExportArgs {
 
 export function builder(y: Argv): Argv<ExportArgs> {
   return y
-    .positional('source', { type: 'string', demandOption: true, describe: 'run directory or checkpoint directory' })
+    .positional('source', { type: 'string', demandOption: true, describe: 'run directory or checkpoint directory (pre-training or fine-tuning)' })
     .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
     .option('vocab', { type: 'string', describe: 'vocab.txt (default: the one saved with the run)' })
     .option('cased', { type: 'boolean', default: false, describe: 'the vocabulary is cased (no lowercasing)' })
@@ -63,7 +67,25 @@ export function checkVocabFits(model: ElectraModel, vocab: readonly string[], wh
   }
 }
 
+/** A fine-tuned model or fine-tuning run, or null. */
+function finetuned(source: string): string | null {
+  try {
+    return resolveFinetuned(source);
+  } catch {
+    return null;
+  }
+}
+
 export async function handler(argv: ArgumentsCamelCase<ExportArgs>): Promise<void> {
+  const ft = finetuned(argv.source);
+  if (ft) {
+    const model = await ClassifierModel.load(ft, { device: 'cpu' });
+    const { vocab } = modelTokenizer(ft, model.config.encoder.vocabSize, argv.cased, argv.vocab);
+    await model.save(argv.out, { vocab, lowercase: !argv.cased });
+    const arch = (model.hfConfig().architectures as string[])[0];
+    process.stdout.write(`exported ${ft}\n  ${arch}: ${argv.out}\n`);
+    return;
+  }
   const ckpt = resolveCheckpoint(argv.source);
   const vocab = findVocab(ckpt, argv.vocab);
   // Export only copies tensors: the CPU, so no GPU is initialised for it.
