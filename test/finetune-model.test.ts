@@ -192,6 +192,26 @@ describe('FinetuneTrainer', () => {
     expect(acc).toBe(best);
   }, 120_000);
 
+  test('a token task: per-token tags (-1 ignored) are learned and scored on labelled tokens only', async () => {
+    // Tag = which 12-token range a word id falls in; [CLS], [SEP] and padding carry -1.
+    const tokenData = (count: number, seed: number): EncodedExamples => {
+      const base = toyData(count, seed).ex;
+      const labels = new Int32Array(count * base.seqLen).fill(-1);
+      for (let i = 0; i < labels.length; i++) {
+        const id = base.inputIds[i];
+        if (id >= 8 && id < 56) labels[i] = Math.floor((id - 8) / 12);
+      }
+      return { ...base, kind: 'token', labels };
+    };
+    const train = tokenData(64, 5), dev = tokenData(32, 6);
+    const model = ClassifierModel.create({ encoder: enc, task: pos }, { seed: 2, device: 'cpu' });
+    const t = new FinetuneTrainer({ model, train, dev, hyper: { lr: 2e-3, epochs: 8, batchSize: 16 } });
+    const res = await t.run();
+    const acc = res.evals.map((e) => e.metrics.token_accuracy);
+    expect(acc[acc.length - 1]).toBeGreaterThan(0.8);
+    expect(acc[acc.length - 1]).toBeGreaterThan(acc[0]);
+  }, 120_000);
+
   test('resume from a checkpoint takes exactly the steps of the uninterrupted run (bit-identical weights)', async () => {
     const train = toyData(40, 3).ex;
     const hyper = { lr: 1e-3, epochs: 2, batchSize: 8 };
