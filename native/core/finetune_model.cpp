@@ -388,10 +388,10 @@ Status FinetuneModel::train_step(const TrainConfig& t, const FinetuneBatch& fb, 
   TRY(be.clip_grad_norm(d_scalars_.data() + 1, G_, buf_.total, apply_update ? t.clip_norm : 0.0f));
   TRY(be.download(&m.grad_norm, d_scalars_.data() + 1, sizeof(double)));
   TRY(be.sync());
+  if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
+    return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
+                                             " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
   if (apply_update) {
-    if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
-      return Status(StatusCode::kInternal, "non-finite loss or gradient at step " + std::to_string(step) +
-                                               "; the update was skipped (diverged: lower the learning rate)");
     cpu::AdamWHyper h;
     h.lr = static_cast<float>(m.lr);
     h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
