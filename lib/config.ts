@@ -3,6 +3,7 @@
  * presets of the ELECTRA paper and validation that names what is wrong.
  */
 import { checkConfigKeys } from './config-keys';
+import { checkNativeConfig, modelDefaults } from './defaults';
 import { ElectraError } from './errors';
 
 /** Size of one transformer encoder. */
@@ -41,12 +42,16 @@ export interface ElectraConfig {
   maskId: number;
 }
 
-/** The pre-training recipe that comes with a preset. */
+/** The pre-training recipe that comes with a preset (the training half; the model half is in Preset). */
 export interface Recipe {
+  /** Tokens per sequence. */
   seqLen: number;
+  /** Sequences per optimizer step (gradient accumulation splits it, it does not multiply it). */
   batchSize: number;
+  /** Peak learning rate. */
   lr: number;
   warmupSteps: number;
+  /** Optimizer steps, and the horizon of the linear decay. */
   totalSteps: number;
   maskProb: number;
 }
@@ -56,39 +61,52 @@ export type PresetName = 'tiny' | 'small' | 'base' | 'large';
 export interface Preset {
   discriminator: EncoderSize;
   embeddingSize: number;
+  /** Generator width / discriminator width. */
   generatorFraction: number;
+  /** Position embeddings. */
+  maxPosition: number;
   recipe: Recipe;
 }
 
-/** The paper's model sizes. `tiny` is ours, for tests and CPU demos. */
+/**
+ * The recipes of the ELECTRA paper (Clark et al. 2020, Table 6, and
+ * google-research/electra configure_pretraining.py) for small, base and large.
+ * `tiny` is ours: the default CPU run (a few minutes on 2 cores), and the size
+ * the tests use. The default run of `electra-native train` is the `tiny` entry
+ * on the CPU (`small` on a GPU): change it here.
+ */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   tiny: {
     discriminator: { hidden: 64, layers: 2, heads: 2, intermediate: 256 },
     embeddingSize: 32,
     generatorFraction: 0.5,
-    recipe: { seqLen: 64, batchSize: 16, lr: 2e-3, warmupSteps: 30, totalSteps: 1000, maskProb: 0.15 },
+    maxPosition: 128,
+    recipe: { seqLen: 128, batchSize: 16, lr: 2e-3, warmupSteps: 250, totalSteps: 2500, maskProb: 0.15 },
   },
   small: {
     discriminator: { hidden: 256, layers: 12, heads: 4, intermediate: 1024 },
     embeddingSize: 128,
     generatorFraction: 0.25,
+    maxPosition: 512,
     recipe: { seqLen: 128, batchSize: 128, lr: 5e-4, warmupSteps: 10000, totalSteps: 1000000, maskProb: 0.15 },
   },
   base: {
     discriminator: { hidden: 768, layers: 12, heads: 12, intermediate: 3072 },
     embeddingSize: 768,
     generatorFraction: 1 / 3,
+    maxPosition: 512,
     recipe: { seqLen: 512, batchSize: 256, lr: 2e-4, warmupSteps: 10000, totalSteps: 766000, maskProb: 0.15 },
   },
   large: {
     discriminator: { hidden: 1024, layers: 24, heads: 16, intermediate: 4096 },
     embeddingSize: 1024,
     generatorFraction: 0.25,
-    recipe: { seqLen: 128, batchSize: 2048, lr: 2e-4, warmupSteps: 10000, totalSteps: 400000, maskProb: 0.25 },
+    maxPosition: 512,
+    recipe: { seqLen: 512, batchSize: 2048, lr: 2e-4, warmupSteps: 10000, totalSteps: 400000, maskProb: 0.25 },
   },
 };
 
-/** BERT's uncased vocabulary and its special token ids. */
+/** BERT's uncased vocabulary and its special token ids (the native defaults; test/defaults.test.ts checks they agree). */
 export const BERT_SPECIAL_IDS = { padId: 0, unkId: 100, clsId: 101, sepId: 102, maskId: 103 } as const;
 
 /**
@@ -123,59 +141,40 @@ export function electraConfig(opts: ConfigOptions = {}): ElectraConfig {
   const discriminator = { ...preset.discriminator, ...opts.discriminator };
   const fraction = opts.generatorFraction ?? (opts.objective === 'mlm' ? 1 : preset.generatorFraction);
   const generator = { ...generatorSize(discriminator, fraction), ...opts.generator };
+  const d = modelDefaults();
   const cfg: ElectraConfig = {
-    vocabSize: opts.vocabSize ?? 30522,
+    vocabSize: opts.vocabSize ?? d.vocabSize,
     embeddingSize: opts.embeddingSize ?? preset.embeddingSize,
-    maxPosition: opts.maxPosition ?? 512,
-    typeVocabSize: opts.typeVocabSize ?? 2,
+    maxPosition: opts.maxPosition ?? preset.maxPosition,
+    typeVocabSize: opts.typeVocabSize ?? d.typeVocabSize,
     discriminator,
     generator,
-    layerNormEps: opts.layerNormEps ?? 1e-12,
-    hiddenDropout: opts.hiddenDropout ?? 0.1,
-    attentionDropout: opts.attentionDropout ?? 0.1,
+    layerNormEps: opts.layerNormEps ?? d.layerNormEps,
+    hiddenDropout: opts.hiddenDropout ?? d.hiddenDropout,
+    attentionDropout: opts.attentionDropout ?? d.attentionDropout,
     objective: opts.objective ?? 'electra',
-    padId: opts.padId ?? BERT_SPECIAL_IDS.padId,
-    unkId: opts.unkId ?? BERT_SPECIAL_IDS.unkId,
-    clsId: opts.clsId ?? BERT_SPECIAL_IDS.clsId,
-    sepId: opts.sepId ?? BERT_SPECIAL_IDS.sepId,
-    maskId: opts.maskId ?? BERT_SPECIAL_IDS.maskId,
+    padId: opts.padId ?? d.padId,
+    unkId: opts.unkId ?? d.unkId,
+    clsId: opts.clsId ?? d.clsId,
+    sepId: opts.sepId ?? d.sepId,
+    maskId: opts.maskId ?? d.maskId,
   };
   validateConfig(cfg);
   return cfg;
 }
 
-function bad(msg: string): never {
-  throw new ElectraError('ERR_INVALID_ARGUMENT', `invalid ELECTRA config: ${msg}`);
-}
-
-function checkInt(name: string, v: unknown, min: number): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`${name} must be an integer >= ${min}, got ${String(v)}`);
-}
-
-function checkEncoder(which: string, e: EncoderSize): void {
-  checkInt(`${which}.hidden`, e.hidden, 1);
-  checkInt(`${which}.layers`, e.layers, 1);
-  checkInt(`${which}.heads`, e.heads, 1);
-  checkInt(`${which}.intermediate`, e.intermediate, 1);
-  if (e.hidden % e.heads !== 0) bad(`${which}: heads must divide hidden (${e.heads} does not divide ${e.hidden})`);
-}
-
-/** Throws an ElectraError (ERR_INVALID_ARGUMENT) naming the first problem. */
+/**
+ * Throws an ElectraError (ERR_INVALID_ARGUMENT) naming the first problem. The
+ * rules are the native core's (validate() in native/core/model_config.cpp),
+ * the same that guard every native call.
+ */
 export function validateConfig(c: ElectraConfig): void {
-  checkInt('vocabSize', c.vocabSize, 1);
-  if (c.vocabSize < 8) bad(`vocab too small: need at least 8 entries, got ${c.vocabSize}`);
-  checkInt('embeddingSize', c.embeddingSize, 1);
-  checkInt('maxPosition', c.maxPosition, 2);
-  checkInt('typeVocabSize', c.typeVocabSize, 1);
-  if (c.objective !== 'electra' && c.objective !== 'mlm') bad(`objective must be 'electra' or 'mlm', got '${String(c.objective)}'`);
-  if (c.objective === 'electra') checkEncoder('discriminator', c.discriminator);
-  checkEncoder('generator', c.generator);
-  if (!(c.layerNormEps > 0)) bad('layerNormEps must be positive');
-  for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1), got ${c[k]}`);
-  }
-  for (const k of ['padId', 'unkId', 'clsId', 'sepId', 'maskId'] as const) {
-    checkInt(k, c[k], 0);
-    if (c[k] >= c.vocabSize) bad(`${k} ${c[k]} is outside the vocabulary of ${c.vocabSize}`);
+  try {
+    checkNativeConfig(c);
+  } catch (e) {
+    if (e instanceof ElectraError && e.code === 'ERR_INVALID_ARGUMENT') {
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `invalid ELECTRA config: ${e.message}`);
+    }
+    throw e;
   }
 }

@@ -42,6 +42,20 @@ export interface NativeTrainConfig {
   seed: number;
   /** Loss-spike guard ('skip'): a step whose loss exceeds this (> 0) applies no update. 0 / absent: off. */
   skipAboveLoss?: number;
+  /** 'reference': the ELECTRA reference's masking (draws with replacement); 'exact': exactly round(p x candidates) distinct positions. */
+  masking: MaskingMode;
+}
+
+/** How positions are chosen for masking (see core/masking.h). */
+export type MaskingMode = 'reference' | 'exact';
+
+/** What configSchema() returns: defaults of every field (config_table.h), in declaration order. */
+export interface NativeConfigSchema {
+  model: Omit<NativeModelConfig, 'discriminator' | 'generator'>;
+  encoder: { hidden: number; layers: number; heads: number; intermediate: number };
+  train: NativeTrainConfig;
+  /** The native step's scalar metrics, each with its initial value 0. */
+  metrics: Record<string, number>;
 }
 
 /** Token ids of `rows` sequences of `seqLen`, row-major. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { ElectraError } from './errors';
 import type { NativeFinetuneModelConstructor } from './native-finetune';
-import type { NativeModelConstructor } from './native-model';
+import type { NativeConfigSchema, NativeModelConfig, NativeModelConstructor, NativeTrainConfig } from './native-model';
 
 /** One CUDA device, as reported by info(). */
 export interface NativeCudaDevice {
@@ -141,6 +141,12 @@ export interface NativeBinding {
   Model: NativeModelConstructor;
   /** The native fine-tuning model (native/addon/finetune_wrap.cpp); typed in native-finetune.ts. */
   FinetuneModel: NativeFinetuneModelConstructor;
+  /** Every config field's default and every step metric's name, from native/core/config_table.h. */
+  configSchema(): NativeConfigSchema;
+  /** The core's validation of a model config (and a training config); throws ERR_INVALID_ARGUMENT. Missing fields take their defaults. */
+  checkConfig(model: Partial<NativeModelConfig>, train?: Partial<NativeTrainConfig>): void;
+  /** The native schedule: the learning rate of the step at 0-based `step`. */
+  learningRate(train: Partial<NativeTrainConfig>, step: number): number;
 }
 
 /** The package root: lib/ and dist/ both sit one level below it. */

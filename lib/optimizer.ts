@@ -4,19 +4,21 @@
  * norm clipping at 1.0, and lr(t) = lr * min(1, t/warmup) * (1 - t/total).
  * The update itself runs natively, inside the training step.
  */
+import { trainDefaults } from './defaults';
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
 import type { FileDigest } from './io/checksum';
 import { parseSafetensors, serializeSafetensors, toFloat32, TensorToWrite } from './io/safetensors';
 import type { ElectraModel } from './model';
 
+/** Every field defaults to the native training config's (trainDefaults(), from config_table.h). */
 export interface AdamWOptions {
   /** Peak learning rate. */
-  lr: number;
+  lr?: number;
   /** Linear warm-up steps (0: none). */
   warmupSteps?: number;
   /** Steps of the linear decay to 0; the schedule's horizon. */
-  totalSteps: number;
+  totalSteps?: number;
   beta1?: number;
   beta2?: number;
   eps?: number;
@@ -31,17 +33,18 @@ export type AdamWHyperParameters = Required<AdamWOptions>;
 export class AdamW {
   readonly hyper: Readonly<AdamWHyperParameters>;
 
-  constructor(opts: AdamWOptions) {
+  constructor(opts: AdamWOptions = {}) {
+    const d = trainDefaults();
     const h: AdamWHyperParameters = {
-      lr: opts.lr,
-      warmupSteps: opts.warmupSteps ?? 0,
-      totalSteps: opts.totalSteps,
-      beta1: opts.beta1 ?? 0.9,
-      beta2: opts.beta2 ?? 0.999,
-      eps: opts.eps ?? 1e-6,
-      weightDecay: opts.weightDecay ?? 0.01,
-      clipNorm: opts.clipNorm ?? 1.0,
-      biasCorrection: opts.biasCorrection ?? false,
+      lr: opts.lr ?? d.lr,
+      warmupSteps: opts.warmupSteps ?? d.warmupSteps,
+      totalSteps: opts.totalSteps ?? d.totalSteps,
+      beta1: opts.beta1 ?? d.beta1,
+      beta2: opts.beta2 ?? d.beta2,
+      eps: opts.eps ?? d.eps,
+      weightDecay: opts.weightDecay ?? d.weightDecay,
+      clipNorm: opts.clipNorm ?? d.clipNorm,
+      biasCorrection: opts.biasCorrection ?? d.biasCorrection,
     };
     const bad = (m: string): never => {
       throw new ElectraError('ERR_INVALID_ARGUMENT', `invalid AdamW options: ${m}`);
@@ -56,11 +59,15 @@ export class AdamW {
     this.hyper = Object.freeze(h);
   }
 
-  /** The learning rate used at 0-based step t (the reference: t = 0 gets lr 0 under warm-up). */
+  /**
+   * The learning rate used at 0-based step t (the reference: t = 0 gets lr 0
+   * under warm-up). Bit for bit the native schedule's (learning_rate in
+   * electra_model.cpp), which holds the peak lr as a float32.
+   */
   lrAt(t: number): number {
     const h = this.hyper;
     const warm = h.warmupSteps > 0 ? Math.min(1, t / h.warmupSteps) : 1;
-    return h.lr * warm * Math.max(0, 1 - t / h.totalSteps);
+    return Math.fround(h.lr) * warm * Math.max(0, 1 - t / h.totalSteps);
   }
 
   /** Writes the first and second moments of every tensor (`m/<name>`, `v/<name>`) atomically. */

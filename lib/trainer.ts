@@ -9,12 +9,13 @@ import * as path from 'path';
 import type { BatchSource } from './data/array-dataset';
 import { Device, DeviceLabel, deviceLabel, deviceMatches, DeviceNotice, parseDevice, Precision } from './device';
 import { MANIFEST_FILE, writeManifest } from './checkpoint-manifest';
+import { checkNativeConfig, stepMetricNames, trainDefaults } from './defaults';
 import { ElectraError, toElectraError } from './errors';
 import { readFileChecked, writeFileAtomic } from './io/atomic';
 import type { ElectraConfig } from './config';
 import { getInfo } from './info';
 import { ElectraModel, TokenBatch } from './model';
-import type { NativeStepMetrics, NativeTrainConfig } from './native-model';
+import type { MaskingMode, NativeStepMetrics, NativeTrainConfig } from './native-model';
 import { addHistogram, aucFromHistograms, constantBaselineLoss } from './metrics/auc';
 import { availableHostBytes, checkFits, MemoryPlan } from './memory-plan';
 import { AdamW, AdamWOptions } from './optimizer';
@@ -24,7 +25,7 @@ export type { Device } from './device';
 
 export interface TrainerOptions {
   model: ElectraModel;
-  /** An AdamW, or its options (default: the config's recipe is not assumed; lr 5e-4, 10% warm-up of `totalSteps`). */
+  /** An AdamW, or its options (default: AdamW's defaults, the native training-config defaults in config_table.h). */
   optimizer?: AdamW | AdamWOptions;
   data: BatchSource;
   /**
@@ -36,17 +37,23 @@ export interface TrainerOptions {
   device?: Device;
   /** Seeds masking, sampling and dropout: the same seed gives bit-identical runs on the CPU. */
   seed?: number;
-  /** Sequences per micro-batch (default 16). */
+  /**
+   * Sequences per micro-batch; a step runs `gradAccum` of them, so a step sees
+   * batchSize x gradAccum sequences (the CLI's --batch is that product).
+   * Defaults here and below: the native training config's (trainDefaults()).
+   */
   batchSize?: number;
-  /** Tokens per sequence (default 128). */
+  /** Tokens per sequence. */
   seqLen?: number;
-  /** Micro-batches per optimizer step (default 1). */
+  /** Micro-batches per optimizer step. */
   gradAccum?: number;
-  /** Fraction of tokens selected for masking (default 0.15). */
+  /** Fraction of tokens selected for masking. */
   maskProb?: number;
-  /** Weight of the discriminator loss (default 50). */
+  /** How masked positions are drawn: 'reference' (the ELECTRA reference) or 'exact' (exactly round(p x candidates)). */
+  masking?: MaskingMode;
+  /** Weight of the discriminator loss. */
   discWeight?: number;
-  /** Generator sampling temperature (default 1). */
+  /** Generator sampling temperature. */
   temperature?: number;
   /** Optional loss-spike guard: stop (ERR_DIVERGED), or skip the update of a step whose loss spikes. Off by default. */
   lossSpike?: LossSpikeGuardOptions;
@@ -141,6 +148,7 @@ export class Trainer {
   readonly seqLen: number;
   readonly gradAccum: number;
   readonly maskProb: number;
+  readonly masking: MaskingMode;
   readonly discWeight: number;
   readonly temperature: number;
   /** A checkpoint is refused when any |weight| exceeds this. */
@@ -168,30 +176,21 @@ export class Trainer {
         );
       }
     }
-    this.optimizer = opts.optimizer instanceof AdamW ? opts.optimizer : new AdamW(opts.optimizer ?? { lr: 5e-4, warmupSteps: 1000, totalSteps: 100000 });
-    this.seed = opts.seed ?? 0;
-    this.batchSize = opts.batchSize ?? 16;
-    this.seqLen = opts.seqLen ?? 128;
-    this.gradAccum = opts.gradAccum ?? 1;
-    this.maskProb = opts.maskProb ?? 0.15;
-    this.discWeight = opts.discWeight ?? 50;
-    this.temperature = opts.temperature ?? 1;
+    const d = trainDefaults();
+    this.optimizer = opts.optimizer instanceof AdamW ? opts.optimizer : new AdamW(opts.optimizer ?? {});
+    this.seed = opts.seed ?? d.seed;
+    this.batchSize = opts.batchSize ?? d.batch;
+    this.seqLen = opts.seqLen ?? d.seqLen;
+    this.gradAccum = opts.gradAccum ?? d.gradAccum;
+    this.maskProb = opts.maskProb ?? d.maskProb;
+    this.masking = opts.masking ?? d.masking;
+    this.discWeight = opts.discWeight ?? d.discWeight;
+    this.temperature = opts.temperature ?? d.temperature;
     this.maxAbsWeight = opts.maxAbsWeight ?? MAX_ABS_WEIGHT;
     if (!(this.maxAbsWeight > 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `maxAbsWeight must be > 0, got ${opts.maxAbsWeight}`);
     this.lossSpike = opts.lossSpike ? new LossSpikeGuard(opts.lossSpike) : null;
-    const int = (name: string, v: number, min: number) => {
-      if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `${name} must be an integer >= ${min}, got ${v}`);
-    };
-    int('seed', this.seed, 0);
-    int('batchSize', this.batchSize, 1);
-    int('seqLen', this.seqLen, 2);
-    int('gradAccum', this.gradAccum, 1);
-    if (this.seqLen > this.model.config.maxPosition) {
-      throw new ElectraError('ERR_INVALID_ARGUMENT', `seqLen ${this.seqLen} exceeds the model's maxPosition ${this.model.config.maxPosition}`);
-    }
-    if (!(this.maskProb > 0 && this.maskProb < 1)) throw new ElectraError('ERR_INVALID_ARGUMENT', `maskProb must be in (0, 1), got ${this.maskProb}`);
-    if (!(this.discWeight >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `discWeight must be >= 0, got ${this.discWeight}`);
-    if (!(this.temperature > 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `temperature must be > 0, got ${this.temperature}`);
+    // The core's validation, the one that guards every step, run now so a bad option fails here.
+    checkNativeConfig(this.model.config, this.nativeTrainConfig());
     // Before the first step allocates activations: a batch that cannot fit fails here, with the numbers.
     const shape = { batchSize: this.batchSize, seqLen: this.seqLen, maskProb: this.maskProb, gradAccum: this.gradAccum };
     const onCuda = this.model.device.backend === 'cuda';
@@ -224,6 +223,7 @@ export class Trainer {
       biasCorrection: h.biasCorrection,
       gradAccum: this.gradAccum,
       seed: this.seed,
+      masking: this.masking,
     };
   }
 
@@ -284,19 +284,8 @@ export class Trainer {
       const tokens = batch.rows * batch.seqLen;
       return {
         step: this.completed,
-        loss: m.loss,
-        genLoss: m.genLoss,
-        discLoss: m.discLoss,
-        genAccuracy: m.genAccuracy,
-        discAccuracy: m.discAccuracy,
-        discPrecision: m.discPrecision,
-        discRecall: m.discRecall,
-        replacedFraction: m.replacedFraction,
+        ...(nativeScalars(m) as unknown as Omit<StepMetrics, 'step' | 'discAuc' | 'tokensPerSecond' | 'stepMs' | 'skipped'>),
         discAuc: aucFromHistograms(m.discHistReplaced, m.discHistOriginal),
-        gradNorm: m.gradNorm,
-        lr: m.lr,
-        tokens: m.tokens,
-        maskedTokens: m.maskedTokens,
         tokensPerSecond: (tokens * 1000) / stepMs,
         stepMs,
         skipped: m.skipped === true,
@@ -395,6 +384,7 @@ export class Trainer {
       seqLen: this.seqLen,
       gradAccum: this.gradAccum,
       maskProb: this.maskProb,
+      masking: this.masking,
       discWeight: this.discWeight,
       temperature: this.temperature,
       optimizer: this.optimizer.hyper,
@@ -474,6 +464,13 @@ export function parseTrainerState(text: string, file: string): TrainerStateFile 
 function cudaBytesLeft(model: ElectraModel): number {
   const dev = getInfo().cuda.devices[model.device.backend === 'cuda' ? model.device.index : 0];
   return dev ? Math.max(0, dev.memory - model.memory().bytesInUse) : Infinity;
+}
+
+/** The native step's scalar metrics (their names: stepMetricNames()), without its histograms. */
+function nativeScalars(m: NativeStepMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of stepMetricNames()) out[k] = (m as unknown as Record<string, number>)[k];
+  return out;
 }
 
 /** By tag, not instanceof, so arrays from another realm (worker, vm, jest) pass. */

@@ -2,9 +2,13 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <limits>
 #include <new>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -61,22 +65,37 @@ std::vector<int32_t> Ints(const Napi::Object& o, const char* key, const char* ct
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
+// One field of config_table.h from a JS object: absent (or null) keeps the
+// C++ default; integers and booleans are checked as such.
+template <class T>
+void ReadField(const Napi::Object& o, const char* key, const char* ctx, T* out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    *out = Bool(o, key, *out);
+  } else if constexpr (std::is_integral_v<T>) {
+    const int64_t v = Int(o, key, ctx, false, static_cast<int64_t>(*out));
+    if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+        (std::is_same_v<T, int32_t> && v > std::numeric_limits<int32_t>::max()))
+      ThrowInvalid(o.Env(), ctx, std::string(key) + " is out of range, got " + std::to_string(v));
+    *out = static_cast<T>(v);
+  } else {
+    *out = static_cast<T>(Num(o, key, ctx, false, static_cast<double>(*out)));
+  }
+}
+
 electra::EncoderConfig ReadEncoder(const Napi::Object& o, const char* ctx) {
   electra::EncoderConfig e;
-  e.hidden = Int(o, "hidden", ctx, true, 0);
-  e.layers = Int(o, "layers", ctx, true, 0);
-  e.heads = Int(o, "heads", ctx, true, 0);
-  e.intermediate = Int(o, "intermediate", ctx, true, 0);
+#define READ(type, member, js, def) ReadField(o, js, ctx, &e.member);
+  ELECTRA_ENCODER_FIELDS(READ)
+#undef READ
   return e;
 }
 
 electra::ModelConfig ReadModelConfig(const Napi::Object& o) {
   const char* ctx = "model config";
   electra::ModelConfig c;
-  c.vocab_size = Int(o, "vocabSize", ctx, true, 0);
-  c.embedding_size = Int(o, "embeddingSize", ctx, true, 0);
-  c.max_position = Int(o, "maxPosition", ctx, true, 0);
-  c.type_vocab_size = Int(o, "typeVocabSize", ctx, false, 2);
+#define READ(type, member, js, def) ReadField(o, js, ctx, &c.member);
+  ELECTRA_MODEL_FIELDS(READ)
+#undef READ
   std::string objective = "electra";
   Napi::Value ov = o.Get("objective");
   if (ov.IsString()) objective = ov.As<Napi::String>().Utf8Value();
@@ -85,39 +104,22 @@ electra::ModelConfig ReadModelConfig(const Napi::Object& o) {
   if (c.objective == electra::Objective::kElectra)
     c.disc = ReadEncoder(Obj(o.Get("discriminator"), ctx, "discriminator"), "discriminator config");
   c.gen = ReadEncoder(Obj(o.Get("generator"), ctx, "generator"), "generator config");
-  c.layer_norm_eps = static_cast<float>(Num(o, "layerNormEps", ctx, false, 1e-12));
-  c.hidden_dropout = static_cast<float>(Num(o, "hiddenDropout", ctx, false, 0.1));
-  c.attention_dropout = static_cast<float>(Num(o, "attentionDropout", ctx, false, 0.1));
-  c.pad_id = static_cast<int32_t>(Int(o, "padId", ctx, false, 0));
-  c.unk_id = static_cast<int32_t>(Int(o, "unkId", ctx, false, 100));
-  c.cls_id = static_cast<int32_t>(Int(o, "clsId", ctx, false, 101));
-  c.sep_id = static_cast<int32_t>(Int(o, "sepId", ctx, false, 102));
-  c.mask_id = static_cast<int32_t>(Int(o, "maskId", ctx, false, 103));
   return c;
 }
 
 electra::TrainConfig ReadTrainConfig(const Napi::Object& o) {
   const char* ctx = "train config";
   electra::TrainConfig t;
-  t.batch = Int(o, "batch", ctx, true, 0);
-  t.seq_len = Int(o, "seqLen", ctx, true, 0);
-  t.mask_prob = static_cast<float>(Num(o, "maskProb", ctx, false, 0.15));
-  t.disc_weight = static_cast<float>(Num(o, "discWeight", ctx, false, 50));
-  t.temperature = static_cast<float>(Num(o, "temperature", ctx, false, 1));
-  t.lr = static_cast<float>(Num(o, "lr", ctx, true, 0));
-  t.warmup_steps = Int(o, "warmupSteps", ctx, false, 0);
-  t.total_steps = Int(o, "totalSteps", ctx, true, 0);
-  t.beta1 = static_cast<float>(Num(o, "beta1", ctx, false, 0.9));
-  t.beta2 = static_cast<float>(Num(o, "beta2", ctx, false, 0.999));
-  t.adam_eps = static_cast<float>(Num(o, "eps", ctx, false, 1e-6));
-  t.weight_decay = static_cast<float>(Num(o, "weightDecay", ctx, false, 0.01));
-  t.clip_norm = static_cast<float>(Num(o, "clipNorm", ctx, false, 1.0));
-  t.bias_correction = Bool(o, "biasCorrection", false);
-  t.grad_accum = Int(o, "gradAccum", ctx, false, 1);
-  const int64_t seed = Int(o, "seed", ctx, false, 0);
-  if (seed < 0) ThrowInvalid(o.Env(), ctx, "seed must be >= 0");
-  t.seed = static_cast<uint64_t>(seed);
-  t.skip_above_loss = static_cast<float>(Num(o, "skipAboveLoss", ctx, false, 0));
+#define READ(type, member, js, def) ReadField(o, js, ctx, &t.member);
+  ELECTRA_TRAIN_FIELDS(READ)
+#undef READ
+  Napi::Value mv = o.Get("masking");
+  if (!mv.IsUndefined() && !mv.IsNull()) {
+    const std::string m = mv.IsString() ? mv.As<Napi::String>().Utf8Value() : "";
+    if (m == "reference") t.masking = electra::MaskingMode::kReference;
+    else if (m == "exact") t.masking = electra::MaskingMode::kExactCount;
+    else ThrowInvalid(o.Env(), ctx, "masking must be 'reference' or 'exact'");
+  }
   return t;
 }
 
@@ -185,19 +187,9 @@ namespace {
 
 Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("loss", m.loss);
-  o.Set("genLoss", m.gen_loss);
-  o.Set("discLoss", m.disc_loss);
-  o.Set("genAccuracy", m.gen_accuracy);
-  o.Set("discAccuracy", m.disc_accuracy);
-  o.Set("discPrecision", m.disc_precision);
-  o.Set("discRecall", m.disc_recall);
-  o.Set("replacedFraction", m.replaced_fraction);
-  o.Set("gradNorm", m.grad_norm);
-  o.Set("lr", m.lr);
-  o.Set("maskedTokens", static_cast<double>(m.masked));
-  o.Set("tokens", static_cast<double>(m.tokens));
-  o.Set("replacedTokens", static_cast<double>(m.replaced));
+#define SET(type, member, js, def) o.Set(js, static_cast<double>(m.member));
+  ELECTRA_STEP_METRIC_FIELDS(SET)
+#undef SET
   Napi::Float64Array hr = Napi::Float64Array::New(env, electra::kAucBins);
   Napi::Float64Array ho = Napi::Float64Array::New(env, electra::kAucBins);
   std::memcpy(hr.Data(), m.disc_hist_replaced.data(), sizeof(double) * electra::kAucBins);
@@ -466,8 +458,86 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::atomic<bool> busy_{false};
 };
 
+// A float default as the decimal it was written as (0.01f -> 0.01, not
+// 0.009999999776): the shortest %g that reads back as the same float.
+double ShortestDecimal(float v) {
+  char buf[32];
+  for (int prec = 6; prec <= 9; ++prec) {
+    std::snprintf(buf, sizeof(buf), "%.*g", prec, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  return std::strtod(buf, nullptr);
+}
+
+template <class T>
+void PutDefault(Napi::Object& o, const char* js, T v) {
+  if constexpr (std::is_same_v<T, bool>) o.Set(js, Napi::Boolean::New(o.Env(), v));
+  else if constexpr (std::is_same_v<T, float>) o.Set(js, Napi::Number::New(o.Env(), ShortestDecimal(v)));
+  else o.Set(js, Napi::Number::New(o.Env(), static_cast<double>(v)));
+}
+
+// configSchema() -> {model, encoder, train, metrics}: each a {jsName: default}
+// object in declaration order, from config_table.h (what lib/defaults.ts reads).
+Napi::Value ConfigSchema(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const electra::ModelConfig mc;
+  const electra::EncoderConfig ec;
+  const electra::TrainConfig tc;
+  const electra::StepMetrics sm;
+  Napi::Object model = Napi::Object::New(env), enc = Napi::Object::New(env), train = Napi::Object::New(env),
+               metrics = Napi::Object::New(env);
+#define M(type, member, js, def) PutDefault(model, js, mc.member);
+#define E(type, member, js, def) PutDefault(enc, js, ec.member);
+#define T(type, member, js, def) PutDefault(train, js, tc.member);
+#define S(type, member, js, def) PutDefault(metrics, js, sm.member);
+  ELECTRA_MODEL_FIELDS(M)
+  ELECTRA_ENCODER_FIELDS(E)
+  ELECTRA_TRAIN_FIELDS(T)
+  ELECTRA_STEP_METRIC_FIELDS(S)
+#undef M
+#undef E
+#undef T
+#undef S
+  model.Set("objective", "electra");
+  train.Set("masking", tc.masking == electra::MaskingMode::kReference ? "reference" : "exact");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("model", model);
+  out.Set("encoder", enc);
+  out.Set("train", train);
+  out.Set("metrics", metrics);
+  return out;
+}
+
+// checkConfig(model, train?): the core's validate() on these configs (fields
+// missing from the objects take their defaults); throws ERR_INVALID_ARGUMENT.
+Napi::Value CheckConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const electra::ModelConfig mc = ReadModelConfig(Obj(info[0], "checkConfig", "model config"));
+  if (info.Length() < 2 || info[1].IsUndefined()) {
+    ThrowIfError(env, electra::validate(mc), "checkConfig");
+  } else {
+    const electra::TrainConfig tc = ReadTrainConfig(Obj(info[1], "checkConfig", "train config"));
+    ThrowIfError(env, electra::validate(mc, tc), "checkConfig");
+  }
+  return env.Undefined();
+}
+
+// learningRate(train, step) -> the learning rate the native step uses at 0-based `step`.
+Napi::Value LearningRate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const electra::TrainConfig t = ReadTrainConfig(Obj(info[0], "learningRate", "train config"));
+  const double step = NumberArg(info, 1, "learningRate", "step");
+  if (!(step >= 0) || step != std::floor(step)) ThrowInvalid(env, "learningRate", "step must be a non-negative integer");
+  return Napi::Number::New(env, electra::ElectraModel::learning_rate(t, static_cast<int64_t>(step)));
+}
+
 }  // namespace
 
-void RegisterModel(Napi::Env env, Napi::Object exports) { exports.Set("Model", ModelWrap::Define(env)); }
+void RegisterModel(Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", ModelWrap::Define(env));
+  exports.Set("configSchema", Napi::Function::New(env, ConfigSchema, "configSchema"));
+  exports.Set("checkConfig", Napi::Function::New(env, CheckConfig, "checkConfig"));
+  exports.Set("learningRate", Napi::Function::New(env, LearningRate, "learningRate"));
+}
 
 }  // namespace electra_addon

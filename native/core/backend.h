@@ -22,7 +22,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "cpu/ops.h"
+#include "adamw_hyper.h"
 #include "params.h"
 #include "status.h"
 
@@ -48,6 +48,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual BackendKind kind() const = 0;
+  // True when backend memory is host memory, so a caller's host buffers can
+  // serve as the working copy with no upload or download (the CPU backend).
+  virtual bool memory_is_host() const { return false; }
   virtual Precision precision() const = 0;
   // "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3, sm_90, bf16)".
   virtual std::string describe() const = 0;
@@ -133,7 +136,7 @@ class Backend {
   virtual Status clip_grad_norm(double* norm, float* grads, int64_t n, float max_norm) = 0;
   // cpu::adamw_update_table over the whole buffer, each spec with its decay flag.
   virtual Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
-                                    const cpu::AdamWHyper& hp) = 0;
+                                    const AdamWHyper& hp) = 0;
 
  protected:
   // The accounting behind bytes_in_use()/peak_bytes(): implementations call

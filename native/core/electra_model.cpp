@@ -4,8 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "cpu/ops.h"
-#include "cpu/sampling.h"
+#include "masking.h"
 #include "philox.h"
 
 namespace electra {
@@ -82,7 +81,7 @@ Status ElectraModel::build() {
   }
   ELECTRA_RETURN_IF_ERROR(gen_.bind(t, "generator", cfg_.gen, E));
   TRY(buf_.allocate(t.total()));
-  if (be_->kind() == BackendKind::kCpu) {
+  if (be_->memory_is_host()) {
     P_ = buf_.params; G_ = buf_.grads; M_ = buf_.m; V_ = buf_.v;
   } else {
     const size_t n = static_cast<size_t>(t.total());
@@ -99,22 +98,51 @@ int64_t ElectraModel::num_parameters() const {
   return n;
 }
 
+namespace {
+// Philox streams of init_weights; the index is the element's buffer offset.
+constexpr uint64_t kInitNormal = 1u << 20;   // + attempt: truncated-normal draws (2 per try)
+constexpr uint64_t kInitUniform = 1u << 21;  // Glorot-uniform draws
+constexpr int kMaxNormalTries = 64;
+
+// N(0, stddev) truncated at 2 stddev, as TF's truncated_normal: redraw while
+// |z| > 2 (4.6% of draws), attempt a from stream kInitNormal + a. After 64
+// rejections (probability 1e-86) the value is 0.
+float truncated_normal(uint64_t seed, uint64_t index, float stddev) {
+  for (int a = 0; a < kMaxNormalTries; ++a) {
+    const float u1 = philox_uniform_open(seed, kInitNormal + a, index * 2);
+    const float u2 = philox_uniform(seed, kInitNormal + a, index * 2 + 1);
+    const float z = std::sqrt(-2.0f * std::log(u1)) * std::cos(6.283185307179586f * u2);
+    if (std::fabs(z) <= 2.0f) return stddev * z;
+  }
+  return 0.0f;
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+}  // namespace
+
 void ElectraModel::init_weights(uint64_t seed) {
   for (const auto& s : table_.specs()) {
     float* p = buf_.params + s.offset;
     const bool is_ln = s.name.find("LayerNorm") != std::string::npos;
-    const bool is_bias = s.name.size() >= 4 && s.name.compare(s.name.size() - 4, 4, "bias") == 0;
+    const bool is_bias = ends_with(s.name, "bias");
+    // The reference's tf.layers.dense without an initializer: embeddings_project
+    // (either network) and the discriminator's final dense(1).
+    const bool glorot = ends_with(s.name, "embeddings_project.weight") ||
+                        s.name == "discriminator_predictions.dense_prediction.weight";
     if (is_ln && !is_bias) {
       std::fill(p, p + s.numel, 1.0f);
     } else if (is_bias) {
       std::fill(p, p + s.numel, 0.0f);
+    } else if (glorot) {
+      // uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)); shape [out, in].
+      const float limit = std::sqrt(6.0f / static_cast<float>(s.shape[0] + s.shape[1]));
+      for (int64_t i = 0; i < s.numel; ++i)
+        p[i] = limit * (2.0f * philox_uniform_open(seed, kInitUniform, static_cast<uint64_t>(s.offset + i)) - 1.0f);
     } else {
-      // Box-Muller on Philox; the stream offset is the tensor's buffer offset.
-      for (int64_t i = 0; i < s.numel; ++i) {
-        const float u1 = philox_uniform_open(seed, 1u << 20, static_cast<uint64_t>(s.offset + i) * 2);
-        const float u2 = philox_uniform(seed, 1u << 20, static_cast<uint64_t>(s.offset + i) * 2 + 1);
-        p[i] = 0.02f * std::sqrt(-2.0f * std::log(u1)) * std::cos(6.283185307179586f * u2);
-      }
+      for (int64_t i = 0; i < s.numel; ++i) p[i] = truncated_normal(seed, static_cast<uint64_t>(s.offset + i), 0.02f);
     }
   }
   const int64_t E = cfg_.embedding_size;
@@ -127,7 +155,7 @@ void ElectraModel::init_weights(uint64_t seed) {
 }
 
 Status ElectraModel::ensure_device() {
-  if (be_->kind() == BackendKind::kCpu || !device_stale_) return Status::Ok();
+  if (be_->memory_is_host() || !device_stale_) return Status::Ok();
   const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
   TRY(be_->upload(P_, buf_.params, bytes));
   TRY(be_->upload(G_, buf_.grads, bytes));
@@ -140,7 +168,7 @@ Status ElectraModel::ensure_device() {
 }
 
 Status ElectraModel::sync_to_host() {
-  if (be_->kind() == BackendKind::kCpu || !host_stale_ || device_stale_) return Status::Ok();
+  if (be_->memory_is_host() || !host_stale_ || device_stale_) return Status::Ok();
   const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
   TRY(be_->download(buf_.params, P_, bytes));
   TRY(be_->download(buf_.grads, G_, bytes));
@@ -288,213 +316,252 @@ Status ElectraModel::evaluate(const TrainConfig& t, const Batch& batch, int64_t 
   return run_step(t, batch, index, out, nullptr, false);
 }
 
+// The step's overrides that fix its random parts (masking, sampling) need
+// k = 1; an override of the update alone (apply_update = false) works for any k.
+static Status check_overrides(const StepOverrides* ov, int64_t k, int64_t N, int64_t V, int64_t max_masked,
+                              bool* fixed) {
+  *fixed = ov && (!ov->masked_positions.empty() || !ov->generator_input_ids.empty() || !ov->sampled_ids.empty());
+  if (!*fixed) return Status::Ok();
+  if (k != 1) return InvalidArgument("step overrides of masking/sampling need gradAccum = 1");
+  const size_t M = ov->masked_positions.size();
+  if (M == 0 || M > static_cast<size_t>(max_masked) || ov->sampled_ids.size() != M ||
+      ov->generator_input_ids.size() != static_cast<size_t>(N))
+    return InvalidArgument("step overrides have inconsistent sizes");
+  for (size_t i = 0; i < M; ++i) {
+    if (ov->masked_positions[i] < 0 || ov->masked_positions[i] >= N || ov->sampled_ids[i] < 0 ||
+        ov->sampled_ids[i] >= V || (i > 0 && ov->masked_positions[i] <= ov->masked_positions[i - 1]))
+      return InvalidArgument("step overrides: masked positions must be sorted, unique and in range");
+  }
+  return Status::Ok();
+}
+
 Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* out,
                               const StepOverrides* ov, bool train) {
   ELECTRA_RETURN_IF_ERROR(validate(cfg_, t));
   ELECTRA_RETURN_IF_ERROR(check_batch(cfg_, t, batch));
   if (step < 0) return InvalidArgument("step must be >= 0");
-  const int64_t B = t.batch, S = t.seq_len, N = B * S, V = cfg_.vocab_size, k = t.grad_accum;
-  const int64_t max_pred = max_predictions(t);
-  // Overrides that fix the random parts (masking, sampling) need k = 1; an
-  // override of the update alone (apply_update = false) works for any k.
-  const bool fixed = ov && (!ov->masked_positions.empty() || !ov->generator_input_ids.empty() ||
-                            !ov->sampled_ids.empty());
-  if (fixed) {
-    if (k != 1) return InvalidArgument("step overrides of masking/sampling need gradAccum = 1");
-    const size_t M = ov->masked_positions.size();
-    if (M == 0 || M > static_cast<size_t>(B * max_pred) || ov->sampled_ids.size() != M ||
-        ov->generator_input_ids.size() != static_cast<size_t>(N))
-      return InvalidArgument("step overrides have inconsistent sizes");
-    for (size_t i = 0; i < M; ++i) {
-      if (ov->masked_positions[i] < 0 || ov->masked_positions[i] >= N || ov->sampled_ids[i] < 0 ||
-          ov->sampled_ids[i] >= V || (i > 0 && ov->masked_positions[i] <= ov->masked_positions[i - 1]))
-        return InvalidArgument("step overrides: masked positions must be sorted, unique and in range");
-    }
-  }
-  TRY(resize(B, S, B * max_pred));
+  const int64_t B = t.batch, S = t.seq_len, k = t.grad_accum;
+  bool fixed = false;
+  TRY(check_overrides(ov, k, B * S, cfg_.vocab_size, B * max_predictions(t), &fixed));
+  TRY(resize(B, S, B * max_predictions(t)));
   TRY(ensure_device());
-  Backend& be = *be_;
-  const float* P = P_;
-  float* G = G_;
   if (train) {
-    TRY(be.zero(G, sizeof(float) * static_cast<size_t>(buf_.total)));
-    host_stale_ = be.kind() != BackendKind::kCpu;
+    TRY(be_->zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
+    host_stale_ = !be_->memory_is_host();
   }
-  // Evaluation: dropout off, no backward, no update.
-  const float hp = train ? cfg_.hidden_dropout : 0.0f, ap = train ? cfg_.attention_dropout : 0.0f;
-  const float eps = cfg_.layer_norm_eps;
-  const uint64_t seed = t.seed;
-  const cpu::SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
-  const size_t ib = sizeof(int32_t), fb = sizeof(float);
-
   StepMetrics m;
-  int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
+  MetricCounts counts;
   for (int64_t micro = 0; micro < k; ++micro) {
-    const uint64_t base = static_cast<uint64_t>(step * k + micro) * kRngWindow;
-    const int32_t* ids = batch.input_ids + micro * N;
-    int64_t real = 0;
-    TRY(upload_batch(batch, micro * B, &real));
-    // 1. Dynamic masking on the host (or the test hook's fixed choice); the
-    //    chosen rows, generator inputs and targets are uploaded.
-    if (fixed) {
-      h_positions_ = ov->masked_positions;
-      std::copy(ov->generator_input_ids.begin(), ov->generator_input_ids.end(), h_gen_ids_.begin());
-    } else {
-      cpu::dynamic_mask(&h_positions_, h_gen_ids_.data(), ids, h_mask_.data(), B, S, t.mask_prob, max_pred, sp, seed,
-                        base + kSlotMask);
-    }
-    const int64_t M = static_cast<int64_t>(h_positions_.size());
-    for (int64_t r = 0; r < M; ++r) h_targets_[r] = ids[h_positions_[r]];
-    TRY(be.upload(d_gen_ids_.data(), h_gen_ids_.data(), ib * N));
-    TRY(be.upload(d_positions_.data(), h_positions_.data(), ib * M));
-    TRY(be.upload(d_targets_.data(), h_targets_.data(), ib * M));
-
-    // 2. Generator: shared embeddings, encoder over all positions, head at masked rows only.
-    TRY(embed_forward(d_gen_ids_.data(), &g_emb_, hp, seed, base + kSlotGenEmb));
-    const float* hg = nullptr;
-    TRY(gen_.forward(P, g_emb_.out.data(), d_mask_.data(), eps, hp, ap, seed, base + kSlotGenEnc, &hg));
-    float* logits = logits_.data();  // [M,V]
-    if (M > 0) {
-      TRY(gen_head_forward(hg, d_positions_.data(), M, logits));
-      if (ov && ov->gen_logits_out) {
-        ov->gen_logits_out->resize(static_cast<size_t>(M * V));
-        TRY(be.download(ov->gen_logits_out->data(), logits, fb * M * V));
-      }
-    }
-    // 3. The fused sampling step: Gumbel-max samples (before the loss overwrites logits with its gradient).
-    if (electra_ && M > 0) {
-      if (fixed) TRY(be.upload(d_sampled_.data(), ov->sampled_ids.data(), ib * M));
-      else TRY(be.gumbel_sample(d_sampled_.data(), logits, M, V, t.temperature, seed, base + kSlotSample));
-    }
-    // Generator loss (mean over masked rows), its gradient written in place.
-    if (M > 0) {
-      TRY(be.crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
-                                           d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k)));
-      TRY(be.download(h_losses_.data(), losses_.data(), fb * M));
-      TRY(be.download(h_argmax_.data(), d_argmax_.data(), ib * M));
-    }
-
-    // 4. Discriminator: inputs and labels from the samples, forward, sigmoid BCE over real tokens.
-    double dsum = 0;
-    if (electra_) {
-      TRY(be.make_disc_inputs(d_disc_ids_.data(), d_labels_.data(), d_ids_.data(), d_positions_.data(),
-                              d_sampled_.data(), M, N));
-      TRY(be.download(h_labels_.data(), d_labels_.data(), fb * N));
-      TRY(embed_forward(d_disc_ids_.data(), &d_emb_, hp, seed, base + kSlotDiscEmb));
-      const float* hd = nullptr;
-      TRY(disc_.forward(P, d_emb_.out.data(), d_mask_.data(), eps, hp, ap, seed, base + kSlotDiscEnc, &hd));
-      TRY(disc_head_forward(hd, dlogit_.data()));
-      if (ov && ov->disc_logits_out) {
-        ov->disc_logits_out->resize(static_cast<size_t>(N));
-        TRY(be.download(ov->disc_logits_out->data(), dlogit_.data(), fb * N));
-      }
-      TRY(be.download(h_dlogit_.data(), dlogit_.data(), fb * N));
-      TRY(be.bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
-                                  d_dweights_.data(), N,
-                                  t.disc_weight / static_cast<float>(std::max<int64_t>(real, 1) * k)));
-      TRY(be.download(&dsum, d_scalars_.data(), sizeof(double)));
-
-      // 5a. Discriminator backward: head, encoder, then its embeddings into the shared gradients.
-      if (train) {
-        const int64_t H = cfg_.disc.hidden;
-        // Buffers produced by one op alone are written (the *_write variants), not zeroed + accumulated.
-        TRY(be.linear_backward_write(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_,
-                                     N, H, 1));
-        TRY(be.gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H));
-        TRY(be.linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), hd, P + dpd_w_, N, H,
-                                     H));
-        TRY(be.zero(d_emb_.dout.data(), fb * N * cfg_.embedding_size));
-        TRY(disc_.backward(P, G, dtmp_n_.data(), d_emb_.dout.data(), d_emb_.out.data(), d_mask_.data(), hp, ap, seed,
-                           base + kSlotDiscEnc));
-        TRY(embed_backward(d_disc_ids_.data(), &d_emb_, hp, seed, base + kSlotDiscEmb));
-      }
-    }
-
-    // 5b. Generator backward: tied output layer (its weight is the word embedding), head, gather, encoder.
-    if (train) {
-      const int64_t E = cfg_.embedding_size, Hg = cfg_.gen.hidden;
-      TRY(be.zero(dh_gen_.data(), fb * N * Hg));
-      if (M > 0) {
-        TRY(be.linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits, hl_.data(), P + wte_, M, E, V));
-        TRY(be.zero(hd1_grad_.data(), fb * M * E));
-        TRY(be.layernorm_backward(hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(),
-                                  P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), M, E));
-        TRY(be.gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E));
-        TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_,
-                                     M, Hg, E));
-        TRY(be.gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), d_positions_.data(), M, Hg));
-      }
-      TRY(be.zero(g_emb_.dout.data(), fb * N * E));
-      TRY(gen_.backward(P, G, dh_gen_.data(), g_emb_.dout.data(), g_emb_.out.data(), d_mask_.data(), hp, ap, seed,
-                        base + kSlotGenEnc));
-      TRY(embed_backward(d_gen_ids_.data(), &g_emb_, hp, seed, base + kSlotGenEmb));
-    }
-
-    // This micro-batch's metrics, from the downloads above.
-    TRY(be.sync());
-    double gl = 0;
-    for (int64_t r = 0; r < M; ++r) {
-      gl += h_losses_[r];
-      gen_correct += h_argmax_[r] == h_targets_[r];
-    }
-    gl = M > 0 ? gl / M : 0;
-    m.gen_loss += gl / k;
-    m.masked += M;
-    m.tokens += real;
-    if (electra_) {
-      for (int64_t i = 0; i < N; ++i) {
-        if (!h_mask_[i]) continue;
-        const bool pred = h_dlogit_[i] > 0, lab = h_labels_[i] > 0.5f;
-        (lab ? m.disc_hist_replaced : m.disc_hist_original)[auc_bin(h_dlogit_[i])] += 1;
-        m.replaced += lab;
-        disc_correct += pred == lab;
-        tp += pred && lab;
-        pred_pos += pred;
-      }
-      const double dl = dsum / std::max<int64_t>(real, 1);
-      m.disc_loss += dl / k;
-      m.loss += (gl + t.disc_weight * dl) / k;
-    } else {
-      m.loss += gl / k;
-    }
+    Micro mb;
+    mb.t = &t;
+    mb.ov = ov;
+    mb.fixed = fixed;
+    mb.base = static_cast<uint64_t>(step * k + micro) * kRngWindow;
+    mb.ids = batch.input_ids + micro * B * S;
+    // Evaluation: dropout off, no backward, no update.
+    mb.hp = train ? cfg_.hidden_dropout : 0.0f;
+    mb.ap = train ? cfg_.attention_dropout : 0.0f;
+    TRY(upload_batch(batch, micro * B, &mb.real));
+    TRY(phase_mask(&mb));
+    TRY(phase_generator(&mb));
+    TRY(phase_sample(&mb));
+    if (electra_) TRY(phase_discriminator(&mb));
+    if (train) TRY(phase_backward(&mb));
+    TRY(be_->sync());
+    collect_metrics(mb, k, &m, &counts);
   }
-
-  // 6. Metrics, then clip by the global norm and AdamW.
-  m.gen_accuracy = m.masked > 0 ? double(gen_correct) / double(m.masked) : 0;
-  if (electra_) {
-    m.disc_accuracy = m.tokens > 0 ? double(disc_correct) / double(m.tokens) : 0;
-    m.disc_precision = pred_pos > 0 ? double(tp) / double(pred_pos) : 0;
-    m.disc_recall = m.replaced > 0 ? double(tp) / double(m.replaced) : 0;
-    m.replaced_fraction = m.tokens > 0 ? double(m.replaced) / double(m.tokens) : 0;
-  }
+  finish_metrics(counts, &m);
   m.lr = train ? learning_rate(t, step) : 0.0;
-  if (train) {
-    bool update = !(ov && !ov->apply_update);
-    if (update && t.skip_above_loss > 0 && std::isfinite(m.loss) && m.loss > t.skip_above_loss) {
-      update = false;
-      m.skipped = true;
-    }
-    TRY(be.clip_grad_norm(d_scalars_.data() + 1, G, buf_.total, update ? t.clip_norm : 0.0f));
-    TRY(be.download(&m.grad_norm, d_scalars_.data() + 1, sizeof(double)));
-    TRY(be.sync());
-    if (!std::isfinite(m.grad_norm) || !std::isfinite(m.loss))
-      return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
-                                                 " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
-    if (update) {
-      cpu::AdamWHyper h;
-      h.lr = static_cast<float>(m.lr);
-      h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
-      h.step = step + 1;
-      h.bias_correction = t.bias_correction;
-      TRY(be.adamw_update_table(table_, P_, G, M_, V_, h));
-      TRY(be.sync());
-    }
-  }
+  if (train) TRY(phase_update(t, step, !(ov && !ov->apply_update), &m));
   if (!std::isfinite(m.loss))
     return Status(StatusCode::kDiverged, "loss is not finite at step " + std::to_string(step + 1) +
                                              " (1-based; diverged: lower the learning rate)");
   *out = m;
   return Status::Ok();
+}
+
+// Phase 1, mask: dynamic masking on the host (or the test hook's fixed
+// choice); the chosen rows, generator inputs and targets are uploaded.
+Status ElectraModel::phase_mask(Micro* mb) {
+  const TrainConfig& t = *mb->t;
+  const int64_t N = B_ * S_;
+  const size_t ib = sizeof(int32_t);
+  if (mb->fixed) {
+    h_positions_ = mb->ov->masked_positions;
+    std::copy(mb->ov->generator_input_ids.begin(), mb->ov->generator_input_ids.end(), h_gen_ids_.begin());
+  } else {
+    const SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
+    dynamic_mask(t.masking, &h_positions_, h_gen_ids_.data(), mb->ids, h_mask_.data(), B_, S_, t.mask_prob,
+                 max_predictions(t), sp, t.seed, mb->base + kSlotMask);
+  }
+  mb->M = static_cast<int64_t>(h_positions_.size());
+  for (int64_t r = 0; r < mb->M; ++r) h_targets_[r] = mb->ids[h_positions_[r]];
+  TRY(be_->upload(d_gen_ids_.data(), h_gen_ids_.data(), ib * N));
+  TRY(be_->upload(d_positions_.data(), h_positions_.data(), ib * mb->M));
+  return be_->upload(d_targets_.data(), h_targets_.data(), ib * mb->M);
+}
+
+// Phase 2, generator: shared embeddings, encoder over all positions, head at
+// the masked rows only (logits_ [M,V]).
+Status ElectraModel::phase_generator(Micro* mb) {
+  const uint64_t seed = mb->t->seed;
+  TRY(embed_forward(d_gen_ids_.data(), &g_emb_, mb->hp, seed, mb->base + kSlotGenEmb));
+  TRY(gen_.forward(P_, g_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, seed,
+                   mb->base + kSlotGenEnc, &mb->hg));
+  if (mb->M == 0) return Status::Ok();
+  TRY(gen_head_forward(mb->hg, d_positions_.data(), mb->M, logits_.data()));
+  if (mb->ov && mb->ov->gen_logits_out) {
+    mb->ov->gen_logits_out->resize(static_cast<size_t>(mb->M * cfg_.vocab_size));
+    TRY(be_->download(mb->ov->gen_logits_out->data(), logits_.data(), sizeof(float) * mb->M * cfg_.vocab_size));
+  }
+  return Status::Ok();
+}
+
+// Phase 3, sample: Gumbel-max samples from the logits, then the generator
+// loss (mean over masked rows), whose gradient overwrites the logits.
+Status ElectraModel::phase_sample(Micro* mb) {
+  const int64_t M = mb->M, V = cfg_.vocab_size, k = mb->t->grad_accum;
+  if (M == 0) return Status::Ok();
+  float* logits = logits_.data();
+  if (electra_) {
+    if (mb->fixed) TRY(be_->upload(d_sampled_.data(), mb->ov->sampled_ids.data(), sizeof(int32_t) * M));
+    else TRY(be_->gumbel_sample(d_sampled_.data(), logits, M, V, mb->t->temperature, mb->t->seed, mb->base + kSlotSample));
+  }
+  TRY(be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
+                                         d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k)));
+  TRY(be_->download(h_losses_.data(), losses_.data(), sizeof(float) * M));
+  return be_->download(h_argmax_.data(), d_argmax_.data(), sizeof(int32_t) * M);
+}
+
+// Phase 4, discriminator: inputs and labels from the samples, forward, sigmoid
+// BCE over real tokens (its gradient overwrites the logits).
+Status ElectraModel::phase_discriminator(Micro* mb) {
+  const TrainConfig& t = *mb->t;
+  const int64_t N = B_ * S_;
+  const size_t fb = sizeof(float);
+  TRY(be_->make_disc_inputs(d_disc_ids_.data(), d_labels_.data(), d_ids_.data(), d_positions_.data(),
+                            d_sampled_.data(), mb->M, N));
+  TRY(be_->download(h_labels_.data(), d_labels_.data(), fb * N));
+  TRY(embed_forward(d_disc_ids_.data(), &d_emb_, mb->hp, t.seed, mb->base + kSlotDiscEmb));
+  TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, t.seed,
+                    mb->base + kSlotDiscEnc, &mb->hd));
+  TRY(disc_head_forward(mb->hd, dlogit_.data()));
+  if (mb->ov && mb->ov->disc_logits_out) {
+    mb->ov->disc_logits_out->resize(static_cast<size_t>(N));
+    TRY(be_->download(mb->ov->disc_logits_out->data(), dlogit_.data(), fb * N));
+  }
+  TRY(be_->download(h_dlogit_.data(), dlogit_.data(), fb * N));
+  TRY(be_->bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
+                                d_dweights_.data(), N,
+                                t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum)));
+  return be_->download(&mb->dsum, d_scalars_.data(), sizeof(double));
+}
+
+// Phase 5, backward: the discriminator (head, encoder, its embeddings), then
+// the generator (tied output layer, head, gather, encoder, embeddings); the
+// shared embeddings collect both gradients.
+Status ElectraModel::phase_backward(Micro* mb) {
+  Backend& be = *be_;
+  const float* P = P_;
+  float* G = G_;
+  const int64_t N = B_ * S_, M = mb->M, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
+  const uint64_t seed = mb->t->seed;
+  const size_t fb = sizeof(float);
+  if (electra_) {
+    const int64_t H = cfg_.disc.hidden;
+    // Buffers produced by one op alone are written (the *_write variants), not zeroed + accumulated.
+    TRY(be.linear_backward_write(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_, N,
+                                 H, 1));
+    TRY(be.gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H));
+    TRY(be.linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), mb->hd, P + dpd_w_, N, H,
+                                 H));
+    TRY(be.zero(d_emb_.dout.data(), fb * N * E));
+    TRY(disc_.backward(P, G, dtmp_n_.data(), d_emb_.dout.data(), d_emb_.out.data(), d_mask_.data(), mb->hp, mb->ap,
+                       seed, mb->base + kSlotDiscEnc));
+    TRY(embed_backward(d_disc_ids_.data(), &d_emb_, mb->hp, seed, mb->base + kSlotDiscEmb));
+  }
+  TRY(be.zero(dh_gen_.data(), fb * N * Hg));
+  if (M > 0) {
+    TRY(be.linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits_.data(), hl_.data(), P + wte_, M, E, V));
+    TRY(be.zero(hd1_grad_.data(), fb * M * E));
+    TRY(be.layernorm_backward(hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(), P + gpln_g_,
+                              hl_mean_.data(), hl_rstd_.data(), M, E));
+    TRY(be.gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E));
+    TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M,
+                                 Hg, E));
+    TRY(be.gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), d_positions_.data(), M, Hg));
+  }
+  TRY(be.zero(g_emb_.dout.data(), fb * N * E));
+  TRY(gen_.backward(P, G, dh_gen_.data(), g_emb_.dout.data(), g_emb_.out.data(), d_mask_.data(), mb->hp, mb->ap, seed,
+                    mb->base + kSlotGenEnc));
+  return embed_backward(d_gen_ids_.data(), &g_emb_, mb->hp, seed, mb->base + kSlotGenEmb);
+}
+
+// This micro-batch's metrics, from the host copies the phases downloaded.
+void ElectraModel::collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, MetricCounts* c) {
+  const int64_t M = mb.M, N = B_ * S_;
+  double gl = 0;
+  for (int64_t r = 0; r < M; ++r) {
+    gl += h_losses_[r];
+    c->gen_correct += h_argmax_[r] == h_targets_[r];
+  }
+  gl = M > 0 ? gl / M : 0;
+  m->gen_loss += gl / k;
+  m->masked += M;
+  m->tokens += mb.real;
+  if (!electra_) {
+    m->loss += gl / k;
+    return;
+  }
+  for (int64_t i = 0; i < N; ++i) {
+    if (!h_mask_[i]) continue;
+    const bool pred = h_dlogit_[i] > 0, lab = h_labels_[i] > 0.5f;
+    (lab ? m->disc_hist_replaced : m->disc_hist_original)[auc_bin(h_dlogit_[i])] += 1;
+    m->replaced += lab;
+    c->disc_correct += pred == lab;
+    c->tp += pred && lab;
+    c->pred_pos += pred;
+  }
+  const double dl = mb.dsum / std::max<int64_t>(mb.real, 1);
+  m->disc_loss += dl / k;
+  m->loss += (gl + mb.t->disc_weight * dl) / k;
+}
+
+void ElectraModel::finish_metrics(const MetricCounts& c, StepMetrics* m) const {
+  m->gen_accuracy = m->masked > 0 ? double(c.gen_correct) / double(m->masked) : 0;
+  if (!electra_) return;
+  m->disc_accuracy = m->tokens > 0 ? double(c.disc_correct) / double(m->tokens) : 0;
+  m->disc_precision = c.pred_pos > 0 ? double(c.tp) / double(c.pred_pos) : 0;
+  m->disc_recall = m->replaced > 0 ? double(c.tp) / double(m->replaced) : 0;
+  m->replaced_fraction = m->tokens > 0 ? double(m->replaced) / double(m->tokens) : 0;
+}
+
+// Phase 6, update: clip by the global norm, then AdamW. No update when
+// `update` is false (the gradients stay unclipped; only the norm is measured)
+// or when the loss-spike guard skips the step (m->skipped).
+Status ElectraModel::phase_update(const TrainConfig& t, int64_t step, bool update, StepMetrics* m) {
+  Backend& be = *be_;
+  if (update && t.skip_above_loss > 0 && std::isfinite(m->loss) && m->loss > t.skip_above_loss) {
+    update = false;
+    m->skipped = true;
+  }
+  TRY(be.clip_grad_norm(d_scalars_.data() + 1, G_, buf_.total, update ? t.clip_norm : 0.0f));
+  TRY(be.download(&m->grad_norm, d_scalars_.data() + 1, sizeof(double)));
+  TRY(be.sync());
+  if (!std::isfinite(m->grad_norm) || !std::isfinite(m->loss))
+    return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
+                                             " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
+  if (!update) return Status::Ok();
+  AdamWHyper h;
+  h.lr = static_cast<float>(m->lr);
+  h.beta1 = t.beta1;
+  h.beta2 = t.beta2;
+  h.eps = t.adam_eps;
+  h.weight_decay = t.weight_decay;
+  h.step = step + 1;
+  h.bias_correction = t.bias_correction;
+  TRY(be.adamw_update_table(table_, P_, G_, M_, V_, h));
+  return be.sync();
 }
 
 Status ElectraModel::check_inference_batch(const Batch& b) {

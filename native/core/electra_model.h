@@ -54,14 +54,9 @@ inline int auc_bin(float logit) {
 }
 
 struct StepMetrics {
-  double loss = 0, gen_loss = 0, disc_loss = 0;
-  double gen_accuracy = 0;      // argmax == original at masked positions
-  double disc_accuracy = 0;     // over non-padding tokens
-  double disc_precision = 0, disc_recall = 0;  // on "replaced"
-  double replaced_fraction = 0; // replaced tokens / non-padding tokens
-  double grad_norm = 0;         // before clipping
-  double lr = 0;
-  int64_t masked = 0, tokens = 0, replaced = 0;
+  // loss, gen/disc losses, accuracies, precision/recall of "replaced",
+  // replaced fraction, grad norm (before clipping), lr, token counts: config_table.h.
+  ELECTRA_STEP_METRIC_FIELDS(ELECTRA_DECLARE_FIELD)
   std::array<double, kAucBins> disc_hist_replaced{}, disc_hist_original{};  // see auc_bin
   bool skipped = false;         // the loss exceeded TrainConfig::skip_above_loss: no update
 };
@@ -88,8 +83,10 @@ class ElectraModel {
   void host_modified() { device_stale_ = true; }
   int64_t num_parameters() const;  // unique trainable scalars (no padding)
 
-  // HF-style init from Philox: weights N(0, 0.02), biases 0, LayerNorm 1/0,
-  // the [PAD] embedding row 0. Resets optimizer moments.
+  // The reference's init from Philox: weights truncated normal(0, 0.02) cut at
+  // 2 stddev, Glorot-uniform for embeddings_project and the discriminator's
+  // dense(1), biases 0, LayerNorm 1/0, the [PAD] embedding row 0. Resets
+  // optimizer moments.
   void init_weights(uint64_t seed);
 
   // One optimizer step at 0-based `step` over batch.rows / train.batch micro-batches.
@@ -126,8 +123,32 @@ class ElectraModel {
   Status embed_backward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off);
   Status gen_head_forward(const float* hg, const int32_t* rows, int64_t M, float* logits);
   Status disc_head_forward(const float* h, float* logits);
+  // The step, in phases: run_step runs mask, generator, sample,
+  // discriminator and backward per micro-batch, then update.
   Status run_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* m, const StepOverrides* ov,
                   bool train);
+  struct Micro {  // one micro-batch's state, passed from phase to phase
+    const TrainConfig* t = nullptr;
+    const StepOverrides* ov = nullptr;
+    bool fixed = false;                 // the overrides set masks and samples
+    uint64_t base = 0;                  // Philox window
+    const int32_t* ids = nullptr;       // [B*S] original tokens
+    float hp = 0, ap = 0;               // dropout (0 when evaluating)
+    int64_t real = 0, M = 0;            // non-padding tokens, masked rows
+    const float *hg = nullptr, *hd = nullptr;  // encoder outputs
+    double dsum = 0;                    // discriminator BCE sum
+  };
+  struct MetricCounts {
+    int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
+  };
+  Status phase_mask(Micro* mb);
+  Status phase_generator(Micro* mb);
+  Status phase_sample(Micro* mb);
+  Status phase_discriminator(Micro* mb);
+  Status phase_backward(Micro* mb);
+  Status phase_update(const TrainConfig& t, int64_t step, bool update, StepMetrics* m);
+  void collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, MetricCounts* c);
+  void finish_metrics(const MetricCounts& c, StepMetrics* m) const;
   Status check_inference_batch(const Batch& b);
 
   ModelConfig cfg_;

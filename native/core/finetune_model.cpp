@@ -392,7 +392,7 @@ Status FinetuneModel::train_step(const TrainConfig& t, const FinetuneBatch& fb, 
     return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
                                              " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
   if (apply_update) {
-    cpu::AdamWHyper h;
+    AdamWHyper h;
     h.lr = static_cast<float>(m.lr);
     h.beta1 = t.beta1; h.beta2 = t.beta2; h.eps = t.adam_eps; h.weight_decay = t.weight_decay;
     h.step = step + 1;

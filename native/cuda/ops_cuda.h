@@ -24,13 +24,11 @@
 
 #include <cstdint>
 
-#include "core/cpu/ops.h"  // AdamWHyper
+#include "core/adamw_hyper.h"
 #include "core/status.h"
 
 namespace electra {
 namespace cuda {
-
-using cpu::AdamWHyper;
 
 // Partial sums per reduction; `scratch` arguments hold this many doubles.
 constexpr int kReduceBlocks = 256;

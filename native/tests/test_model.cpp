@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/cpu/sampling.h"
+#include "core/masking.h"
 #include "core/electra_model.h"
 #include "model_test_util.h"
 #include "test_util.h"
@@ -89,37 +90,6 @@ TEST(model_param_table_names) {
   CHECK(!st.ok() && st.message().find("vocab too small") != std::string::npos) << st.message();
 }
 
-TEST(model_dynamic_masking_rules) {
-  const int64_t B = 64, S = 40, V = 50;
-  Data d = make_data(B, S, V, 3);
-  std::vector<int32_t> pos, gen(B * S);
-  const float p = 0.15f;
-  const int64_t max_pred = static_cast<int64_t>((p + 0.005f) * S);
-  cpu::dynamic_mask(&pos, gen.data(), d.ids.data(), d.mask.data(), B, S, p, max_pred, {0, 2, 3, 4}, 11, 0);
-  int64_t masked_tok = 0;
-  std::vector<int64_t> per_seq(B, 0);
-  for (size_t i = 0; i < pos.size(); ++i) {
-    int32_t q = pos[i];
-    if (i > 0) CHECK(pos[i] > pos[i - 1]) << "sorted and unique";
-    CHECK(d.mask[q] == 1 && d.ids[q] != 2 && d.ids[q] != 3) << "position " << q << " is not a candidate";
-    per_seq[q / S]++;
-    if (gen[q] == 4) masked_tok++;
-    else CHECK(gen[q] == d.ids[q]) << "unmasked selected token must stay as it is (no random replacement)";
-  }
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t cand = 0;
-    for (int64_t s = 0; s < S; ++s) cand += d.mask[b * S + s] && d.ids[b * S + s] > 4;
-    int64_t want = std::max<int64_t>(1, std::min<int64_t>(max_pred, std::lround(cand * p)));
-    CHECK(per_seq[b] == want) << "seq " << b << " got " << per_seq[b] << " want " << want;
-  }
-  for (int64_t i = 0; i < B * S; ++i) {
-    bool selected = std::binary_search(pos.begin(), pos.end(), static_cast<int32_t>(i));
-    if (!selected) CHECK(gen[i] == d.ids[i]);
-  }
-  double frac = double(masked_tok) / pos.size();
-  CHECK(frac > 0.78 && frac < 0.92) << "fraction replaced by [MASK] " << frac << " (expected ~0.85)";
-}
-
 TEST(model_gumbel_sampling_distribution) {
   // Gumbel-max over logits log(q) samples from q.
   const int64_t R = 20000, V = 4;
@@ -153,7 +123,7 @@ void check_full_step_fd(const ModelConfig& c_in, const char* what) {
   Batch b = as_batch(d, t.batch, t.seq_len);
   StepOverrides ov;
   std::vector<int32_t> gen(t.batch * t.seq_len);
-  cpu::dynamic_mask(&ov.masked_positions, gen.data(), d.ids.data(), d.mask.data(), t.batch, t.seq_len, t.mask_prob, max_predictions(t),
+  dynamic_mask(MaskingMode::kExactCount, &ov.masked_positions, gen.data(), d.ids.data(), d.mask.data(), t.batch, t.seq_len, t.mask_prob, max_predictions(t),
                     {0, 2, 3, 4}, 1, 0);
   ov.generator_input_ids = gen;
   for (size_t i = 0; i < ov.masked_positions.size(); ++i)

@@ -14,7 +14,7 @@ import * as path from 'path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
 import { CheckpointManager } from '../../checkpoints';
-import { ConfigOptions, PresetName, PRESETS, electraConfig } from '../../config';
+import { PresetName, PRESETS, electraConfig } from '../../config';
 import { parseConfigJson } from '../../config-keys';
 import { ArrayDataset, BatchSource } from '../../data/array-dataset';
 import { BuildProgress } from '../../data/dataset-builder';
@@ -30,34 +30,34 @@ import { AppendLog } from '../../io/append-log';
 import { describePlan } from '../../memory-plan';
 import { readFileChecked, writeFileAtomic } from '../../io/atomic';
 import { AdamW } from '../../optimizer';
+import { describeRecipe, microBatch, resolveRecipe, RunRecipe, TRAINING_KEYS } from '../../recipe';
 import { MetricRow, renderReport } from '../../report';
 import { RunLock, removeStaleTemporaries } from '../../run-lock';
 import { EvalMetrics, StepMetrics, Trainer } from '../../trainer';
 import { Progress } from '../progress';
+import { fmtAuc, plantedExample, summaryFacts } from '../run-summary';
 
-/**
- * Default steps, for about 5 minutes on 2 CPU cores: the tiny preset at 16x128
- * with BERT's 30522-token vocabulary runs ~0.08-0.11 s a step there (3000 steps
- * took 339 s with the cores partly shared), plus the held-out evaluations.
- */
-const STEPS_DEFAULT = 2500;
+/** The run directory's effective recipe: {preset, training, model}, the resolved training and model config. */
+export const RECIPE_FILE = 'recipe.json';
 
 export const command = 'train';
 export const describe = 'Pre-train an ELECTRA model (default: the embedded Brown corpus)';
 
 interface TrainArgs {
   preset?: PresetName;
-  steps: number;
-  batch: number;
-  seq: number;
+  // Recipe fields: undefined unless given, so the preset and --config fill them.
+  steps?: number;
+  batch?: number;
+  seq?: number;
   lr?: number;
   warmup?: number;
-  seed: number;
-  objective: 'electra' | 'mlm';
-  maskProb: number;
-  discWeight: number;
-  temperature: number;
-  gradAccum: number;
+  seed?: number;
+  objective?: 'electra' | 'mlm';
+  maskProb?: number;
+  masking?: 'reference' | 'exact';
+  discWeight?: number;
+  temperature?: number;
+  gradAccum?: number;
   device: string;
   precision?: string;
   out?: string;
@@ -92,22 +92,23 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('vocab', { type: 'string', describe: 'WordPiece vocab.txt (default: BERT uncased, shipped)' })
     .option('cased', { type: 'boolean', default: false, describe: 'the vocabulary is cased: no lowercasing/accent stripping' })
     .conflicts('corpus', 'dataset')
-    .option('steps', { type: 'number', default: STEPS_DEFAULT, describe: 'optimizer steps' })
-    .option('batch', { type: 'number', default: 16, describe: 'sequences per step' })
-    .option('seq', { type: 'number', default: 128, describe: 'tokens per sequence' })
+    .option('steps', { type: 'number', describe: 'optimizer steps, and the horizon of the learning-rate decay (default: the preset recipe)' })
+    .option('batch', { type: 'number', describe: 'sequences per optimizer step (default: the preset recipe)' })
+    .option('seq', { type: 'number', describe: 'tokens per sequence (default: the preset recipe)' })
     .option('lr', { type: 'number', describe: 'peak learning rate (default: the preset recipe)' })
-    .option('warmup', { type: 'number', describe: 'warm-up steps (default: 10% of --steps)' })
-    .option('seed', { type: 'number', default: 0 })
-    .option('objective', { choices: ['electra', 'mlm'] as const, default: 'electra' as const })
-    .option('mask-prob', { type: 'number', default: 0.15 })
+    .option('warmup', { type: 'number', describe: 'linear warm-up steps (default: the preset recipe)' })
+    .option('seed', { type: 'number', describe: 'seeds init, data order, masking, sampling and dropout (default 0)' })
+    .option('objective', { choices: ['electra', 'mlm'] as const, describe: 'default electra' })
+    .option('mask-prob', { type: 'number', describe: 'fraction of tokens masked (default: the preset recipe)' })
+    .option('masking', { choices: ['reference', 'exact'] as const, describe: 'reference: round(p x real tokens) positions drawn with replacement, as google-research/electra (default); exact: exactly round(p x candidates) distinct positions' })
     .option('generator-fraction', { type: 'number', describe: 'generator width as a fraction of the discriminator (default: the preset, e.g. 0.25 for small)' })
-    .option('disc-weight', { type: 'number', default: 50, describe: 'weight of the discriminator loss' })
-    .option('temperature', { type: 'number', default: 1, describe: 'generator sampling temperature' })
-    .option('grad-accum', { type: 'number', default: 1, describe: 'micro-batches per step' })
+    .option('disc-weight', { type: 'number', describe: 'weight of the discriminator loss (default 50)' })
+    .option('temperature', { type: 'number', describe: 'generator sampling temperature (default 1)' })
+    .option('grad-accum', { type: 'number', describe: 'split each step\'s --batch into this many micro-batches (same batch, less memory; default 1)' })
     .option('device', { type: 'string', default: 'auto', describe: 'auto (a usable GPU, else the CPU, with a one-line notice when CUDA is built in but unusable) | cpu | cuda | cuda:N' })
     .option('precision', { choices: ['fp32', 'bf16'], describe: 'GEMM precision (default: bf16 on a GPU, fp32 on the CPU, its only one)' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<date-time>)' })
-    .option('config', { type: 'string', describe: 'JSON file of model config options (ElectraConfig fields, e.g. {"discriminator": {"layers": 6}}); overrides the preset' })
+    .option('config', { type: 'string', describe: 'JSON file of recipe fields: training (steps, batch, gradAccum, seqLen, lr, warmupSteps, maskProb, masking, discWeight, temperature, weightDecay, beta1, beta2, eps, clipNorm, seed) and model (ElectraConfig fields, e.g. {"discriminator": {"layers": 6}}); overrides the preset, flags override it' })
     .option('init', { type: 'string', describe: 'start from these weights: an HF ELECTRA export (discriminator/ + generator/, or a lone discriminator) or a checkpoint' })
     .conflicts('init', 'resume')
     .option('stop-at', { type: 'number', describe: 'stop (and save) after this step, keeping the --steps schedule; resume later' })
@@ -129,6 +130,9 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .example('$0 train --corpus toy --steps 100', 'the small synthetic corpus (fast smoke run)')
     .example('$0 train --steps 1000 --out runs/a && $0 train --resume runs/a --steps 1500', 'train, then continue where it stopped') as unknown as Argv<TrainArgs>;
 }
+
+/** The arguments with the recipe resolved: `batch` here is sequences per micro-batch (what one native call sees). */
+type RunArgs = TrainArgs & { steps: number; seq: number; seed: number; batch: number };
 
 /** Where the training batches come from, and the vocabulary the model uses. */
 interface DataSelection {
@@ -163,11 +167,11 @@ function loadTokenizer(argv: TrainArgs): { tok: WordPieceTokenizer; vocabFile: s
 }
 
 /** The dataset of `inputs` for this run's vocabulary, sequence length and seed: built once, then reused. */
-function cachedDataset(argv: TrainArgs, inputs: string[], vocabFile: string, cacheDir: string, name: string, onProgress?: (p: BuildProgress) => void) {
+function cachedDataset(argv: RunArgs, inputs: string[], vocabFile: string, cacheDir: string, name: string, onProgress?: (p: BuildProgress) => void) {
   return ensureDataset({ inputs, vocabFile, lowercase: !argv.cased, seqLen: argv.seq, seed: argv.seed, cacheDir, name, onProgress });
 }
 
-async function selectData(argv: TrainArgs, out: string): Promise<DataSelection> {
+async function selectData(argv: RunArgs, out: string): Promise<DataSelection> {
   const corpus = argv.corpus ?? [];
   if (corpus.length === 1 && corpus[0] === 'toy') {
     if (argv.vocab || argv.cased) throw new ElectraError('ERR_INVALID_ARGUMENT', '--corpus toy has its own word-level vocabulary; --vocab/--cased do not apply');
@@ -219,7 +223,7 @@ async function selectData(argv: TrainArgs, out: string): Promise<DataSelection> 
 }
 
 /** Held-out batches, fixed for the whole run, or null when there is no held-out text. */
-async function selectEval(argv: TrainArgs, out: string, sel: DataSelection): Promise<TokenBatch[] | null> {
+async function selectEval(argv: RunArgs, out: string, sel: DataSelection): Promise<TokenBatch[] | null> {
   const corpus = argv.corpus ?? [];
   const n = argv.evalBatches;
   if (n <= 0) return null;
@@ -242,13 +246,9 @@ async function selectEval(argv: TrainArgs, out: string, sel: DataSelection): Pro
   return batches;
 }
 
-async function readConfigFile(file: string): Promise<ConfigOptions> {
-  return parseConfigJson((await readFileChecked(file)).toString('utf8'), file);
-}
-
-/** An AUC for the log: 3 decimals, or n/a when undefined (no replaced tokens, or the MLM objective). */
-function fmtAuc(a: number): string {
-  return Number.isFinite(a) ? a.toFixed(3) : 'n/a';
+async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  // Training keys (TRAINING_KEYS) and model options; any other key is an error naming it.
+  return parseConfigJson((await readFileChecked(file)).toString('utf8'), file, TRAINING_KEYS) as Record<string, unknown>;
 }
 
 function readJsonl(file: string): MetricRow[] {
@@ -266,16 +266,39 @@ function readJsonl(file: string): MetricRow[] {
     });
 }
 
-export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void> {
-  for (const [k, v, min] of [['steps', argv.steps, 0], ['batch', argv.batch, 1], ['seq', argv.seq, 2], ['keep', argv.keep, 1], ['eval-every', argv.evalEvery, 0], ['eval-batches', argv.evalBatches, 0], ['checkpoint-every', argv.checkpointEvery, 0], ['log-every', argv.logEvery, 1]] as const) {
+export async function handler(cli: ArgumentsCamelCase<TrainArgs>): Promise<void> {
+  for (const [k, v, min] of [['keep', cli.keep, 1], ['eval-every', cli.evalEvery, 0], ['eval-batches', cli.evalBatches, 0], ['checkpoint-every', cli.checkpointEvery, 0], ['log-every', cli.logEvery, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be an integer >= ${min}, got ${v}`);
   }
-  if (!(argv.checkpointMinutes >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `--checkpoint-minutes must be >= 0, got ${argv.checkpointMinutes}`);
+  for (const [k, v, min] of [['steps', cli.steps, 0], ['batch', cli.batch, 1], ['seq', cli.seq, 2], ['grad-accum', cli.gradAccum, 1], ['warmup', cli.warmup, 0], ['seed', cli.seed, 0]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be an integer >= ${min}, got ${v}`);
+  }
+  if (!(cli.checkpointMinutes >= 0)) throw new ElectraError('ERR_INVALID_ARGUMENT', `--checkpoint-minutes must be >= 0, got ${cli.checkpointMinutes}`);
   try {
-    parseDevice(argv.device);
+    parseDevice(cli.device);
   } catch (e) {
     throw new ElectraError('ERR_INVALID_ARGUMENT', `--${(e as Error).message}`);
   }
+  // The recipe: the preset's published values < --config < flags.
+  const preset: PresetName = cli.preset ?? (parseDevice(cli.device).kind !== 'cpu' && getInfo().backend === 'cuda' ? 'small' : 'tiny');
+  const fileOpts = cli.config ? await readConfigFile(cli.config) : {};
+  const recipe = resolveRecipe(preset, fileOpts, {
+    steps: cli.steps,
+    batch: cli.batch,
+    gradAccum: cli.gradAccum,
+    seqLen: cli.seq,
+    lr: cli.lr,
+    warmupSteps: cli.warmup,
+    maskProb: cli.maskProb,
+    masking: cli.masking,
+    discWeight: cli.discWeight,
+    temperature: cli.temperature,
+    seed: cli.seed,
+    generatorFraction: cli.generatorFraction,
+    objective: cli.objective,
+  });
+  const rt = recipe.training;
+  const argv: RunArgs = { ...cli, steps: rt.steps, seq: rt.seqLen, seed: rt.seed, batch: microBatch(rt) };
   // LATEST first, then older complete checkpoints: a corrupt one is skipped, saying so.
   const resumeCandidates = argv.resume ? CheckpointManager.candidates(argv.resume) : [];
   if (argv.resume && resumeCandidates.length === 0) throw new ElectraError('ERR_IO', `${argv.resume}: no checkpoint to resume (expected a run directory with checkpoints/LATEST, or a checkpoint directory)`);
@@ -288,22 +311,26 @@ export async function handler(argv: ArgumentsCamelCase<TrainArgs>): Promise<void
   const lock = RunLock.acquire(out, (h) => void process.stderr.write(`electra-native: removing the stale lock of pid ${h.pid} (no longer running on ${h.host})\n`));
   try {
     for (const f of removeStaleTemporaries(out)) process.stderr.write(`electra-native: removed ${f}, left by an interrupted write\n`);
-    await trainLocked(argv, out, resumeCandidates);
+    await trainLocked(argv, recipe, out, resumeCandidates);
   } finally {
     lock.release();
   }
 }
 
-async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, resumeCandidates: string[]): Promise<void> {
+async function trainLocked(argv: RunArgs, recipe: RunRecipe, out: string, resumeCandidates: string[]): Promise<void> {
+  const { preset, training: rt } = recipe;
   let resumeFrom: string | null = null;
   const sel = await selectData(argv, out);
   const { data, ids } = sel;
-  const preset: PresetName = argv.preset ?? (parseDevice(argv.device).kind !== 'cpu' && getInfo().backend === 'cuda' ? 'small' : 'tiny');
-  const recipe = PRESETS[preset].recipe;
   const optimizer = new AdamW({
-    lr: argv.lr ?? recipe.lr,
-    warmupSteps: argv.warmup ?? Math.round(argv.steps / 10),
-    totalSteps: Math.max(1, argv.steps),
+    lr: rt.lr,
+    warmupSteps: rt.warmupSteps,
+    totalSteps: Math.max(1, rt.steps),
+    weightDecay: rt.weightDecay,
+    beta1: rt.beta1,
+    beta2: rt.beta2,
+    eps: rt.eps,
+    clipNorm: rt.clipNorm,
   });
   const device: Device = argv.device as Device;
   const where = {
@@ -316,13 +343,14 @@ async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, res
     data,
     optimizer,
     device,
-    seed: argv.seed,
-    batchSize: argv.batch,
-    seqLen: argv.seq,
-    gradAccum: argv.gradAccum,
-    maskProb: argv.maskProb,
-    discWeight: argv.discWeight,
-    temperature: argv.temperature,
+    seed: rt.seed,
+    batchSize: microBatch(rt),
+    seqLen: rt.seqLen,
+    gradAccum: rt.gradAccum,
+    maskProb: rt.maskProb,
+    masking: rt.masking,
+    discWeight: rt.discWeight,
+    temperature: rt.temperature,
     lossSpike: argv.lossSpike ? { action: argv.lossSpike, factor: argv.lossSpikeFactor, window: argv.lossSpikeWindow } : undefined,
   };
   let trainer: Trainer;
@@ -343,27 +371,28 @@ async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, res
       );
     }
   } else if (argv.init) {
-    const model = await ElectraModel.load(CheckpointManager.latest(argv.init) ?? argv.init, { seed: argv.seed, specialIds: ids, ...where });
+    const model = await ElectraModel.load(CheckpointManager.latest(argv.init) ?? argv.init, { seed: rt.seed, specialIds: ids, ...where });
     if (model.config.vocabSize !== sel.tokens.length) {
       throw new ElectraError('ERR_INVALID_ARGUMENT', `${argv.init} has a ${model.config.vocabSize}-token vocabulary, the data ${sel.tokens.length}: pass the matching --vocab`);
     }
     trainer = new Trainer({ ...common, model });
   } else {
-    const fileOpts = argv.config ? await readConfigFile(argv.config) : {};
+    const m = recipe.model;
     const config = electraConfig({
-      preset,
-      objective: argv.objective,
-      maxPosition: Math.max(argv.seq, 128),
-      ...(argv.generatorFraction !== undefined ? { generatorFraction: argv.generatorFraction } : {}),
-      ...fileOpts,
+      ...m,
+      maxPosition: Math.max(m.maxPosition ?? 0, rt.seqLen),
       vocabSize: sel.tokens.length,
       ...ids,
     });
-    trainer = new Trainer({ ...common, model: ElectraModel.create(config, { seed: argv.seed, ...where }) });
+    trainer = new Trainer({ ...common, model: ElectraModel.create(config, { seed: rt.seed, ...where }) });
   }
   const vocabText = sel.tokens.join('\n') + '\n';
   await writeFileAtomic(path.join(out, 'vocab.txt'), vocabText);
   await writeFileAtomic(path.join(out, 'data.json'), JSON.stringify(sel.info, null, 2) + '\n');
+  // The effective recipe: plain JSON of the resolved training and model config.
+  const effective = { preset, training: rt, model: trainer.model.config };
+  await writeFileAtomic(path.join(out, RECIPE_FILE), JSON.stringify(effective, null, 2) + '\n');
+  process.stderr.write(`electra-native: ${describeRecipe(recipe, trainer.model.config)}\n`);
   const evalBatches = await selectEval(argv, out, sel);
   const metricsFile = path.join(out, 'metrics.jsonl');
   const evalFile = path.join(out, 'eval.jsonl');
@@ -378,7 +407,7 @@ async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, res
   const jsonOut = argv.json || argv.logFormat === 'json';
   process.stderr.write(
     `electra-native: training ${preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
-      `on ${sel.describe}, ${remaining} steps of ${argv.batch}x${argv.seq} on the ${trainer.model.device.description}` +
+      `on ${sel.describe}, ${remaining} steps of ${rt.batch}x${rt.seqLen} on the ${trainer.model.device.description}` +
       `${resumeFrom ? ` from ${resumeFrom} (step ${trainer.globalStep})` : ''}; run directory ${out}\n` +
       `electra-native: memory plan ${describePlan(trainer.memoryPlan)}\n` +
       (evalBatches ? `electra-native: evaluating ${evalBatches.length} held-out batches every ${evalEvery} steps\n` : 'electra-native: no held-out data (pass --eval-corpus to evaluate)\n'),
@@ -433,6 +462,8 @@ async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, res
     metrics.close();
     evals.close();
     const secs = (Date.now() - t0) / 1000;
+    const example = evalBatches && trainer.model.config.objective === 'electra' ? await plantedExample(trainer.model, evalBatches, sel.tokens) : null;
+    const facts = summaryFacts(lastEval, example);
     const report = path.join(out, 'report.html');
     await writeFileAtomic(
       report,
@@ -443,9 +474,10 @@ async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, res
         parameters: trainer.model.numParameters,
         data: sel.describe,
         steps: res.globalStep,
-        'batch x seq': `${argv.batch} x ${argv.seq}`,
+        'batch x seq': `${rt.batch} x ${rt.seqLen}${rt.gradAccum > 1 ? ` (${rt.gradAccum} micro-batches)` : ''}`,
         device: trainer.model.device.description,
         'wall time (s)': Math.round(secs),
+        ...facts,
       }),
     );
     const final = last
@@ -456,12 +488,17 @@ async function trainLocked(argv: ArgumentsCamelCase<TrainArgs>, out: string, res
       ? `; held-out loss ${lastEval.loss.toFixed(4)}, discriminator AUC ${fmtAuc(lastEval.discAuc)}, ` +
         `disc loss ${lastEval.discLoss.toFixed(4)} (constant predictor ${lastEval.discBaselineLoss.toFixed(4)})`
       : '';
+    const factLines = Object.entries(facts).map(([k, v]) => `  ${k}: ${v}\n`).join('');
+    const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
     process.stderr.write(
       `electra-native: ${res.aborted ? 'stopped' : 'done'} at step ${res.globalStep} in ${secs.toFixed(0)} s${final}${evalLine}\n` +
+        (factLines ? `electra-native: what the run learned (held-out data)\n${factLines}` : '') +
         `electra-native: run directory ${out}\n` +
         `  checkpoint  ${ckpt}\n  report      ${report}\n  metrics     ${metricsFile}${evalBatches ? `, ${evalFile}` : ''}\n` +
-        `  resume      electra-native train --resume ${out} --steps ${argv.steps + 1000}\n` +
-        `  export      electra-native export ${out} --out ${path.join(out, 'hf')}\n`,
+        `electra-native: next\n` +
+        `  export      electra-native export ${out} --out ${path.join(out, 'hf')}\n` +
+        `  detect      electra-native detect --model ${out} ${example ? q(example.text) : "'some text'"}\n` +
+        `  resume      electra-native train --resume ${out} --steps ${argv.steps + 1000}\n`,
     );
   } finally {
     metrics.close();

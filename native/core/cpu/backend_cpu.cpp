@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "ops.h"
 #include "sampling.h"
 
 namespace electra {
@@ -13,6 +14,7 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   BackendKind kind() const override { return BackendKind::kCpu; }
+  bool memory_is_host() const override { return true; }
   Precision precision() const override { return Precision::kFp32; }
   std::string describe() const override { return "cpu"; }
 

@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../adamw_hyper.h"
 #include "../params.h"
 
 namespace electra {
@@ -143,15 +144,7 @@ double mse_forward_backward(float* dpred, const float* pred, const float* target
                             float grad_scale);
 
 // --------------------------------------------------------------- adamw.cpp
-struct AdamWHyper {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-6f;
-  float weight_decay = 0.01f;
-  int64_t step = 1;             // 1-based, used only for bias correction
-  bool bias_correction = false;  // the ELECTRA reference has none
-};
+using electra::AdamWHyper;  // core/adamw_hyper.h
 // m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 // mh = m / (1 - b1^t), vh = v / (1 - b2^t) when bias_correction, else m, v
 // p -= lr * (mh / (sqrt(vh) + eps) + (decay ? wd * p : 0))   (decoupled decay)
