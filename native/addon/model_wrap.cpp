@@ -514,10 +514,10 @@ Napi::Value CheckConfig(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const electra::ModelConfig mc = ReadModelConfig(Obj(info[0], "checkConfig", "model config"));
   if (info.Length() < 2 || info[1].IsUndefined()) {
-    ThrowIfError(env, electra::validate(mc), "checkConfig");
+    ThrowIfError(env, electra::validate(mc));
   } else {
     const electra::TrainConfig tc = ReadTrainConfig(Obj(info[1], "checkConfig", "train config"));
-    ThrowIfError(env, electra::validate(mc, tc), "checkConfig");
+    ThrowIfError(env, electra::validate(mc, tc));
   }
   return env.Undefined();
 }

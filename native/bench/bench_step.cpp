@@ -60,17 +60,19 @@ struct PresetSize {
   electra::EncoderConfig disc;
   int64_t embedding;
   double gen_fraction;
+  int64_t max_position;
 };
 const PresetSize kPresets[] = {
-    {"tiny", {64, 2, 2, 256}, 32, 0.5},
-    {"small", {256, 12, 4, 1024}, 128, 0.25},
-    {"base", {768, 12, 12, 3072}, 768, 1.0 / 3.0},
-    {"large", {1024, 24, 16, 4096}, 1024, 0.25},
+    {"tiny", {64, 2, 2, 256}, 32, 0.5, 128},
+    {"small", {256, 12, 4, 1024}, 128, 0.25, 512},
+    {"base", {768, 12, 12, 3072}, 768, 1.0 / 3.0, 512},
+    {"large", {1024, 24, 16, 4096}, 1024, 0.25, 512},
 };
 
 electra::ModelConfig preset_config(const PresetSize& p) {
-  electra::ModelConfig c;  // vocab 30522, max position 512, 2 types, BERT special ids, dropout 0.1
+  electra::ModelConfig c;  // vocab 30522, 2 types, BERT special ids, dropout 0.1
   c.embedding_size = p.embedding;
+  c.max_position = p.max_position;
   c.disc = p.disc;
   const int64_t gh = std::max<int64_t>(1, std::llround(double(p.disc.hidden) * p.gen_fraction));
   c.gen.hidden = gh;
@@ -244,7 +246,8 @@ int electra_bench_mode_step(int argc, char** argv) {
   }
   if (a.threads > 0) electra::set_num_threads(a.threads);
 
-  const electra::ModelConfig mc = preset_config(*ps);
+  electra::ModelConfig mc = preset_config(*ps);
+  mc.max_position = std::max(mc.max_position, a.seq);  // as the CLI: the preset's, or the sequence length
   const bool cuda = a.backend == electra::BackendKind::kCuda;
   electra::ExecOptions exec;
   exec.backend = a.backend;

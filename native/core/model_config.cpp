@@ -20,14 +20,14 @@ static Status check_encoder(const char* which, const EncoderConfig& e) {
 Status validate(const ModelConfig& m) {
   if (m.vocab_size < 8) return InvalidArgument("vocab too small: need at least 8 entries, got " + std::to_string(m.vocab_size));
   if (m.vocab_size > (int64_t(1) << 30)) return InvalidArgument("vocab too large");
-  if (m.embedding_size <= 0) return InvalidArgument("embedding size must be positive");
-  if (m.max_position <= 0) return InvalidArgument("max position must be positive");
-  if (m.type_vocab_size <= 0) return InvalidArgument("type vocab size must be positive");
+  if (m.embedding_size <= 0) return InvalidArgument("embeddingSize must be positive");
+  if (m.max_position <= 0) return InvalidArgument("maxPosition must be positive");
+  if (m.type_vocab_size <= 0) return InvalidArgument("typeVocabSize must be positive");
   if (m.objective == Objective::kElectra) ELECTRA_RETURN_IF_ERROR(check_encoder("discriminator", m.disc));
   ELECTRA_RETURN_IF_ERROR(check_encoder("generator", m.gen));
-  if (!(m.layer_norm_eps > 0) || !std::isfinite(m.layer_norm_eps)) return InvalidArgument("layer norm eps must be positive");
-  if (!(m.hidden_dropout >= 0 && m.hidden_dropout < 1)) return InvalidArgument("hidden dropout must be in [0, 1)");
-  if (!(m.attention_dropout >= 0 && m.attention_dropout < 1)) return InvalidArgument("attention dropout must be in [0, 1)");
+  if (!(m.layer_norm_eps > 0) || !std::isfinite(m.layer_norm_eps)) return InvalidArgument("layerNormEps must be positive");
+  if (!(m.hidden_dropout >= 0 && m.hidden_dropout < 1)) return InvalidArgument("hiddenDropout must be in [0, 1), got " + std::to_string(m.hidden_dropout));
+  if (!(m.attention_dropout >= 0 && m.attention_dropout < 1)) return InvalidArgument("attentionDropout must be in [0, 1), got " + std::to_string(m.attention_dropout));
   for (int32_t id : {m.pad_id, m.unk_id, m.cls_id, m.sep_id, m.mask_id})
     if (id < 0 || id >= m.vocab_size) return InvalidArgument("special token id " + std::to_string(id) + " is outside the vocabulary");
   return Status::Ok();

@@ -151,7 +151,8 @@ async function modeStep(argv) {
   const lib = library();
   const binding = lib.loadNative();
   setThreads(binding, a.threads);
-  const config = lib.electraConfig({ preset: a.preset });
+  // As electra_bench and the CLI: the preset's max positions, or the sequence length.
+  const config = lib.electraConfig({ preset: a.preset, maxPosition: Math.max(lib.PRESETS[a.preset].maxPosition, a.seq) });
   const model = lib.ElectraModel.create(config, { device: cuda ? `cuda:${a.device}` : 'cpu', precision, seed: a.seed });
   const native = model.native;
   // electra_bench step's TrainConfig: the core's defaults, no warm-up so the weights really move.
