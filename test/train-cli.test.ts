@@ -33,6 +33,17 @@ describe('electra-native train', () => {
       expect(typeof lines[5].discAuc).toBe('number');
       expect(r.stdout).toMatch(/eval @ step 6: .*constant \d\.\d{4}; acc .* AUC \d\.\d{3}/);
       expect(r.stderr).toMatch(/discriminator AUC \d\.\d{3}, disc loss \d\.\d{4} \(constant predictor \d\.\d{4}\)/);
+      // The end-of-run summary, in the log and in report.html; the effective recipe in recipe.json.
+      expect(r.stderr).toMatch(/held-out generator accuracy: \d+\.\d% at masked positions/);
+      expect(r.stderr).toMatch(/detect example: ".+" \('\w+' replaced by '\w+'\): p\(replaced\) \d\.\d{3}/);
+      expect(r.stderr).toMatch(/detect +electra-native detect --model /);
+      expect(r.stderr).toMatch(/recipe tiny: model electra, discriminator H64 L2 A2/);
+      const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+      expect(html).toContain('held-out discriminator AUC');
+      expect(html).toContain('detect example');
+      expect(html).toContain('ROC-AUC');
+      const recipe = JSON.parse(fs.readFileSync(path.join(out, 'recipe.json'), 'utf8'));
+      expect(recipe).toMatchObject({ preset: 'tiny', training: { steps: 6, batch: 4, seqLen: 32, masking: 'reference' }, model: { discriminator: { hidden: 64 } } });
       const r2 = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--resume', out, '--steps', '8', '--batch', '4', '--seq', '32'], { encoding: 'utf8' });
       expect(r2.status).toBe(0);
       expect(r2.stderr).toMatch(hasGpu ? /2 steps of 4x32 on the cuda:0 / : /2 steps of 4x32 on the cpu/);
