@@ -9,6 +9,7 @@ import * as bench from './commands/bench';
 import * as buildDataset from './commands/build-dataset';
 import * as demo from './commands/demo';
 import * as detect from './commands/detect';
+import * as evalSuite from './commands/eval-suite';
 import * as exportCmd from './commands/export';
 import * as evaluate from './commands/evaluate';
 import * as finetune from './commands/finetune';
@@ -28,6 +29,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(finetune)
     .command(evaluate)
     .command(predict)
+    .command(evalSuite)
     .command(vocab)
     .command(buildDataset)
     .command(exportCmd)
