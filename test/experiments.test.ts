@@ -117,3 +117,32 @@ describe('experiment scripts', () => {
     expect(bad.stderr).toContain('unknown option --sclae');
   });
 });
+
+describe('experiment scripts end to end at toy scale (a pipeline check: the numbers mean nothing)', () => {
+  const root = path.join(__dirname, '..');
+  test.each([
+    ['electra-vs-mlm', 8],
+    ['generator-size', 2],
+  ])('%s --toy pre-trains, scores with eval-suite, writes the table, figure and page, and skips finished runs on a re-run', (name, runs) => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), `exp-${name}-`));
+    const script = path.join(root, 'scripts', 'experiments', name as string);
+    const first = spawnSync(process.execPath, [script, '--toy', '--out', out], { encoding: 'utf8', cwd: root });
+    expect(first.stderr).not.toContain('failed');
+    expect(first.status).toBe(0);
+    const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(results.results.length).toBe(runs);
+    for (const r of results.results) {
+      expect(r.test).toBeGreaterThan(0);
+      expect(r.test).toBeLessThanOrEqual(1);
+      expect(fs.existsSync(path.join(out, r.name, 'eval-suite.json'))).toBe(true);
+    }
+    expect(fs.readFileSync(path.join(out, 'figure.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+    expect(fs.readFileSync(path.join(out, 'index.html'), 'utf8')).toContain('<table>');
+    expect(first.stdout).toContain('| --- |');
+    const again = spawnSync(process.execPath, [script, '--toy', '--out', out], { encoding: 'utf8', cwd: root });
+    expect(again.status).toBe(0);
+    expect(again.stderr).not.toContain('$ electra-native');
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).results.map((r: { test: number }) => r.test))
+      .toEqual(results.results.map((r: { test: number }) => r.test));
+  }, 600_000);
+});

@@ -130,18 +130,27 @@ export class ClassifierModel {
     const cfgFile = path.join(dir, CONFIG_FILE);
     const raw = await readJson(cfgFile);
     let encoder: EncoderConfig;
+    // An MLM run (objective 'mlm') has no discriminator: its encoder is the
+    // masked-LM network, stored under generator.* names.
+    let sourceName = (n: string): string => n;
     const saved = raw[FINETUNE_CONFIG_KEY] as ClassifierConfig | undefined;
     if (saved) {
       encoder = saved.encoder;
     } else if (raw.electra_native) {
-      encoder = stripEncoder(raw.electra_native as ElectraConfig);
+      const native = raw.electra_native as ElectraConfig;
+      if (native.objective === 'mlm') {
+        encoder = stripEncoder({ ...native, discriminator: { ...native.generator } });
+        sourceName = (n) => (n.startsWith('electra.embeddings.') ? n : n.replace(/^electra\./, 'generator.'));
+      } else {
+        encoder = stripEncoder(native);
+      }
     } else {
       const hf = configFromHf(raw, cfgFile);
       encoder = stripEncoder({ ...bertIdsWithin(hf.vocabSize ?? 0), ...hf, ...specialIds(dir) } as ElectraConfig);
     }
     const model = ClassifierModel.create({ encoder, task, classifierDropout: opts.classifierDropout ?? saved?.classifierDropout }, opts);
     const sameHead = saved !== undefined && saved.task.kind === task.kind && JSON.stringify(saved.task.labels) === JSON.stringify(task.labels);
-    await model.loadTensors(path.join(dir, MODEL_FILE), (n) => n.startsWith('electra.') || (sameHead && n.startsWith('classifier')));
+    await model.loadTensors(path.join(dir, MODEL_FILE), (n) => n.startsWith('electra.') || (sameHead && n.startsWith('classifier')), sourceName);
     return model;
   }
 
@@ -270,15 +279,17 @@ export class ClassifierModel {
   }
 
   /** Reads the tensors `want` selects from a safetensors file; every selected table tensor must be there. */
-  private async loadTensors(file: string, want: (name: string) => boolean): Promise<void> {
+  /** Sets every wanted tensor from `file`, where tensor `name` is stored as `sourceName(name)`. */
+  private async loadTensors(file: string, want: (name: string) => boolean, sourceName: (name: string) => string = (n) => n): Promise<void> {
     const st = parseSafetensors(await readFileChecked(file), file);
     const seen = new Set<string>();
     for (const s of this.tensorSpecs()) {
       if (!want(s.name)) continue;
-      const t = st.tensors.get(s.name);
-      if (!t) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${s.name}' is missing`);
+      const stored = sourceName(s.name);
+      const t = st.tensors.get(stored);
+      if (!t) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${stored}' is missing`);
       if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-        throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${s.name}' has shape [${t.shape.join(', ')}], but the config needs [${s.shape.join(', ')}]`);
+        throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${stored}' has shape [${t.shape.join(', ')}], but the config needs [${s.shape.join(', ')}]`);
       }
       const data = toFloat32(t, file, s.name);
       if (!data.every(Number.isFinite)) throw new ElectraError('ERR_CORRUPT_FILE', `${file}: tensor '${s.name}' contains non-finite values`);

@@ -11,8 +11,9 @@ function suiteScore(result) {
   const tasks = Array.isArray(result.tasks) ? result.tasks : Object.values(result.tasks ?? {});
   if (tasks.length === 0) throw new Error('eval-suite result has no tasks');
   const pick = (t, split) => {
-    const v = t[split]?.primary ?? t[split]?.[t.primaryMetric] ?? t[split];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`eval-suite result: task ${t.name ?? '?'} has no ${split} score`);
+    // eval-suite --json: { tasks: [{ task, metrics: [primary, ...], dev: {metric: v}, test: {...} }] }
+    const v = t[split]?.[t.metrics?.[0]];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`eval-suite result: task ${t.task ?? '?'} has no ${split} ${t.metrics?.[0] ?? 'score'}`);
     return v;
   };
   const avg = (split) => tasks.reduce((a, t) => a + pick(t, split), 0) / tasks.length;
