@@ -41,7 +41,7 @@ export function assertSound(model: ElectraModel, step: number, maxAbsWeight = MA
     throw new ElectraError(
       'ERR_DIVERGED',
       `not saving the checkpoint of step ${step}: ${bad}. The run diverged (most likely the learning rate is too high); ` +
-        'the previous checkpoint stays the newest. Resume from it with a lower --lr',
+        'the previous checkpoint stays the newest. Resume from it with a lower --lr (plus --override, as it changes the run)',
     );
   }
 }

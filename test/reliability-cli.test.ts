@@ -64,11 +64,11 @@ function copyRun(name: string): string {
 describe('case 1: non-finite or exploded weights never become LATEST', () => {
   test('--lr 3e38 --checkpoint-every 1 stops with ERR_DIVERGED naming the step; LATEST stays sound and resumable', () => {
     const r0 = copyRun('diverge');
-    const r = cli(['train', ...TINY, '--resume', r0, '--steps', '6', '--lr', '3e38', '--checkpoint-every', '1']);
+    const r = cli(['train', ...TINY, '--resume', r0, '--steps', '6', '--lr', '3e38', '--override', '--checkpoint-every', '1']);
     expectCleanFailure(r, /ERR_DIVERGED: (not saving the checkpoint of step 3: weight .* is|non-finite loss or gradient norm at step 3 \(1-based\))/);
     expect(latestName(r0)).toBe('step-000002');
     expect(fs.readdirSync(path.join(r0, 'checkpoints')).filter((n) => n.startsWith('step-'))).toEqual(['step-000001', 'step-000002']);
-    const again = cli(['train', ...TINY, '--resume', r0, '--steps', '3']);
+    const again = cli(['train', ...TINY, '--resume', r0, '--steps', '3', '--lr', '2e-3', '--override']);
     expect(again.stderr).toMatch(/done at step 3/);
   });
 });

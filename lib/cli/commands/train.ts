@@ -30,6 +30,7 @@ import { AppendLog } from '../../io/append-log';
 import { describePlan } from '../../memory-plan';
 import { readFileChecked, writeFileAtomic } from '../../io/atomic';
 import { AdamW } from '../../optimizer';
+import { checkResumeFlags, givenRecipeFlags, logOverride, readSavedRun, savedDataArgs } from '../resume-settings';
 import { describeRecipe, microBatch, resolveRecipe, RunRecipe, TRAINING_KEYS } from '../../recipe';
 import { MetricRow, renderReport } from '../../report';
 import { RunLock, removeStaleTemporaries } from '../../run-lock';
@@ -62,6 +63,7 @@ interface TrainArgs {
   precision?: string;
   out?: string;
   resume?: string;
+  override: boolean;
   logEvery: number;
   logFormat: 'text' | 'json';
   checkpointEvery: number;
@@ -112,7 +114,8 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('init', { type: 'string', describe: 'start from these weights: an HF ELECTRA export (discriminator/ + generator/, or a lone discriminator) or a checkpoint' })
     .conflicts('init', 'resume')
     .option('stop-at', { type: 'number', describe: 'stop (and save) after this step, keeping the --steps schedule; resume later' })
-    .option('resume', { type: 'string', describe: 'continue a run (its newest checkpoint) or a checkpoint directory' })
+    .option('resume', { type: 'string', describe: "continue a run (its newest checkpoint) or a checkpoint directory, with the run's own recipe and data; --steps extends it" })
+    .option('override', { type: 'boolean', default: false, describe: 'with --resume: let recipe and data flags change the resumed run (logged in RUN/overrides.jsonl)' })
     .option('log-every', { type: 'number', default: 20, describe: 'plain log line every N steps (when stdout is not a terminal)' })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'stdout: text, or one JSON object per step' })
     .option('json', { type: 'boolean', default: false, describe: 'same as --log-format json' })
@@ -279,10 +282,25 @@ export async function handler(cli: ArgumentsCamelCase<TrainArgs>): Promise<void>
   } catch (e) {
     throw new ElectraError('ERR_INVALID_ARGUMENT', `--${(e as Error).message}`);
   }
-  // The recipe: the preset's published values < --config < flags.
-  const preset: PresetName = cli.preset ?? (parseDevice(cli.device).kind !== 'cpu' && getInfo().backend === 'cuda' ? 'small' : 'tiny');
-  const fileOpts = cli.config ? await readConfigFile(cli.config) : {};
-  const recipe = resolveRecipe(preset, fileOpts, {
+  // A resumed run keeps its recipe and data (RUN/recipe.json, RUN/data.json).
+  const saved = cli.resume ? readSavedRun(cli.resume) : null;
+  const overridden = saved ? givenRecipeFlags(cli as unknown as Record<string, unknown>, saved) : [];
+  if (saved) {
+    checkResumeFlags(saved, overridden, cli.override);
+    const d = savedDataArgs(saved);
+    if (cli.corpus === undefined && cli.dataset === undefined) {
+      if (d.corpus) cli.corpus = d.corpus;
+      if (d.dataset) cli.dataset = d.dataset;
+    }
+    if (cli.vocab === undefined && d.vocab && !(d.corpus && d.corpus[0] === 'toy')) cli.vocab = d.vocab;
+    if (!cli.override && d.cased !== undefined) cli.cased = d.cased;
+  } else if (cli.override) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', '--override only applies with --resume');
+  }
+  // The recipe: the preset's published values < --config < flags; on --resume, the run's saved recipe < (--override) --config < flags.
+  const preset: PresetName = (saved?.preset as PresetName | undefined) ?? cli.preset ?? (parseDevice(cli.device).kind !== 'cpu' && getInfo().backend === 'cuda' ? 'small' : 'tiny');
+  const fileOpts = { ...(saved ? saved.training : {}), ...(cli.config ? await readConfigFile(cli.config) : {}) };
+  const recipe = resolveRecipe(cli.override && cli.preset ? cli.preset : preset, fileOpts, {
     steps: cli.steps,
     batch: cli.batch,
     gradAccum: cli.gradAccum,
@@ -311,6 +329,10 @@ export async function handler(cli: ArgumentsCamelCase<TrainArgs>): Promise<void>
   const lock = RunLock.acquire(out, (h) => void process.stderr.write(`electra-native: removing the stale lock of pid ${h.pid} (no longer running on ${h.host})\n`));
   try {
     for (const f of removeStaleTemporaries(out)) process.stderr.write(`electra-native: removed ${f}, left by an interrupted write\n`);
+    if (saved && overridden.length > 0) {
+      logOverride(out, overridden, process.argv.slice(2));
+      process.stderr.write(`electra-native: --override: the resumed run changes ${overridden.join(', ')} (logged in ${path.join(out, 'overrides.jsonl')})\n`);
+    }
     await trainLocked(argv, recipe, out, resumeCandidates);
   } finally {
     lock.release();
