@@ -107,7 +107,7 @@ Status FinetuneModel::build() {
   }
   TRY(enc_.bind(t, "electra", c.disc, E));
   TRY(buf_.allocate(t.total()));
-  if (be_->kind() == BackendKind::kCpu) {
+  if (be_->memory_is_host()) {
     P_ = buf_.params; G_ = buf_.grads; M_ = buf_.m; V_ = buf_.v;
   } else {
     const size_t n = static_cast<size_t>(t.total());
@@ -160,7 +160,7 @@ Status FinetuneModel::set_layer_decay(float decay) {
 }
 
 Status FinetuneModel::ensure_device() {
-  if (be_->kind() == BackendKind::kCpu || !device_stale_) return Status::Ok();
+  if (be_->memory_is_host() || !device_stale_) return Status::Ok();
   const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
   TRY(be_->upload(P_, buf_.params, bytes));
   TRY(be_->upload(G_, buf_.grads, bytes));
@@ -173,7 +173,7 @@ Status FinetuneModel::ensure_device() {
 }
 
 Status FinetuneModel::sync_to_host() {
-  if (be_->kind() == BackendKind::kCpu || !host_stale_ || device_stale_) return Status::Ok();
+  if (be_->memory_is_host() || !host_stale_ || device_stale_) return Status::Ok();
   const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
   TRY(be_->download(buf_.params, P_, bytes));
   TRY(be_->download(buf_.grads, G_, bytes));
@@ -346,7 +346,7 @@ Status FinetuneModel::train_step(const TrainConfig& t, const FinetuneBatch& fb, 
   TRY(upload_batch(b));
   Backend& be = *be_;
   TRY(be.zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
-  host_stale_ = be.kind() != BackendKind::kCpu;
+  host_stale_ = !be.memory_is_host();
   const float hp = cfg_.model.hidden_dropout, ap = cfg_.model.attention_dropout, head_p = head_dropout();
   const uint64_t base = static_cast<uint64_t>(step) * kRngWindow;
   TRY(forward(hp, ap, head_p, t.seed, base));
