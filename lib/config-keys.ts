@@ -16,6 +16,7 @@ const OPTION_KEYS: Record<keyof ConfigOptions, true> = {
   discriminator: true,
   generator: true,
   generatorFraction: true,
+  generatorLayers: true,
   layerNormEps: true,
   hiddenDropout: true,
   attentionDropout: true,

@@ -54,6 +54,8 @@ export interface Recipe {
   /** Optimizer steps, and the horizon of the linear decay. */
   totalSteps: number;
   maskProb: number;
+  /** Generator sampling temperature (the reference's `temperature`; 1 in the paper). */
+  temperature: number;
 }
 
 export type PresetName = 'tiny' | 'small' | 'base' | 'large';
@@ -63,8 +65,17 @@ export interface Preset {
   embeddingSize: number;
   /** Generator width / discriminator width. */
   generatorFraction: number;
+  /** Generator layers / discriminator layers (the reference's `generator_layers`). */
+  generatorLayers: number;
   /** Position embeddings. */
   maxPosition: number;
+  /** Hidden and attention dropout (the paper: 0.1). */
+  dropout: number;
+  /**
+   * On the embedded Brown corpus without --vocab: use the vocabulary learned
+   * from that corpus (vocab/brown-2048.txt) instead of BERT's 30,522 tokens.
+   */
+  corpusVocab: boolean;
   recipe: Recipe;
 }
 
@@ -79,30 +90,42 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   tiny: {
     discriminator: { hidden: 64, layers: 2, heads: 2, intermediate: 256 },
     embeddingSize: 32,
-    generatorFraction: 0.5,
+    generatorFraction: 0.25,
+    generatorLayers: 0.5,
     maxPosition: 128,
-    recipe: { seqLen: 128, batchSize: 16, lr: 2e-3, warmupSteps: 250, totalSteps: 2500, maskProb: 0.15 },
+    dropout: 0,
+    corpusVocab: true,
+    recipe: { seqLen: 16, batchSize: 128, lr: 2e-3, warmupSteps: 800, totalSteps: 16000, maskProb: 0.25, temperature: 1.5 },
   },
   small: {
     discriminator: { hidden: 256, layers: 12, heads: 4, intermediate: 1024 },
     embeddingSize: 128,
     generatorFraction: 0.25,
+    generatorLayers: 1,
     maxPosition: 512,
-    recipe: { seqLen: 128, batchSize: 128, lr: 5e-4, warmupSteps: 10000, totalSteps: 1000000, maskProb: 0.15 },
+    dropout: 0.1,
+    corpusVocab: false,
+    recipe: { seqLen: 128, batchSize: 128, lr: 5e-4, warmupSteps: 10000, totalSteps: 1000000, maskProb: 0.15, temperature: 1 },
   },
   base: {
     discriminator: { hidden: 768, layers: 12, heads: 12, intermediate: 3072 },
     embeddingSize: 768,
     generatorFraction: 1 / 3,
+    generatorLayers: 1,
     maxPosition: 512,
-    recipe: { seqLen: 512, batchSize: 256, lr: 2e-4, warmupSteps: 10000, totalSteps: 766000, maskProb: 0.15 },
+    dropout: 0.1,
+    corpusVocab: false,
+    recipe: { seqLen: 512, batchSize: 256, lr: 2e-4, warmupSteps: 10000, totalSteps: 766000, maskProb: 0.15, temperature: 1 },
   },
   large: {
     discriminator: { hidden: 1024, layers: 24, heads: 16, intermediate: 4096 },
     embeddingSize: 1024,
     generatorFraction: 0.25,
+    generatorLayers: 1,
     maxPosition: 512,
-    recipe: { seqLen: 512, batchSize: 2048, lr: 2e-4, warmupSteps: 10000, totalSteps: 400000, maskProb: 0.25 },
+    dropout: 0.1,
+    corpusVocab: false,
+    recipe: { seqLen: 512, batchSize: 2048, lr: 2e-4, warmupSteps: 10000, totalSteps: 400000, maskProb: 0.25, temperature: 1 },
   },
 };
 
@@ -111,15 +134,19 @@ export const BERT_SPECIAL_IDS = { padId: 0, unkId: 100, clsId: 101, sepId: 102, 
 
 /**
  * The generator for a discriminator of this size: width round(H * fraction),
- * heads max(1, width / 64), FFN 4 * width, the same depth.
+ * heads max(1, width / 64), FFN 4 * width, depth round(L * layerFraction)
+ * (at least 1; the same depth by default, as the paper).
  */
-export function generatorSize(disc: EncoderSize, fraction: number): EncoderSize {
+export function generatorSize(disc: EncoderSize, fraction: number, layerFraction = 1): EncoderSize {
   if (!(fraction > 0 && fraction <= 1)) {
     throw new ElectraError('ERR_INVALID_ARGUMENT', `generator fraction must be in (0, 1], got ${fraction}`);
   }
+  if (!(layerFraction > 0 && layerFraction <= 1)) {
+    throw new ElectraError('ERR_INVALID_ARGUMENT', `generator layers (a fraction of the discriminator's) must be in (0, 1], got ${layerFraction}`);
+  }
   const hidden = Math.max(1, Math.round(disc.hidden * fraction));
   const heads = Math.max(1, Math.floor(hidden / 64));
-  return { hidden, layers: disc.layers, heads, intermediate: 4 * hidden };
+  return { hidden, layers: Math.max(1, Math.round(disc.layers * layerFraction)), heads, intermediate: 4 * hidden };
 }
 
 export interface ConfigOptions extends Partial<Omit<ElectraConfig, 'discriminator' | 'generator'>> {
@@ -128,6 +155,8 @@ export interface ConfigOptions extends Partial<Omit<ElectraConfig, 'discriminato
   generator?: Partial<EncoderSize>;
   /** Generator width as a fraction of the discriminator's (preset default). */
   generatorFraction?: number;
+  /** Generator depth as a fraction of the discriminator's (the reference's `generator_layers`; preset default, 1 in the paper). */
+  generatorLayers?: number;
 }
 
 /** Builds a validated config from a preset (default `small`) and overrides. */
@@ -140,7 +169,8 @@ export function electraConfig(opts: ConfigOptions = {}): ElectraConfig {
   }
   const discriminator = { ...preset.discriminator, ...opts.discriminator };
   const fraction = opts.generatorFraction ?? (opts.objective === 'mlm' ? 1 : preset.generatorFraction);
-  const generator = { ...generatorSize(discriminator, fraction), ...opts.generator };
+  const layerFraction = opts.generatorLayers ?? (opts.objective === 'mlm' ? 1 : preset.generatorLayers);
+  const generator = { ...generatorSize(discriminator, fraction, layerFraction), ...opts.generator };
   const d = modelDefaults();
   const cfg: ElectraConfig = {
     vocabSize: opts.vocabSize ?? d.vocabSize,

@@ -81,6 +81,7 @@ export interface NativeStepMetrics {
   loss: number;
   genLoss: number;
   discLoss: number;
+  discCandidateLoss: number;
   genAccuracy: number;
   discAccuracy: number;
   discPrecision: number;
@@ -91,7 +92,8 @@ export interface NativeStepMetrics {
   maskedTokens: number;
   tokens: number;
   replacedTokens: number;
-  /** Counts of real tokens' discriminator logits in fixed ascending bins (auc_bin in electra_model.h): replaced tokens. */
+  candidateTokens: number;
+  /** Counts of candidate tokens' discriminator logits in fixed ascending bins (auc_bin in electra_model.h): replaced tokens. */
   discHistReplaced: Float64Array;
   /** The same for original (not replaced) tokens. */
   discHistOriginal: Float64Array;

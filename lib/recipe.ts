@@ -58,7 +58,10 @@ export function presetRecipe(preset: PresetName): RunRecipe {
       discriminator: { ...p.discriminator },
       embeddingSize: p.embeddingSize,
       generatorFraction: p.generatorFraction,
+      generatorLayers: p.generatorLayers,
       maxPosition: p.maxPosition,
+      hiddenDropout: p.dropout,
+      attentionDropout: p.dropout,
     },
     training: {
       steps: p.recipe.totalSteps,
@@ -70,7 +73,7 @@ export function presetRecipe(preset: PresetName): RunRecipe {
       maskProb: p.recipe.maskProb,
       masking: d.masking,
       discWeight: d.discWeight,
-      temperature: d.temperature,
+      temperature: p.recipe.temperature,
       weightDecay: d.weightDecay,
       beta1: d.beta1,
       beta2: d.beta2,
@@ -93,7 +96,7 @@ function bad(m: string): never {
 export function resolveRecipe(
   preset: PresetName,
   file: Record<string, unknown> = {},
-  flags: Partial<TrainingRecipe> & Pick<ConfigOptions, 'generatorFraction' | 'objective'> = {},
+  flags: Partial<TrainingRecipe> & Pick<ConfigOptions, 'generatorFraction' | 'generatorLayers' | 'objective'> = {},
 ): RunRecipe {
   const r = presetRecipe(preset);
   const training: Record<string, unknown> = { ...r.training };

@@ -65,15 +65,22 @@ export interface TrainerOptions {
 export interface LossMetrics {
   loss: number;
   genLoss: number;
+  /** The objective's discriminator loss: mean BCE over all non-padding tokens, [CLS] and [SEP] included (as the reference). */
   discLoss: number;
+  /**
+   * Mean BCE over the candidates only: the tokens the masking may pick (not
+   * [CLS], [SEP], [MASK] or padding), which are the only ones that can be
+   * replaced. The detection metrics below count the same tokens.
+   */
+  discCandidateLoss: number;
   /** Generator argmax accuracy at masked positions. */
   genAccuracy: number;
-  /** Discriminator accuracy over non-padding tokens. */
+  /** Discriminator accuracy over the candidate tokens. */
   discAccuracy: number;
   /** Precision and recall of "replaced". */
   discPrecision: number;
   discRecall: number;
-  /** Replaced tokens / non-padding tokens. */
+  /** Replaced tokens / candidate tokens. */
   replacedFraction: number;
   /** ROC-AUC of the discriminator for "replaced" (0.5: no better than chance; NaN when nothing was replaced). */
   discAuc: number;
@@ -84,7 +91,7 @@ export interface EvalMetrics extends LossMetrics {
   /** The trainer's global step when evaluated. */
   step: number;
   batches: number;
-  /** Loss of the constant predictor that always says the replaced fraction: what discLoss must beat. */
+  /** Loss of the constant predictor that always says the replaced fraction, over the candidate tokens: what discCandidateLoss must beat. */
   discBaselineLoss: number;
   /** Accuracy of the constant predictor "never replaced" (or "always", when most tokens are replaced). */
   discBaselineAccuracy: number;
@@ -308,11 +315,11 @@ export class Trainer {
     else for (let i = 0; i < batches; i++) list.push(await data.next(this.batchSize, this.seqLen));
     if (list.length === 0) throw new ElectraError('ERR_INVALID_ARGUMENT', 'evaluate needs at least one batch');
     const cfg = { ...this.nativeTrainConfig(), gradAccum: 1, seed: this.seed + 0x5eed };
-    const keys = ['loss', 'genLoss', 'discLoss', 'genAccuracy', 'discAccuracy', 'discPrecision', 'discRecall', 'replacedFraction'] as const;
+    const keys = ['loss', 'genLoss', 'discLoss', 'discCandidateLoss', 'genAccuracy', 'discAccuracy', 'discPrecision', 'discRecall', 'replacedFraction'] as const;
     const sum = Object.fromEntries(keys.map((k) => [k, 0])) as Record<(typeof keys)[number], number>;
     let histReplaced: Float64Array | null = null;
     let histOriginal: Float64Array | null = null;
-    let tokens = 0;
+    let candidates = 0;
     let replaced = 0;
     this.running = true;
     try {
@@ -328,7 +335,7 @@ export class Trainer {
         for (const k of keys) sum[k] += m[k];
         histReplaced = addHistogram(histReplaced, m.discHistReplaced);
         histOriginal = addHistogram(histOriginal, m.discHistOriginal);
-        tokens += m.tokens;
+        candidates += m.candidateTokens;
         replaced += m.replacedTokens;
       }
     } finally {
@@ -337,7 +344,7 @@ export class Trainer {
     const out = { step: this.completed, batches: list.length } as EvalMetrics;
     for (const k of keys) out[k] = sum[k] / list.length;
     out.discAuc = aucFromHistograms(histReplaced!, histOriginal!);
-    const q = tokens > 0 ? replaced / tokens : 0;
+    const q = candidates > 0 ? replaced / candidates : 0;
     out.discBaselineLoss = constantBaselineLoss(q);
     out.discBaselineAccuracy = Math.max(q, 1 - q);
     return out;

@@ -506,7 +506,7 @@ describe('electra-native bench --device (fake electra_bench and python)', () => 
     expect(out.sgemm_peak.native).toMatchObject({ gflops: 100, source: 'electra_bench gemm' });
     expect(out.sgemm_peak.pytorch).toMatchObject({ gflops: 50, threads: 2 });
     // tiny: the count of scripts/bench/flops.js for the preset at seq 64
-    const tiny = { vocabSize: 30522, embeddingSize: 32, discriminator: { hidden: 64, layers: 2, intermediate: 256 }, generator: { hidden: 32, layers: 2, intermediate: 128 } };
+    const tiny = { vocabSize: 30522, embeddingSize: 32, discriminator: { hidden: 64, layers: 2, intermediate: 256 }, generator: { hidden: 16, layers: 1, intermediate: 64 } };
     const perToken = flops.modelFlops(tiny, { seq: 64 }).perToken;
     expect(out.flops.per_token).toBeCloseTo(perToken, 3);
     for (const [row, peak] of [[out.step.native, 100], [out.step.peers.full, 50], [out.step.peers.masked, 50]] as const) {

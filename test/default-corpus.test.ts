@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 
-import { datasetKey, defaultCorpusPaths, ensureDataset } from '../lib/data/default-corpus';
+import { BROWN_VOCAB, BROWN_VOCAB_OPTIONS, datasetKey, defaultCorpusPaths, ensureDataset } from '../lib/data/default-corpus';
+import { buildVocab } from '../lib/data/vocab-builder';
 import { ShardDataset } from '../lib/data/shard-reader';
 import { BERT_UNCASED_VOCAB } from '../lib/data/tokenizer';
 
@@ -94,4 +95,14 @@ describe('ensureDataset', () => {
     });
     expect(fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir) : []).toEqual([]);
   });
+});
+
+describe('the default run vocabulary (vocab/brown-2048.txt)', () => {
+  test('is what the vocabulary learner makes from the embedded training corpus, byte for byte', async () => {
+    const res = await buildVocab([defaultCorpusPaths().train], { ...BROWN_VOCAB_OPTIONS });
+    const shipped = fs.readFileSync(BROWN_VOCAB, 'utf8');
+    expect(res.tokens).toHaveLength(BROWN_VOCAB_OPTIONS.size);
+    expect(res.tokens.join('\n') + '\n').toBe(shipped);
+    expect(res.tokens.slice(0, 5)).toEqual(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
+  }, 60_000);
 });

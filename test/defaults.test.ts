@@ -16,8 +16,8 @@ const MODEL_KEYS: Record<Exclude<keyof NativeModelConfig, 'discriminator' | 'gen
 };
 // (skipped is a flag beside the metrics, not one of them.)
 const METRIC_KEYS: Record<Exclude<keyof NativeStepMetrics, 'discHistReplaced' | 'discHistOriginal' | 'genLogits' | 'discLogits' | 'skipped'>, true> = {
-  loss: true, genLoss: true, discLoss: true, genAccuracy: true, discAccuracy: true, discPrecision: true, discRecall: true,
-  replacedFraction: true, gradNorm: true, lr: true, maskedTokens: true, tokens: true, replacedTokens: true,
+  loss: true, genLoss: true, discLoss: true, discCandidateLoss: true, genAccuracy: true, discAccuracy: true, discPrecision: true, discRecall: true,
+  replacedFraction: true, gradNorm: true, lr: true, maskedTokens: true, tokens: true, replacedTokens: true, candidateTokens: true,
 };
 
 const docs = toyCorpus(40, 3);

@@ -19,6 +19,9 @@ describe('presets', () => {
     expect(r.model.embeddingSize).toBe(p.E);
     expect(r.model.generatorFraction).toBeCloseTo(p.gen, 12);
     expect(r.model.maxPosition).toBe(p.maxPos);
+    // BERT's and the reference's dropout; BERT's uncased vocabulary whatever the corpus.
+    expect(r.model).toMatchObject({ hiddenDropout: 0.1, attentionDropout: 0.1 });
+    expect(PRESETS[name].corpusVocab).toBe(false);
     expect(r.training).toMatchObject({ batch: p.batch, lr: p.lr, warmupSteps: p.warmup, steps: p.steps, maskProb: p.mask, seqLen: p.seq, gradAccum: 1 });
     // The reference's shared settings: Adam eps 1e-6, weight decay 0.01, lambda 50, no bias correction.
     expect(r.training).toMatchObject({ eps: 1e-6, weightDecay: 0.01, discWeight: 50, temperature: 1, beta1: 0.9, beta2: 0.999, clipNorm: 1, masking: 'reference' });
@@ -30,7 +33,7 @@ describe('presets', () => {
 
   test('every preset has a full recipe, and tiny (the default CPU run) fits its own max positions', () => {
     for (const p of Object.values(PRESETS)) {
-      expect(Object.keys(p.recipe).sort()).toEqual(['batchSize', 'lr', 'maskProb', 'seqLen', 'totalSteps', 'warmupSteps']);
+      expect(Object.keys(p.recipe).sort()).toEqual(['batchSize', 'lr', 'maskProb', 'seqLen', 'temperature', 'totalSteps', 'warmupSteps']);
       expect(p.recipe.seqLen).toBeLessThanOrEqual(p.maxPosition);
     }
   });
@@ -49,7 +52,7 @@ describe('resolveRecipe: preset < --config < flags', () => {
   test('training fields the presets do not set come from the native defaults', () => {
     const d = trainDefaults();
     const t = presetRecipe('tiny').training;
-    for (const k of ['discWeight', 'temperature', 'weightDecay', 'beta1', 'beta2', 'eps', 'clipNorm', 'seed', 'gradAccum', 'masking'] as const) {
+    for (const k of ['discWeight', 'weightDecay', 'beta1', 'beta2', 'eps', 'clipNorm', 'seed', 'gradAccum', 'masking'] as const) {
       expect(t[k]).toBe(d[k]);
     }
     expect([...TRAINING_KEYS].sort()).toEqual(Object.keys(t).sort());
@@ -61,5 +64,38 @@ describe('resolveRecipe: preset < --config < flags', () => {
     expect(() => resolveRecipe('small', { lr: 'fast' })).toThrow(/lr must be a number, got "fast"/);
     expect(() => resolveRecipe('small', { masking: 'random' })).toThrow(/masking must be 'reference' or 'exact'/);
     expect(() => resolveRecipe('small', {}, { batch: 0 })).toThrow(/batch must be an integer >= 1/);
+  });
+});
+
+describe('the benchmarks build the presets as lib/config.ts does', () => {
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  const root = path.join(__dirname, '..');
+  const expected = (name: keyof typeof PRESETS) => {
+    const p = PRESETS[name];
+    const d = p.discriminator;
+    return [d.hidden, d.layers, d.heads, d.intermediate, p.embeddingSize, p.generatorFraction, p.generatorLayers];
+  };
+  const num = (x: string) => (x.includes('/') ? Number(x.split('/')[0]) / Number(x.split('/')[1]) : Number(x));
+
+  test('native/bench/bench_step.cpp kPresets', () => {
+    const src = fs.readFileSync(path.join(root, 'native', 'bench', 'bench_step.cpp'), 'utf8');
+    for (const name of Object.keys(PRESETS) as Array<keyof typeof PRESETS>) {
+      const m = new RegExp(`\\{"${name}", \\{(\\d+), (\\d+), (\\d+), (\\d+)\\}, (\\d+), ([\\d./ ]+), ([\\d./ ]+), (\\d+)\\}`).exec(src);
+      expect(m).not.toBeNull();
+      const got = m!.slice(1, 8).map((x) => num(x.replace(/ /g, '')));
+      expect(got.map((x) => +x.toFixed(6))).toEqual(expected(name).map((x) => +x.toFixed(6)));
+      expect(Number(m![8])).toBe(PRESETS[name].maxPosition);
+    }
+  });
+
+  test('scripts/bench/peer_hf.py PRESETS', () => {
+    const src = fs.readFileSync(path.join(root, 'scripts', 'bench', 'peer_hf.py'), 'utf8');
+    for (const name of Object.keys(PRESETS) as Array<keyof typeof PRESETS>) {
+      const m = new RegExp(`"${name}": \\(\\((\\d+), (\\d+), (\\d+), (\\d+)\\), (\\d+), ([\\d./ ]+), ([\\d./ ]+)\\)`).exec(src);
+      expect(m).not.toBeNull();
+      const got = m!.slice(1, 8).map((x) => num(x.replace(/ /g, '')));
+      expect(got.map((x) => +x.toFixed(6))).toEqual(expected(name).map((x) => +x.toFixed(6)));
+    }
   });
 });

@@ -32,11 +32,13 @@ describe('electra-native train', () => {
       }
       expect(typeof lines[5].discAuc).toBe('number');
       expect(r.stdout).toMatch(/eval @ step 6: .*constant \d\.\d{4}; acc .* AUC \d\.\d{3}/);
-      expect(r.stderr).toMatch(/discriminator AUC \d\.\d{3}, disc loss \d\.\d{4} \(constant predictor \d\.\d{4}\)/);
+      expect(r.stderr).toMatch(/discriminator AUC \d\.\d{3}, disc loss on candidates \d\.\d{4} \(constant predictor \d\.\d{4}\)/);
       // The end-of-run summary, in the log and in report.html; the effective recipe in recipe.json.
       expect(r.stderr).toMatch(/held-out generator accuracy: \d+\.\d% at masked positions/);
       expect(r.stderr).toMatch(/detect example: ".+" \('\w+' replaced by '\w+'\): p\(replaced\) \d\.\d{3}/);
       expect(r.stderr).toMatch(/detect +electra-native detect --model /);
+      expect(r.stderr).toMatch(/finetune +electra-native finetune --model .* --task brown-pos/);
+      expect(r.stderr).toMatch(/eval-suite +electra-native eval-suite /);
       expect(r.stderr).toMatch(/recipe tiny: model electra, discriminator H64 L2 A2/);
       const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
       expect(html).toContain('held-out discriminator AUC');

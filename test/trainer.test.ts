@@ -43,7 +43,8 @@ describe('Trainer on the CPU', () => {
     const r = mean(last.map((m) => m.replacedFraction));
     // The best constant predictor of "replaced" has BCE equal to the label entropy H(r).
     const constantBce = -(r * Math.log(r) + (1 - r) * Math.log(1 - r));
-    const disc = mean(last.map((m) => m.discLoss));
+    // Over the candidate tokens, where replacedFraction is counted ([CLS]/[SEP] are never replaced).
+    const disc = mean(last.map((m) => m.discCandidateLoss));
     expect(r).toBeGreaterThan(0);
     expect(disc).toBeLessThan(0.97 * constantBce);
     expect(mean(last.map((m) => m.discPrecision))).toBeGreaterThan(0.5);
@@ -229,13 +230,15 @@ describe('Trainer on the CPU', () => {
     const c = await t.evaluate(batches);
     expect(c.step).toBe(60);
     expect(c.loss).toBeLessThan(a.loss);
-    // AUC and the constant baseline come from all evaluated tokens pooled.
+    // AUC and the constant baseline come from all evaluated candidate tokens pooled.
     for (const e of [a, c]) {
       expect(e.discAuc).toBeGreaterThan(0);
       expect(e.discAuc).toBeLessThan(1);
       expect(e.discBaselineAccuracy).toBeCloseTo(1 - e.replacedFraction, 2);
       const q = 1 - e.discBaselineAccuracy;
       expect(e.discBaselineLoss).toBeCloseTo(-(q * Math.log(q) + (1 - q) * Math.log(1 - q)), 10);
+      // [CLS] and [SEP] cost the objective's loss little once learned: the candidates' loss is the harder one.
+      expect(e.discCandidateLoss).toBeGreaterThan(0);
     }
     expect(c.discAuc).toBeGreaterThan(a.discAuc);
   });

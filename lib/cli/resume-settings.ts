@@ -23,6 +23,7 @@ export const RECIPE_FLAGS: Readonly<Record<string, string>> = {
   maskProb: '--mask-prob',
   masking: '--masking',
   generatorFraction: '--generator-fraction',
+  generatorLayers: '--generator-layers',
   discWeight: '--disc-weight',
   temperature: '--temperature',
   gradAccum: '--grad-accum',

@@ -58,7 +58,10 @@ export async function plantedExample(model: ElectraModel, batches: readonly Toke
     seqLen: n,
   });
   const p = Array.from(logits, (x) => 1 / (1 + Math.exp(-x)));
-  const lo = Math.max(1, pos - 8), hi = Math.min(n - 1, pos + 9);
+  let lo = Math.max(1, pos - 8), hi = Math.min(n - 1, pos + 9);
+  // Whole words at both ends: no '##' piece starts the window or follows it.
+  while (lo > 1 && (tokens[planted[lo]] ?? '').startsWith('##')) lo--;
+  while (hi < n - 1 && (tokens[planted[hi]] ?? '').startsWith('##')) hi++;
   const others = [];
   for (let i = lo; i < hi; i++) if (i !== pos) others.push(p[i]);
   const text = planted
@@ -85,9 +88,11 @@ export function fmtAuc(a: number): string {
 export function summaryFacts(e: EvalMetrics | undefined, ex: PlantedExample | null): Record<string, string> {
   const out: Record<string, string> = {};
   if (e) {
-    out['held-out discriminator AUC'] = `${fmtAuc(e.discAuc)} (0.5 = chance)`;
+    // Over the tokens that could have been replaced ([CLS], [SEP] and padding never are).
+    out['held-out discriminator AUC'] = `${fmtAuc(e.discAuc)} (0.5 = chance; over the tokens that could be replaced)`;
     out['held-out discriminator accuracy'] = `${(100 * e.discAccuracy).toFixed(1)}% (constant "never replaced": ${(100 * e.discBaselineAccuracy).toFixed(1)}%)`;
-    out['held-out discriminator loss'] = `${e.discLoss.toFixed(4)} (constant predictor: ${e.discBaselineLoss.toFixed(4)})`;
+    const below = e.discBaselineLoss > 0 ? ` (${(100 * (1 - e.discCandidateLoss / e.discBaselineLoss)).toFixed(1)}% below the constant predictor's ${e.discBaselineLoss.toFixed(4)})` : '';
+    out['held-out discriminator loss'] = `${e.discCandidateLoss.toFixed(4)}${below}`;
     out['held-out generator accuracy'] = `${(100 * e.genAccuracy).toFixed(1)}% at masked positions`;
   }
   if (ex) {

@@ -31,6 +31,17 @@ export function defaultCorpusPaths(): { train: string; heldout: string } {
   };
 }
 
+/**
+ * The 2,048-token uncased WordPiece vocabulary learned from the embedded
+ * training corpus (vocab/brown-2048.txt; vocab/NOTICE says how): the default
+ * run's vocabulary. A 30,522-way generator softmax over a 1M-word corpus is
+ * mostly cost, and most of its rows are never seen.
+ */
+export const BROWN_VOCAB = path.join(PACKAGE_ROOT, 'vocab', 'brown-2048.txt');
+
+/** How BROWN_VOCAB is learned (electra-native vocab with these options); the tests learn it again. */
+export const BROWN_VOCAB_OPTIONS = { size: 2048, lowercase: true, minFrequency: 2, limitAlphabet: 1000 } as const;
+
 /** Where datasets built from the embedded corpus are cached (shared by runs): $TMPDIR/electra-native/datasets. */
 export function defaultDatasetCacheDir(): string {
   return path.join(os.tmpdir(), 'electra-native', 'datasets');

@@ -60,13 +60,14 @@ struct PresetSize {
   electra::EncoderConfig disc;
   int64_t embedding;
   double gen_fraction;
+  double gen_layers;  // generator depth / discriminator depth
   int64_t max_position;
 };
 const PresetSize kPresets[] = {
-    {"tiny", {64, 2, 2, 256}, 32, 0.5, 128},
-    {"small", {256, 12, 4, 1024}, 128, 0.25, 512},
-    {"base", {768, 12, 12, 3072}, 768, 1.0 / 3.0, 512},
-    {"large", {1024, 24, 16, 4096}, 1024, 0.25, 512},
+    {"tiny", {64, 2, 2, 256}, 32, 0.25, 0.5, 128},
+    {"small", {256, 12, 4, 1024}, 128, 0.25, 1.0, 512},
+    {"base", {768, 12, 12, 3072}, 768, 1.0 / 3.0, 1.0, 512},
+    {"large", {1024, 24, 16, 4096}, 1024, 0.25, 1.0, 512},
 };
 
 electra::ModelConfig preset_config(const PresetSize& p) {
@@ -76,7 +77,7 @@ electra::ModelConfig preset_config(const PresetSize& p) {
   c.disc = p.disc;
   const int64_t gh = std::max<int64_t>(1, std::llround(double(p.disc.hidden) * p.gen_fraction));
   c.gen.hidden = gh;
-  c.gen.layers = p.disc.layers;
+  c.gen.layers = std::max<int64_t>(1, std::llround(double(p.disc.layers) * p.gen_layers));
   c.gen.heads = std::max<int64_t>(1, gh / 64);
   c.gen.intermediate = 4 * gh;
   c.objective = electra::Objective::kElectra;

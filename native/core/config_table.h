@@ -50,11 +50,16 @@
   /* loss-spike guard: a step whose loss exceeds this (> 0) applies no update */ \
   X(float, skip_above_loss, "skipAboveLoss", 0.0f)
 
-// Step metrics (all reported as JS numbers).
+// Step metrics (all reported as JS numbers). disc_loss is the objective's:
+// the mean BCE over all real tokens, [CLS] and [SEP] included, as the
+// reference. The detection metrics (disc_candidate_loss, disc_accuracy,
+// precision, recall, replaced_fraction, the AUC histograms) count only the
+// candidates: real tokens the masking may pick (maskable_token in masking.h).
 #define ELECTRA_STEP_METRIC_FIELDS(X)                   \
   X(double, loss, "loss", 0)                            \
   X(double, gen_loss, "genLoss", 0)                     \
   X(double, disc_loss, "discLoss", 0)                   \
+  X(double, disc_candidate_loss, "discCandidateLoss", 0) \
   X(double, gen_accuracy, "genAccuracy", 0)             \
   X(double, disc_accuracy, "discAccuracy", 0)           \
   X(double, disc_precision, "discPrecision", 0)         \
@@ -64,6 +69,7 @@
   X(double, lr, "lr", 0)                                \
   X(int64_t, masked, "maskedTokens", 0)                 \
   X(int64_t, tokens, "tokens", 0)                       \
-  X(int64_t, replaced, "replacedTokens", 0)
+  X(int64_t, replaced, "replacedTokens", 0)            \
+  X(int64_t, candidates, "candidateTokens", 0)
 
 #define ELECTRA_DECLARE_FIELD(type, member, js, def) type member = def;

@@ -513,15 +513,24 @@ void ElectraModel::collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, M
     m->loss += gl / k;
     return;
   }
+  const SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
+  double csum = 0;
+  int64_t cand = 0;
   for (int64_t i = 0; i < N; ++i) {
-    if (!h_mask_[i]) continue;
-    const bool pred = h_dlogit_[i] > 0, lab = h_labels_[i] > 0.5f;
-    (lab ? m->disc_hist_replaced : m->disc_hist_original)[auc_bin(h_dlogit_[i])] += 1;
+    if (!h_mask_[i] || !maskable_token(mb.ids[i], sp)) continue;
+    const float z = h_dlogit_[i];
+    const bool pred = z > 0, lab = h_labels_[i] > 0.5f;
+    (lab ? m->disc_hist_replaced : m->disc_hist_original)[auc_bin(z)] += 1;
+    // BCE with logits, stable: softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|)).
+    csum += std::max(double(z), 0.0) - (lab ? double(z) : 0.0) + std::log1p(std::exp(-std::fabs(double(z))));
+    ++cand;
     m->replaced += lab;
     c->disc_correct += pred == lab;
     c->tp += pred && lab;
     c->pred_pos += pred;
   }
+  m->candidates += cand;
+  m->disc_candidate_loss += (cand > 0 ? csum / double(cand) : 0) / k;
   const double dl = mb.dsum / std::max<int64_t>(mb.real, 1);
   m->disc_loss += dl / k;
   m->loss += (gl + mb.t->disc_weight * dl) / k;
@@ -530,10 +539,10 @@ void ElectraModel::collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, M
 void ElectraModel::finish_metrics(const MetricCounts& c, StepMetrics* m) const {
   m->gen_accuracy = m->masked > 0 ? double(c.gen_correct) / double(m->masked) : 0;
   if (!electra_) return;
-  m->disc_accuracy = m->tokens > 0 ? double(c.disc_correct) / double(m->tokens) : 0;
+  m->disc_accuracy = m->candidates > 0 ? double(c.disc_correct) / double(m->candidates) : 0;
   m->disc_precision = c.pred_pos > 0 ? double(c.tp) / double(c.pred_pos) : 0;
   m->disc_recall = m->replaced > 0 ? double(c.tp) / double(m->replaced) : 0;
-  m->replaced_fraction = m->tokens > 0 ? double(m->replaced) / double(m->tokens) : 0;
+  m->replaced_fraction = m->candidates > 0 ? double(m->replaced) / double(m->candidates) : 0;
 }
 
 // Phase 6, update: clip by the global norm, then AdamW. No update when

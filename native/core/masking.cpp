@@ -29,7 +29,7 @@ void dynamic_mask(MaskingMode mode, std::vector<int32_t>* positions, int32_t* ge
       const int32_t id = ids[i];
       if (attn && attn[i] == 0) continue;
       ++real;
-      if (id == sp.pad || id == sp.cls || id == sp.sep || id == sp.mask) continue;
+      if (!maskable_token(id, sp)) continue;
       cand.emplace_back(0u, static_cast<int32_t>(i));
     }
     if (cand.empty()) continue;

@@ -12,6 +12,14 @@ struct SpecialIds {
   int32_t pad, cls, sep, mask;
 };
 
+// A token the masking may pick, so the generator may replace it: not padding,
+// [CLS], [SEP] or [MASK]. The discriminator's detection metrics (accuracy,
+// AUC, the candidate loss) count only these, since the others are never
+// replaced and a discriminator learns that for free.
+inline bool maskable_token(int32_t id, const SpecialIds& sp) {
+  return id != sp.pad && id != sp.cls && id != sp.sep && id != sp.mask;
+}
+
 enum class MaskingMode {
   // google-research/electra's pretrain_helpers.mask: count = round(p x real
   // tokens) (real includes [CLS] and [SEP]; round half to even, in float32 as

@@ -307,38 +307,66 @@ TEST(model_evaluate_matches_forward_and_changes_nothing) {
   CHECK(ev.masked == tr.masked && ev.replaced == tr.replaced);
 }
 
-// The AUC histograms count every real token once, in the bin of its logit:
-// replaced + original bins sum to the token and replaced counts, and their sum
-// is the histogram of the discriminator's logits at real positions.
-// Mutations caught: counting padding, swapping the two histograms, a bin
-// formula off by one bin.
-TEST(model_step_auc_histograms_bin_every_real_logit) {
+// The detection metrics count the candidates: real tokens the masking may
+// pick ([CLS], [SEP] and padding are never replaced). Each candidate lands
+// once, in the bin of its logit, in the replaced or the original histogram;
+// the candidate loss is their mean BCE; accuracy and the replaced fraction are
+// over them too. Masks and samples are fixed, so the labels are known here.
+// Mutations caught: counting padding or [CLS]/[SEP], swapping the two
+// histograms, a bin formula off by one bin, a BCE sign or a wrong denominator.
+TEST(model_step_detection_metrics_count_the_candidate_tokens) {
   CHECK(auc_bin(-1e9f) == 0 && auc_bin(1e9f) == kAucBins - 1 && auc_bin(NAN) == 0);
   CHECK(auc_bin(0.0f) == kAucBins / 2 && auc_bin(-1e-6f) == kAucBins / 2 - 1);
   CHECK(auc_bin(-kAucLogitRange + 1.5f * 2 * kAucLogitRange / kAucBins) == 1);
   ModelConfig c = tiny_config();
   TrainConfig t = tiny_train();
+  t.mask_prob = 0.25f;  // room for 2 masked positions per row
   auto m = make_model(c, 4);
   Data d = make_data(t.batch, t.seq_len, c.vocab_size, 5);
+  const int64_t N = t.batch * t.seq_len;
   std::vector<float> logits;
   StepOverrides ov;
   ov.apply_update = false;
   ov.disc_logits_out = &logits;
+  // Mask positions 1 and 2 of every row; position 1 gets a different token
+  // (replaced), position 2 its own (a correct sample: original).
+  ov.generator_input_ids = d.ids;
+  std::vector<uint8_t> replaced(static_cast<size_t>(N), 0);
+  for (int64_t b = 0; b < t.batch; ++b) {
+    for (int64_t s : {1, 2}) {
+      const int64_t i = b * t.seq_len + s;
+      ov.masked_positions.push_back(static_cast<int32_t>(i));
+      ov.generator_input_ids[i] = c.mask_id;
+      const int32_t orig = d.ids[i];
+      const int32_t other = static_cast<int32_t>(5 + (orig - 5 + 1) % (c.vocab_size - 5));
+      ov.sampled_ids.push_back(s == 1 ? other : orig);
+      replaced[i] = s == 1;
+    }
+  }
   StepMetrics sm;
   Status st = m->train_step(t, as_batch(d, t.batch, t.seq_len), 2, &sm, &ov);
   CHECK(st.ok()) << st.message();
-  double nr = 0, no = 0;
-  std::vector<double> want(kAucBins, 0.0);
-  for (int64_t i = 0; i < t.batch * t.seq_len; ++i)
-    if (d.mask[i]) want[auc_bin(logits[i])] += 1;
-  bool same = true;
-  for (int k = 0; k < kAucBins; ++k) {
-    nr += sm.disc_hist_replaced[k];
-    no += sm.disc_hist_original[k];
-    same = same && sm.disc_hist_replaced[k] + sm.disc_hist_original[k] == want[k];
+  std::vector<double> want_r(kAucBins, 0.0), want_o(kAucBins, 0.0);
+  double bce = 0;
+  int64_t cand = 0, real = 0, correct = 0, nrep = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    if (!d.mask[i]) continue;
+    ++real;
+    if (d.ids[i] == c.cls_id || d.ids[i] == c.sep_id) continue;
+    ++cand;
+    const double z = logits[i];
+    (replaced[i] ? want_r : want_o)[auc_bin(logits[i])] += 1;
+    bce += replaced[i] ? std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+    correct += (z > 0) == (replaced[i] != 0);
+    nrep += replaced[i];
   }
-  CHECK(nr == double(sm.replaced) && nr + no == double(sm.tokens)) << nr << " " << no << " " << sm.tokens;
-  CHECK(sm.replaced > 0 && same);
+  bool same = true;
+  for (int k = 0; k < kAucBins; ++k) same = same && sm.disc_hist_replaced[k] == want_r[k] && sm.disc_hist_original[k] == want_o[k];
+  CHECK(same) << "histograms differ from the candidates' logits";
+  CHECK(cand < real && sm.tokens == real && sm.candidates == cand) << cand << " candidates of " << real << "; got " << sm.candidates;
+  CHECK(sm.replaced == nrep && nrep == t.batch) << sm.replaced;
+  CHECK(std::fabs(sm.disc_candidate_loss - bce / double(cand)) <= 1e-9 * bce) << sm.disc_candidate_loss << " vs " << bce / double(cand);
+  CHECK(std::fabs(sm.disc_accuracy - double(correct) / double(cand)) < 1e-12 && std::fabs(sm.replaced_fraction - double(nrep) / double(cand)) < 1e-12);
 }
 
 // Gradient accumulation, checked against its definition: with the update off,

@@ -70,12 +70,13 @@ import sys
 import time
 
 # The model sizes of lib/config.ts PRESETS (as native/bench/bench_step.cpp):
-# discriminator (hidden, layers, heads, ffn), embedding size, generator fraction.
+# discriminator (hidden, layers, heads, ffn), embedding size, generator width
+# fraction, generator depth fraction.
 PRESETS = {
-    "tiny": ((64, 2, 2, 256), 32, 0.5),
-    "small": ((256, 12, 4, 1024), 128, 0.25),
-    "base": ((768, 12, 12, 3072), 768, 1.0 / 3.0),
-    "large": ((1024, 24, 16, 4096), 1024, 0.25),
+    "tiny": ((64, 2, 2, 256), 32, 0.25, 0.5),
+    "small": ((256, 12, 4, 1024), 128, 0.25, 1.0),
+    "base": ((768, 12, 12, 3072), 768, 1.0 / 3.0, 1.0),
+    "large": ((1024, 24, 16, 4096), 1024, 0.25, 1.0),
 }
 VOCAB, PAD, UNK, CLS, SEP, MASK = 30522, 0, 100, 101, 102, 103
 
@@ -122,12 +123,12 @@ def main():
         gemm_peak(torch, dev, cuda)
         return
 
-    (H, L, A, F), E, frac = PRESETS[args.preset]
+    (H, L, A, F), E, frac, lfrac = PRESETS[args.preset]
     gh = max(1, round(H * frac))
     common = dict(vocab_size=VOCAB, embedding_size=E, max_position_embeddings=512, type_vocab_size=2,
                   hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, layer_norm_eps=1e-12,
                   pad_token_id=PAD, hidden_act="gelu", tie_word_embeddings=True)
-    gcfg = ElectraConfig(hidden_size=gh, num_hidden_layers=L, num_attention_heads=max(1, gh // 64),
+    gcfg = ElectraConfig(hidden_size=gh, num_hidden_layers=max(1, round(L * lfrac)), num_attention_heads=max(1, gh // 64),
                          intermediate_size=4 * gh, **common)
     dcfg = ElectraConfig(hidden_size=H, num_hidden_layers=L, num_attention_heads=A, intermediate_size=F, **common)
     gen = ElectraForMaskedLM(gcfg)

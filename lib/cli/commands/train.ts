@@ -1,7 +1,8 @@
 /**
  * `electra-native train`: pre-trains ELECTRA. Data, by default: the embedded
- * Brown corpus (corpus/), tokenized with BERT's uncased WordPiece vocabulary
- * (vocab/), built once into a dataset (cached under $TMPDIR/electra-native)
+ * Brown corpus (corpus/), tokenized with the vocabulary learned from it
+ * (vocab/brown-2048.txt) for the tiny preset, BERT's uncased one (vocab/) for
+ * the others, built once into a dataset (cached under $TMPDIR/electra-native)
  * and served by ShardDataset. `--corpus PATH...` builds a dataset from other
  * text files (cached in the run directory), `--dataset DIR` uses a built one,
  * `--vocab FILE` picks the vocabulary, and `--corpus toy` is the small
@@ -18,7 +19,7 @@ import { PresetName, PRESETS, electraConfig } from '../../config';
 import { parseConfigJson } from '../../config-keys';
 import { ArrayDataset, BatchSource } from '../../data/array-dataset';
 import { BuildProgress } from '../../data/dataset-builder';
-import { defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../../data/default-corpus';
+import { BROWN_VOCAB, defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../../data/default-corpus';
 import { ShardDataset } from '../../data/shard-reader';
 import { BERT_UNCASED_VOCAB, WordPieceTokenizer } from '../../data/tokenizer';
 import { buildWordVocab, toyCorpus, toyExamples } from '../../data/toy-corpus';
@@ -76,6 +77,7 @@ interface TrainArgs {
   stopAt?: number;
   init?: string;
   generatorFraction?: number;
+  generatorLayers?: number;
   json: boolean;
   corpus?: string[];
   dataset?: string;
@@ -91,7 +93,7 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('preset', { choices: Object.keys(PRESETS) as PresetName[], describe: 'model size (default: small when training on a GPU, else tiny)' })
     .option('corpus', { type: 'string', array: true, describe: 'text files/directories to build a dataset from (one sentence per line, blank line between documents; .gz ok), or "toy" (default: the embedded Brown corpus)' })
     .option('dataset', { type: 'string', describe: 'a dataset directory made by the dataset builder' })
-    .option('vocab', { type: 'string', describe: 'WordPiece vocab.txt (default: BERT uncased, shipped)' })
+    .option('vocab', { type: 'string', describe: 'WordPiece vocab.txt (default: BERT uncased, shipped; for the tiny preset on the embedded corpus, the 2,048 tokens learned from it, vocab/brown-2048.txt)' })
     .option('cased', { type: 'boolean', default: false, describe: 'the vocabulary is cased: no lowercasing/accent stripping' })
     .conflicts('corpus', 'dataset')
     .option('steps', { type: 'number', describe: 'optimizer steps, and the horizon of the learning-rate decay (default: the preset recipe)' })
@@ -104,8 +106,9 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('mask-prob', { type: 'number', describe: 'fraction of tokens masked (default: the preset recipe)' })
     .option('masking', { choices: ['reference', 'exact'] as const, describe: 'reference: round(p x real tokens) positions drawn with replacement, as google-research/electra (default); exact: exactly round(p x candidates) distinct positions' })
     .option('generator-fraction', { type: 'number', describe: 'generator width as a fraction of the discriminator (default: the preset, e.g. 0.25 for small)' })
+    .option('generator-layers', { type: 'number', describe: "generator depth as a fraction of the discriminator's (default: the preset; 1 in the paper, 0.5 for tiny)" })
     .option('disc-weight', { type: 'number', describe: 'weight of the discriminator loss (default 50)' })
-    .option('temperature', { type: 'number', describe: 'generator sampling temperature (default 1)' })
+    .option('temperature', { type: 'number', describe: 'generator sampling temperature (default: the preset recipe; 1 in the paper)' })
     .option('grad-accum', { type: 'number', describe: 'split each step\'s --batch into this many micro-batches (same batch, less memory; default 1)' })
     .option('device', { type: 'string', default: 'auto', describe: 'auto (a usable GPU, else the CPU, with a one-line notice when CUDA is built in but unusable) | cpu | cuda | cuda:N' })
     .option('precision', { choices: ['fp32', 'bf16'], describe: 'GEMM precision (default: bf16 on a GPU, fp32 on the CPU, its only one)' })
@@ -128,14 +131,15 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('loss-spike-factor', { type: 'number', default: 3, describe: 'loss-spike guard threshold, as a multiple of the running mean' })
     .option('loss-spike-window', { type: 'number', default: 50, describe: 'steps in the loss-spike guard\'s running mean' })
     .option('eval-corpus', { type: 'string', array: true, describe: 'held-out text for --corpus runs (default: the Brown held-out part, or none)' })
-    .example('$0 train', 'train the tiny preset on the embedded Brown corpus (about 5 minutes on 2 CPU cores)')
+    .example('$0 train', 'train the tiny preset on the embedded Brown corpus (about 8 minutes on 2 CPU cores)')
     .example('$0 train --corpus wiki/ --vocab vocab.txt --preset small --steps 100000', 'build a dataset from your text and train on it')
     .example('$0 train --corpus toy --steps 100', 'the small synthetic corpus (fast smoke run)')
     .example('$0 train --steps 1000 --out runs/a && $0 train --resume runs/a --steps 1500', 'train, then continue where it stopped') as unknown as Argv<TrainArgs>;
 }
 
 /** The arguments with the recipe resolved: `batch` here is sequences per micro-batch (what one native call sees). */
-type RunArgs = TrainArgs & { steps: number; seq: number; seed: number; batch: number };
+/** `defaultVocab`: the vocabulary when --vocab is not given (the preset's choice for the embedded corpus, else BERT uncased). */
+type RunArgs = TrainArgs & { steps: number; seq: number; seed: number; batch: number; defaultVocab: string };
 
 /** Where the training batches come from, and the vocabulary the model uses. */
 interface DataSelection {
@@ -164,8 +168,8 @@ function buildProgress(): (p: BuildProgress) => void {
   };
 }
 
-function loadTokenizer(argv: TrainArgs): { tok: WordPieceTokenizer; vocabFile: string } {
-  const vocabFile = path.resolve(argv.vocab ?? BERT_UNCASED_VOCAB);
+function loadTokenizer(argv: RunArgs): { tok: WordPieceTokenizer; vocabFile: string } {
+  const vocabFile = path.resolve(argv.vocab ?? argv.defaultVocab);
   return { tok: WordPieceTokenizer.fromVocabFile(vocabFile, { lowercase: !argv.cased }), vocabFile };
 }
 
@@ -192,7 +196,7 @@ async function selectData(argv: RunArgs, out: string): Promise<DataSelection> {
   if (corpus.includes('toy')) throw new ElectraError('ERR_INVALID_ARGUMENT', '--corpus toy cannot be combined with other corpus paths');
   const { tok, vocabFile } = loadTokenizer(argv);
   const ids = { padId: tok.padId, unkId: tok.unkId, clsId: tok.clsId, sepId: tok.sepId, maskId: tok.maskId };
-  const vocabName = argv.vocab ? vocabFile : 'BERT uncased WordPiece';
+  const vocabName = argv.vocab ? vocabFile : argv.defaultVocab === BROWN_VOCAB ? 'the Brown-learned WordPiece' : 'BERT uncased WordPiece';
   let dir: string;
   let what: string;
   let info: Record<string, unknown>;
@@ -313,10 +317,14 @@ export async function handler(cli: ArgumentsCamelCase<TrainArgs>): Promise<void>
     temperature: cli.temperature,
     seed: cli.seed,
     generatorFraction: cli.generatorFraction,
+    generatorLayers: cli.generatorLayers,
     objective: cli.objective,
   });
   const rt = recipe.training;
-  const argv: RunArgs = { ...cli, steps: rt.steps, seq: rt.seqLen, seed: rt.seed, batch: microBatch(rt) };
+  // The embedded corpus comes with a vocabulary learned from it, for the presets that ask for it (tiny).
+  const embeddedCorpus = (cli.corpus ?? []).length === 0 && cli.dataset === undefined;
+  const defaultVocab = embeddedCorpus && PRESETS[recipe.preset].corpusVocab ? BROWN_VOCAB : BERT_UNCASED_VOCAB;
+  const argv: RunArgs = { ...cli, steps: rt.steps, seq: rt.seqLen, seed: rt.seed, batch: microBatch(rt), defaultVocab };
   // LATEST first, then older complete checkpoints: a corrupt one is skipped, saying so.
   const resumeCandidates = argv.resume ? CheckpointManager.candidates(argv.resume) : [];
   if (argv.resume && resumeCandidates.length === 0) throw new ElectraError('ERR_IO', `${argv.resume}: no checkpoint to resume (expected a run directory with checkpoints/LATEST, or a checkpoint directory)`);
@@ -445,7 +453,7 @@ async function trainLocked(argv: RunArgs, recipe: RunRecipe, out: string, resume
     evals.append(e);
     const line =
       `eval @ step ${e.step}: loss ${e.loss.toFixed(4)}  gen ${e.genLoss.toFixed(3)} (acc ${(100 * e.genAccuracy).toFixed(1)}%)  ` +
-      `disc ${e.discLoss.toFixed(4)} (constant ${e.discBaselineLoss.toFixed(4)}; acc ${(100 * e.discAccuracy).toFixed(1)}%, ` +
+      `disc ${e.discLoss.toFixed(4)}, on candidates ${e.discCandidateLoss.toFixed(4)} (constant ${e.discBaselineLoss.toFixed(4)}; acc ${(100 * e.discAccuracy).toFixed(1)}%, ` +
       `constant ${(100 * e.discBaselineAccuracy).toFixed(1)}%; AUC ${fmtAuc(e.discAuc)}, P ${e.discPrecision.toFixed(2)} R ${e.discRecall.toFixed(2)})`;
     if (jsonOut) process.stdout.write(JSON.stringify({ eval: e }) + '\n');
     else progress!.note(line);
@@ -508,7 +516,7 @@ async function trainLocked(argv: RunArgs, recipe: RunRecipe, out: string, resume
       : '';
     const evalLine = lastEval
       ? `; held-out loss ${lastEval.loss.toFixed(4)}, discriminator AUC ${fmtAuc(lastEval.discAuc)}, ` +
-        `disc loss ${lastEval.discLoss.toFixed(4)} (constant predictor ${lastEval.discBaselineLoss.toFixed(4)})`
+        `disc loss on candidates ${lastEval.discCandidateLoss.toFixed(4)} (constant predictor ${lastEval.discBaselineLoss.toFixed(4)})`
       : '';
     const factLines = Object.entries(facts).map(([k, v]) => `  ${k}: ${v}\n`).join('');
     const q = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
@@ -520,7 +528,9 @@ async function trainLocked(argv: RunArgs, recipe: RunRecipe, out: string, resume
         `electra-native: next\n` +
         `  export      electra-native export ${out} --out ${path.join(out, 'hf')}\n` +
         `  detect      electra-native detect --model ${out} ${example ? q(example.text) : "'some text'"}\n` +
-        `  resume      electra-native train --resume ${out} --steps ${argv.steps + 1000}\n`,
+        `  resume      electra-native train --resume ${out} --steps ${argv.steps + 1000}\n` +
+        `  finetune    electra-native finetune --model ${out} --task brown-pos --out ${path.join(out, 'finetune-brown-pos')}\n` +
+        `  eval-suite  electra-native eval-suite ${out}\n`,
     );
   } finally {
     metrics.close();
