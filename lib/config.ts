@@ -95,7 +95,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     maxPosition: 128,
     dropout: 0,
     corpusVocab: true,
-    recipe: { seqLen: 16, batchSize: 128, lr: 2e-3, warmupSteps: 800, totalSteps: 16000, maskProb: 0.25, temperature: 1.5 },
+    recipe: { seqLen: 16, batchSize: 128, lr: 2e-3, warmupSteps: 800, totalSteps: 16000, maskProb: 0.25, temperature: 1 },
   },
   small: {
     discriminator: { hidden: 256, layers: 12, heads: 4, intermediate: 1024 },
