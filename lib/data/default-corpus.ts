@@ -15,10 +15,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { PRESETS, type PresetName } from '../config';
 import { ElectraError } from '../errors';
 import { pidAlive } from '../run-lock';
 import { buildDataset, BuildProgress, listSources, vocabFileHash } from './dataset-builder';
 import { BUILDER_VERSION, DatasetManifest, MANIFEST_FILE } from './dataset-format';
+import { BERT_UNCASED_VOCAB } from './tokenizer';
 
 /** The package root (this file is lib/data/*.ts under ts-jest, dist/data/*.js when compiled). */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
@@ -41,6 +43,13 @@ export const BROWN_VOCAB = path.join(PACKAGE_ROOT, 'vocab', 'brown-2048.txt');
 
 /** How BROWN_VOCAB is learned (electra-native vocab with these options); the tests learn it again. */
 export const BROWN_VOCAB_OPTIONS = { size: 2048, lowercase: true, minFrequency: 2, limitAlphabet: 1000 } as const;
+
+/** The vocabulary `train` uses on the embedded corpus without --vocab: the preset's choice (BROWN_VOCAB for tiny, BERT uncased for the paper's presets). */
+export function defaultVocabFile(preset: PresetName = 'tiny'): string {
+  const p = PRESETS[preset];
+  if (!p) throw new ElectraError('ERR_INVALID_ARGUMENT', `unknown preset '${String(preset)}'`);
+  return p.corpusVocab ? BROWN_VOCAB : BERT_UNCASED_VOCAB;
+}
 
 /** Where datasets built from the embedded corpus are cached (shared by runs): $TMPDIR/electra-native/datasets. */
 export function defaultDatasetCacheDir(): string {

@@ -19,7 +19,7 @@ import { PresetName, PRESETS, electraConfig } from '../../config';
 import { parseConfigJson } from '../../config-keys';
 import { ArrayDataset, BatchSource } from '../../data/array-dataset';
 import { BuildProgress } from '../../data/dataset-builder';
-import { BROWN_VOCAB, defaultCorpusPaths, defaultDatasetCacheDir, ensureDataset } from '../../data/default-corpus';
+import { BROWN_VOCAB, defaultCorpusPaths, defaultDatasetCacheDir, defaultVocabFile, ensureDataset } from '../../data/default-corpus';
 import { ShardDataset } from '../../data/shard-reader';
 import { BERT_UNCASED_VOCAB, WordPieceTokenizer } from '../../data/tokenizer';
 import { buildWordVocab, toyCorpus, toyExamples } from '../../data/toy-corpus';
@@ -323,7 +323,7 @@ export async function handler(cli: ArgumentsCamelCase<TrainArgs>): Promise<void>
   const rt = recipe.training;
   // The embedded corpus comes with a vocabulary learned from it, for the presets that ask for it (tiny).
   const embeddedCorpus = (cli.corpus ?? []).length === 0 && cli.dataset === undefined;
-  const defaultVocab = embeddedCorpus && PRESETS[recipe.preset].corpusVocab ? BROWN_VOCAB : BERT_UNCASED_VOCAB;
+  const defaultVocab = embeddedCorpus ? defaultVocabFile(recipe.preset) : BERT_UNCASED_VOCAB;
   const argv: RunArgs = { ...cli, steps: rt.steps, seq: rt.seqLen, seed: rt.seed, batch: microBatch(rt), defaultVocab };
   // LATEST first, then older complete checkpoints: a corrupt one is skipped, saying so.
   const resumeCandidates = argv.resume ? CheckpointManager.candidates(argv.resume) : [];
