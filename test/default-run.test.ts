@@ -46,3 +46,46 @@ describe('the default run, shortened to 3,000 steps', () => {
     }
   }, 600_000);
 });
+
+describe('scripts/default-run/check.js', () => {
+  const CHECK = path.join(__dirname, '..', 'scripts', 'default-run', 'check.js');
+  const fakeRun = (last: Record<string, number>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-check-'));
+    fs.writeFileSync(path.join(dir, 'recipe.json'), JSON.stringify({ preset: 'tiny', training: { temperature: 1 } }));
+    const first = { step: 0, discAuc: 0.5, discCandidateLoss: 0.7, discBaselineLoss: 0.52, genAccuracy: 0 };
+    fs.writeFileSync(path.join(dir, 'eval.jsonl'), [first, { step: 16000, genAccuracy: 0.25, ...last }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    return dir;
+  };
+  const check = (dir: string) => spawnSync(process.execPath, [CHECK, dir, '--seconds', '700'], { encoding: 'utf8' });
+
+  test('passes a run that meets both targets, reading its last evaluation', () => {
+    const dir = fakeRun({ discAuc: 0.8, discCandidateLoss: 0.4, discBaselineLoss: 0.52 });
+    try {
+      const r = check(dir);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/default run: targets met/);
+      expect(r.stdout).toMatch(/longer than 10 minutes/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('fails (exit 1) on an AUC below 0.75 or a loss less than 5% below the constant predictor', () => {
+    for (const [last, why] of [
+      [{ discAuc: 0.74, discCandidateLoss: 0.4, discBaselineLoss: 0.52 }, /AUC 0\.740 < 0\.75/],
+      [{ discAuc: 0.8, discCandidateLoss: 0.5, discBaselineLoss: 0.52 }, /loss only 3\.8% below/],
+    ] as const) {
+      const dir = fakeRun(last);
+      try {
+        const r = check(dir);
+        expect(r.status).toBe(1);
+        expect(r.stdout).toMatch(why);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const r = check(path.join(os.tmpdir(), 'electra-no-such-run'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no held-out evaluations/);
+  });
+});
