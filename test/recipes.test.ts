@@ -39,6 +39,19 @@ describe('presets', () => {
   });
 });
 
+describe('generator depth (generatorLayers, the reference generator_layers)', () => {
+  test('a fraction of the discriminator layers, rounded, at least 1; the paper presets keep the full depth', () => {
+    expect(electraConfig({ preset: 'tiny' }).generator.layers).toBe(1);
+    expect(electraConfig({ preset: 'small' }).generator.layers).toBe(12);
+    expect(electraConfig({ preset: 'small', generatorLayers: 0.25 }).generator.layers).toBe(3);
+    expect(electraConfig({ preset: 'small', generatorLayers: 0.01 }).generator.layers).toBe(1);
+    expect(resolveRecipe('small', {}, { generatorLayers: 0.5 }).model.generatorLayers).toBe(0.5);
+    for (const bad of [0, -1, 1.5, NaN]) {
+      expect(() => electraConfig({ preset: 'small', generatorLayers: bad })).toThrow(/generator layers .* must be in \(0, 1\]/);
+    }
+  });
+});
+
 describe('resolveRecipe: preset < --config < flags', () => {
   test('a config file overrides the preset, a flag overrides both; model keys go to the model', () => {
     const r = resolveRecipe('small', { lr: 1e-4, batch: 64, discriminator: { layers: 6 }, embeddingSize: 64 }, { lr: 3e-4, steps: 100 });
