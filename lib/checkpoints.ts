@@ -49,7 +49,16 @@ export class CheckpointManager {
   async save(trainer: Trainer, extraFiles: Record<string, string> = {}): Promise<string> {
     const name = `step-${String(trainer.globalStep).padStart(6, '0')}`;
     const dir = path.join(this.dir, name);
-    await trainer.saveCheckpoint(dir, extraFiles);
+    const existed = fs.existsSync(dir);
+    try {
+      await trainer.saveCheckpoint(dir, extraFiles);
+    } catch (e) {
+      // A save that fails part-way (a full disk) must not leave a half
+      // checkpoint behind for pruning and listing to count. A directory that
+      // was there before keeps its previous, intact files.
+      if (!existed) await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
+    }
     await writeFileAtomic(path.join(this.dir, 'LATEST'), name + '\n');
     this.lastSaveMs = Date.now();
     const all = this.list();

@@ -68,6 +68,9 @@ export class RunLock {
     try {
       fs.writeFileSync(tmp, JSON.stringify(me) + '\n');
     } catch (e) {
+      // A full disk can leave a created but empty file: remove it now rather
+      // than leave it for the next start's clean-up.
+      fs.rmSync(tmp, { force: true });
       throw new ElectraError('ERR_IO', describeWriteError(tmp, e));
     }
     try {
