@@ -104,6 +104,18 @@ describe('equal-compute accounting', () => {
     fs.writeFileSync(path.join(dir, 'checkpoints', 'LATEST'), 'step-000042\n');
     expect(runs.latestStep(dir)).toBe(42);
   });
+
+  test('a score is cached per suite arguments: the same arguments reuse it, other arguments never read it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exp-score-'));
+    const pos = ['--tasks', 'brown-pos', '--epochs', '3'];
+    const both = ['--epochs', '2'];
+    expect(runs.scoreFile(dir, pos)).not.toBe(runs.scoreFile(dir, both));
+    const result = { tasks: [{ task: 'brown-pos', metrics: ['accuracy'], dev: { accuracy: 0.5 }, test: { accuracy: 0.6 } }] };
+    fs.writeFileSync(runs.scoreFile(dir, pos), JSON.stringify({ args: pos, result }));
+    // A cache hit: the directory holds no model, so scoring for real would throw.
+    expect(runs.score(dir, pos, { quiet: true })).toEqual(result);
+    expect(() => runs.score(dir, both, { quiet: true })).toThrow(/eval-suite/);
+  });
 });
 
 describe('experiment scripts', () => {
@@ -134,7 +146,7 @@ describe('experiment scripts end to end at toy scale (a pipeline check: the numb
     for (const r of results.results) {
       expect(r.test).toBeGreaterThan(0);
       expect(r.test).toBeLessThanOrEqual(1);
-      expect(fs.existsSync(path.join(out, r.name, 'eval-suite.json'))).toBe(true);
+      expect(fs.readdirSync(path.join(out, r.name)).filter((f) => /^eval-suite-[0-9a-f]{12}\.json$/.test(f))).toHaveLength(1);
     }
     expect(fs.readFileSync(path.join(out, 'figure.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     expect(fs.readFileSync(path.join(out, 'index.html'), 'utf8')).toContain('<table>');

@@ -5,6 +5,7 @@
  * complete, so an interrupted experiment resumes where it stopped (a
  * pre-training run cut short continues from its newest checkpoint).
  */
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -57,16 +58,27 @@ function pretrain(dir, steps, args, opts = {}) {
 
 /**
  * Fine-tunes and scores a pre-trained run with the embedded evaluation suite
- * (`eval-suite --json`), cached in `<dir>/eval-suite.json`.
+ * (`eval-suite --json`). The result is cached in the run directory under a
+ * name derived from the suite's arguments, so scoring the same run again with
+ * the same arguments is free and with other arguments (another task, more
+ * epochs) is a new score that never reads the old one.
  */
+function scoreFile(dir, args) {
+  const key = crypto.createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 12);
+  return path.join(dir, `eval-suite-${key}.json`);
+}
+
 function score(dir, args = [], opts = {}) {
-  const file = path.join(dir, 'eval-suite.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  const file = scoreFile(dir, args);
+  if (fs.existsSync(file)) {
+    const cached = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (JSON.stringify(cached.args) === JSON.stringify(args)) return cached.result;
+  }
   const out = cli(['eval-suite', dir, '--json', ...args], { log: path.join(dir, 'experiment.log'), capture: true, ...opts });
   const result = JSON.parse(out);
-  fs.writeFileSync(file + '.tmp', JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(file + '.tmp', JSON.stringify({ args, result }, null, 2) + '\n');
   fs.renameSync(file + '.tmp', file);
   return result;
 }
 
-module.exports = { ROOT, CLI, latestStep, cli, pretrain, score };
+module.exports = { ROOT, CLI, latestStep, cli, pretrain, score, scoreFile };
