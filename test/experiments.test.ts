@@ -147,14 +147,20 @@ describe('experiment scripts end to end at toy scale (a pipeline check: the numb
       expect(r.test).toBeGreaterThan(0);
       expect(r.test).toBeLessThanOrEqual(1);
       expect(fs.readdirSync(path.join(out, r.name)).filter((f) => /^eval-suite-[0-9a-f]{12}\.json$/.test(f))).toHaveLength(1);
+      if (r.objective === 'electra') expect(r.upstream).toEqual(expect.objectContaining({ genAccuracy: expect.any(Number) }));
     }
+    // Every run was done by this first call (in the sweep or the results: a winning sweep run is listed in both).
+    type Run = { name: string; ran: boolean };
+    const listed: Run[] = [...(results.sweep ?? []), ...results.results];
+    expect(new Set(listed.filter((r) => r.ran).map((r) => r.name)).size).toBe(new Set(listed.map((r) => r.name)).size);
     expect(fs.readFileSync(path.join(out, 'figure.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     expect(fs.readFileSync(path.join(out, 'index.html'), 'utf8')).toContain('<table>');
     expect(first.stdout).toContain('| --- |');
     const again = spawnSync(process.execPath, [script, '--toy', '--out', out], { encoding: 'utf8', cwd: root });
     expect(again.status).toBe(0);
     expect(again.stderr).not.toContain('$ electra-native');
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).results.map((r: { test: number }) => r.test))
-      .toEqual(results.results.map((r: { test: number }) => r.test));
+    const second = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).results;
+    expect(second.map((r: { test: number }) => r.test)).toEqual(results.results.map((r: { test: number }) => r.test));
+    expect(second.every((r: { ran: boolean }) => r.ran === false)).toBe(true);
   }, 600_000);
 });

@@ -16,9 +16,26 @@ function fmtFlops(f) {
 }
 
 /**
+ * The pre-training run's own held-out metrics at its last evaluation
+ * (eval.jsonl): generator accuracy, the discriminator's AUC and the share of
+ * tokens replaced, which say how hard the generator made the task. null when
+ * the run has no evaluation.
+ */
+function upstream(dir) {
+  try {
+    const lines = fs.readFileSync(path.join(dir, 'eval.jsonl'), 'utf8').trim().split('\n');
+    const e = JSON.parse(lines[lines.length - 1]);
+    return { step: e.step, genAccuracy: e.genAccuracy, discAuc: e.discAuc ?? null, replacedFraction: e.replacedFraction ?? null };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * opts: { out, preset, batch, seq, evalArgs: string[] }. Returns
  * run({ name, objective, steps, seed, lr, config, perStepFlops }) ->
- * { name, steps, flops, seed, lr, dev, test }.
+ * { name, steps, flops, seed, lr, dev, test, upstream, ran } (ran: this call
+ * pre-trained or scored it, rather than finding it complete).
  */
 function makeRunner(opts) {
   fs.mkdirSync(opts.out, { recursive: true });
@@ -33,9 +50,11 @@ function makeRunner(opts) {
     }
     const secs = pretrain(dir, steps, args);
     if (secs > 0) process.stderr.write(`  pre-trained ${name}: ${steps} steps, ${fmtFlops(steps * perStepFlops)}, ${secs.toFixed(0)} s\n`);
+    const t0 = Date.now();
     const s = suiteScore(score(dir, [...opts.evalArgs, '--seed', String(seed)]));
-    return { name, objective, steps, flops: steps * perStepFlops, seed, lr, ...s };
+    const ran = secs > 0 || Date.now() - t0 > 1000;
+    return { name, objective, steps, flops: steps * perStepFlops, seed, lr, ...s, upstream: upstream(dir), ran };
   };
 }
 
-module.exports = { makeRunner, fmtFlops };
+module.exports = { makeRunner, fmtFlops, upstream };
