@@ -22,7 +22,7 @@ export interface MemoryPlan {
   optimizer: number;
   /** Activations and their gradients for one micro-batch (the backend's buffers). */
   activations: number;
-  /** Host staging of a micro-batch, and the batch itself as the data source hands it over. */
+  /** Host staging of a micro-batch, the batch itself as the data source hands it over, and the backend's step workspaces (CUDA). */
   workspace: number;
   total: number;
 }
@@ -33,6 +33,8 @@ export interface StepShape {
   seqLen: number;
   maskProb: number;
   gradAccum?: number;
+  /** Bytes the backend's step may still grow beyond the activations (ElectraModel.stepWorkspaceBytes; 0 on the CPU). */
+  backendWorkspace?: number;
 }
 
 function encoderParameters(c: EncoderSize, E: number): number {
@@ -89,9 +91,10 @@ export function planMemory(config: ElectraConfig, numParameters: number, shape: 
   const parameters = F32 * numParameters;
   const optimizer = 3 * parameters;
   const activations = activationBytes(config, B, S, maskProb);
-  // Host copies: 7 int/float vectors of N, 4 of M; the JS batch: 3 Int32Arrays of k*B*S, copied once for the native call.
+  // Host copies: 7 int/float vectors of N, 4 of M; the JS batch: 3 Int32Arrays of k*B*S, copied once for
+  // the native call; and what the backend grows on the first step (CUDA's workspaces).
   const N = B * S;
-  const workspace = F32 * (7 * N + 4 * B * S) + 2 * 3 * F32 * k * N;
+  const workspace = F32 * (7 * N + 4 * B * S) + 2 * 3 * F32 * k * N + (shape.backendWorkspace ?? 0);
   return { parameters, optimizer, activations, workspace, total: parameters + optimizer + activations + workspace };
 }
 

@@ -150,6 +150,20 @@ export class ElectraModel {
     }
   }
 
+  /**
+   * At most how many bytes a training step on micro-batches of `batchSize` x
+   * `seqLen` may still make the backend allocate beyond the model's buffers
+   * and activations: CUDA's split-K and reduction workspaces and AdamW decay
+   * mask, grown on first use. 0 on the CPU. The memory plan adds it.
+   */
+  stepWorkspaceBytes(batchSize: number, seqLen: number): number {
+    try {
+      return this.native.stepWorkspaceBytes(batchSize, seqLen);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
   /** Number of trainable scalars (shared embeddings counted once). */
   get numParameters(): number {
     return this.native.numParameters();

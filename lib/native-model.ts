@@ -144,6 +144,8 @@ export interface NativeModel {
   device(): NativeDeviceInfo;
   /** The backend's memory use; ERR_BUSY while an operation runs. */
   memory(): NativeMemoryInfo;
+  /** Bytes a training step on rows x seq micro-batches may still make the backend allocate beyond the activations (0 on the CPU). */
+  stepWorkspaceBytes(rows: number, seq: number): number;
   numParameters(): number;
   tensorSpecs(): NativeTensorSpec[];
   getTensor(name: string, kind?: NativeBufferKind): Float32Array;

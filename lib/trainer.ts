@@ -199,8 +199,14 @@ export class Trainer {
     // The core's validation, the one that guards every step, run now so a bad option fails here.
     checkNativeConfig(this.model.config, this.nativeTrainConfig());
     // Before the first step allocates activations: a batch that cannot fit fails here, with the numbers.
-    const shape = { batchSize: this.batchSize, seqLen: this.seqLen, maskProb: this.maskProb, gradAccum: this.gradAccum };
     const onCuda = this.model.device.backend === 'cuda';
+    const shape = {
+      batchSize: this.batchSize,
+      seqLen: this.seqLen,
+      maskProb: this.maskProb,
+      gradAccum: this.gradAccum,
+      backendWorkspace: this.model.stepWorkspaceBytes(this.batchSize, this.seqLen),
+    };
     const available = onCuda ? cudaBytesLeft(this.model) : availableHostBytes();
     this.memoryPlan = checkFits(this.model.config as ElectraConfig, this.model.numParameters, shape, available, onCuda ? this.model.device.description : 'this machine (free memory)');
   }

@@ -342,6 +342,23 @@ describe('memory planning (case 6)', () => {
     }
   });
 
+  test("the backend's step workspaces: 0 on the CPU, added to the plan's workspace, argument errors typed", () => {
+    const model = ElectraModel.create(cfg);
+    try {
+      expect(model.stepWorkspaceBytes(3, 32)).toBe(0);
+      const base = planMemory(cfg, model.numParameters, { batchSize: 3, seqLen: 32, maskProb: 0.15 });
+      const withWs = planMemory(cfg, model.numParameters, { batchSize: 3, seqLen: 32, maskProb: 0.15, backendWorkspace: 12345 });
+      expect(withWs.workspace - base.workspace).toBe(12345);
+      expect(withWs.total - base.total).toBe(12345);
+      expect(() => model.stepWorkspaceBytes(0, 32)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 3, seqLen: 32 });
+      expect(t.memoryPlan).toEqual(base);
+    } finally {
+      model.dispose();
+    }
+    // (CUDA's non-zero bound is checked against a real step's growth in native/tests/test_cuda_memory.cpp.)
+  });
+
   test('a batch that cannot fit is ERR_OUT_OF_MEMORY before anything is allocated, with the numbers and a suggestion', () => {
     const model = ElectraModel.create(cfg);
     try {

@@ -215,6 +215,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("evaluate", &ModelWrap::Evaluate),
                         InstanceMethod("device", &ModelWrap::Device),
                         InstanceMethod("memory", &ModelWrap::Memory),
+                        InstanceMethod("stepWorkspaceBytes", &ModelWrap::StepWorkspaceBytes),
                         InstanceMethod("dispose", &ModelWrap::Dispose),
                         InstanceMethod("isDisposed", &ModelWrap::IsDisposed)});
   }
@@ -306,6 +307,19 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     o.Set("bytesInUse", Napi::Number::New(env, static_cast<double>(be.bytes_in_use())));
     o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(be.peak_bytes())));
     return o;
+  }
+
+  // stepWorkspaceBytes(rows, seq) -> bytes a training step on rows x seq
+  // micro-batches may still make the backend allocate beyond the activations
+  // (ElectraModel::step_workspace_bytes; 0 on the CPU).
+  Napi::Value StepWorkspaceBytes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      throw StatusToError(env, electra::InvalidArgument("stepWorkspaceBytes(rows, seq): two numbers expected"));
+    const int64_t rows = info[0].As<Napi::Number>().Int64Value(), seq = info[1].As<Napi::Number>().Int64Value();
+    if (rows <= 0 || seq <= 0)
+      throw StatusToError(env, electra::InvalidArgument("stepWorkspaceBytes(rows, seq): both must be positive"));
+    return Napi::Number::New(env, static_cast<double>(Live(env)->step_workspace_bytes(rows, seq)));
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {

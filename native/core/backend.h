@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 #include <unordered_map>
 
 #include "adamw_hyper.h"
@@ -43,6 +44,18 @@ struct ExecOptions {
 
 const char* backend_kind_name(BackendKind k);
 const char* precision_name(Precision p);
+
+// What a backend needs to know to bound the workspaces a training step grows
+// on first use (Backend::step_workspace_bytes): the micro-batch and the
+// model's widths, read from its parameter table by ElectraModel.
+struct StepWorkspaceShape {
+  int64_t rows = 0, seq = 0;             // micro-batch B x S
+  int64_t embedding = 0;                 // E
+  std::vector<int64_t> norm_widths;      // every LayerNorm's width
+  int64_t max_out = 0;                   // most output features of any weight matrix
+  int64_t max_weight = 0;                // most elements of any weight matrix
+  int64_t params = 0;                    // parameter table total (the AdamW decay mask)
+};
 
 class Backend {
  public:
@@ -70,6 +83,15 @@ class Backend {
   // on CUDA; the allocations made through alloc() on the CPU).
   int64_t bytes_in_use() const;
   int64_t peak_bytes() const;
+  // At most how many more bytes a training step of this shape can make the
+  // backend allocate beyond the model's own buffers and its activations
+  // (which lib/memory-plan.ts counts): workspaces grown on first use, less
+  // what is already held. 0 on the CPU, whose scratch is per-thread host
+  // memory outside the plan. The memory plan adds it on CUDA.
+  virtual int64_t step_workspace_bytes(const StepWorkspaceShape& shape) const {
+    (void)shape;
+    return 0;
+  }
 
   // ---- layers (cpu/ops.h) ------------------------------------------------
   virtual Status linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t M,

@@ -98,6 +98,24 @@ int64_t ElectraModel::num_parameters() const {
   return n;
 }
 
+int64_t ElectraModel::step_workspace_bytes(int64_t B, int64_t S) const {
+  StepWorkspaceShape w;
+  w.rows = B;
+  w.seq = S;
+  w.embedding = cfg_.embedding_size;
+  w.params = table_.total();
+  const std::string ln = "LayerNorm.weight";
+  for (const auto& t : table_.specs()) {
+    if (t.shape.size() == 2) {
+      w.max_out = std::max(w.max_out, t.shape[0]);
+      w.max_weight = std::max(w.max_weight, t.numel);
+    } else if (t.name.size() >= ln.size() && t.name.compare(t.name.size() - ln.size(), ln.size(), ln) == 0) {
+      w.norm_widths.push_back(t.numel);
+    }
+  }
+  return be_->step_workspace_bytes(w);
+}
+
 namespace {
 // Philox streams of init_weights; the index is the element's buffer offset.
 constexpr uint64_t kInitNormal = 1u << 20;   // + attempt: truncated-normal draws (2 per try)

@@ -82,6 +82,10 @@ class ElectraModel {
   Status sync_to_host();
   void host_modified() { device_stale_ = true; }
   int64_t num_parameters() const;  // unique trainable scalars (no padding)
+  // Backend memory a training step on micro-batches of B x S may still grow
+  // beyond this model's buffers and activations (Backend::step_workspace_bytes;
+  // 0 on the CPU). The memory plan adds it.
+  int64_t step_workspace_bytes(int64_t B, int64_t S) const;
 
   // The reference's init from Philox: weights truncated normal(0, 0.02) cut at
   // 2 stddev, Glorot-uniform for embeddings_project and the discriminator's

@@ -59,6 +59,19 @@ class CudaBackend final : public Backend {
   }
 
   BackendKind kind() const override { return BackendKind::kCuda; }
+
+  // The split-K / reduction workspace is one buffer (splitk_), grown to the
+  // largest need of the step's GEMMs, LayerNorm and embedding backwards; the
+  // AdamW decay mask is made at the first update.
+  int64_t step_workspace_bytes(const StepWorkspaceShape& s) const override {
+    const int64_t tokens = s.rows * s.seq;
+    int64_t floats = gemm_workspace_floats_bound(gemm_options().precision, s.max_out, s.max_weight);
+    for (int64_t w : s.norm_widths) floats = std::max(floats, layernorm_backward_workspace_floats(tokens, w));
+    floats = std::max(floats, embedding_backward_workspace_floats(s.rows, s.seq, s.embedding));
+    int64_t bytes = std::max<int64_t>(0, floats * int64_t(sizeof(float)) - int64_t(splitk_.bytes()));
+    if (decay_.size() != size_t(s.params)) bytes += s.params;
+    return bytes;
+  }
   Precision precision() const override { return prec_; }
   std::string describe() const override { return desc_; }
 

@@ -527,5 +527,12 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
   return workspace_floats(plan.splits, M, N, row_sum);
 }
 
+int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn) {
+  const int64_t bm = precision == GemmPrecision::kBf16 ? kBM : kF32BM;
+  const int64_t bn = precision == GemmPrecision::kBf16 ? kBN : kF32BN;
+  const int64_t split = 4 * int64_t(sm_count()) * bm * bn;
+  return (std::max(split, max_mn) + 1) / 2 * 2 + 2 * kMaxSplits * max_rows;
+}
+
 }  // namespace cuda
 }  // namespace electra

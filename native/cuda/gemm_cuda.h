@@ -79,6 +79,12 @@ const char* gemm_precision_name(GemmPrecision p);
 // it does not split); a smaller workspace is an InvalidArgument.
 int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                               const GemmOptions& options);
+// The most gemm_workspace_floats() can return on this device for any GEMM
+// whose output has at most max_rows rows and whose row-summed (bias
+// gradient) outputs have at most max_mn elements. A split GEMM has fewer than
+// 2 x SMs tiles and at most ceil(2 x SMs / tiles) splits, so its partials are
+// under 4 x SMs tiles; an unsplit one with a row sum keeps its whole output.
+int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn);
 
 Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

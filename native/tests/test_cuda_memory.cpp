@@ -5,8 +5,8 @@
 // lent (native/tests/emu):
 //  - a training step allocates the CPU's activation bytes (the plan's) on
 //    CUDA too, at both precisions, plus CUDA-only buffers (the AdamW decay
-//    mask and the GEMM/reduction workspaces) that the plan does not count
-//    yet: measured and bounded here;
+//    mask and the GEMM/reduction workspaces) that the model's
+//    step_workspace_bytes() bounds before the step (the plan adds it);
 //  - every device byte the backend takes is in its own accounting
 //    (bytes_in_use), so nothing escapes the plan unseen;
 //  - destroying a model, which is what dispose() does, gives every device
@@ -78,7 +78,7 @@ ExecOptions exec_for(BackendKind kind, Precision p) {
 
 // Bytes the model's backend holds after creation and after one step.
 struct Footprint {
-  int64_t created = -1, stepped = -1, params = 0;
+  int64_t created = -1, stepped = -1, params = 0, bound = -1;
 };
 
 Footprint footprint(BackendKind kind, Precision p) {
@@ -95,6 +95,7 @@ Footprint footprint(BackendKind kind, Precision p) {
   if (!m) return f;
   f.created = m->backend().bytes_in_use();
   f.params = m->buffers().total;
+  f.bound = m->step_workspace_bytes(t.batch, t.seq_len);
   StepMetrics sm;
   const Status st = m->train_step(t, b, 0, &sm);
   CHECK(st.ok()) << st.code_name() << ": " << st.message();
@@ -104,7 +105,7 @@ Footprint footprint(BackendKind kind, Precision p) {
 
 }  // namespace
 
-TEST(cuda_step_memory_is_the_plan_plus_cuda_buffers) {
+TEST(cuda_step_memory_within_the_plan) {
   if (!cudatest::have_gpu()) return;
   const Footprint cpu = footprint(BackendKind::kCpu, Precision::kFp32);
   for (Precision p : {Precision::kFp32, Precision::kBf16}) {
@@ -116,12 +117,13 @@ TEST(cuda_step_memory_is_the_plan_plus_cuda_buffers) {
     // CUDA-only buffers a step adds: the AdamW decay mask (1 byte per
     // parameter, made at the first update) and the split-K / reduction
     // workspaces, sized by the GEMM plan for this GPU's SM count. The plan
-    // does not count them yet (RELIABILITY.md, open items); this bounds them
-    // so that they cannot grow unnoticed.
-    const int64_t extra = step - plan - gpu.params;
-    std::fprintf(stderr, "  %s: model %lld bytes; a step adds %lld = the plan's %lld + decay mask %lld + workspaces %lld\n", name,
-                 (long long)gpu.created, (long long)step, (long long)plan, (long long)gpu.params, (long long)extra);
-    CHECK(extra >= 0 && extra <= plan / 10) << name << ": CUDA workspaces of " << extra << " bytes against activations of " << plan;
+    // adds step_workspace_bytes(), asked before the step: it must cover them.
+    const int64_t extra = step - plan;
+    std::fprintf(stderr, "  %s: model %lld bytes; a step adds %lld = the plan's activations %lld + CUDA workspaces and decay mask %lld (bound %lld)\n",
+                 name, (long long)gpu.created, (long long)step, (long long)plan, (long long)extra, (long long)gpu.bound);
+    CHECK(cpu.bound == 0) << "the CPU backend's step workspace: " << cpu.bound;
+    CHECK(extra >= gpu.params) << name << ": the decay mask alone is " << gpu.params << " bytes";
+    CHECK(extra <= gpu.bound) << name << ": a step grew " << extra << " bytes beyond the plan's activations, more than step_workspace_bytes' " << gpu.bound;
   }
 }
 
