@@ -1,24 +1,37 @@
-// CUDA GEMM (see gemm_cuda.h): a tiled SIMT fp32 kernel (the parity path) and
-// a bf16 tensor-core kernel (nvcuda::wmma, fp32 accumulation) sharing one
-// fused epilogue: v = alpha*acc + beta*C + bias[n], then optional exact GELU.
+// CUDA GEMM (see gemm_cuda.h), three kernels sharing one fused epilogue
+// (v = alpha*acc + beta*C + bias[n], then optional exact GELU) and one split-K
+// contract (SplitK: per-split partials, fused op(A) row sums, a fixed-order
+// reduce):
+//  - gemm_bf16_mma_kernel, the bf16 path when the operands allow 16-byte
+//    copies: cp.async (4 stages) of the fp32 tiles, a per-tile conversion to
+//    bf16 in shared memory, ldmatrix (.trans for the k-major layouts) and
+//    mma.sync m16n8k16 (device primitives in mma_ptx.h); 128x128x16 block
+//    tile, 8 warps of 64x32, <= 128 registers for two blocks per SM;
+//  - gemm_bf16_wmma_kernel, the bf16 fallback for any stride or alignment:
+//    nvcuda::wmma fed by scalar fp32 loads converted while staging;
+//  - sgemm_f32_kernel, the fp32 SIMT parity path.
 //
-// Both kernels are templated on (transA, transB) so each of the four layouts
-// reads global memory along its contiguous dimension (coalesced), and both
-// zero-pad the out-of-range parts of edge tiles while staging, so any M, N, K
-// (1, 7, 129, 30522, ...) and any lda/ldb/ldc >= the row length work. No
-// vector loads: strides and offsets need no alignment.
+// All are templated on (transA, transB) so each of the four layouts reads
+// global memory along its contiguous dimension (coalesced), and all zero-pad
+// the out-of-range parts of edge tiles (the mma kernel through cp.async's
+// zero-fill), so any M, N, K (1, 7, 129, 30522, ...) and any lda/ldb/ldc >=
+// the row length work.
 //
-// Written and compiled without a GPU at hand; see the test file
-// (native/tests/test_cuda_gemm.cpp) for what checks it on one.
+// Written and compiled without a GPU at hand; see the test files
+// (native/tests/test_cuda_gemm.cpp, test_cuda_mma_ptx.cpp) for what checks it
+// on one, and the CUDA emulator (native/tests/emu) for what runs it in CI.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <mma.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "cuda/cuda_util.h"
 #include "cuda/gemm_cuda.h"
+#include "cuda/mma_ptx.h"
 
 namespace electra {
 namespace cuda {
@@ -345,16 +358,277 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// ------------------------------------------- bf16 cp.async + mma.sync kernel
+// Block tile 128x128x16, 256 threads = 8 warps in a 2 (M) x 4 (N) grid; each
+// warp owns a 64x32 sub-tile = 4 (m16) x 4 (n8) mma.sync accumulators (64
+// fp32 registers per lane).
+//
+// Pipeline, per k-tile t of the block's K range:
+//  1. cp.async (16 bytes, zero-filling what lies outside the matrix or the
+//     split's K range) copies the fp32 A and B tiles into a kMmaStages-deep
+//     ring in shared memory, kMmaStages - 1 tiles ahead of the multiply.
+//  2. Each thread converts the chunks IT copied (so it needs only its own
+//     cp.async wait, no barrier) to bf16, round-to-nearest-even as the wmma
+//     path, into one of two bf16 tiles that keep the stored layout: A as
+//     [m][k] (or [k][m] when transA), B as [n][k] (or [k][n] when !transB).
+//  3. After the one barrier of the iteration, every warp multiplies the tile
+//     converted in the previous iteration: ldmatrix .x4 (.trans for the
+//     [k][m] / [k][n] layouts) into mma.sync m16n8k16.
+// The fp32 ring is private per thread in effect (a thread reads back only its
+// own chunks), so it is laid out chunk by chunk, unpadded and conflict-free.
+// The bf16 rows are padded by 16 bytes, so ldmatrix's 8 row reads hit 8
+// distinct bank quads. Shared memory: 64 KB ring + 24 KB tiles = 88 KB
+// (dynamic; within the 99 KB opt-in limit of sm_86/89, two blocks per SM on
+// sm_80/90).
+// Needs 16-byte aligned A and B and lda, ldb multiples of 4 floats (every
+// chunk a 16-byte aligned copy); other GEMMs take the wmma kernel below.
+constexpr int kMmaBM = 128, kMmaBN = 128, kMmaBK = 16, kMmaStages = 4, kMmaThreads = 256;
+constexpr int kMmaChunks = kMmaBM * kMmaBK / 4;               // 16-byte fp32 chunks per operand tile: 512
+constexpr int kMmaChunksPerThread = kMmaChunks / kMmaThreads;  // 2
+constexpr int kMmaStageFloats = 2 * kMmaBM * kMmaBK;           // A then B, 4096
+constexpr int kLdK = kMmaBK + 8;                               // bf16 [mn][k] rows: 24 (48 B)
+constexpr int kLdMN = kMmaBM + 8;                              // bf16 [k][mn] rows: 136 (272 B)
+constexpr int kTile16 = kMmaBM * kLdK;                         // >= kMmaBK * kLdMN
+constexpr size_t kMmaSmemBytes =
+    size_t(kMmaStages) * kMmaStageFloats * sizeof(float) + 2 * 2 * kTile16 * sizeof(__nv_bfloat16);
+static_assert(kMmaBK * kLdMN <= kTile16, "a [k][mn] tile must fit the [mn][k] tile's space");
+static_assert(kMmaBN == kMmaBM, "the chunk mapping assumes square block tiles");
+static_assert(kMmaBM == kBM && kMmaBN == kBN, "both bf16 kernels share the launch grid and split plan");
+
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  return uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(lo))) |
+         (uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(hi))) << 16);
+}
+
+// Starts the copy of chunk c of the tile of a STORED row-major matrix X whose
+// rows begin at sr0 and columns at sc0, kW columns wide: chunk c is row
+// c / (kW/4), columns 4*(c % (kW/4)) .. +3. Zero outside [0,SR) x [0,SC).
+template <int kW>
+__device__ __forceinline__ void copy_chunk(float* dst, const float* __restrict__ X, int64_t ld,
+                                           int64_t sr0, int64_t sc0, int64_t SR, int64_t SC, int c) {
+  const int64_t sr = sr0 + c / (kW / 4), sc = sc0 + 4 * (c % (kW / 4));
+  const int64_t room = SC - sc;
+  const int valid = sr < SR ? int(room < 0 ? 0 : room > 4 ? 4 : room) : 0;
+  ptx::cp_async_16(dst, valid > 0 ? X + sr * ld + sc : X, 4 * valid);
+}
+
+// kRowSum (transA only): also the fused row sums of op(A) (see SplitK), from
+// the fp32 chunks, for the blocks of the first column tile. A template
+// parameter so that the other kernels do not carry its registers.
+template <bool kTA, bool kTB, bool kRowSum>
+__global__ void __launch_bounds__(kMmaThreads, 2)
+    gemm_bf16_mma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
+                         const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
+                         Epilogue ep, SplitK sk) {
+  static_assert(kTA || !kRowSum, "row sums are of op(A) = A^T");
+  extern __shared__ __align__(16) float gemm_smem[];
+  float* const ring = gemm_smem;  // [kMmaStages][A, B][chunk][4] fp32
+  __nv_bfloat16* const tiles =
+      reinterpret_cast<__nv_bfloat16*>(gemm_smem + kMmaStages * kMmaStageFloats);  // [2][A, B][kTile16]
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*64, cols wn*32
+  const int64_t m0 = int64_t(blockIdx.y) * kMmaBM;
+  const int64_t n0 = int64_t(blockIdx.x) * kMmaBN;
+
+  // This block's share of K (split-K: blockIdx.z; otherwise all of it).
+  const int64_t kb = int64_t(blockIdx.z) * sk.kchunk;
+  const int64_t ke = min(int64_t(K), kb + sk.kchunk);
+  const int nk = kb < ke ? int((ke - kb + kMmaBK - 1) / kMmaBK) : 0;
+  const bool row_sums = kRowSum && sk.row_sum != nullptr && blockIdx.x == 0;
+  double rs[4] = {0.0, 0.0, 0.0, 0.0};  // op(A) rows m0 + 4*(tid%32) + q (row_sums only)
+
+  // Stage `slot` <- the fp32 tiles of k-tile kt (along each stored matrix's
+  // contiguous dimension; the split's end ke bounds K).
+  auto load_stage = [&](int slot, int kt) {
+    float* sa = ring + slot * kMmaStageFloats;
+    float* sb = sa + kMmaBM * kMmaBK;
+    const int64_t k0 = kb + int64_t(kt) * kMmaBK;
+#pragma unroll
+    for (int i = 0; i < kMmaChunksPerThread; ++i) {
+      const int c = tid + kMmaThreads * i;
+      if (kTA) copy_chunk<kMmaBM>(sa + 4 * c, A, lda, k0, m0, ke, M, c);  // A^T stored [K,M]
+      else     copy_chunk<kMmaBK>(sa + 4 * c, A, lda, m0, k0, M, ke, c);  // A stored [M,K]
+      if (kTB) copy_chunk<kMmaBK>(sb + 4 * c, B, ldb, n0, k0, N, ke, c);  // B^T stored [N,K]
+      else     copy_chunk<kMmaBN>(sb + 4 * c, B, ldb, k0, n0, ke, N, c);  // B stored [K,N]
+    }
+  };
+  // This thread's chunks of stage `slot` -> bf16 tile `buf`, same layout.
+  auto convert = [&](int slot, int buf) {
+    const float* sa = ring + slot * kMmaStageFloats;
+    const float* sb = sa + kMmaBM * kMmaBK;
+    __nv_bfloat16* ta = tiles + buf * 2 * kTile16;
+    __nv_bfloat16* tb = ta + kTile16;
+#pragma unroll
+    for (int i = 0; i < kMmaChunksPerThread; ++i) {
+      const int c = tid + kMmaThreads * i;
+      const float4 a = *reinterpret_cast<const float4*>(sa + 4 * c);
+      const float4 b = *reinterpret_cast<const float4*>(sb + 4 * c);
+      if (kRowSum && row_sums) {
+        rs[0] += double(a.x);
+        rs[1] += double(a.y);
+        rs[2] += double(a.z);
+        rs[3] += double(a.w);
+      }
+      const uint2 pa = make_uint2(pack_bf16x2(a.x, a.y), pack_bf16x2(a.z, a.w));
+      const uint2 pb = make_uint2(pack_bf16x2(b.x, b.y), pack_bf16x2(b.z, b.w));
+      const int ra = kTA ? c / (kMmaBM / 4) : c / (kMmaBK / 4);
+      const int ca = kTA ? 4 * (c % (kMmaBM / 4)) : 4 * (c % (kMmaBK / 4));
+      *reinterpret_cast<uint2*>(ta + ra * (kTA ? kLdMN : kLdK) + ca) = pa;
+      const int rb = kTB ? c / (kMmaBK / 4) : c / (kMmaBN / 4);
+      const int cb = kTB ? 4 * (c % (kMmaBK / 4)) : 4 * (c % (kMmaBN / 4));
+      *reinterpret_cast<uint2*>(tb + rb * (kTB ? kLdK : kLdMN) + cb) = pb;
+    }
+  };
+
+  float acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.f;
+
+  // One k16 step of the warp's 64x32 sub-tile from bf16 tile `buf`. Lane l
+  // addresses row l%8 of 8x8 matrix l/8 (see mma_ptx.h for the layouts).
+  auto multiply = [&](int buf) {
+    const __nv_bfloat16* ta = tiles + buf * 2 * kTile16;
+    const __nv_bfloat16* tb = ta + kTile16;
+    const int r8 = lane % 8, hi8 = 8 * ((lane / 8) % 2), q16 = 8 * (lane / 16);
+    uint32_t b[4][2];
+#pragma unroll
+    for (int jj = 0; jj < 2; ++jj) {
+      const int c0 = wn * 32 + jj * 16;
+      uint32_t r[4];
+      // Matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
+      if (kTB) ptx::ldmatrix_x4(r, tb + (c0 + r8 + q16) * kLdK + hi8);        // [n][k]
+      else     ptx::ldmatrix_x4_trans(r, tb + (r8 + hi8) * kLdMN + c0 + q16);  // [k][n]
+      b[2 * jj][0] = r[0];
+      b[2 * jj][1] = r[1];
+      b[2 * jj + 1][0] = r[2];
+      b[2 * jj + 1][1] = r[3];
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int r0 = wm * 64 + i * 16;
+      uint32_t a[4];
+      // Matrices: (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15).
+      if (kTA) ptx::ldmatrix_x4_trans(a, ta + (r8 + q16) * kLdMN + r0 + hi8);  // [k][m]
+      else     ptx::ldmatrix_x4(a, ta + (r0 + r8 + hi8) * kLdK + q16);        // [m][k]
+#pragma unroll
+      for (int j = 0; j < 4; ++j) ptx::mma_bf16_16816(acc[i][j], a, b[j]);
+    }
+  };
+
+  // Prologue: kMmaStages - 1 tiles in flight. One group is committed per
+  // tile slot whether or not it holds copies, so "tile t has landed" is
+  // always "at most kMmaStages - 2 groups pending" at iteration t.
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) {
+    if (s < nk) load_stage(s, s);
+    ptx::cp_async_commit();
+  }
+  // Iteration t converts tile t and multiplies tile t-1 (converted by every
+  // thread before this iteration's barrier). The barrier also orders the
+  // conversion into tile buffer t%2 after the multiply of tile t-2 from it.
+  for (int t = 0; t <= nk; ++t) {
+    if (t < nk) ptx::cp_async_wait<kMmaStages - 2>();
+    __syncthreads();
+    if (t < nk) {
+      convert(t % kMmaStages, t % 2);
+      // Refill the slot tile t-1 came from (this thread converted its own
+      // chunks of it in the previous iteration).
+      if (t + kMmaStages - 1 < nk) load_stage((t + kMmaStages - 1) % kMmaStages, t + kMmaStages - 1);
+      ptx::cp_async_commit();
+    }
+    if (t >= 1) multiply((t - 1) % 2);
+  }
+
+  if (kRowSum && sk.row_sum != nullptr && blockIdx.x == 0) {
+    // Thread tid holds rows 4*(tid%32) + q for k-rows tid/32 (mod 8) of every
+    // tile: the 8 partial sums of a row meet in the (free) tile space and are
+    // added in a fixed order.
+    double* rsh = reinterpret_cast<double*>(tiles);  // [8][128]
+    __syncthreads();                                 // all warps are done with the tiles
+#pragma unroll
+    for (int q = 0; q < 4; ++q) rsh[(tid / 32) * kMmaBM + 4 * (tid % 32) + q] = rs[q];
+    __syncthreads();
+    if (tid < kMmaBM && m0 + tid < M) {
+      double t = 0.0;
+      for (int l = 0; l < kMmaThreads / 32; ++l) t += rsh[l * kMmaBM + tid];
+      sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
+    }
+  }
+  C += int64_t(blockIdx.z) * sk.c_split_stride;
+
+  // Epilogue straight from the accumulators: register q of lane (g, t) is
+  // row g + 8*(q/2), column 2t + q%2 of its m16n8 tile.
+  const int g = lane / 4, tq = lane % 4;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int q2 = 0; q2 < 2; ++q2) {
+      const int64_t gm = m0 + wm * 64 + i * 16 + g + 8 * q2;
+      if (gm >= M) continue;
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int q1 = 0; q1 < 2; ++q1) {
+          const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
+          if (gn >= N) continue;
+          float* c = C + gm * ldc + gn;
+          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gn);
+        }
+    }
+}
+
+// The mma kernel's dynamic shared memory is above the default 48 KB: opt in
+// once per instantiation and device (not per launch).
+template <bool kTA, bool kTB, bool kRowSum>
+cudaError_t mma_kernel_smem_opt_in() {
+  static std::atomic<bool> done[64];
+  int dev = 0;
+  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
+  if (dev >= 0 && dev < 64 && done[dev].load()) return cudaSuccess;
+  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kTA, kTB, kRowSum>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, int(kMmaSmemBytes));
+  if (e == cudaSuccess && dev >= 0 && dev < 64) done[dev].store(true);
+  return e;
+}
+
+template <bool kTA, bool kTB, bool kRowSum>
+void launch_mma(dim3 grid, cudaStream_t s, int M, int N, int K, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float* C, int64_t ldc, const Epilogue& ep,
+                const SplitK& sk) {
+  if (mma_kernel_smem_opt_in<kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
+  gemm_bf16_mma_kernel<kTA, kTB, kRowSum><<<grid, kMmaThreads, kMmaSmemBytes, s>>>(
+      M, N, K, A, lda, B, ldb, C, ldc, ep, sk);
+}
+
+// The bf16 GEMM's kernel: the cp.async + mma.sync one when every 16-byte
+// chunk of A and B is an aligned copy, else the wmma one.
+bool mma_path_ok(const float* A, int64_t lda, const float* B, int64_t ldb) {
+  return reinterpret_cast<uintptr_t>(A) % 16 == 0 && reinterpret_cast<uintptr_t>(B) % 16 == 0 &&
+         lda % 4 == 0 && ldb % 4 == 0;
+}
+
 template <bool kTA, bool kTB>
-void launch(GemmPrecision p, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s, int M, int N, int K,
-            const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+void launch(GemmPrecision p, bool mma, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s, int M, int N,
+            int K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
             const Epilogue& ep, const SplitK& sk) {
-  if (p == GemmPrecision::kBf16)
+  if (p == GemmPrecision::kBf16 && mma) {
+    if (kTA && sk.row_sum != nullptr)
+      launch_mma<kTA, kTB, kTA>(grid_bf16, s, M, N, K, A, lda, B, ldb, C, ldc, ep, sk);
+    else
+      launch_mma<kTA, kTB, false>(grid_bf16, s, M, N, K, A, lda, B, ldb, C, ldc, ep, sk);
+  } else if (p == GemmPrecision::kBf16) {
     gemm_bf16_wmma_kernel<kTA, kTB><<<grid_bf16, kThreads, 0, s>>>(M, N, K, A, lda, B, ldb, C,
                                                                     ldc, ep, sk);
-  else
+  } else {
     sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(M, N, K, A, lda, B, ldb, C, ldc,
                                                                  ep, sk);
+  }
 }
 
 // Multiprocessors of the current device (cached per device: the property
@@ -377,10 +651,14 @@ int sm_count() {
   return cached[dev];
 }
 
-// The split of K for a GEMM whose tile grid does not fill the GPU twice over
-// (both kernels run one block per SM at their register counts, so a wave is
-// sm_count() blocks): enough splits for >= 2 waves, each split at least
-// kMinSplitK deep so the partial traffic stays small against the products.
+// The split of K for a GEMM whose tile grid does not fill the GPU twice over:
+// enough splits for >= 2 waves, each split at least kMinSplitK deep so the
+// partial traffic stays small against the products. A wave is blocks_per_sm()
+// x sm_count() blocks: the bf16 mma kernel runs two blocks per SM (its
+// __launch_bounds__), the fp32 one is planned at one. (The wmma fallback,
+// one block per SM, then gets twice the waves: harmless.) Splits are whole
+// multiples of the wmma kernel's k-tile (32), so of the mma kernel's (16) too.
+int64_t blocks_per_sm(GemmPrecision p) { return p == GemmPrecision::kBf16 ? 2 : 1; }
 constexpr int64_t kMinSplitK = 256, kMaxSplits = 64;
 struct SplitPlan {
   int64_t splits = 1, kchunk = 0;
@@ -391,7 +669,8 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) 
   const int64_t bm = p == GemmPrecision::kBf16 ? kBM : kF32BM;
   const int64_t bn = p == GemmPrecision::kBf16 ? kBN : kF32BN;
   const int64_t tiles = ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
-  const int64_t want = (2 * int64_t(sms) + tiles - 1) / tiles;
+  const int64_t slots = blocks_per_sm(p) * int64_t(sms);
+  const int64_t want = (2 * slots + tiles - 1) / tiles;
   const int64_t by_depth = K / kMinSplitK;
   const int64_t splits = std::min(std::min(want, by_depth), kMaxSplits);
   if (splits < 2) return sp;
@@ -482,27 +761,28 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   const int64_t ld_out = split ? N : ldc;
   const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
+  const bool mma = mma_path_ok(A, lda, B, ldb);
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
   // on this kernel: report it for what it is (and clear it) instead.
   if (cudaError_t prev = cudaGetLastError(); prev != cudaSuccess)
     return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
-    launch<false, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, false>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
                          ld_out, ep_main, sk);
   else if (!transA && transB)
-    launch<false, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, true>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk);
   else if (transA && !transB)
-    launch<true, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, false>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk);
   else
-    launch<true, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, true>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
                        ld_out, ep_main, sk);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
-    return gemm_cuda_status(options.precision == GemmPrecision::kBf16 ? "bf16 wmma kernel launch"
-                                                                      : "fp32 kernel launch",
+    return gemm_cuda_status(options.precision == GemmPrecision::kFp32 ? "fp32 kernel launch"
+                            : mma ? "bf16 mma kernel launch" : "bf16 wmma kernel launch",
                             e);
   if (split) {
     const int64_t total = M * N + (row_sum ? M : 0);
@@ -514,6 +794,10 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
     if (e != cudaSuccess) return gemm_cuda_status("split-K reduce launch", e);
   }
   return Status::Ok();
+}
+
+bool gemm_bf16_uses_mma(const float* A, int64_t lda, const float* B, int64_t ldb) {
+  return mma_path_ok(A, lda, B, ldb);
 }
 
 int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
@@ -530,7 +814,7 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn) {
   const int64_t bm = precision == GemmPrecision::kBf16 ? kBM : kF32BM;
   const int64_t bn = precision == GemmPrecision::kBf16 ? kBN : kF32BN;
-  const int64_t split = 4 * int64_t(sm_count()) * bm * bn;
+  const int64_t split = 4 * blocks_per_sm(precision) * int64_t(sm_count()) * bm * bn;
   return (std::max(split, max_mn) + 1) / 2 * 2 + 2 * kMaxSplits * max_rows;
 }
 

@@ -101,15 +101,24 @@ struct Case {
   bool nan_ab;      // fill A and B with NaN (valid only when alpha == 0 or K == 0)
   bool split = false;    // give gemm a split-K workspace (gemm_workspace_floats)
   bool row_sum = false;  // ask for the fused a_row_sum (transA, alpha == 1)
+  // bf16 kernel choice: align4 rounds lda and ldb up to multiples of 4 (the
+  // cp.async + mma kernel's requirement); a_off shifts A by that many floats
+  // from its 256-byte aligned allocation (1: misaligned, the wmma fallback).
+  bool align4 = false;
+  int64_t a_off = 0;
 };
+
+int64_t round4(int64_t x) { return (x + 3) / 4 * 4; }
 
 // Runs one case on the GPU in `prec`, checks guards, and returns the errors.
 void run_case(GemmPrecision prec, const Case& c) {
   const int64_t M = c.M, N = c.N, K = c.K;
   const int64_t a_rows = c.tA ? K : M, a_cols = c.tA ? M : K;
   const int64_t b_rows = c.tB ? N : K, b_cols = c.tB ? K : N;
-  const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = N + c.pad;
-  std::vector<float> A = etest::rand_vec(std::max<int64_t>(a_rows * lda, 1));
+  const int64_t lda = c.align4 ? round4(a_cols + c.pad) : a_cols + c.pad;
+  const int64_t ldb = c.align4 ? round4(b_cols + c.pad) : b_cols + c.pad;
+  const int64_t ldc = N + c.pad;
+  std::vector<float> A = etest::rand_vec(std::max<int64_t>(a_rows * lda, 1) + c.a_off);
   std::vector<float> B = etest::rand_vec(std::max<int64_t>(b_rows * ldb, 1));
   if (c.nan_ab) {
     for (auto& x : A) x = std::nanf("");
@@ -130,7 +139,7 @@ void run_case(GemmPrecision prec, const Case& c) {
 
   // float64 references: exact inputs, and bf16-rounded inputs.
   auto opA = [&](const std::vector<float>& a, int64_t m, int64_t k) {
-    return c.tA ? a[k * lda + m] : a[m * lda + k];
+    return c.tA ? a[c.a_off + k * lda + m] : a[c.a_off + m * lda + k];
   };
   auto opB = [&](const std::vector<float>& b, int64_t k, int64_t n) {
     return c.tB ? b[n * ldb + k] : b[k * ldb + n];
@@ -178,7 +187,8 @@ void run_case(GemmPrecision prec, const Case& c) {
     opt.workspace = dws.p;
     opt.workspace_floats = ws_floats;
   }
-  Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta,
+  const float* a_dev = dA.p + c.a_off;
+  Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta,
                          dC.p + kGuard, ldc, opt);
   CHECK(st.ok()) << st.code_name() << ": " << st.message();
   cudaError_t e = cudaDeviceSynchronize();
@@ -195,7 +205,7 @@ void run_case(GemmPrecision prec, const Case& c) {
       drs.upload(rs0);
     }
     dC.upload(Cimg);
-    CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
+    CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
     std::vector<float> again(Cimg.size()), rs2(static_cast<size_t>(M));
     dC.download(&again);
@@ -224,11 +234,13 @@ void run_case(GemmPrecision prec, const Case& c) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[kGuard + m * ldc + n];
 
-  char tag[160];
-  std::snprintf(tag, sizeof tag, " [%s %c%c M=%lld N=%lld K=%lld a=%g b=%g pad=%lld bias=%d gelu=%d]",
-                cuda::gemm_precision_name(prec), c.tA ? 'T' : 'N', c.tB ? 'T' : 'N',
-                (long long)M, (long long)N, (long long)K, c.alpha, c.beta, (long long)c.pad,
-                int(c.bias), int(c.gelu));
+  char tag[200];
+  const bool mma = prec == GemmPrecision::kBf16 && cuda::gemm_bf16_uses_mma(a_dev, lda, dB.p, ldb);
+  std::snprintf(tag, sizeof tag, " [%s%s %c%c M=%lld N=%lld K=%lld a=%g b=%g lda=%lld ldb=%lld ldc=%lld bias=%d gelu=%d split=%d]",
+                cuda::gemm_precision_name(prec), prec == GemmPrecision::kBf16 ? (mma ? " mma" : " wmma") : "",
+                c.tA ? 'T' : 'N', c.tB ? 'T' : 'N', (long long)M, (long long)N, (long long)K, c.alpha,
+                c.beta, (long long)lda, (long long)ldb, (long long)ldc, int(c.bias), int(c.gelu), int(c.split));
+  if (prec == GemmPrecision::kBf16 && c.align4) CHECK(mma == (c.a_off % 4 == 0)) << "kernel choice" << tag;
   CHECK(guards) << "wrote outside C" << tag;
   CHECK(etest::all_finite(got.data(), M * N)) << "non-finite output" << tag;
   if (prec == GemmPrecision::kFp32) {
@@ -369,6 +381,12 @@ TEST(cuda_gemm_split_k) {
   };
   for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16})
     for (const Case& c : cases) run_case(p, c);
+  // The same on the bf16 cp.async + mma kernel (leading dimensions rounded up
+  // to multiples of 4; most cases above have odd ones, so took the wmma kernel).
+  for (Case c : cases) {
+    c.align4 = true;
+    run_case(GemmPrecision::kBf16, c);
+  }
   // Too small a workspace is an argument error, and so is a_row_sum without transA.
   DevBuf a(4096), b(4096), cbuf(4096), ws(16);
   GemmOptions o;
@@ -381,6 +399,60 @@ TEST(cuda_gemm_split_k) {
   CHECK(cuda::gemm(false, false, 8, 8, 8, 1.f, a.p, 8, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
         StatusCode::kInvalidArgument);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
+}
+
+// The bf16 kernel choice: aligned operands (A, B 16-byte aligned, lda, ldb
+// multiples of 4) run the cp.async + ldmatrix + mma.sync kernel, anything
+// else the wmma kernel; both must match the same references.
+TEST(cuda_gemm_bf16_kernel_choice) {
+  if (!have_gpu("cuda_gemm_bf16_kernel_choice")) return;
+  DevBuf buf(64);
+  if (!buf.p) return;
+  CHECK(cuda::gemm_bf16_uses_mma(buf.p, 8, buf.p, 12));
+  CHECK(!cuda::gemm_bf16_uses_mma(buf.p, 7, buf.p, 12));   // odd lda
+  CHECK(!cuda::gemm_bf16_uses_mma(buf.p, 8, buf.p, 14));   // ldb not a multiple of 4
+  CHECK(!cuda::gemm_bf16_uses_mma(buf.p + 1, 8, buf.p, 8));  // A misaligned
+  CHECK(!cuda::gemm_bf16_uses_mma(buf.p, 8, buf.p + 2, 8));  // B misaligned
+}
+
+// The cp.async + mma.sync kernel on every layout: odd M, N, K (K not a
+// multiple of the 16-deep k-tile, M and N not of the 128 block tile), the
+// general epilogue with padded strides, bias + GELU; then the same shapes on
+// the wmma fallback (odd leading dimensions, a misaligned A).
+TEST(cuda_gemm_bf16_mma) {
+  if (!have_gpu("cuda_gemm_bf16_mma")) return;
+  struct Shape {
+    int64_t M, N, K;
+  };
+  const Shape shapes[] = {{1, 1, 1},      {7, 33, 129}, {33, 7, 1},    {129, 129, 33},
+                          {130, 260, 47}, {1, 257, 7},  {257, 300, 515}, {200, 129, 100}};
+  int i = 0;
+  for (const Shape& sh : shapes)
+    for (int t = 0; t < 4; ++t, ++i) {
+      Case c{};
+      c.tA = t & 1;
+      c.tB = (t >> 1) & 1;
+      c.M = sh.M, c.N = sh.N, c.K = sh.K;
+      c.align4 = true;
+      if (i % 3 == 0) {
+        c.alpha = 1.f, c.beta = 0.f, c.pad = 0;
+      } else if (i % 3 == 1) {
+        c.alpha = 0.75f, c.beta = -1.25f, c.pad = 1 + i % 7;
+      } else {
+        c.alpha = 1.f, c.beta = 0.5f, c.pad = 4, c.bias = true, c.gelu = true;
+      }
+      run_case(GemmPrecision::kBf16, c);
+    }
+  // The fallback: odd leading dimensions, and an A one float off alignment.
+  const Case fallback[] = {
+      {false, false, 33, 65, 129, 1.f, 0.f, 1, true, true, false},
+      {true, true, 130, 70, 33, 0.5f, 1.f, 3, false, false, false},
+  };
+  for (const Case& c : fallback) run_case(GemmPrecision::kBf16, c);
+  Case off{true, false, 64, 96, 80, 1.f, 0.f, 0, true, false, false};
+  off.align4 = true;
+  off.a_off = 1;
+  run_case(GemmPrecision::kBf16, off);
 }
 
 // TFLOP/s at the ELECTRA-Small step's GEMM shapes, batch 128 x 128 (16,384
