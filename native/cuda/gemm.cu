@@ -359,9 +359,10 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // ------------------------------------------- bf16 cp.async + mma.sync kernel
-// Block tile 128x128x16, 256 threads = 8 warps in a 2 (M) x 4 (N) grid; each
-// warp owns a 64x32 sub-tile = 4 (m16) x 4 (n8) mma.sync accumulators (64
-// fp32 registers per lane).
+// Block tile kBMt x 128 x 16 (kBMt = 128, or 64 for a GEMM whose 128-row
+// grid would leave SMs idle and cannot split K), 256 threads = 8 warps in a
+// 2 (M) x 4 (N) grid; each warp owns a kBMt/2 x 32 sub-tile = kBMt/32 (m16)
+// x 4 (n8) mma.sync accumulators (64 or 32 fp32 registers per lane).
 //
 // Pipeline, per k-tile t of the block's K range:
 //  1. cp.async (16 bytes, zero-filling what lies outside the matrix or the
@@ -377,59 +378,109 @@ __global__ void __launch_bounds__(kThreads)
 // The fp32 ring is private per thread in effect (a thread reads back only its
 // own chunks), so it is laid out chunk by chunk, unpadded and conflict-free.
 // The bf16 rows are padded by 16 bytes, so ldmatrix's 8 row reads hit 8
-// distinct bank quads. Shared memory: 64 KB ring + 24 KB tiles = 88 KB
-// (dynamic; within the 99 KB opt-in limit of sm_86/89, two blocks per SM on
-// sm_80/90).
+// distinct bank quads. Shared memory at kBMt = 128: 64 KB ring + 24 KB tiles
+// = 88 KB (dynamic; within the 99 KB opt-in limit of sm_86/89, two blocks
+// per SM on sm_80/90).
 // Needs 16-byte aligned A and B and lda, ldb multiples of 4 floats (every
-// chunk a 16-byte aligned copy); other GEMMs take the wmma kernel below.
-constexpr int kMmaBM = 128, kMmaBN = 128, kMmaBK = 16, kMmaStages = 4, kMmaThreads = 256;
-constexpr int kMmaChunks = kMmaBM * kMmaBK / 4;               // 16-byte fp32 chunks per operand tile: 512
-constexpr int kMmaChunksPerThread = kMmaChunks / kMmaThreads;  // 2
-constexpr int kMmaStageFloats = 2 * kMmaBM * kMmaBK;           // A then B, 4096
-constexpr int kLdK = kMmaBK + 8;                               // bf16 [mn][k] rows: 24 (48 B)
-constexpr int kLdMN = kMmaBM + 8;                              // bf16 [k][mn] rows: 136 (272 B)
-constexpr int kTile16 = kMmaBM * kLdK;                         // >= kMmaBK * kLdMN
-constexpr size_t kMmaSmemBytes =
-    size_t(kMmaStages) * kMmaStageFloats * sizeof(float) + 2 * 2 * kTile16 * sizeof(__nv_bfloat16);
-static_assert(kMmaBK * kLdMN <= kTile16, "a [k][mn] tile must fit the [mn][k] tile's space");
-static_assert(kMmaBN == kMmaBM, "the chunk mapping assumes square block tiles");
-static_assert(kMmaBM == kBM && kMmaBN == kBN, "both bf16 kernels share the launch grid and split plan");
+// chunk a 16-byte aligned copy); other GEMMs take the wmma kernel above.
+constexpr int kMmaBN = 128, kMmaBK = 16, kMmaStages = 4, kMmaThreads = 256;
+constexpr int kLdK = kMmaBK + 8;  // bf16 [mn][k] rows: 24 (48 B)
+
+template <int kBMt>
+struct MmaTile {
+  static constexpr int kAChunks = kBMt * kMmaBK / 4 / kMmaThreads;     // 16-byte chunks per thread: 2 or 1
+  static constexpr int kBChunks = kMmaBN * kMmaBK / 4 / kMmaThreads;   // 2
+  static constexpr int kStageFloats = (kBMt + kMmaBN) * kMmaBK;        // A then B
+  static constexpr int kLdMA = kBMt + 8, kLdMB = kMmaBN + 8;           // bf16 [k][mn] rows
+  static constexpr int kATile = kBMt * kLdK > kMmaBK * kLdMA ? kBMt * kLdK : kMmaBK * kLdMA;
+  static constexpr int kBTile = kMmaBN * kLdK > kMmaBK * kLdMB ? kMmaBN * kLdK : kMmaBK * kLdMB;
+  static constexpr int kMI = kBMt / 32;                                // m16 tiles per warp
+  static constexpr size_t kSmemBytes = size_t(kMmaStages) * kStageFloats * sizeof(float) +
+                                       2 * size_t(kATile + kBTile) * sizeof(__nv_bfloat16);
+  static_assert(kAChunks * kMmaThreads * 4 == kBMt * kMmaBK, "whole chunks per thread");
+  static_assert(kATile % 8 == 0 && kBTile % 8 == 0, "16-byte aligned tiles");
+};
+static_assert(kMmaBN == kBN, "both bf16 kernels share the launch grid's columns");
 
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   return uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(lo))) |
          (uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(hi))) << 16);
 }
 
-// Starts the copy of chunk c of the tile of a STORED row-major matrix X whose
-// rows begin at sr0 and columns at sc0, kW columns wide: chunk c is row
-// c / (kW/4), columns 4*(c % (kW/4)) .. +3. Zero outside [0,SR) x [0,SC).
-template <int kW>
-__device__ __forceinline__ void copy_chunk(float* dst, const float* __restrict__ X, int64_t ld,
-                                           int64_t sr0, int64_t sc0, int64_t SR, int64_t SC, int c) {
-  const int64_t sr = sr0 + c / (kW / 4), sc = sc0 + 4 * (c % (kW / 4));
-  const int64_t room = SC - sc;
-  const int valid = sr < SR ? int(room < 0 ? 0 : room > 4 ? 4 : room) : 0;
-  ptx::cp_async_16(dst, valid > 0 ? X + sr * ld + sc : X, 4 * valid);
-}
+// A thread's cp.async sources for one operand's tiles. The stored tile is
+// kW floats wide: 16 (the k-tile) when K is the stored rows' contiguous
+// dimension (A, or B^T), else the block's m/n width (A^T, or B), kKRows.
+// Chunk c = tid + kMmaThreads*i of a tile sits at row c/(kW/4), columns
+// 4*(c%(kW/4))..+3; a thread's chunks share their columns and are kPass rows
+// apart, so one pointer, advanced per k-tile, and fixed steps address them
+// all (the integer work of the main loop is most of its instructions).
+// Out-of-range parts (past M or N, or past the split's end ke) copy 0 bytes
+// and are zero-filled.
+template <int kW, int kChunks, bool kKRows>
+struct TileSrc {
+  static constexpr int kPass = kMmaThreads / (kW / 4);  // rows between a thread's chunks
+  const float* p;  // this thread's chunk 0 of the next k-tile to load
+  int64_t kstep;   // to the next k-tile
+  int64_t istep;   // to the thread's next chunk
+  int row, col;    // of chunk 0 in the tile
+  int fixed;       // kKRows: bytes in range along m/n; else bit i: chunk i's row is in range
+
+  // X stored row-major with row stride ld; the block's m/n range starts at
+  // mn0 of MN; its K range at kb.
+  __device__ __forceinline__ void init(const float* X, int64_t ld, int64_t mn0, int64_t MN, int64_t kb,
+                                       int tid) {
+    row = tid / (kW / 4);
+    col = 4 * (tid % (kW / 4));
+    istep = int64_t(kPass) * ld;
+    if (kKRows) {  // rows are k, columns m/n
+      p = X + (kb + row) * ld + mn0 + col;
+      kstep = int64_t(kMmaBK) * ld;
+      const int64_t room = MN - (mn0 + col);
+      fixed = 4 * int(room < 0 ? 0 : room > 4 ? 4 : room);
+    } else {  // rows are m/n, columns k
+      p = X + (mn0 + row) * ld + kb + col;
+      kstep = kMmaBK;
+      fixed = 0;
+#pragma unroll
+      for (int i = 0; i < kChunks; ++i) fixed |= int(mn0 + row + kPass * i < MN) << i;
+    }
+  }
+  // Starts the copies of the k-tile at k0 into dst (the operand's part of a
+  // stage, [chunk][4] floats) and moves on to the next k-tile.
+  __device__ __forceinline__ void issue(float* dst, int64_t k0, int64_t ke, int tid) {
+    int kbytes = 0;
+    if (!kKRows) {
+      const int64_t room = ke - (k0 + col);
+      kbytes = 4 * int(room < 0 ? 0 : room > 4 ? 4 : room);
+    }
+#pragma unroll
+    for (int i = 0; i < kChunks; ++i) {
+      const int bytes = kKRows ? (k0 + row + kPass * i < ke ? fixed : 0) : ((fixed >> i) & 1 ? kbytes : 0);
+      ptx::cp_async_16(dst + 4 * (tid + kMmaThreads * i), p + i * istep, bytes);
+    }
+    p += kstep;
+  }
+};
 
 // kRowSum (transA only): also the fused row sums of op(A) (see SplitK), from
 // the fp32 chunks, for the blocks of the first column tile. A template
 // parameter so that the other kernels do not carry its registers.
-template <bool kTA, bool kTB, bool kRowSum>
+template <int kBMt, bool kTA, bool kTB, bool kRowSum>
 __global__ void __launch_bounds__(kMmaThreads, 2)
     gemm_bf16_mma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
                          const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
                          Epilogue ep, SplitK sk) {
+  using T = MmaTile<kBMt>;
   static_assert(kTA || !kRowSum, "row sums are of op(A) = A^T");
   extern __shared__ __align__(16) float gemm_smem[];
-  float* const ring = gemm_smem;  // [kMmaStages][A, B][chunk][4] fp32
+  float* const ring = gemm_smem;  // [kMmaStages][A chunks, B chunks][4] fp32
   __nv_bfloat16* const tiles =
-      reinterpret_cast<__nv_bfloat16*>(gemm_smem + kMmaStages * kMmaStageFloats);  // [2][A, B][kTile16]
+      reinterpret_cast<__nv_bfloat16*>(gemm_smem + kMmaStages * T::kStageFloats);  // [2][A, B]
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
-  const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*64, cols wn*32
-  const int64_t m0 = int64_t(blockIdx.y) * kMmaBM;
+  const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*kBMt/2, cols wn*32
+  const int64_t m0 = int64_t(blockIdx.y) * kBMt;
   const int64_t n0 = int64_t(blockIdx.x) * kMmaBN;
 
   // This block's share of K (split-K: blockIdx.z; otherwise all of it).
@@ -437,64 +488,68 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
   const int nk = kb < ke ? int((ke - kb + kMmaBK - 1) / kMmaBK) : 0;
   const bool row_sums = kRowSum && sk.row_sum != nullptr && blockIdx.x == 0;
-  double rs[4] = {0.0, 0.0, 0.0, 0.0};  // op(A) rows m0 + 4*(tid%32) + q (row_sums only)
+  // op(A) rows m0 + 4*(tid % (kBMt/4)) + q (row_sums only): a thread's A
+  // chunks are all in those 4 columns of the stored A^T.
+  double rs[4] = {0.0, 0.0, 0.0, 0.0};
 
-  // Stage `slot` <- the fp32 tiles of k-tile kt (along each stored matrix's
-  // contiguous dimension; the split's end ke bounds K).
+  // Stage `slot` <- the fp32 tiles of k-tile kt, which must be the next one
+  // after the previous call's (along each stored matrix's contiguous
+  // dimension; the split's end ke bounds K).
+  TileSrc<kTA ? kBMt : kMmaBK, T::kAChunks, kTA> asrc;    // A^T stored [K,M], or A [M,K]
+  TileSrc<kTB ? kMmaBK : kMmaBN, T::kBChunks, !kTB> bsrc;  // B^T stored [N,K], or B [K,N]
+  asrc.init(A, lda, m0, M, kb, tid);
+  bsrc.init(B, ldb, n0, N, kb, tid);
   auto load_stage = [&](int slot, int kt) {
-    float* sa = ring + slot * kMmaStageFloats;
-    float* sb = sa + kMmaBM * kMmaBK;
+    float* sa = ring + slot * T::kStageFloats;
     const int64_t k0 = kb + int64_t(kt) * kMmaBK;
-#pragma unroll
-    for (int i = 0; i < kMmaChunksPerThread; ++i) {
-      const int c = tid + kMmaThreads * i;
-      if (kTA) copy_chunk<kMmaBM>(sa + 4 * c, A, lda, k0, m0, ke, M, c);  // A^T stored [K,M]
-      else     copy_chunk<kMmaBK>(sa + 4 * c, A, lda, m0, k0, M, ke, c);  // A stored [M,K]
-      if (kTB) copy_chunk<kMmaBK>(sb + 4 * c, B, ldb, n0, k0, N, ke, c);  // B^T stored [N,K]
-      else     copy_chunk<kMmaBN>(sb + 4 * c, B, ldb, k0, n0, ke, N, c);  // B stored [K,N]
-    }
+    asrc.issue(sa, k0, ke, tid);
+    bsrc.issue(sa + kBMt * kMmaBK, k0, ke, tid);
   };
   // This thread's chunks of stage `slot` -> bf16 tile `buf`, same layout.
   auto convert = [&](int slot, int buf) {
-    const float* sa = ring + slot * kMmaStageFloats;
-    const float* sb = sa + kMmaBM * kMmaBK;
-    __nv_bfloat16* ta = tiles + buf * 2 * kTile16;
-    __nv_bfloat16* tb = ta + kTile16;
+    const float* sa = ring + slot * T::kStageFloats;
+    const float* sb = sa + kBMt * kMmaBK;
+    __nv_bfloat16* ta = tiles + buf * (T::kATile + T::kBTile);
+    __nv_bfloat16* tb = ta + T::kATile;
 #pragma unroll
-    for (int i = 0; i < kMmaChunksPerThread; ++i) {
+    for (int i = 0; i < T::kAChunks; ++i) {
       const int c = tid + kMmaThreads * i;
       const float4 a = *reinterpret_cast<const float4*>(sa + 4 * c);
-      const float4 b = *reinterpret_cast<const float4*>(sb + 4 * c);
       if (kRowSum && row_sums) {
         rs[0] += double(a.x);
         rs[1] += double(a.y);
         rs[2] += double(a.z);
         rs[3] += double(a.w);
       }
-      const uint2 pa = make_uint2(pack_bf16x2(a.x, a.y), pack_bf16x2(a.z, a.w));
-      const uint2 pb = make_uint2(pack_bf16x2(b.x, b.y), pack_bf16x2(b.z, b.w));
-      const int ra = kTA ? c / (kMmaBM / 4) : c / (kMmaBK / 4);
-      const int ca = kTA ? 4 * (c % (kMmaBM / 4)) : 4 * (c % (kMmaBK / 4));
-      *reinterpret_cast<uint2*>(ta + ra * (kTA ? kLdMN : kLdK) + ca) = pa;
-      const int rb = kTB ? c / (kMmaBK / 4) : c / (kMmaBN / 4);
-      const int cb = kTB ? 4 * (c % (kMmaBK / 4)) : 4 * (c % (kMmaBN / 4));
-      *reinterpret_cast<uint2*>(tb + rb * (kTB ? kLdK : kLdMN) + cb) = pb;
+      const int r = kTA ? c / (kBMt / 4) : c / (kMmaBK / 4);
+      const int col = kTA ? 4 * (c % (kBMt / 4)) : 4 * (c % (kMmaBK / 4));
+      *reinterpret_cast<uint2*>(ta + r * (kTA ? T::kLdMA : kLdK) + col) =
+          make_uint2(pack_bf16x2(a.x, a.y), pack_bf16x2(a.z, a.w));
+    }
+#pragma unroll
+    for (int i = 0; i < T::kBChunks; ++i) {
+      const int c = tid + kMmaThreads * i;
+      const float4 b = *reinterpret_cast<const float4*>(sb + 4 * c);
+      const int r = kTB ? c / (kMmaBK / 4) : c / (kMmaBN / 4);
+      const int col = kTB ? 4 * (c % (kMmaBK / 4)) : 4 * (c % (kMmaBN / 4));
+      *reinterpret_cast<uint2*>(tb + r * (kTB ? kLdK : T::kLdMB) + col) =
+          make_uint2(pack_bf16x2(b.x, b.y), pack_bf16x2(b.z, b.w));
     }
   };
 
-  float acc[4][4][4];
+  float acc[T::kMI][4][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < T::kMI; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j)
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.f;
 
-  // One k16 step of the warp's 64x32 sub-tile from bf16 tile `buf`. Lane l
+  // One k16 step of the warp's sub-tile from bf16 tile `buf`. Lane l
   // addresses row l%8 of 8x8 matrix l/8 (see mma_ptx.h for the layouts).
   auto multiply = [&](int buf) {
-    const __nv_bfloat16* ta = tiles + buf * 2 * kTile16;
-    const __nv_bfloat16* tb = ta + kTile16;
+    const __nv_bfloat16* ta = tiles + buf * (T::kATile + T::kBTile);
+    const __nv_bfloat16* tb = ta + T::kATile;
     const int r8 = lane % 8, hi8 = 8 * ((lane / 8) % 2), q16 = 8 * (lane / 16);
     uint32_t b[4][2];
 #pragma unroll
@@ -502,20 +557,20 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       const int c0 = wn * 32 + jj * 16;
       uint32_t r[4];
       // Matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
-      if (kTB) ptx::ldmatrix_x4(r, tb + (c0 + r8 + q16) * kLdK + hi8);        // [n][k]
-      else     ptx::ldmatrix_x4_trans(r, tb + (r8 + hi8) * kLdMN + c0 + q16);  // [k][n]
+      if (kTB) ptx::ldmatrix_x4(r, tb + (c0 + r8 + q16) * kLdK + hi8);           // [n][k]
+      else     ptx::ldmatrix_x4_trans(r, tb + (r8 + hi8) * T::kLdMB + c0 + q16);  // [k][n]
       b[2 * jj][0] = r[0];
       b[2 * jj][1] = r[1];
       b[2 * jj + 1][0] = r[2];
       b[2 * jj + 1][1] = r[3];
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int r0 = wm * 64 + i * 16;
+    for (int i = 0; i < T::kMI; ++i) {
+      const int r0 = wm * (kBMt / 2) + i * 16;
       uint32_t a[4];
       // Matrices: (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15).
-      if (kTA) ptx::ldmatrix_x4_trans(a, ta + (r8 + q16) * kLdMN + r0 + hi8);  // [k][m]
-      else     ptx::ldmatrix_x4(a, ta + (r0 + r8 + hi8) * kLdK + q16);        // [m][k]
+      if (kTA) ptx::ldmatrix_x4_trans(a, ta + (r8 + q16) * T::kLdMA + r0 + hi8);  // [k][m]
+      else     ptx::ldmatrix_x4(a, ta + (r0 + r8 + hi8) * kLdK + q16);           // [m][k]
 #pragma unroll
       for (int j = 0; j < 4; ++j) ptx::mma_bf16_16816(acc[i][j], a, b[j]);
     }
@@ -546,17 +601,20 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   }
 
   if (kRowSum && sk.row_sum != nullptr && blockIdx.x == 0) {
-    // Thread tid holds rows 4*(tid%32) + q for k-rows tid/32 (mod 8) of every
-    // tile: the 8 partial sums of a row meet in the (free) tile space and are
-    // added in a fixed order.
-    double* rsh = reinterpret_cast<double*>(tiles);  // [8][128]
+    // Thread tid holds rows 4*(tid % kQ) + q, kQ = kBMt/4, summed over the
+    // k-rows tid/kQ (mod kL) of every tile: the kL partial sums of a row meet
+    // in the (free) tile space and are added in a fixed order.
+    constexpr int kQ = kBMt / 4, kL = kMmaThreads / kQ;
+    static_assert(kL * kBMt * sizeof(double) <= 2 * (T::kATile + T::kBTile) * sizeof(__nv_bfloat16),
+                  "the row-sum scratch fits the tiles");
+    double* rsh = reinterpret_cast<double*>(tiles);  // [kL][kBMt]
     __syncthreads();                                 // all warps are done with the tiles
 #pragma unroll
-    for (int q = 0; q < 4; ++q) rsh[(tid / 32) * kMmaBM + 4 * (tid % 32) + q] = rs[q];
+    for (int q = 0; q < 4; ++q) rsh[(tid / kQ) * kBMt + 4 * (tid % kQ) + q] = rs[q];
     __syncthreads();
-    if (tid < kMmaBM && m0 + tid < M) {
+    if (tid < kBMt && m0 + tid < M) {
       double t = 0.0;
-      for (int l = 0; l < kMmaThreads / 32; ++l) t += rsh[l * kMmaBM + tid];
+      for (int l = 0; l < kL; ++l) t += rsh[l * kBMt + tid];
       sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
     }
   }
@@ -566,10 +624,10 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // row g + 8*(q/2), column 2t + q%2 of its m16n8 tile.
   const int g = lane / 4, tq = lane % 4;
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < T::kMI; ++i)
 #pragma unroll
     for (int q2 = 0; q2 < 2; ++q2) {
-      const int64_t gm = m0 + wm * 64 + i * 16 + g + 8 * q2;
+      const int64_t gm = m0 + wm * (kBMt / 2) + i * 16 + g + 8 * q2;
       if (gm >= M) continue;
 #pragma unroll
       for (int j = 0; j < 4; ++j)
@@ -585,25 +643,37 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
 
 // The mma kernel's dynamic shared memory is above the default 48 KB: opt in
 // once per instantiation and device (not per launch).
-template <bool kTA, bool kTB, bool kRowSum>
+template <int kBMt, bool kTA, bool kTB, bool kRowSum>
 cudaError_t mma_kernel_smem_opt_in() {
   static std::atomic<bool> done[64];
   int dev = 0;
   if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
   if (dev >= 0 && dev < 64 && done[dev].load()) return cudaSuccess;
-  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kTA, kTB, kRowSum>,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, int(kMmaSmemBytes));
+  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kBMt, kTA, kTB, kRowSum>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(MmaTile<kBMt>::kSmemBytes));
   if (e == cudaSuccess && dev >= 0 && dev < 64) done[dev].store(true);
   return e;
 }
 
+template <int kBMt, bool kTA, bool kTB, bool kRowSum>
+void launch_mma(unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int m, int n, int k,
+                const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                const Epilogue& ep, const SplitK& sk) {
+  if (mma_kernel_smem_opt_in<kBMt, kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
+  const dim3 grid(grid_n, unsigned((M + kBMt - 1) / kBMt), splits);
+  gemm_bf16_mma_kernel<kBMt, kTA, kTB, kRowSum><<<grid, kMmaThreads, MmaTile<kBMt>::kSmemBytes, s>>>(
+      m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+}
+
 template <bool kTA, bool kTB, bool kRowSum>
-void launch_mma(dim3 grid, cudaStream_t s, int M, int N, int K, const float* A, int64_t lda,
-                const float* B, int64_t ldb, float* C, int64_t ldc, const Epilogue& ep,
-                const SplitK& sk) {
-  if (mma_kernel_smem_opt_in<kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
-  gemm_bf16_mma_kernel<kTA, kTB, kRowSum><<<grid, kMmaThreads, kMmaSmemBytes, s>>>(
-      M, N, K, A, lda, B, ldb, C, ldc, ep, sk);
+void launch_mma_bm(int bm, unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int m, int n,
+                   int k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                   int64_t ldc, const Epilogue& ep, const SplitK& sk) {
+  if (bm == 64)
+    launch_mma<64, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+  else
+    launch_mma<128, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
 }
 
 // The bf16 GEMM's kernel: the cp.async + mma.sync one when every 16-byte
@@ -613,20 +683,23 @@ bool mma_path_ok(const float* A, int64_t lda, const float* B, int64_t ldb) {
          lda % 4 == 0 && ldb % 4 == 0;
 }
 
+// mma_bm: the mma kernel's block rows (128 or 64), when `mma`.
 template <bool kTA, bool kTB>
-void launch(GemmPrecision p, bool mma, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s, int M, int N,
-            int K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-            const Epilogue& ep, const SplitK& sk) {
+void launch(GemmPrecision p, bool mma, int mma_bm, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s,
+            int64_t M, int m, int n, int K, const float* A, int64_t lda, const float* B, int64_t ldb,
+            float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk) {
   if (p == GemmPrecision::kBf16 && mma) {
     if (kTA && sk.row_sum != nullptr)
-      launch_mma<kTA, kTB, kTA>(grid_bf16, s, M, N, K, A, lda, B, ldb, C, ldc, ep, sk);
+      launch_mma_bm<kTA, kTB, kTA>(mma_bm, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B, ldb, C,
+                                   ldc, ep, sk);
     else
-      launch_mma<kTA, kTB, false>(grid_bf16, s, M, N, K, A, lda, B, ldb, C, ldc, ep, sk);
+      launch_mma_bm<kTA, kTB, false>(mma_bm, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B, ldb,
+                                     C, ldc, ep, sk);
   } else if (p == GemmPrecision::kBf16) {
-    gemm_bf16_wmma_kernel<kTA, kTB><<<grid_bf16, kThreads, 0, s>>>(M, N, K, A, lda, B, ldb, C,
+    gemm_bf16_wmma_kernel<kTA, kTB><<<grid_bf16, kThreads, 0, s>>>(m, n, K, A, lda, B, ldb, C,
                                                                     ldc, ep, sk);
   } else {
-    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(M, N, K, A, lda, B, ldb, C, ldc,
+    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(m, n, K, A, lda, B, ldb, C, ldc,
                                                                  ep, sk);
   }
 }
@@ -680,6 +753,13 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) 
   sp.kchunk = chunk;
   sp.splits = (K + chunk - 1) / chunk;
   return sp;
+}
+
+// The mma kernel's block rows: 64 when a GEMM that does not split K would
+// leave the 128-row grid under two waves (twice the blocks; M > 64), else 128.
+int mma_block_rows(int64_t M, int64_t N, int64_t splits, int sms) {
+  const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+  return splits == 1 && M > 64 && tiles < 2 * blocks_per_sm(GemmPrecision::kBf16) * int64_t(sms) ? 64 : 128;
 }
 
 // Workspace floats for `splits` partial products plus their row sums (as
@@ -762,22 +842,23 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
   const bool mma = mma_path_ok(A, lda, B, ldb);
+  const int mma_bm = mma_block_rows(M, N, plan.splits, sm_count());
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
   // on this kernel: report it for what it is (and clear it) instead.
   if (cudaError_t prev = cudaGetLastError(); prev != cudaSuccess)
     return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
-    launch<false, false>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, false>(options.precision, mma, mma_bm, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                          ld_out, ep_main, sk);
   else if (!transA && transB)
-    launch<false, true>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, true>(options.precision, mma, mma_bm, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk);
   else if (transA && !transB)
-    launch<true, false>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, false>(options.precision, mma, mma_bm, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk);
   else
-    launch<true, true>(options.precision, mma, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, true>(options.precision, mma, mma_bm, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                        ld_out, ep_main, sk);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)

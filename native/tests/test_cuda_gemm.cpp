@@ -416,7 +416,7 @@ TEST(cuda_gemm_bf16_kernel_choice) {
 }
 
 // The cp.async + mma.sync kernel on every layout: odd M, N, K (K not a
-// multiple of the 16-deep k-tile, M and N not of the 128 block tile), the
+// multiple of the 16-deep k-tile, M and N not of the 64/128 block tiles), the
 // general epilogue with padded strides, bias + GELU; then the same shapes on
 // the wmma fallback (odd leading dimensions, a misaligned A).
 TEST(cuda_gemm_bf16_mma) {
@@ -443,6 +443,14 @@ TEST(cuda_gemm_bf16_mma) {
       }
       run_case(GemmPrecision::kBf16, c);
     }
+  // Most shapes above have small tile grids, which take the 64-row block tile;
+  // this one has >= 2 x 2 x 132 tiles of 128 x 128, so the 128-row tile runs
+  // with the full epilogue (split-K covers it too, with the raw epilogue).
+  {
+    Case big{false, true, 130, 264 * 128 + 1, 20, 0.5f, -1.f, 0, true, true, false};
+    big.align4 = true;
+    run_case(GemmPrecision::kBf16, big);
+  }
   // The fallback: odd leading dimensions, and an A one float off alignment.
   const Case fallback[] = {
       {false, false, 33, 65, 129, 1.f, 0.f, 1, true, true, false},
