@@ -27,15 +27,14 @@
 //    once per tile in shared memory, so the API and the buffers are the same
 //    as fp32; only the products lose precision (NMSE vs fp32 expected ~1e-5;
 //    the test bound is 1e-4). The epilogue (alpha, beta, bias, GELU) runs in
-//    fp32. Two kernels compute the same thing:
-//      * when A and B are 16-byte aligned and lda, ldb are multiples of 4
-//        (gemm_bf16_uses_mma): a 4-stage cp.async pipeline of the fp32 tiles,
-//        converted in shared memory, ldmatrix and mma.sync m16n8k16, two
-//        blocks per SM (<= 128 registers);
-//      * otherwise: the older nvcuda::wmma kernel with scalar loads (one
-//        block per SM).
-//    Needs sm_80 or newer (the build's architectures are 80+). Operands in
-//    bf16 in device memory (half the load traffic) are not offered yet.
+//    fp32. The kernel: a 4-stage cp.async pipeline of the fp32 tiles,
+//    converted in shared memory, ldmatrix and mma.sync m16n8k16, two blocks
+//    per SM (<= 128 registers). Its copies are 16 bytes when A and B are
+//    16-byte aligned and lda, ldb multiples of 4 (gemm_bf16_copy_floats),
+//    else 8 or 4 bytes: any float pointers and strides work, at more load
+//    instructions. Needs sm_80 or newer (the build's architectures are 80+).
+//    Operands in bf16 in device memory (half the load traffic, no
+//    conversion) are not offered yet.
 //
 // Asynchronous: the kernel is enqueued on options.stream (a cudaStream_t,
 // nullptr = the legacy default stream) on the CURRENT device; pointers must be
@@ -95,10 +94,10 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
 // an unsplit one with a row sum keeps its whole output.
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn);
 
-// Whether a kBf16 gemm() with these operands runs the cp.async + mma.sync
-// kernel (A and B 16-byte aligned, lda and ldb multiples of 4) rather than
-// the wmma fallback. For tests and reports; results agree either way.
-bool gemm_bf16_uses_mma(const float* A, int64_t lda, const float* B, int64_t ldb);
+// Floats per cp.async a kBf16 gemm() with these operands uses: 4 (A and B
+// 16-byte aligned, lda and ldb multiples of 4), 2 (8-byte aligned, even), else
+// 1. For tests and reports; results agree whatever the width.
+int gemm_bf16_copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb);
 
 Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

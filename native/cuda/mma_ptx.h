@@ -1,5 +1,5 @@
 // Device primitives of the sm_80+ tensor-core pipeline, as inline PTX:
-// 16-byte cp.async (global -> shared, zero-filling past src_bytes) with its
+// 16-byte (or 8-, 4-byte) cp.async (global -> shared, zero-filling past src_bytes) with its
 // commit/wait groups, ldmatrix .x4 (and .trans), and the bf16 m16n8k16
 // mma.sync with fp32 accumulators. Under the CUDA emulator
 // (native/tests/emu, which defines ELECTRA_CUDA_EMULATOR) the same calls go to
@@ -45,6 +45,24 @@ __device__ __forceinline__ void cp_async_16(void* dst, const void* src, int src_
                "l"(__cvta_generic_to_global(src)), "r"(src_bytes)
                : "memory");
 #endif
+}
+
+// As cp_async_16 for copies of kBytes = 4, 8 or 16 (dst and src kBytes-aligned;
+// src_bytes 0..kBytes). 16 bypasses L1 (.cg); 4 and 8 exist only as .ca.
+template <int kBytes>
+__device__ __forceinline__ void cp_async(void* dst, const void* src, int src_bytes) {
+  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "cp.async copies 4, 8 or 16 bytes");
+  if constexpr (kBytes == 16) {
+    cp_async_16(dst, src, src_bytes);
+  } else {
+#ifdef ELECTRA_CUDA_EMULATOR
+    emu::cp_async(dst, src, kBytes, src_bytes);
+#else
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(smem_u32(dst)),
+                 "l"(__cvta_generic_to_global(src)), "n"(kBytes), "r"(src_bytes)
+                 : "memory");
+#endif
+  }
 }
 
 // Closes this thread's current group of cp.async copies.

@@ -101,9 +101,9 @@ struct Case {
   bool nan_ab;      // fill A and B with NaN (valid only when alpha == 0 or K == 0)
   bool split = false;    // give gemm a split-K workspace (gemm_workspace_floats)
   bool row_sum = false;  // ask for the fused a_row_sum (transA, alpha == 1)
-  // bf16 kernel choice: align4 rounds lda and ldb up to multiples of 4 (the
-  // cp.async + mma kernel's requirement); a_off shifts A by that many floats
-  // from its 256-byte aligned allocation (1: misaligned, the wmma fallback).
+  // bf16 copy width: align4 rounds lda and ldb up to multiples of 4 (what the
+  // 16-byte cp.async copies need); a_off shifts A by that many floats from its
+  // 256-byte aligned allocation (1: 4-byte copies, 2: 8-byte at most).
   bool align4 = false;
   int64_t a_off = 0;
 };
@@ -235,12 +235,13 @@ void run_case(GemmPrecision prec, const Case& c) {
     for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[kGuard + m * ldc + n];
 
   char tag[200];
-  const bool mma = prec == GemmPrecision::kBf16 && cuda::gemm_bf16_uses_mma(a_dev, lda, dB.p, ldb);
+  const int width = cuda::gemm_bf16_copy_floats(a_dev, lda, dB.p, ldb);
   std::snprintf(tag, sizeof tag, " [%s%s %c%c M=%lld N=%lld K=%lld a=%g b=%g lda=%lld ldb=%lld ldc=%lld bias=%d gelu=%d split=%d]",
-                cuda::gemm_precision_name(prec), prec == GemmPrecision::kBf16 ? (mma ? " mma" : " wmma") : "",
+                cuda::gemm_precision_name(prec),
+                prec == GemmPrecision::kBf16 ? (width == 4 ? " copy16" : width == 2 ? " copy8" : " copy4") : "",
                 c.tA ? 'T' : 'N', c.tB ? 'T' : 'N', (long long)M, (long long)N, (long long)K, c.alpha,
                 c.beta, (long long)lda, (long long)ldb, (long long)ldc, int(c.bias), int(c.gelu), int(c.split));
-  if (prec == GemmPrecision::kBf16 && c.align4) CHECK(mma == (c.a_off % 4 == 0)) << "kernel choice" << tag;
+  if (prec == GemmPrecision::kBf16 && c.align4 && c.a_off == 0) CHECK(width == 4) << "copy width" << tag;
   CHECK(guards) << "wrote outside C" << tag;
   CHECK(etest::all_finite(got.data(), M * N)) << "non-finite output" << tag;
   if (prec == GemmPrecision::kFp32) {
@@ -376,13 +377,15 @@ TEST(cuda_gemm_split_k) {
       // The epilogue after the reduce: alpha, bias, GELU; NT and TT layouts.
       {false, true, 17, 70, 1500, 0.5f, 0.f, 0, true, true, false, true, false},
       {true, true, 33, 20, 900, 1.f, -0.5f, 2, true, false, false, true, false},
+      // Even leading dimensions (8-byte copies) with the row sums.
+      {true, false, 66, 34, 2000, 1.f, 1.f, 0, false, false, false, true, true},
       // Row sums alone (one split: K too shallow to split) still go through the reduce.
       {true, false, 65, 33, 100, 1.f, 1.f, 0, false, false, false, true, true},
   };
   for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16})
     for (const Case& c : cases) run_case(p, c);
-  // The same on the bf16 cp.async + mma kernel (leading dimensions rounded up
-  // to multiples of 4; most cases above have odd ones, so took the wmma kernel).
+  // The same with 16-byte copies (leading dimensions rounded up to multiples
+  // of 4; most cases above have odd ones, so 4-byte copies).
   for (Case c : cases) {
     c.align4 = true;
     run_case(GemmPrecision::kBf16, c);
@@ -401,24 +404,24 @@ TEST(cuda_gemm_split_k) {
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
 }
 
-// The bf16 kernel choice: aligned operands (A, B 16-byte aligned, lda, ldb
-// multiples of 4) run the cp.async + ldmatrix + mma.sync kernel, anything
-// else the wmma kernel; both must match the same references.
-TEST(cuda_gemm_bf16_kernel_choice) {
-  if (!have_gpu("cuda_gemm_bf16_kernel_choice")) return;
+// The bf16 kernel's cp.async width: 16-byte copies for 16-byte aligned A, B
+// with lda, ldb multiples of 4; 8-byte copies for 8-byte aligned, even ones;
+// 4-byte copies otherwise. Every width must match the same references.
+TEST(cuda_gemm_bf16_copy_width) {
+  if (!have_gpu("cuda_gemm_bf16_copy_width")) return;
   DevBuf buf(64);
   if (!buf.p) return;
-  CHECK(cuda::gemm_bf16_uses_mma(buf.p, 8, buf.p, 12));
-  CHECK(!cuda::gemm_bf16_uses_mma(buf.p, 7, buf.p, 12));   // odd lda
-  CHECK(!cuda::gemm_bf16_uses_mma(buf.p, 8, buf.p, 14));   // ldb not a multiple of 4
-  CHECK(!cuda::gemm_bf16_uses_mma(buf.p + 1, 8, buf.p, 8));  // A misaligned
-  CHECK(!cuda::gemm_bf16_uses_mma(buf.p, 8, buf.p + 2, 8));  // B misaligned
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 8, buf.p, 12) == 4);
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 7, buf.p, 12) == 1);      // odd lda
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 8, buf.p, 14) == 2);      // ldb even, not a multiple of 4
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p + 1, 8, buf.p, 8) == 1);   // A 4-byte aligned
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 8, buf.p + 2, 8) == 2);   // B 8-byte aligned
 }
 
-// The cp.async + mma.sync kernel on every layout: odd M, N, K (K not a
-// multiple of the 16-deep k-tile, M and N not of the 64/128 block tiles), the
-// general epilogue with padded strides, bias + GELU; then the same shapes on
-// the wmma fallback (odd leading dimensions, a misaligned A).
+// The cp.async + mma.sync kernel with 16-byte copies on every layout: odd M,
+// N, K (K not a multiple of the 16-deep k-tile, M and N not of the 64/128
+// block tiles), the general epilogue with padded strides, bias + GELU; then
+// 8- and 4-byte copies (even or odd leading dimensions, a shifted A).
 TEST(cuda_gemm_bf16_mma) {
   if (!have_gpu("cuda_gemm_bf16_mma")) return;
   struct Shape {
@@ -451,16 +454,23 @@ TEST(cuda_gemm_bf16_mma) {
     big.align4 = true;
     run_case(GemmPrecision::kBf16, big);
   }
-  // The fallback: odd leading dimensions, and an A one float off alignment.
-  const Case fallback[] = {
-      {false, false, 33, 65, 129, 1.f, 0.f, 1, true, true, false},
-      {true, true, 130, 70, 33, 0.5f, 1.f, 3, false, false, false},
+  // Narrower copies: even leading dimensions (8 bytes), odd ones (4 bytes),
+  // and an A one or two floats off 16-byte alignment.
+  const Case narrow[] = {
+      {false, false, 33, 66, 130, 1.f, 0.f, 0, true, true, false},   // lda 130, ldb 66: 8-byte
+      {true, true, 130, 70, 34, 0.5f, 1.f, 0, false, false, false},  // lda 130, ldb 34: 8-byte
+      {false, true, 33, 65, 129, 1.f, 0.f, 1, true, true, false},    // lda 130, ldb 130: 8-byte
+      {false, false, 33, 65, 129, 1.f, 0.f, 1, true, true, false},   // ldb 66, lda 130: 8-byte
+      {true, false, 130, 70, 33, 0.5f, 1.f, 3, false, false, false},  // lda 133: 4-byte
+      {false, true, 7, 257, 31, 1.f, -1.f, 0, true, false, false},   // lda 31: 4-byte
   };
-  for (const Case& c : fallback) run_case(GemmPrecision::kBf16, c);
-  Case off{true, false, 64, 96, 80, 1.f, 0.f, 0, true, false, false};
-  off.align4 = true;
-  off.a_off = 1;
-  run_case(GemmPrecision::kBf16, off);
+  for (const Case& c : narrow) run_case(GemmPrecision::kBf16, c);
+  for (int64_t off : {1, 2}) {
+    Case c{true, false, 64, 96, 80, 1.f, 0.f, 0, true, false, false};
+    c.align4 = true;
+    c.a_off = off;
+    run_case(GemmPrecision::kBf16, c);
+  }
 }
 
 // TFLOP/s at the ELECTRA-Small step's GEMM shapes, batch 128 x 128 (16,384

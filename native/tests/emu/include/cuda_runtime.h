@@ -50,6 +50,7 @@ struct uint3 { unsigned x, y, z; };
 // Vector types as CUDA aligns them (a misaligned vector access is a fault there
 // and undefined behaviour here).
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+struct __attribute__((aligned(8))) float2 { float x, y; };
 struct __attribute__((aligned(8))) uint2 { unsigned x, y; };
 inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 inline uint2 make_uint2(unsigned x, unsigned y) { return uint2{x, y}; }
