@@ -1,24 +1,36 @@
-// CUDA GEMM (see gemm_cuda.h): a tiled SIMT fp32 kernel (the parity path) and
-// a bf16 tensor-core kernel (nvcuda::wmma, fp32 accumulation) sharing one
-// fused epilogue: v = alpha*acc + beta*C + bias[n], then optional exact GELU.
+// CUDA GEMM (see gemm_cuda.h), two kernels sharing one fused epilogue
+// (v = alpha*acc + beta*C + bias[n], then optional exact GELU) and one split-K
+// contract (SplitK: per-split partials, fused op(A) row sums, a fixed-order
+// reduce):
+//  - gemm_bf16_mma_kernel, the bf16 path: cp.async (4 stages) of the fp32
+//    tiles, a per-tile conversion to bf16 in shared memory, ldmatrix (.trans
+//    for the k-major layouts) and mma.sync m16n8k16 (device primitives in
+//    mma_ptx.h); 128x128x16 block tile (64x128 for small grids), 8 warps,
+//    <= 128 registers for two blocks per SM. 16-byte copies when the
+//    operands are 16-byte aligned with leading dimensions that are multiples
+//    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
+//  - sgemm_f32_kernel, the fp32 SIMT parity path.
 //
-// Both kernels are templated on (transA, transB) so each of the four layouts
-// reads global memory along its contiguous dimension (coalesced), and both
-// zero-pad the out-of-range parts of edge tiles while staging, so any M, N, K
-// (1, 7, 129, 30522, ...) and any lda/ldb/ldc >= the row length work. No
-// vector loads: strides and offsets need no alignment.
+// Both are templated on (transA, transB) so each of the four layouts reads
+// global memory along its contiguous dimension (coalesced), and both zero-pad
+// the out-of-range parts of edge tiles (the mma kernel through cp.async's
+// zero-fill), so any M, N, K (1, 7, 129, 30522, ...) and any lda/ldb/ldc >=
+// the row length work.
 //
-// Written and compiled without a GPU at hand; see the test file
-// (native/tests/test_cuda_gemm.cpp) for what checks it on one.
+// Written and compiled without a GPU at hand; see the test files
+// (native/tests/test_cuda_gemm.cpp, test_cuda_mma_ptx.cpp) for what checks it
+// on one, and the CUDA emulator (native/tests/emu) for what runs it in CI.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <mma.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "cuda/cuda_util.h"
 #include "cuda/gemm_cuda.h"
+#include "cuda/mma_ptx.h"
 
 namespace electra {
 namespace cuda {
@@ -208,153 +220,387 @@ __global__ void __launch_bounds__(kF32Threads)
   }
 }
 
-// ------------------------------------------------------ bf16 WMMA kernel
-// Block tile 128x128x32, 256 threads = 8 warps in a 2 (M) x 4 (N) grid; each
-// warp owns a 64x32 sub-tile = 4x2 wmma 16x16 fp32 accumulators. The next
-// k-tile is prefetched into registers (fp32) while the current one is
-// multiplied from shared memory (bf16), then converted (RNE) and stored.
-// Shared rows are padded by 8 bf16 (16 bytes): ldm stays a multiple of 8 and
-// every fragment pointer stays 32-byte aligned, as wmma requires.
-constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256;
-constexpr int kAsLd = kBK + 8;   // As[m][k], 40
-constexpr int kBsLd = kBN + 8;   // Bs[k][n], 136
-constexpr int kAPerThread = kBM * kBK / kThreads;  // 16
-constexpr int kBPerThread = kBK * kBN / kThreads;  // 16
+// The bf16 tensor-core kernel's launch grid: 128 x 128 output tiles (the
+// 64-row variant halves the first), split-K along z.
+constexpr int kBM = 128, kBN = 128;
 
-template <bool kTA, bool kTB>
-__global__ void __launch_bounds__(kThreads)
-    gemm_bf16_wmma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
-                          const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
-                          Epilogue ep, SplitK sk) {
-  using namespace nvcuda;
-  __shared__ __align__(32) __nv_bfloat16 As[kBM * kAsLd];
-  __shared__ __align__(32) __nv_bfloat16 Bs[kBK * kBsLd];
-  __shared__ __align__(32) float Cs[kThreads / 32][16 * 16];  // per-warp epilogue scratch
+// ------------------------------------------- bf16 cp.async + mma.sync kernel
+// Block tile kBMt x 128 x 16 (kBMt = 128, or 64 for a GEMM whose 128-row
+// grid would leave SMs idle and cannot split K), 256 threads = 8 warps in a
+// 2 (M) x 4 (N) grid; each warp owns a kBMt/2 x 32 sub-tile = kBMt/32 (m16)
+// x 4 (n8) mma.sync accumulators (64 or 32 fp32 registers per lane).
+//
+// Pipeline, per k-tile t of the block's K range:
+//  1. cp.async (16 bytes, zero-filling what lies outside the matrix or the
+//     split's K range) copies the fp32 A and B tiles into a kMmaStages-deep
+//     ring in shared memory, kMmaStages - 1 tiles ahead of the multiply.
+//  2. Each thread converts the chunks IT copied (so it needs only its own
+//     cp.async wait, no barrier) to bf16, round-to-nearest-even
+//     (__float2bfloat16_rn), into one of two bf16 tiles that keep the stored layout: A as
+//     [m][k] (or [k][m] when transA), B as [n][k] (or [k][n] when !transB).
+//  3. After the one barrier of the iteration, every warp multiplies the tile
+//     converted in the previous iteration: ldmatrix .x4 (.trans for the
+//     [k][m] / [k][n] layouts) into mma.sync m16n8k16.
+// The fp32 ring is private per thread in effect (a thread reads back only its
+// own chunks), so it is laid out chunk by chunk, unpadded and conflict-free.
+// The bf16 rows are padded by 16 bytes, so ldmatrix's 8 row reads hit 8
+// distinct bank quads. Shared memory at kBMt = 128: 64 KB ring + 24 KB tiles
+// = 88 KB (dynamic; within the 99 KB opt-in limit of sm_86/89, two blocks
+// per SM on sm_80/90).
+// kVec = 4 needs 16-byte aligned A and B and lda, ldb multiples of 4 floats
+// (every chunk a 16-byte aligned copy); other operands take kVec = 2 or 1:
+// the same pipeline with 8- or 4-byte copies (2 or 4 times the cp.async
+// instructions; the LM head's vocabulary-wide rows, 30522 floats, are even).
+constexpr int kMmaBN = 128, kMmaBK = 16, kMmaStages = 4, kMmaThreads = 256;
+constexpr int kLdK = kMmaBK + 8;  // bf16 [mn][k] rows: 24 (48 B)
+
+// kVec: floats per cp.async (4, 2 or 1: 16-, 8- or 4-byte copies, as the
+// operands' alignment allows).
+template <int kBMt, int kVec>
+struct MmaTile {
+  static constexpr int kAChunks = kBMt * kMmaBK / kVec / kMmaThreads;    // copies per thread: 2 or 1 (kVec 4)
+  static constexpr int kBChunks = kMmaBN * kMmaBK / kVec / kMmaThreads;  // 2 (kVec 4)
+  static constexpr int kStageFloats = (kBMt + kMmaBN) * kMmaBK;        // A then B
+  static constexpr int kLdMA = kBMt + 8, kLdMB = kMmaBN + 8;           // bf16 [k][mn] rows
+  static constexpr int kATile = kBMt * kLdK > kMmaBK * kLdMA ? kBMt * kLdK : kMmaBK * kLdMA;
+  static constexpr int kBTile = kMmaBN * kLdK > kMmaBK * kLdMB ? kMmaBN * kLdK : kMmaBK * kLdMB;
+  static constexpr int kMI = kBMt / 32;                                // m16 tiles per warp
+  static constexpr size_t kSmemBytes = size_t(kMmaStages) * kStageFloats * sizeof(float) +
+                                       2 * size_t(kATile + kBTile) * sizeof(__nv_bfloat16);
+  static_assert(kAChunks * kMmaThreads * kVec == kBMt * kMmaBK, "whole chunks per thread");
+  static_assert(kATile % 8 == 0 && kBTile % 8 == 0, "16-byte aligned tiles");
+};
+static_assert(kMmaBN == kBN, "the launch grid's columns are the kernel's");
+
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  return uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(lo))) |
+         (uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(hi))) << 16);
+}
+// kVec floats from shared memory (kVec*4-byte aligned), and kVec bf16
+// (round-to-nearest-even) to shared memory (kVec*2-byte aligned).
+template <int kVec>
+__device__ __forceinline__ void load_vec(float (&v)[kVec], const float* p) {
+  if constexpr (kVec == 4) {
+    const float4 t = *reinterpret_cast<const float4*>(p);
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  } else if constexpr (kVec == 2) {
+    const float2 t = *reinterpret_cast<const float2*>(p);
+    v[0] = t.x, v[1] = t.y;
+  } else {
+    v[0] = *p;
+  }
+}
+template <int kVec>
+__device__ __forceinline__ void store_bf16_vec(__nv_bfloat16* p, const float (&v)[kVec]) {
+  if constexpr (kVec == 4)
+    *reinterpret_cast<uint2*>(p) = make_uint2(pack_bf16x2(v[0], v[1]), pack_bf16x2(v[2], v[3]));
+  else if constexpr (kVec == 2)
+    *reinterpret_cast<uint32_t*>(p) = pack_bf16x2(v[0], v[1]);
+  else
+    *p = __float2bfloat16_rn(v[0]);
+}
+
+// A thread's cp.async sources for one operand's tiles. The stored tile is
+// kW floats wide: 16 (the k-tile) when K is the stored rows' contiguous
+// dimension (A, or B^T), else the block's m/n width (A^T, or B), kKRows.
+// A chunk is kVec floats. Chunk c = tid + kMmaThreads*i of a tile sits at row
+// c/(kW/kVec), columns kVec*(c%(kW/kVec))..; a thread's chunks share their columns and are kPass rows
+// apart, so one pointer, advanced per k-tile, and fixed steps address them
+// all (the integer work of the main loop is most of its instructions).
+// Out-of-range parts (past M or N, or past the split's end ke) copy 0 bytes
+// and are zero-filled.
+template <int kW, int kChunks, bool kKRows, int kVec>
+struct TileSrc {
+  static constexpr int kPass = kMmaThreads / (kW / kVec);  // rows between a thread's chunks
+  const float* p;  // this thread's chunk 0 of the next k-tile to load
+  int64_t kstep;   // to the next k-tile
+  int64_t istep;   // to the thread's next chunk
+  int row, col;    // of chunk 0 in the tile
+  int fixed;       // kKRows: bytes in range along m/n; else bit i: chunk i's row is in range
+
+  // X stored row-major with row stride ld; the block's m/n range starts at
+  // mn0 of MN; its K range at kb.
+  __device__ __forceinline__ void init(const float* X, int64_t ld, int64_t mn0, int64_t MN, int64_t kb,
+                                       int tid) {
+    row = tid / (kW / kVec);
+    col = kVec * (tid % (kW / kVec));
+    istep = int64_t(kPass) * ld;
+    if (kKRows) {  // rows are k, columns m/n
+      p = X + (kb + row) * ld + mn0 + col;
+      kstep = int64_t(kMmaBK) * ld;
+      const int64_t room = MN - (mn0 + col);
+      fixed = 4 * int(room < 0 ? 0 : room > kVec ? kVec : room);
+    } else {  // rows are m/n, columns k
+      p = X + (mn0 + row) * ld + kb + col;
+      kstep = kMmaBK;
+      fixed = 0;
+#pragma unroll
+      for (int i = 0; i < kChunks; ++i) fixed |= int(mn0 + row + kPass * i < MN) << i;
+    }
+  }
+  // Starts the copies of the k-tile at k0 into dst (the operand's part of a
+  // stage, [chunk][4] floats) and moves on to the next k-tile.
+  __device__ __forceinline__ void issue(float* dst, int64_t k0, int64_t ke, int tid) {
+    int kbytes = 0;
+    if (!kKRows) {
+      const int64_t room = ke - (k0 + col);
+      kbytes = 4 * int(room < 0 ? 0 : room > kVec ? kVec : room);
+    }
+#pragma unroll
+    for (int i = 0; i < kChunks; ++i) {
+      const int bytes = kKRows ? (k0 + row + kPass * i < ke ? fixed : 0) : ((fixed >> i) & 1 ? kbytes : 0);
+      ptx::cp_async<4 * kVec>(dst + kVec * (tid + kMmaThreads * i), p + i * istep, bytes);
+    }
+    p += kstep;
+  }
+};
+
+// kRowSum (transA only): also the fused row sums of op(A) (see SplitK), from
+// the fp32 chunks, for the blocks of the first column tile. A template
+// parameter so that the other kernels do not carry its registers.
+template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
+__global__ void __launch_bounds__(kMmaThreads, 2)
+    gemm_bf16_mma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
+                         const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
+                         Epilogue ep, SplitK sk) {
+  using T = MmaTile<kBMt, kVec>;
+  static_assert(kTA || !kRowSum, "row sums are of op(A) = A^T");
+  extern __shared__ __align__(16) float gemm_smem[];
+  float* const ring = gemm_smem;  // [kMmaStages][A chunks, B chunks][4] fp32
+  __nv_bfloat16* const tiles =
+      reinterpret_cast<__nv_bfloat16*>(gemm_smem + kMmaStages * T::kStageFloats);  // [2][A, B]
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
-  const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*64, cols wn*32
-  const int64_t m0 = int64_t(blockIdx.y) * kBM;
-  const int64_t n0 = int64_t(blockIdx.x) * kBN;
-
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+  const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*kBMt/2, cols wn*32
+  const int64_t m0 = int64_t(blockIdx.y) * kBMt;
+  const int64_t n0 = int64_t(blockIdx.x) * kMmaBN;
 
   // This block's share of K (split-K: blockIdx.z; otherwise all of it).
   const int64_t kb = int64_t(blockIdx.z) * sk.kchunk;
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
-  const bool row_sums = kTA && sk.row_sum != nullptr && blockIdx.x == 0;
-  double rs = 0.0;  // this thread's share of its op(A) row's sum (row_sums only)
-
-  float ra[kAPerThread], rb[kBPerThread];
-  // Global -> registers for the k-tile at k0 (zero outside the matrices),
-  // along each stored matrix's contiguous dimension.
-  auto load_tile = [&](int64_t k0) {
-    if (kTA) load_stored<kThreads, kBM>(ra, A, lda, k0, m0, ke, M, tid);  // A^T stored [K,M]
-    else     load_stored<kThreads, kBK>(ra, A, lda, m0, k0, M, ke, tid);  // A stored [M,K]
-    if (kTB) load_stored<kThreads, kBK>(rb, B, ldb, n0, k0, N, ke, tid);  // B^T stored [N,K]
-    else     load_stored<kThreads, kBN>(rb, B, ldb, k0, n0, ke, N, tid);  // B stored [K,N]
-    if (row_sums) rs += tile_sum(ra);
-  };
-  // Registers -> shared, rounding fp32 to bf16 (round-to-nearest-even).
-  // Element i of a thread sits at stored (row t/W + (256/W)*i, column t%W).
-  auto store_tile = [&]() {
+  const int nk = kb < ke ? int((ke - kb + kMmaBK - 1) / kMmaBK) : 0;
+  const bool row_sums = kRowSum && sk.row_sum != nullptr && blockIdx.x == 0;
+  // op(A) rows m0 + kVec*(tid % (kBMt/kVec)) + q (row_sums only): a
+  // thread's A chunks are all in those kVec columns of the stored A^T.
+  double rs[kVec];
 #pragma unroll
-    for (int i = 0; i < kAPerThread; ++i) {
-      const int m = kTA ? tid % kBM : tid / kBK + (kThreads / kBK) * i;
-      const int k = kTA ? tid / kBM + (kThreads / kBM) * i : tid % kBK;
-      As[m * kAsLd + k] = __float2bfloat16_rn(ra[i]);
+  for (int q = 0; q < kVec; ++q) rs[q] = 0.0;
+
+  // Stage `slot` <- the fp32 tiles of k-tile kt, which must be the next one
+  // after the previous call's (along each stored matrix's contiguous
+  // dimension; the split's end ke bounds K).
+  TileSrc<kTA ? kBMt : kMmaBK, T::kAChunks, kTA, kVec> asrc;    // A^T stored [K,M], or A [M,K]
+  TileSrc<kTB ? kMmaBK : kMmaBN, T::kBChunks, !kTB, kVec> bsrc;  // B^T stored [N,K], or B [K,N]
+  asrc.init(A, lda, m0, M, kb, tid);
+  bsrc.init(B, ldb, n0, N, kb, tid);
+  auto load_stage = [&](int slot, int kt) {
+    float* sa = ring + slot * T::kStageFloats;
+    const int64_t k0 = kb + int64_t(kt) * kMmaBK;
+    asrc.issue(sa, k0, ke, tid);
+    bsrc.issue(sa + kBMt * kMmaBK, k0, ke, tid);
+  };
+  // This thread's chunks of stage `slot` -> bf16 tile `buf`, same layout.
+  auto convert = [&](int slot, int buf) {
+    const float* sa = ring + slot * T::kStageFloats;
+    const float* sb = sa + kBMt * kMmaBK;
+    __nv_bfloat16* ta = tiles + buf * (T::kATile + T::kBTile);
+    __nv_bfloat16* tb = ta + T::kATile;
+#pragma unroll
+    for (int i = 0; i < T::kAChunks; ++i) {
+      const int c = tid + kMmaThreads * i;
+      float v[kVec];
+      load_vec<kVec>(v, sa + kVec * c);
+      if (kRowSum && row_sums) {
+#pragma unroll
+        for (int q = 0; q < kVec; ++q) rs[q] += double(v[q]);
+      }
+      const int r = kTA ? c / (kBMt / kVec) : c / (kMmaBK / kVec);
+      const int col = kTA ? kVec * (c % (kBMt / kVec)) : kVec * (c % (kMmaBK / kVec));
+      store_bf16_vec<kVec>(ta + r * (kTA ? T::kLdMA : kLdK) + col, v);
     }
 #pragma unroll
-    for (int i = 0; i < kBPerThread; ++i) {
-      const int n = kTB ? tid / kBK + (kThreads / kBK) * i : tid % kBN;
-      const int k = kTB ? tid % kBK : tid / kBN + (kThreads / kBN) * i;
-      Bs[k * kBsLd + n] = __float2bfloat16_rn(rb[i]);
+    for (int i = 0; i < T::kBChunks; ++i) {
+      const int c = tid + kMmaThreads * i;
+      float v[kVec];
+      load_vec<kVec>(v, sb + kVec * c);
+      const int r = kTB ? c / (kMmaBK / kVec) : c / (kMmaBN / kVec);
+      const int col = kTB ? kVec * (c % (kMmaBK / kVec)) : kVec * (c % (kMmaBN / kVec));
+      store_bf16_vec<kVec>(tb + r * (kTB ? kLdK : T::kLdMB) + col, v);
     }
   };
 
-  if (kb < ke) {
-    load_tile(kb);
-    store_tile();
+  float acc[T::kMI][4][4];
+#pragma unroll
+  for (int i = 0; i < T::kMI; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.f;
+
+  // One k16 step of the warp's sub-tile from bf16 tile `buf`. Lane l
+  // addresses row l%8 of 8x8 matrix l/8 (see mma_ptx.h for the layouts).
+  auto multiply = [&](int buf) {
+    const __nv_bfloat16* ta = tiles + buf * (T::kATile + T::kBTile);
+    const __nv_bfloat16* tb = ta + T::kATile;
+    const int r8 = lane % 8, hi8 = 8 * ((lane / 8) % 2), q16 = 8 * (lane / 16);
+    uint32_t b[4][2];
+#pragma unroll
+    for (int jj = 0; jj < 2; ++jj) {
+      const int c0 = wn * 32 + jj * 16;
+      uint32_t r[4];
+      // Matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
+      if (kTB) ptx::ldmatrix_x4(r, tb + (c0 + r8 + q16) * kLdK + hi8);           // [n][k]
+      else     ptx::ldmatrix_x4_trans(r, tb + (r8 + hi8) * T::kLdMB + c0 + q16);  // [k][n]
+      b[2 * jj][0] = r[0];
+      b[2 * jj][1] = r[1];
+      b[2 * jj + 1][0] = r[2];
+      b[2 * jj + 1][1] = r[3];
+    }
+#pragma unroll
+    for (int i = 0; i < T::kMI; ++i) {
+      const int r0 = wm * (kBMt / 2) + i * 16;
+      uint32_t a[4];
+      // Matrices: (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15).
+      if (kTA) ptx::ldmatrix_x4_trans(a, ta + (r8 + q16) * T::kLdMA + r0 + hi8);  // [k][m]
+      else     ptx::ldmatrix_x4(a, ta + (r0 + r8 + hi8) * kLdK + q16);           // [m][k]
+#pragma unroll
+      for (int j = 0; j < 4; ++j) ptx::mma_bf16_16816(acc[i][j], a, b[j]);
+    }
+  };
+
+  // Prologue: kMmaStages - 1 tiles in flight. One group is committed per
+  // tile slot whether or not it holds copies, so "tile t has landed" is
+  // always "at most kMmaStages - 2 groups pending" at iteration t.
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) {
+    if (s < nk) load_stage(s, s);
+    ptx::cp_async_commit();
+  }
+  // Iteration t converts tile t and multiplies tile t-1 (converted by every
+  // thread before this iteration's barrier). The barrier also orders the
+  // conversion into tile buffer t%2 after the multiply of tile t-2 from it.
+  for (int t = 0; t <= nk; ++t) {
+    if (t < nk) ptx::cp_async_wait<kMmaStages - 2>();
     __syncthreads();
-    for (int64_t k0 = kb; k0 < ke; k0 += kBK) {
-      const bool has_next = k0 + kBK < ke;
-      if (has_next) load_tile(k0 + kBK);  // in flight during the MMAs below
-#pragma unroll
-      for (int kk = 0; kk < kBK; kk += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a[4];
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b[2];
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-          wmma::load_matrix_sync(a[i], As + (wm * 64 + i * 16) * kAsLd + kk, kAsLd);
-#pragma unroll
-        for (int j = 0; j < 2; ++j)
-          wmma::load_matrix_sync(b[j], Bs + kk * kBsLd + wn * 32 + j * 16, kBsLd);
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-          for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-      }
-      __syncthreads();  // everyone is done reading this tile
-      if (has_next) {
-        store_tile();
-        __syncthreads();
-      }
+    if (t < nk) {
+      convert(t % kMmaStages, t % 2);
+      // Refill the slot tile t-1 came from (this thread converted its own
+      // chunks of it in the previous iteration).
+      if (t + kMmaStages - 1 < nk) load_stage((t + kMmaStages - 1) % kMmaStages, t + kMmaStages - 1);
+      ptx::cp_async_commit();
     }
+    if (t >= 1) multiply((t - 1) % 2);
   }
 
-  if (kTA && sk.row_sum != nullptr && blockIdx.x == 0) {
-    // Each thread's A elements all sit in one row of op(A) (stored column
-    // m0 + tid % 128): the 2 row lanes' sums meet in the (not yet used)
-    // epilogue scratch, added in lane order.
-    double* rsh = reinterpret_cast<double*>(&Cs[0][0]);
-    rsh[tid] = rs;
+  if (kRowSum && sk.row_sum != nullptr && blockIdx.x == 0) {
+    // Thread tid holds rows kVec*(tid % kQ) + q, kQ = kBMt/kVec, summed over the
+    // k-rows tid/kQ (mod kL) of every tile: the kL partial sums of a row meet
+    // in the (free) tile space and are added in a fixed order.
+    constexpr int kQ = kBMt / kVec, kL = kMmaThreads / kQ;
+    static_assert(kL * kBMt * sizeof(double) <= 2 * (T::kATile + T::kBTile) * sizeof(__nv_bfloat16),
+                  "the row-sum scratch fits the tiles");
+    double* rsh = reinterpret_cast<double*>(tiles);  // [kL][kBMt]
+    __syncthreads();                                 // all warps are done with the tiles
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) rsh[(tid / kQ) * kBMt + kVec * (tid % kQ) + q] = rs[q];
     __syncthreads();
-    if (tid < kBM && m0 + tid < M) {
+    if (tid < kBMt && m0 + tid < M) {
       double t = 0.0;
-      for (int l = 0; l < kThreads / kBM; ++l) t += rsh[l * kBM + tid];
+      for (int l = 0; l < kL; ++l) t += rsh[l * kBMt + tid];
       sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
     }
-    __syncthreads();
   }
   C += int64_t(blockIdx.z) * sk.c_split_stride;
 
-  // Epilogue: each accumulator goes through the warp's 16x16 scratch so
-  // every lane knows its (row, col); edge tiles write only in-range elements.
-  float* cs = Cs[warp];
+  // Epilogue straight from the accumulators: register q of lane (g, t) is
+  // row g + 8*(q/2), column 2t + q%2 of its m16n8 tile.
+  const int g = lane / 4, tq = lane % 4;
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < T::kMI; ++i)
 #pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      wmma::store_matrix_sync(cs, acc[i][j], 16, wmma::mem_row_major);
-      __syncwarp();
-      const int64_t rm = m0 + wm * 64 + i * 16;
-      const int64_t cn = n0 + wn * 32 + j * 16;
-      for (int e = lane; e < 256; e += 32) {
-        const int64_t gm = rm + e / 16, gn = cn + e % 16;
-        if (gm < M && gn < N) {
+    for (int q2 = 0; q2 < 2; ++q2) {
+      const int64_t gm = m0 + wm * (kBMt / 2) + i * 16 + g + 8 * q2;
+      if (gm >= M) continue;
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int q1 = 0; q1 < 2; ++q1) {
+          const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
+          if (gn >= N) continue;
           float* c = C + gm * ldc + gn;
-          *c = apply_epilogue(ep, cs[e], c, gn);
+          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gn);
         }
-      }
-      __syncwarp();
     }
-  }
 }
 
-template <bool kTA, bool kTB>
-void launch(GemmPrecision p, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s, int M, int N, int K,
-            const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-            const Epilogue& ep, const SplitK& sk) {
-  if (p == GemmPrecision::kBf16)
-    gemm_bf16_wmma_kernel<kTA, kTB><<<grid_bf16, kThreads, 0, s>>>(M, N, K, A, lda, B, ldb, C,
-                                                                    ldc, ep, sk);
+// The mma kernel's dynamic shared memory is above the default 48 KB: opt in
+// once per instantiation and device (not per launch).
+template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
+cudaError_t mma_kernel_smem_opt_in() {
+  static std::atomic<bool> done[64];
+  int dev = 0;
+  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
+  if (dev >= 0 && dev < 64 && done[dev].load()) return cudaSuccess;
+  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(MmaTile<kBMt, kVec>::kSmemBytes));
+  if (e == cudaSuccess && dev >= 0 && dev < 64) done[dev].store(true);
+  return e;
+}
+
+template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
+void launch_mma(unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int m, int n, int k,
+                const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                const Epilogue& ep, const SplitK& sk) {
+  if (mma_kernel_smem_opt_in<kBMt, kVec, kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
+  const dim3 grid(grid_n, unsigned((M + kBMt - 1) / kBMt), splits);
+  gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum>
+      <<<grid, kMmaThreads, MmaTile<kBMt, kVec>::kSmemBytes, s>>>(m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+}
+
+// The block rows (128, or 64 with 16-byte copies only: fewer instantiations)
+// and the copy width.
+template <bool kTA, bool kTB, bool kRowSum>
+void launch_mma_cfg(int bm, int vec, unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s,
+                    int m, int n, int k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk) {
+  if (vec == 4 && bm == 64)
+    launch_mma<64, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+  else if (vec == 4)
+    launch_mma<128, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+  else if (vec == 2)
+    launch_mma<128, 2, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
   else
-    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(M, N, K, A, lda, B, ldb, C, ldc,
+    launch_mma<128, 1, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+}
+
+// Floats per cp.async the operands allow: 4 (16-byte copies) when A and B
+// are 16-byte aligned and lda, ldb multiples of 4; else 2 (8-byte) when
+// 8-byte aligned and even; else 1.
+int copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(A), b = reinterpret_cast<uintptr_t>(B);
+  if (a % 16 == 0 && b % 16 == 0 && lda % 4 == 0 && ldb % 4 == 0) return 4;
+  if (a % 8 == 0 && b % 8 == 0 && lda % 2 == 0 && ldb % 2 == 0) return 2;
+  return 1;
+}
+
+// bm, vec: the mma kernel's block rows (128 or 64) and copy width.
+template <bool kTA, bool kTB>
+void launch(GemmPrecision p, int bm, int vec, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s,
+            int64_t M, int m, int n, int K, const float* A, int64_t lda, const float* B, int64_t ldb,
+            float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk) {
+  if (p == GemmPrecision::kBf16) {
+    if (kTA && sk.row_sum != nullptr)
+      launch_mma_cfg<kTA, kTB, kTA>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B, ldb,
+                                    C, ldc, ep, sk);
+    else
+      launch_mma_cfg<kTA, kTB, false>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B,
+                                      ldb, C, ldc, ep, sk);
+  } else {
+    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(m, n, K, A, lda, B, ldb, C, ldc,
                                                                  ep, sk);
+  }
 }
 
 // Multiprocessors of the current device (cached per device: the property
@@ -377,10 +623,13 @@ int sm_count() {
   return cached[dev];
 }
 
-// The split of K for a GEMM whose tile grid does not fill the GPU twice over
-// (both kernels run one block per SM at their register counts, so a wave is
-// sm_count() blocks): enough splits for >= 2 waves, each split at least
-// kMinSplitK deep so the partial traffic stays small against the products.
+// The split of K for a GEMM whose tile grid does not fill the GPU twice over:
+// enough splits for >= 2 waves, each split at least kMinSplitK deep so the
+// partial traffic stays small against the products. A wave is blocks_per_sm()
+// x sm_count() blocks: the bf16 mma kernel runs two blocks per SM (its
+// __launch_bounds__), the fp32 one is planned at one. Splits are whole
+// k-tiles.
+int64_t blocks_per_sm(GemmPrecision p) { return p == GemmPrecision::kBf16 ? 2 : 1; }
 constexpr int64_t kMinSplitK = 256, kMaxSplits = 64;
 struct SplitPlan {
   int64_t splits = 1, kchunk = 0;
@@ -391,16 +640,24 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) 
   const int64_t bm = p == GemmPrecision::kBf16 ? kBM : kF32BM;
   const int64_t bn = p == GemmPrecision::kBf16 ? kBN : kF32BN;
   const int64_t tiles = ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
-  const int64_t want = (2 * int64_t(sms) + tiles - 1) / tiles;
+  const int64_t slots = blocks_per_sm(p) * int64_t(sms);
+  const int64_t want = (2 * slots + tiles - 1) / tiles;
   const int64_t by_depth = K / kMinSplitK;
   const int64_t splits = std::min(std::min(want, by_depth), kMaxSplits);
   if (splits < 2) return sp;
-  const int64_t bk = p == GemmPrecision::kBf16 ? kBK : kF32BK;
+  const int64_t bk = p == GemmPrecision::kBf16 ? kMmaBK : kF32BK;
   int64_t chunk = (K + splits - 1) / splits;
   chunk = (chunk + bk - 1) / bk * bk;  // whole k-tiles per split
   sp.kchunk = chunk;
   sp.splits = (K + chunk - 1) / chunk;
   return sp;
+}
+
+// The mma kernel's block rows: 64 when a GEMM that does not split K would
+// leave the 128-row grid under two waves (twice the blocks; M > 64), else 128.
+int mma_block_rows(int64_t M, int64_t N, int64_t splits, int sms) {
+  const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+  return splits == 1 && M > 64 && tiles < 2 * blocks_per_sm(GemmPrecision::kBf16) * int64_t(sms) ? 64 : 128;
 }
 
 // Workspace floats for `splits` partial products plus their row sums (as
@@ -482,27 +739,29 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   const int64_t ld_out = split ? N : ldc;
   const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
+  const int vec = copy_floats(A, lda, B, ldb);
+  const int mma_bm = vec == 4 ? mma_block_rows(M, N, plan.splits, sm_count()) : 128;
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
   // on this kernel: report it for what it is (and clear it) instead.
   if (cudaError_t prev = cudaGetLastError(); prev != cudaSuccess)
     return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
-    launch<false, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, false>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                          ld_out, ep_main, sk);
   else if (!transA && transB)
-    launch<false, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, true>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk);
   else if (transA && !transB)
-    launch<true, false>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, false>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk);
   else
-    launch<true, true>(options.precision, grid_f32, grid_bf16, s, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, true>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                        ld_out, ep_main, sk);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
-    return gemm_cuda_status(options.precision == GemmPrecision::kBf16 ? "bf16 wmma kernel launch"
-                                                                      : "fp32 kernel launch",
+    return gemm_cuda_status(options.precision == GemmPrecision::kFp32 ? "fp32 kernel launch"
+                                                                      : "bf16 mma kernel launch",
                             e);
   if (split) {
     const int64_t total = M * N + (row_sum ? M : 0);
@@ -514,6 +773,10 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
     if (e != cudaSuccess) return gemm_cuda_status("split-K reduce launch", e);
   }
   return Status::Ok();
+}
+
+int gemm_bf16_copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb) {
+  return copy_floats(A, lda, B, ldb);
 }
 
 int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
@@ -530,7 +793,7 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn) {
   const int64_t bm = precision == GemmPrecision::kBf16 ? kBM : kF32BM;
   const int64_t bn = precision == GemmPrecision::kBf16 ? kBN : kF32BN;
-  const int64_t split = 4 * int64_t(sm_count()) * bm * bn;
+  const int64_t split = 4 * blocks_per_sm(precision) * int64_t(sm_count()) * bm * bn;
   return (std::max(split, max_mn) + 1) / 2 * 2 + 2 * kMaxSplits * max_rows;
 }
 

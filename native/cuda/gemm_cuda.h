@@ -22,13 +22,19 @@
 //  - kFp32: tiled shared-memory SIMT kernel, fp32 FMA accumulation. The
 //    parity path: max relative error vs a float64 reference expected ~1e-6
 //    (the test bound is 1e-5).
-//  - kBf16: tensor cores (nvcuda::wmma 16x16x16 bf16 fragments, fp32
-//    accumulation). A and B stay fp32 in device memory and are rounded to
-//    bf16 (round-to-nearest-even) while being staged into shared memory, so
-//    the API and the buffers are the same as fp32; only the products lose
-//    precision (NMSE vs fp32 expected ~1e-5; the test bound is 1e-4). The
-//    epilogue (alpha, beta, bias, GELU)
-//    runs in fp32. Needs sm_80 or newer (the build's architectures are 80+).
+//  - kBf16: tensor cores, bf16 products, fp32 accumulation. A and B stay
+//    fp32 in device memory and are rounded to bf16 (round-to-nearest-even)
+//    once per tile in shared memory, so the API and the buffers are the same
+//    as fp32; only the products lose precision (NMSE vs fp32 expected ~1e-5;
+//    the test bound is 1e-4). The epilogue (alpha, beta, bias, GELU) runs in
+//    fp32. The kernel: a 4-stage cp.async pipeline of the fp32 tiles,
+//    converted in shared memory, ldmatrix and mma.sync m16n8k16, two blocks
+//    per SM (<= 128 registers). Its copies are 16 bytes when A and B are
+//    16-byte aligned and lda, ldb multiples of 4 (gemm_bf16_copy_floats),
+//    else 8 or 4 bytes: any float pointers and strides work, at more load
+//    instructions. Needs sm_80 or newer (the build's architectures are 80+).
+//    Operands in bf16 in device memory (half the load traffic, no
+//    conversion) are not offered yet.
 //
 // Asynchronous: the kernel is enqueued on options.stream (a cudaStream_t,
 // nullptr = the legacy default stream) on the CURRENT device; pointers must be
@@ -70,6 +76,7 @@ struct GemmOptions {
 const char* gemm_precision_name(GemmPrecision p);
 
 // Split-K. A GEMM whose tile grid gives fewer than two waves on the device
+// (a wave: two blocks per SM for kBf16, one for kFp32)
 // (the weight gradients, K = tokens; the LM head's dX, K = vocabulary) splits
 // K into equal whole-tile chunks (each >= 256 deep): every chunk's product is
 // written to the workspace, then one reduce kernel adds them in chunk order
@@ -81,10 +88,16 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
                               const GemmOptions& options);
 // The most gemm_workspace_floats() can return on this device for any GEMM
 // whose output has at most max_rows rows and whose row-summed (bias
-// gradient) outputs have at most max_mn elements. A split GEMM has fewer than
-// 2 x SMs tiles and at most ceil(2 x SMs / tiles) splits, so its partials are
-// under 4 x SMs tiles; an unsplit one with a row sum keeps its whole output.
+// gradient) outputs have at most max_mn elements. With S = SMs x blocks per
+// SM (2 for kBf16, 1 for kFp32), a split GEMM has fewer than 2 x S tiles and
+// at most ceil(2 x S / tiles) splits, so its partials are under 4 x S tiles;
+// an unsplit one with a row sum keeps its whole output.
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn);
+
+// Floats per cp.async a kBf16 gemm() with these operands uses: 4 (A and B
+// 16-byte aligned, lda and ldb multiples of 4), 2 (8-byte aligned, even), else
+// 1. For tests and reports; results agree whatever the width.
+int gemm_bf16_copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb);
 
 Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

@@ -101,15 +101,24 @@ struct Case {
   bool nan_ab;      // fill A and B with NaN (valid only when alpha == 0 or K == 0)
   bool split = false;    // give gemm a split-K workspace (gemm_workspace_floats)
   bool row_sum = false;  // ask for the fused a_row_sum (transA, alpha == 1)
+  // bf16 copy width: align4 rounds lda and ldb up to multiples of 4 (what the
+  // 16-byte cp.async copies need); a_off shifts A by that many floats from its
+  // 256-byte aligned allocation (1: 4-byte copies, 2: 8-byte at most).
+  bool align4 = false;
+  int64_t a_off = 0;
 };
+
+int64_t round4(int64_t x) { return (x + 3) / 4 * 4; }
 
 // Runs one case on the GPU in `prec`, checks guards, and returns the errors.
 void run_case(GemmPrecision prec, const Case& c) {
   const int64_t M = c.M, N = c.N, K = c.K;
   const int64_t a_rows = c.tA ? K : M, a_cols = c.tA ? M : K;
   const int64_t b_rows = c.tB ? N : K, b_cols = c.tB ? K : N;
-  const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = N + c.pad;
-  std::vector<float> A = etest::rand_vec(std::max<int64_t>(a_rows * lda, 1));
+  const int64_t lda = c.align4 ? round4(a_cols + c.pad) : a_cols + c.pad;
+  const int64_t ldb = c.align4 ? round4(b_cols + c.pad) : b_cols + c.pad;
+  const int64_t ldc = N + c.pad;
+  std::vector<float> A = etest::rand_vec(std::max<int64_t>(a_rows * lda, 1) + c.a_off);
   std::vector<float> B = etest::rand_vec(std::max<int64_t>(b_rows * ldb, 1));
   if (c.nan_ab) {
     for (auto& x : A) x = std::nanf("");
@@ -130,7 +139,7 @@ void run_case(GemmPrecision prec, const Case& c) {
 
   // float64 references: exact inputs, and bf16-rounded inputs.
   auto opA = [&](const std::vector<float>& a, int64_t m, int64_t k) {
-    return c.tA ? a[k * lda + m] : a[m * lda + k];
+    return c.tA ? a[c.a_off + k * lda + m] : a[c.a_off + m * lda + k];
   };
   auto opB = [&](const std::vector<float>& b, int64_t k, int64_t n) {
     return c.tB ? b[n * ldb + k] : b[k * ldb + n];
@@ -178,7 +187,8 @@ void run_case(GemmPrecision prec, const Case& c) {
     opt.workspace = dws.p;
     opt.workspace_floats = ws_floats;
   }
-  Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta,
+  const float* a_dev = dA.p + c.a_off;
+  Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta,
                          dC.p + kGuard, ldc, opt);
   CHECK(st.ok()) << st.code_name() << ": " << st.message();
   cudaError_t e = cudaDeviceSynchronize();
@@ -195,7 +205,7 @@ void run_case(GemmPrecision prec, const Case& c) {
       drs.upload(rs0);
     }
     dC.upload(Cimg);
-    CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, dA.p, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
+    CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
     std::vector<float> again(Cimg.size()), rs2(static_cast<size_t>(M));
     dC.download(&again);
@@ -224,11 +234,14 @@ void run_case(GemmPrecision prec, const Case& c) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[kGuard + m * ldc + n];
 
-  char tag[160];
-  std::snprintf(tag, sizeof tag, " [%s %c%c M=%lld N=%lld K=%lld a=%g b=%g pad=%lld bias=%d gelu=%d]",
-                cuda::gemm_precision_name(prec), c.tA ? 'T' : 'N', c.tB ? 'T' : 'N',
-                (long long)M, (long long)N, (long long)K, c.alpha, c.beta, (long long)c.pad,
-                int(c.bias), int(c.gelu));
+  char tag[200];
+  const int width = cuda::gemm_bf16_copy_floats(a_dev, lda, dB.p, ldb);
+  std::snprintf(tag, sizeof tag, " [%s%s %c%c M=%lld N=%lld K=%lld a=%g b=%g lda=%lld ldb=%lld ldc=%lld bias=%d gelu=%d split=%d]",
+                cuda::gemm_precision_name(prec),
+                prec == GemmPrecision::kBf16 ? (width == 4 ? " copy16" : width == 2 ? " copy8" : " copy4") : "",
+                c.tA ? 'T' : 'N', c.tB ? 'T' : 'N', (long long)M, (long long)N, (long long)K, c.alpha,
+                c.beta, (long long)lda, (long long)ldb, (long long)ldc, int(c.bias), int(c.gelu), int(c.split));
+  if (prec == GemmPrecision::kBf16 && c.align4 && c.a_off == 0) CHECK(width == 4) << "copy width" << tag;
   CHECK(guards) << "wrote outside C" << tag;
   CHECK(etest::all_finite(got.data(), M * N)) << "non-finite output" << tag;
   if (prec == GemmPrecision::kFp32) {
@@ -364,11 +377,19 @@ TEST(cuda_gemm_split_k) {
       // The epilogue after the reduce: alpha, bias, GELU; NT and TT layouts.
       {false, true, 17, 70, 1500, 0.5f, 0.f, 0, true, true, false, true, false},
       {true, true, 33, 20, 900, 1.f, -0.5f, 2, true, false, false, true, false},
+      // Even leading dimensions (8-byte copies) with the row sums.
+      {true, false, 66, 34, 2000, 1.f, 1.f, 0, false, false, false, true, true},
       // Row sums alone (one split: K too shallow to split) still go through the reduce.
       {true, false, 65, 33, 100, 1.f, 1.f, 0, false, false, false, true, true},
   };
   for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16})
     for (const Case& c : cases) run_case(p, c);
+  // The same with 16-byte copies (leading dimensions rounded up to multiples
+  // of 4; most cases above have odd ones, so 4-byte copies).
+  for (Case c : cases) {
+    c.align4 = true;
+    run_case(GemmPrecision::kBf16, c);
+  }
   // Too small a workspace is an argument error, and so is a_row_sum without transA.
   DevBuf a(4096), b(4096), cbuf(4096), ws(16);
   GemmOptions o;
@@ -381,6 +402,75 @@ TEST(cuda_gemm_split_k) {
   CHECK(cuda::gemm(false, false, 8, 8, 8, 1.f, a.p, 8, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
         StatusCode::kInvalidArgument);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
+}
+
+// The bf16 kernel's cp.async width: 16-byte copies for 16-byte aligned A, B
+// with lda, ldb multiples of 4; 8-byte copies for 8-byte aligned, even ones;
+// 4-byte copies otherwise. Every width must match the same references.
+TEST(cuda_gemm_bf16_copy_width) {
+  if (!have_gpu("cuda_gemm_bf16_copy_width")) return;
+  DevBuf buf(64);
+  if (!buf.p) return;
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 8, buf.p, 12) == 4);
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 7, buf.p, 12) == 1);      // odd lda
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 8, buf.p, 14) == 2);      // ldb even, not a multiple of 4
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p + 1, 8, buf.p, 8) == 1);   // A 4-byte aligned
+  CHECK(cuda::gemm_bf16_copy_floats(buf.p, 8, buf.p + 2, 8) == 2);   // B 8-byte aligned
+}
+
+// The cp.async + mma.sync kernel with 16-byte copies on every layout: odd M,
+// N, K (K not a multiple of the 16-deep k-tile, M and N not of the 64/128
+// block tiles), the general epilogue with padded strides, bias + GELU; then
+// 8- and 4-byte copies (even or odd leading dimensions, a shifted A).
+TEST(cuda_gemm_bf16_mma) {
+  if (!have_gpu("cuda_gemm_bf16_mma")) return;
+  struct Shape {
+    int64_t M, N, K;
+  };
+  const Shape shapes[] = {{1, 1, 1},      {7, 33, 129}, {33, 7, 1},    {129, 129, 33},
+                          {130, 260, 47}, {1, 257, 7},  {257, 300, 515}, {200, 129, 100}};
+  int i = 0;
+  for (const Shape& sh : shapes)
+    for (int t = 0; t < 4; ++t, ++i) {
+      Case c{};
+      c.tA = t & 1;
+      c.tB = (t >> 1) & 1;
+      c.M = sh.M, c.N = sh.N, c.K = sh.K;
+      c.align4 = true;
+      if (i % 3 == 0) {
+        c.alpha = 1.f, c.beta = 0.f, c.pad = 0;
+      } else if (i % 3 == 1) {
+        c.alpha = 0.75f, c.beta = -1.25f, c.pad = 1 + i % 7;
+      } else {
+        c.alpha = 1.f, c.beta = 0.5f, c.pad = 4, c.bias = true, c.gelu = true;
+      }
+      run_case(GemmPrecision::kBf16, c);
+    }
+  // Most shapes above have small tile grids, which take the 64-row block tile;
+  // this one has >= 2 x 2 x 132 tiles of 128 x 128, so the 128-row tile runs
+  // with the full epilogue (split-K covers it too, with the raw epilogue).
+  {
+    Case big{false, true, 130, 264 * 128 + 1, 20, 0.5f, -1.f, 0, true, true, false};
+    big.align4 = true;
+    run_case(GemmPrecision::kBf16, big);
+  }
+  // Narrower copies: even leading dimensions (8 bytes), odd ones (4 bytes),
+  // and an A one or two floats off 16-byte alignment.
+  const Case narrow[] = {
+      {false, false, 33, 66, 130, 1.f, 0.f, 0, true, true, false},   // lda 130, ldb 66: 8-byte
+      {true, true, 130, 70, 34, 0.5f, 1.f, 0, false, false, false},  // lda 130, ldb 34: 8-byte
+      {false, true, 33, 65, 129, 1.f, 0.f, 1, true, true, false},    // lda 130, ldb 130: 8-byte
+      {false, false, 33, 65, 129, 1.f, 0.f, 1, true, true, false},   // ldb 66, lda 130: 8-byte
+      {true, false, 130, 70, 33, 0.5f, 1.f, 3, false, false, false},  // lda 133: 4-byte
+      {false, true, 7, 257, 31, 1.f, -1.f, 0, true, false, false},   // lda 31: 4-byte
+  };
+  for (const Case& c : narrow) run_case(GemmPrecision::kBf16, c);
+  for (int64_t off : {1, 2}) {
+    Case c{true, false, 64, 96, 80, 1.f, 0.f, 0, true, false, false};
+    c.align4 = true;
+    c.a_off = off;
+    run_case(GemmPrecision::kBf16, c);
+  }
 }
 
 // TFLOP/s at the ELECTRA-Small step's GEMM shapes, batch 128 x 128 (16,384

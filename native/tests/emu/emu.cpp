@@ -376,6 +376,7 @@ static float* g_smem = nullptr;
 static size_t g_smem_cap = 0;
 static int g_bar_or_acc = 0, g_bar_or_res = 0;
 static std::vector<double> g_slots;  // 32 per warp
+static std::vector<uint64_t> g_xchg;  // 8 per lane (64 bytes)
 static const std::function<void()>* g_body = nullptr;
 static uint64_t g_launches = 0;
 static const char* g_kernel = "";
@@ -383,6 +384,55 @@ static std::unordered_set<void*> g_poisoned;
 
 float* dyn_smem() { return g_smem; }
 void* warp_slot(int lane) { return &g_slots[size_t((g_cur / 32) * 32 + lane)]; }
+void* warp_xchg(int lane) { return &g_xchg[size_t((g_cur / 32) * 32 + lane) * 8]; }
+
+// cp.async, per thread (fiber): copies not yet committed, then committed
+// groups oldest first. A copy's source is read at issue (global memory does
+// not change under a running kernel here) and its destination holds 0xFF
+// garbage until a wait lands it; a GPU lands it at some point before the
+// wait, so a kernel correct here is correct there.
+struct AsyncCopy {
+  unsigned char* dst;
+  unsigned char data[16];
+  int bytes;
+};
+struct AsyncState {
+  std::vector<AsyncCopy> open;
+  std::vector<std::vector<AsyncCopy>> groups;
+};
+static std::vector<AsyncState> g_async;
+void cp_async(void* dst, const void* src, int bytes, int src_bytes) {
+  if (g_cur < 0) fault("cp.async outside a kernel");
+  if (bytes != 4 && bytes != 8 && bytes != 16) fault("cp.async of %d bytes (PTX: 4, 8 or 16)", bytes);
+  if (reinterpret_cast<uintptr_t>(dst) % unsigned(bytes) || reinterpret_cast<uintptr_t>(src) % unsigned(bytes))
+    fault("kernel %s: cp.async of %d bytes with a misaligned address (dst %p, src %p)", g_kernel, bytes, dst, src);
+  if (src_bytes < 0 || src_bytes > bytes) fault("cp.async src-size %d outside [0, %d]", src_bytes, bytes);
+  if (src_bytes > 0 && !is_device_range(src, size_t(src_bytes)))
+    fault("kernel %s: cp.async reads %d bytes at %p, outside every cudaMalloc allocation", g_kernel, src_bytes, src);
+  AsyncCopy c;
+  c.dst = static_cast<unsigned char*>(dst);
+  c.bytes = bytes;
+  std::memset(c.data, 0, sizeof(c.data));
+  std::memcpy(c.data, src, size_t(src_bytes));
+  std::memset(dst, 0xff, size_t(bytes));
+  g_async[size_t(g_cur)].open.push_back(c);
+}
+void cp_async_commit() {
+  if (g_cur < 0) fault("cp.async.commit_group outside a kernel");
+  AsyncState& a = g_async[size_t(g_cur)];
+  a.groups.push_back(std::move(a.open));
+  a.open.clear();
+}
+void cp_async_wait(int pending) {
+  if (g_cur < 0) fault("cp.async.wait_group outside a kernel");
+  AsyncState& a = g_async[size_t(g_cur)];
+  const size_t keep = size_t(std::max(pending, 0));
+  if (a.groups.size() <= keep) return;
+  const size_t land = a.groups.size() - keep;
+  for (size_t i = 0; i < land; ++i)
+    for (const AsyncCopy& c : a.groups[i]) std::memcpy(c.dst, c.data, size_t(c.bytes));
+  a.groups.erase(a.groups.begin(), a.groups.begin() + std::ptrdiff_t(land));
+}
 int lane_id() { return g_cur % 32; }
 void poison_shared(void* p, size_t n) {
   if (g_poisoned.insert(p).second) std::memset(p, 0xff, n);
@@ -467,6 +517,7 @@ static void resume(int t) {
 static void run_block(const std::function<void()>& body) {
   g_body = &body;
   g_poisoned.clear();
+  g_async.assign(size_t(g_n), AsyncState());  // copies never waited for do not outlive their block
   for (int t = 0; t < g_n; ++t) init_fiber(g_f[size_t(t)]);
   static std::mt19937 rng(12345);
   static std::vector<int> order;
@@ -573,6 +624,7 @@ void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t 
   g_n = int(nthreads);
   if (g_f.size() < size_t(g_n)) g_f.resize(size_t(g_n));
   g_slots.assign(size_t((g_n + 31) / 32 * 32), 0.0);
+  g_xchg.assign(size_t((g_n + 31) / 32 * 32) * 8, 0);
   blockDim = block;
   gridDim = grid;
   const size_t nf = (smem + 3) / 4;

@@ -17,6 +17,7 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   r.bits = uint16_t(u >> 16);
   return r;
 }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.bits; }
 inline float __bfloat162float(__nv_bfloat16 b) {
   uint32_t u = uint32_t(b.bits) << 16;
   float f;

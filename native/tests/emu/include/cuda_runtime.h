@@ -6,6 +6,9 @@
 // "Device" memory is host memory obtained through cudaMalloc (tracked, 0xFF
 // poisoned); kernels run synchronously at launch; streams are in-order no-ops.
 #pragma once
+// Lets project headers pick the emulator's implementation of what they would
+// otherwise write as inline PTX (native/cuda/mma_ptx.h).
+#define ELECTRA_CUDA_EMULATOR 1
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -44,6 +47,13 @@ enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
 #define cudaStreamDefault 0x00
 #define cudaStreamNonBlocking 0x01
 struct uint3 { unsigned x, y, z; };
+// Vector types as CUDA aligns them (a misaligned vector access is a fault there
+// and undefined behaviour here).
+struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+struct __attribute__((aligned(8))) float2 { float x, y; };
+struct __attribute__((aligned(8))) uint2 { unsigned x, y; };
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+inline uint2 make_uint2(unsigned x, unsigned y) { return uint2{x, y}; }
 struct dim3 {
   unsigned x, y, z;
   constexpr dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
@@ -93,6 +103,16 @@ void block_barrier();
 int block_barrier_or(int v);
 void warp_barrier();
 void* warp_slot(int lane);
+// 64 bytes per lane of the current warp, for collectives that exchange more
+// than a shuffle's 8 bytes (ldmatrix row addresses, mma fragments).
+void* warp_xchg(int lane);
+// cp.async (mma_ptx_emu.h, native/cuda/mma_ptx.h): per thread, the copy reads
+// its source at issue and poisons its destination (0xFF) until a wait that
+// covers its committed group lands it, so reading shared memory before the
+// wait (or before the barrier after another thread's wait) reads garbage.
+void cp_async(void* dst, const void* src, int bytes, int src_bytes);
+void cp_async_commit();
+void cp_async_wait(int pending);
 int lane_id();
 bool is_device_range(const void* p, size_t n);
 cudaError_t malloc_dev(void** p, size_t n);
