@@ -15,6 +15,8 @@
 // Tolerances (max relative error, one scale per tensor): probs 1e-5, out
 // 2e-5, gradients (delta) 1e-4. Output buffers start as NaN and every device
 // buffer has sentinel guards. Without a GPU each test prints the SKIP line.
+// The bf16 tensor-core path (attention_tc.cu) has its own test and bounds
+// below (cuda_attention_bf16).
 #if defined(ELECTRA_HAVE_CUDA)
 #include <cmath>
 #include <cstdint>
@@ -324,10 +326,11 @@ TEST(cuda_attention_chain) {
 // training step. Shapes: S = 1, 7, 16, 33, 128 and 512; hd = 8, 16, 33, 64
 // (ELECTRA-Small's discriminator and generator heads) and 128; masks and
 // dropout on and off; all three gradients and some nullptr combinations;
-// run-to-run bit equality. Under the emulator, S = 512 raises its opt-in
-// shared-memory limit to the H100's 227 KB (EMU_SMEM_OPTIN) so the
-// tensor-core kernels run there; shapes that do not fit take the fp32
-// fallback, whose results must pass the same (looser) bounds.
+// run-to-run bit equality. A shape whose kernels do not fit the device's
+// shared memory takes the fp32 fallback (which must pass the same bounds);
+// under the emulator (99 KB by default) such shapes (S = 512, hd = 128) run
+// again with its opt-in limit raised to an H100's 227 KB (EMU_SMEM_OPTIN), so
+// both the fallback and the tensor-core kernels are exercised.
 //
 // Tolerances (max |gpu - cpu| / max |cpu| per tensor). bf16 keeps 8
 // significant bits: rounding q, k, v, dO, P or dS costs a relative error of
@@ -472,11 +475,13 @@ TEST(cuda_attention_bf16) {
   CHECK(st.code() == electra::StatusCode::kInvalidArgument) << "bf16 S=513 accepted";
   if (!have_gpu()) return;
   for (const AttnCase& c : bf16_cases()) {
-    if (c.S > 128) {
-      EmuSmemOptin optin("232448");  // sm_90's per-block opt-in limit
-      run_bf16_case(c);
-    } else {
-      run_bf16_case(c);
+    run_bf16_case(c);  // tensor cores, or the fp32 fallback where they do not fit
+    bool tc = false;
+    check_ok(electra::cuda::attention_tc_fits(c.S, c.hd, &tc), "attention_tc_fits");
+    if (!tc) {  // the emulator's 99 KB: run the tensor-core kernels with an H100's limit too
+      EmuSmemOptin optin("232448");
+      check_ok(electra::cuda::attention_tc_fits(c.S, c.hd, &tc), "attention_tc_fits (227 KB)");
+      if (tc) run_bf16_case(c);
     }
   }
 }
