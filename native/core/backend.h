@@ -134,8 +134,7 @@ class Backend {
                                    int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                                    float p, uint64_t seed, uint64_t offset) = 0;
   virtual Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                                    const float* probs,
-                                    const float* q, const float* k, const float* v, int64_t ld,
+                                    const float* probs, const float* q, const float* k, const float* v, int64_t ld,
                                     const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                                     uint64_t seed, uint64_t offset) = 0;
 

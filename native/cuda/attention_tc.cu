@@ -26,22 +26,27 @@
 // pass 2 forms Pd = P * dropout factor in bf16 and accumulates O = Pd V in
 // wmma accumulators, written once at the end.
 //
-// BACKWARD, with D_i = dO_i . O_i (= sum_j Pd_ij dP_ij; O is the forward's
-// output), dP = dO V^T, dS = P * (dP * f - D):
-//  - attn_bwd_dq_tc_kernel<HDP>: grid (B*NH, ceil(S/64)), 128 threads, the
-//    forward's layout (whole K and V in shared memory); per key chunk it
-//    recomputes S and dP, forms dS and accumulates dQ += dS K in registers;
-//    dq += scale * dQ once at the end.
-//  - attn_bwd_dkv_tc_kernel<HDP>: grid (B*NH, ceil(S/32)), 64 threads; warp
-//    w owns keys j0 + 16w .. +15 and holds dK, dV for them in wmma
-//    accumulators while it walks the query tiles (64 rows) in order:
-//    S^T = K Q^T, dP^T = V dO^T, then dV += Pd^T dO and dK += dS^T Q.
-//    dk += scale * dK and dv += dV once at the end.
+// BACKWARD attn_bwd_tc_kernel<HDP>, one launch, 64 threads per block, with
+// D_i = dO_i . O_i (= sum_j Pd_ij dP_ij; O is the forward's output),
+// dP = dO V^T, dS = P * (dP * f - D). Grid (B*NH, nqb + ceil(S/32)); a block
+// takes one of two roles (block-uniform, on blockIdx.y):
+//  - dq blocks (nqb = ceil(S/32), or 0 when dq is nullptr): the forward's
+//    layout with 2 warps, 32 query rows (whole K and V in shared memory);
+//    per key chunk they recompute S and dP, form dS and accumulate
+//    dQ += dS K in wmma accumulators; dq += scale * dQ once at the end.
+//  - dk/dv blocks (none when both are nullptr): warp w owns keys
+//    j0 + 16w .. +15 and holds dK, dV for them in wmma accumulators while the
+//    block walks the query tiles (64 rows) in order: S^T = K Q^T,
+//    dP^T = V dO^T, then dV += Pd^T dO and dK += dS^T Q; dk += scale * dK and
+//    dv += dV once at the end.
 // Every output element is written by exactly one thread of one block, with a
-// fixed summation order: no atomics, deterministic. The split over key tiles
-// gives B*NH*S/32 blocks: 512 for the 1-head generator at 128 x 128.
-// D is recomputed from dO and O by the same function in both kernels (same
-// bits); rows past S and padded keys get P = 0, so they add nothing.
+// fixed summation order: no atomics, deterministic. The split over query and
+// key tiles gives B*NH*2*ceil(S/32) blocks: 1,024 for the 1-head generator at
+// 128 x 128 (128 before, one per (batch, head)); the two roles write
+// disjoint outputs, so one launch serves both (one launch fewer per layer
+// than two kernels). D is recomputed from dO and O by the same function in
+// both roles (same bits); rows past S and padded keys get P = 0, so they add
+// nothing.
 //
 // Limits: hd <= 128 (padded to HDP = 16, 32, 64 or 128 with zero columns),
 // S <= 512, and the kernels' shared memory must fit the device's opt-in
@@ -76,22 +81,23 @@ using namespace nvcuda;
 using bf16 = __nv_bfloat16;
 
 constexpr int kRowsPerWarp = 16;   // one wmma tile of rows (queries or keys) per warp
-constexpr int kFwdWarps = 4;       // forward and dq: 64 query rows per block
+constexpr int kFwdWarps = 4;       // forward: 64 query rows per block
 constexpr int kQTile = kFwdWarps * kRowsPerWarp;
-constexpr int kKvWarps = 2;        // dkv: 32 keys per block
+constexpr int kKvWarps = 2;        // backward: 32 query rows (dq) or 32 keys (dkv) per block
 constexpr int kKTile = kKvWarps * kRowsPerWarp;
+constexpr int kDqRows = kKTile;
 constexpr int kBwdQTile = 64;      // dkv: query rows per step
 constexpr int kChunk = 64;         // keys per chunk (forward, dq)
 constexpr int kPld = kChunk + 8;   // bf16 P / dS tile row stride (wmma: multiple of 8)
 // __launch_bounds__(threads, 1): without a minimum, ptxas 13 capped some
 // instantiations at 96 registers and spilled; with it they use 126-180 (252
-// for the dkv kernel at HDP = 128) and spill nothing (sm_90, -Xptxas -v).
+// for the backward at HDP = 128) and spill nothing (sm_90, -Xptxas -v).
 constexpr int kMaxS = 512;
 constexpr int kMaxHd = 128;
 constexpr int64_t kDefaultSmem = 48 * 1024;
 constexpr int64_t kAlign = 128;
 
-static_assert(kBwdQTile == kChunk, "the dkv kernel's score tiles use the chunk strides");
+static_assert(kBwdQTile == kChunk, "the dk/dv blocks' score tiles use the chunk strides");
 static_assert(kKvWarps * 32 == kBwdQTile, "one dkv thread per query row of a tile (D, lse)");
 
 // Strides for a padded head dimension HDP.
@@ -113,18 +119,19 @@ struct FwdLayout {
   int64_t k, v, q, dout, real, w, w2, pt, total;
 };
 template <int HDP>
-__host__ __device__ FwdLayout fwd_layout(int S, bool backward) {
+__host__ __device__ FwdLayout fwd_layout(int S, bool backward, int warps) {
   const int64_t Sp = round_up(S, 16);
+  const int64_t rows = int64_t(warps) * kRowsPerWarp;
   FwdLayout L;
   L.k = 0;
   L.v = L.k + Sp * Tc<HDP>::ld * 2;
   L.q = L.v + Sp * Tc<HDP>::ld * 2;
-  L.dout = L.q + kQTile * Tc<HDP>::ld * 2;
-  L.real = L.dout + (backward ? kQTile * Tc<HDP>::ld * 2 : 0);
+  L.dout = L.q + rows * Tc<HDP>::ld * 2;
+  L.real = L.dout + (backward ? rows * Tc<HDP>::ld * 2 : 0);
   L.w = L.real + round_up(Sp * 4, kAlign);
-  L.w2 = L.w + int64_t(kFwdWarps) * Tc<HDP>::wtile * 4;
-  L.pt = L.w2 + (backward ? int64_t(kFwdWarps) * Tc<HDP>::wtile * 4 : 0);
-  L.total = L.pt + int64_t(kFwdWarps) * Tc<HDP>::ptile * 2;
+  L.w2 = L.w + int64_t(warps) * Tc<HDP>::wtile * 4;
+  L.pt = L.w2 + (backward ? int64_t(warps) * Tc<HDP>::wtile * 4 : 0);
+  L.total = L.pt + int64_t(warps) * Tc<HDP>::ptile * 2;
   return L;
 }
 struct KvLayout {
@@ -149,11 +156,13 @@ __host__ __device__ KvLayout kv_layout() {
 }
 // Launch size: the layout plus slack to align the dynamic base to 128 bytes.
 template <int HDP>
-int64_t fwd_smem(int S) { return fwd_layout<HDP>(S, false).total + kAlign; }
+int64_t fwd_smem(int S) { return fwd_layout<HDP>(S, false, kFwdWarps).total + kAlign; }
+// The backward kernel's blocks take either role; it asks for the larger need.
 template <int HDP>
-int64_t dq_smem(int S) { return fwd_layout<HDP>(S, true).total + kAlign; }
-template <int HDP>
-int64_t dkv_smem() { return kv_layout<HDP>().total + kAlign; }
+int64_t bwd_smem(int S, bool has_dq, bool has_dkv) {
+  return std::max(has_dq ? fwd_layout<HDP>(S, true, kKvWarps).total : 0,
+                  has_dkv ? kv_layout<HDP>().total : 0) + kAlign;
+}
 
 // The dynamic shared memory base rounded up to 128 bytes (the launch asks
 // for kAlign bytes more than the layout).
@@ -265,7 +274,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 1)
   extern __shared__ float smem_raw[];
   unsigned char* base = aligned_smem(smem_raw);
   constexpr int LD = Tc<HDP>::ld, WLD = Tc<HDP>::wld;
-  const FwdLayout L = fwd_layout<HDP>(S, false);
+  const FwdLayout L = fwd_layout<HDP>(S, false, kFwdWarps);
   bf16* sk = reinterpret_cast<bf16*>(base + L.k);    // [Sp][LD]
   bf16* sv = reinterpret_cast<bf16*>(base + L.v);    // [Sp][LD]
   bf16* sq = reinterpret_cast<bf16*>(base + L.q);    // [64][LD]
@@ -383,17 +392,16 @@ __device__ __forceinline__ void add_rows(float* g, const FragC* acc, float mul, 
   __syncwarp();  // staged values are read before the tile is reused
 }
 
+// A dq block: query rows qblk * 32 .. +31 (warp w: 16 of them).
 template <int HDP>
-__global__ void __launch_bounds__(kFwdWarps * 32, 1)
-    attn_bwd_dq_tc_kernel(float* dq, const float* __restrict__ dout, const float* __restrict__ out,
-                          const float* __restrict__ lse, const float* __restrict__ q,
-                          const float* __restrict__ k, const float* __restrict__ v, int64_t ld,
-                          const int32_t* __restrict__ mask, int S, int NH, int hd, float scale,
-                          float p, float drop_scale, uint64_t seed, uint64_t offset) {
-  extern __shared__ float smem_raw[];
-  unsigned char* base = aligned_smem(smem_raw);
+__device__ __forceinline__ void dq_block(unsigned char* base, int qblk, float* dq, const float* __restrict__ dout,
+                                         const float* __restrict__ out, const float* __restrict__ lse,
+                                         const float* __restrict__ q, const float* __restrict__ k,
+                                         const float* __restrict__ v, int64_t ld,
+                                         const int32_t* __restrict__ mask, int S, int NH, int hd, float scale,
+                                         float p, float drop_scale, uint64_t seed, uint64_t offset) {
   constexpr int LD = Tc<HDP>::ld, WLD = Tc<HDP>::wld;
-  const FwdLayout L = fwd_layout<HDP>(S, true);
+  const FwdLayout L = fwd_layout<HDP>(S, true, kKvWarps);
   bf16* sk = reinterpret_cast<bf16*>(base + L.k);
   bf16* sv = reinterpret_cast<bf16*>(base + L.v);
   bf16* sq = reinterpret_cast<bf16*>(base + L.q);
@@ -403,11 +411,11 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 1)
   float* sw = reinterpret_cast<float*>(base + L.w) + warp * Tc<HDP>::wtile;    // scores S
   float* sw2 = reinterpret_cast<float*>(base + L.w2) + warp * Tc<HDP>::wtile;  // dP
   bf16* sds = reinterpret_cast<bf16*>(base + L.pt) + warp * Tc<HDP>::ptile;    // dS
-  constexpr int kThreads = kFwdWarps * 32;
+  constexpr int kThreads = kKvWarps * 32;
 
   const int Sp = int(round_up(S, 16));
   const int64_t bh = blockIdx.x, b = bh / NH, h = bh % NH;
-  const int i0 = int(blockIdx.y) * kQTile;
+  const int i0 = qblk * kDqRows;
   const int64_t ldo = int64_t(NH) * hd;
   const int64_t col = b * S * ld + h * hd;
   const float* dob = dout + b * S * ldo + h * hd;
@@ -416,8 +424,8 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 1)
   if (!load_real(sreal, mask, b, S, 0, Sp, kThreads)) return;  // fully padded: every P is 0
   load_bf16<HDP>(sk, k + col, ld, 0, Sp, S, hd, kThreads);
   load_bf16<HDP>(sv, v + col, ld, 0, Sp, S, hd, kThreads);
-  load_bf16<HDP>(sq, q + col, ld, i0, kQTile, S, hd, kThreads);
-  load_bf16<HDP>(sdo, dob, ldo, i0, kQTile, S, hd, kThreads);
+  load_bf16<HDP>(sq, q + col, ld, i0, kDqRows, S, hd, kThreads);
+  load_bf16<HDP>(sdo, dob, ldo, i0, kDqRows, S, hd, kThreads);
   __syncthreads();  // the last block-wide barrier
   const int w0 = i0 + warp * kRowsPerWarp;
   if (w0 >= S) return;
@@ -457,16 +465,14 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 1)
   add_rows<HDP>(dq, acc, scale, sw, col, ld, w0, S, hd, lane);
 }
 
+// A dk/dv block: keys kblk * 32 .. +31 (warp w: 16 of them), every query.
 template <int HDP>
-__global__ void __launch_bounds__(kKvWarps * 32, 1)
-    attn_bwd_dkv_tc_kernel(float* dk, float* dv, const float* __restrict__ dout,
-                           const float* __restrict__ out, const float* __restrict__ lse,
-                           const float* __restrict__ q, const float* __restrict__ k,
-                           const float* __restrict__ v, int64_t ld,
-                           const int32_t* __restrict__ mask, int S, int NH, int hd, float scale,
-                           float p, float drop_scale, uint64_t seed, uint64_t offset) {
-  extern __shared__ float smem_raw[];
-  unsigned char* base = aligned_smem(smem_raw);
+__device__ __forceinline__ void dkv_block(unsigned char* base, int kblk, float* dk, float* dv,
+                                          const float* __restrict__ dout, const float* __restrict__ out,
+                                          const float* __restrict__ lse, const float* __restrict__ q,
+                                          const float* __restrict__ k, const float* __restrict__ v, int64_t ld,
+                                          const int32_t* __restrict__ mask, int S, int NH, int hd, float scale,
+                                          float p, float drop_scale, uint64_t seed, uint64_t offset) {
   constexpr int LD = Tc<HDP>::ld, WLD = Tc<HDP>::wld;
   constexpr int kThreads = kKvWarps * 32;
   const KvLayout L = kv_layout<HDP>();
@@ -485,7 +491,7 @@ __global__ void __launch_bounds__(kKvWarps * 32, 1)
 
   const int Sp = int(round_up(S, 16));
   const int64_t bh = blockIdx.x, b = bh / NH, h = bh % NH;
-  const int j0 = int(blockIdx.y) * kKTile;
+  const int j0 = kblk * kKTile;
   const int64_t ldo = int64_t(NH) * hd;
   const int64_t col = b * S * ld + h * hd;
   const float* dob = dout + b * S * ldo + h * hd;
@@ -552,11 +558,31 @@ __global__ void __launch_bounds__(kKvWarps * 32, 1)
   if (has_dv) add_rows<HDP>(dv, av, 1.0f, sw, col, ld, wj, S, hd, lane);
 }
 
+// The whole backward in one launch: grid (B*NH, nqb + ceil(S/32)); blocks
+// y < nqb are dq blocks (nqb = 0 when dq is nullptr), the rest dk/dv blocks
+// (none when both are nullptr). The roles write disjoint outputs.
+template <int HDP>
+__global__ void __launch_bounds__(kKvWarps * 32, 1)
+    attn_bwd_tc_kernel(float* dq, float* dk, float* dv, const float* __restrict__ dout,
+                       const float* __restrict__ out, const float* __restrict__ lse,
+                       const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
+                       int64_t ld, const int32_t* __restrict__ mask, int S, int NH, int hd, float scale, float p,
+                       float drop_scale, uint64_t seed, uint64_t offset, int nqb) {
+  extern __shared__ float smem_raw[];
+  unsigned char* base = aligned_smem(smem_raw);
+  const int y = int(blockIdx.y);
+  if (y < nqb)  // block-uniform
+    dq_block<HDP>(base, y, dq, dout, out, lse, q, k, v, ld, mask, S, NH, hd, scale, p, drop_scale, seed, offset);
+  else
+    dkv_block<HDP>(base, y - nqb, dk, dv, dout, out, lse, q, k, v, ld, mask, S, NH, hd, scale, p, drop_scale, seed,
+                   offset);
+}
+
 int head_pad(int64_t hd) { return hd <= 16 ? 16 : hd <= 32 ? 32 : hd <= 64 ? 64 : 128; }
 
 template <int HDP>
 int64_t max_smem(int S) {
-  return std::max(std::max(fwd_smem<HDP>(S), dq_smem<HDP>(S)), dkv_smem<HDP>());
+  return std::max(fwd_smem<HDP>(S), bwd_smem<HDP>(S, true, true));
 }
 int64_t tc_smem(int64_t S, int64_t hd) {
   switch (head_pad(hd)) {
@@ -602,24 +628,16 @@ Status launch_bwd(float* dq, float* dk, float* dv, const float* dout, const floa
                   const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
                   int64_t S, int64_t NH, int64_t hd, float scale, float p, float drop_scale, uint64_t seed,
                   uint64_t offset, int64_t limit, cudaStream_t stream) {
-  if (dq != nullptr) {
-    const int64_t smem = dq_smem<HDP>(int(S));
-    ELECTRA_RETURN_IF_ERROR(
-        allow(attn_bwd_dq_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_bwd_dq_tc_kernel)"));
-    const dim3 grid(unsigned(B * NH), unsigned((S + kQTile - 1) / kQTile));
-    attn_bwd_dq_tc_kernel<HDP><<<grid, kFwdWarps * 32, size_t(smem), stream>>>(
-        dq, dout, out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset);
-    CUDA_LAUNCH_CHECK("attn_bwd_dq_tc_kernel");
-  }
-  if (dk != nullptr || dv != nullptr) {
-    const int64_t smem = dkv_smem<HDP>();
-    ELECTRA_RETURN_IF_ERROR(
-        allow(attn_bwd_dkv_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_bwd_dkv_tc_kernel)"));
-    const dim3 grid(unsigned(B * NH), unsigned((S + kKTile - 1) / kKTile));
-    attn_bwd_dkv_tc_kernel<HDP><<<grid, kKvWarps * 32, size_t(smem), stream>>>(
-        dk, dv, dout, out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset);
-    CUDA_LAUNCH_CHECK("attn_bwd_dkv_tc_kernel");
-  }
+  const bool has_dkv = dk != nullptr || dv != nullptr;
+  const int64_t tiles = (S + kKTile - 1) / kKTile;  // 32 rows (dq) or 32 keys (dkv) per block
+  const int nqb = dq != nullptr ? int(tiles) : 0;
+  const int64_t smem = bwd_smem<HDP>(int(S), dq != nullptr, has_dkv);
+  ELECTRA_RETURN_IF_ERROR(allow(attn_bwd_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_bwd_tc_kernel)"));
+  const dim3 grid(unsigned(B * NH), unsigned(nqb + (has_dkv ? tiles : 0)));
+  attn_bwd_tc_kernel<HDP><<<grid, kKvWarps * 32, size_t(smem), stream>>>(
+      dq, dk, dv, dout, out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset,
+      nqb);
+  CUDA_LAUNCH_CHECK("attn_bwd_tc_kernel");
   return Status::Ok();
 }
 
