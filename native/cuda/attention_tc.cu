@@ -12,7 +12,7 @@
 // query row, lse[bh*S + i] = max_j s_ij + log(sum_j exp(s_ij - max)) over the
 // real keys (0 for a fully padded sequence), into the first B*NH*S floats of
 // the caller's probs buffer. P_ij = exp(s_ij - lse_i) is recomputed from it,
-// identically in the forward's second pass and in both backward kernels.
+// identically in the forward's second pass and in both backward roles.
 //
 // FORWARD attn_fwd_tc_kernel<HDP>: grid (B*NH, ceil(S/64)), 128 threads; warp
 // w owns query rows i0 + 16w .. +15. Shared (dynamic, opted in): the whole K
@@ -51,8 +51,9 @@
 // Limits: hd <= 128 (padded to HDP = 16, 32, 64 or 128 with zero columns),
 // S <= 512, and the kernels' shared memory must fit the device's opt-in
 // per-block limit (cudaDevAttrMaxSharedMemoryPerBlockOptin). When it does not
-// (e.g. S = 512 on an sm_86/89 GPU with 99 KB, or hd > 64 at S = 512 on any
-// GPU), attention_tc_fits() is false and the bf16 entry points run the fp32
+// (at hd <= 64, the forward needs about 292 * S + 36 KB: S > 224 on sm_86/89
+// with 99 KB, S > 448 on sm_80 with 163 KB, never on sm_90 with 227 KB; at
+// hd = 128, S > 304 on sm_90), attention_tc_fits() is false and the bf16 entry points run the fp32
 // SIMT kernels of attention.cu instead (full probs saved in the buffer), the
 // same decision in the forward and the backward (it depends only on S, hd and
 // the device).
@@ -60,8 +61,10 @@
 // Tensor cores are used through nvcuda::wmma (bf16 16x16x16, fp32
 // accumulate), which the emulator models (native/tests/emu/include/mma.h);
 // fragments are loaded from shared memory. An mma.sync/ldmatrix version
-// would let the softmax run on the accumulator registers directly (a known
-// lane layout) instead of a round trip through shared memory per chunk.
+// (not emulated yet when this was written) would let the softmax run on the
+// accumulator registers directly (a known lane layout) instead of a round
+// trip through shared memory per chunk, and cp.async would overlap the K/V
+// staging with the first chunk.
 #include <cuda_bf16.h>
 #include <mma.h>
 
