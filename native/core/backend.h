@@ -126,11 +126,15 @@ class Backend {
                                                     const float* a, const float* x, const float* gamma,
                                                     const float* beta, int64_t N, int64_t C, float eps, float p,
                                                     uint64_t seed, uint64_t offset) = 0;
+  // probs [B,NH,S,S] is the backend's saved state between the two calls: the
+  // CPU and the fp32 CUDA path store the probabilities there; the bf16 CUDA
+  // path stores one float per query row and recomputes P, using `out` (the
+  // forward's output, which the CPU ignores).
   virtual Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                                    int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                                    float p, uint64_t seed, uint64_t offset) = 0;
-  virtual Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
-                                    const float* q, const float* k, const float* v, int64_t ld,
+  virtual Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                    const float* probs, const float* q, const float* k, const float* v, int64_t ld,
                                     const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                                     uint64_t seed, uint64_t offset) = 0;
 

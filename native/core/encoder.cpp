@@ -153,8 +153,8 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     TRY(be.linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H,
                                  H));
     for (auto* b : {&dq_, &dk_, &dv_}) TRY(be.zero(b->data(), NHb));
-    TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.probs.data(), a.q.data(),
-                              a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
+    TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
+                              a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
     // dx(input) = dr1 (residual) + q/k/v projections' input gradients; dx aliases dout for l = L-1,
     // so assemble into dr_ (which already holds dr1) and then swap roles.
     TRY(be.linear_backward(dr_.data(), G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));

@@ -1,4 +1,8 @@
-// Multi-head self-attention core on the GPU: exactly the semantics of
+// Multi-head self-attention core on the GPU, fp32 SIMT kernels: the fp32
+// precision path and the parity reference for the bf16 path, and that path's
+// fallback when its tensor-core kernels do not fit the device's shared memory
+// (the bf16 path itself, flash-style on tensor cores with P recomputed, is
+// attention_tc.cu). Exactly the semantics of
 // cpu::attention_forward / attention_backward (core/cpu/attention.cpp, whose
 // header comment is the specification):
 //   probs = softmax(q k^T / sqrt(hd)) over the unmasked keys (saved, BEFORE
@@ -60,17 +64,11 @@
 // cudaFuncSetAttribute on each such launch (a cheap host call; the value set
 // is the kernel's fixed maximum, so concurrent callers agree).
 //
-// What a flash-style (FlashAttention-2) version would change: the forward
-// would keep a running (max, sum) per query row and rescale the output
-// accumulator per K/V tile instead of holding the whole score row, so shared
-// memory would not grow with S; it would still have to write probs because
-// the backward here consumes them (a true flash backward recomputes P from
-// q, k and a saved logsumexp, and needs D_i = dO_i . O_i, which requires the
-// forward output or a scratch buffer). The dot products would run on tensor
-// cores (TF32/BF16 mma) instead of FP32 FMAs from shared memory, and dk/dv
-// would be computed by a key-tiled kernel (parallel over key tiles) holding
-// dK/dV tiles in registers while streaming the query tiles, instead of one
-// block per (batch, head) read-modify-writing global memory.
+// The flash-style version (running statistics instead of saved probs, P
+// recomputed in the backward from a per-row log-sum-exp, tensor cores, a
+// backward split over key tiles) is attention_tc.cu, used by the bf16
+// precision path. These kernels stay as they are because the fp32 path must
+// match the CPU to ~1e-5, which the bf16 products cannot.
 #include <cmath>
 #include <string>
 

@@ -213,12 +213,17 @@ class CudaBackend final : public Backend {
                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                            uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
+    if (prec_ == Precision::kBf16)  // tensor cores, P recomputed (attention_tc.cu)
+      return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
     return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
   }
-  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                            const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
-                            int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
+  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* probs,
+                            const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
+                            int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
+    if (prec_ == Precision::kBf16)
+      return cuda::attention_backward_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed,
+                                           offset, stream_);
     return cuda::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
                                     stream_);
   }

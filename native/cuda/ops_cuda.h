@@ -155,6 +155,27 @@ Status attention_backward(float* dq, float* dk, float* dv, const float* dout, co
                           const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                           float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
 
+// --------------------------------------------------------- attention_tc.cu
+// The bf16 precision path: the same semantics (masks, dropout mask bit for
+// bit, accumulation, nullptr gradients, deterministic) with q/k/v/dO/P/dS
+// rounded to bf16 for tensor-core products (fp32 accumulation and softmax).
+// P is not saved: `probs` is the same [B,NH,S,S] buffer, but the forward
+// writes only its first B*NH*S floats (a log-sum-exp per query row) and the
+// backward recomputes P from them; it also needs the forward's output `out`
+// (D_i = dout_i . out_i). When the kernels' shared memory (whole K and V of a
+// head) does not fit the device's per-block opt-in limit, both calls run the
+// fp32 kernels above instead (full probs), the same choice in both, as
+// attention_tc_fits reports. Limits: S <= 512, hd <= 128 (kInvalidArgument).
+Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
+                              int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+Status attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                               const float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                               const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                               uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+// *fits = the tensor-core kernels run for this shape on the current device.
+Status attention_tc_fits(int64_t S, int64_t hd, bool* fits);
+
 // ------------------------------------------------------------- sampling.cu
 // As cpu::gumbel_sample: sampled[r] = argmax_v logits[r*V+v] * (1/T) -
 // log(-log(u)), u = philox_uniform_open(seed, offset, r*V+v), first index on

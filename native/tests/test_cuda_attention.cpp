@@ -15,10 +15,13 @@
 // Tolerances (max relative error, one scale per tensor): probs 1e-5, out
 // 2e-5, gradients (delta) 1e-4. Output buffers start as NaN and every device
 // buffer has sentinel guards. Without a GPU each test prints the SKIP line.
+// The bf16 tensor-core path (attention_tc.cu) has its own test and bounds
+// below (cuda_attention_bf16).
 #if defined(ELECTRA_HAVE_CUDA)
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -314,6 +317,173 @@ TEST(cuda_attention_chain) {
   compare(d_out.get("chain out"), out, 2e-5, "attention chain out " + d.name());
   const std::vector<float> gg = d_g.get("chain grads");
   for (int r = 0; r < 3; ++r) CHECK_LT(delta_err(d, gg, cg, r), 1e-4) << "chain role " << r;
+}
+
+// ------------------------------------------------ the bf16 tensor-core path
+// cuda::attention_forward_bf16 / attention_backward_bf16 (attention_tc.cu)
+// against the same CPU oracle: the GPU forward's own saved state (one
+// log-sum-exp per row, not probs) and output feed the GPU backward, as in a
+// training step. Shapes: S = 1, 7, 16, 33, 128 and 512; hd = 8, 16, 33, 64
+// (ELECTRA-Small's discriminator and generator heads) and 128; masks and
+// dropout on and off; all three gradients and some nullptr combinations;
+// run-to-run bit equality. A shape whose kernels do not fit the device's
+// shared memory takes the fp32 fallback (which must pass the same bounds);
+// under the emulator (99 KB by default) such shapes (S = 512, hd = 128) run
+// again with its opt-in limit raised to an H100's 227 KB (EMU_SMEM_OPTIN), so
+// both the fallback and the tensor-core kernels are exercised.
+//
+// Tolerances (max |gpu - cpu| / max |cpu| per tensor). bf16 keeps 8
+// significant bits: rounding q, k, v, dO, P or dS costs a relative error of
+// at most u = 2^-9 ~ 1.95e-3 per factor, so each product term errs by <= 2u.
+// The sums mix signs, so max |cpu| is smaller than the sum of |terms| the
+// error scales with; a factor of ~4 for that cancellation gives 8u:
+//   out = Pd V, dv = Pd^T dO     (two rounded factors)        bound 1.5e-2
+// dq, dk = scale dS K, dS^T Q with dS = P (dP f - D), dP = dO V^T: dO and V
+// are rounded in dP, then dS and K/Q again, and dS is a difference of nearly
+// equal terms, so one more rounding step's worth:             bound 2.5e-2
+// Measured on these cases (emulator, k-order fp32 accumulation): out <= 6e-3,
+// dv <= 5.5e-3, dq and dk <= 7.2e-3. The fp32 fallback (hd = 128 here) is
+// ~1e-7. A training step in bf16 (test_cuda_step.cpp) adds its own 2% bound.
+constexpr double kBf16OutTol = 1.5e-2, kBf16DvTol = 1.5e-2, kBf16DqkTol = 2.5e-2;
+
+const std::vector<AttnCase>& bf16_cases() {
+  static const std::vector<AttnCase> v = {
+      {1, 1, 1, 16, 0, false, 0.0f, false},
+      {2, 7, 3, 8, 0, false, 0.0f, true},
+      {3, 7, 3, 8, 5, false, 0.1f, true},     // b=2 fully padded
+      {2, 16, 2, 16, 0, true, 0.1f, true},
+      {4, 33, 2, 33, 3, false, 0.1f, true},   // odd S and hd (hd padded to 64)
+      {2, 128, 4, 64, 0, true, 0.1f, true},   // ELECTRA-Small discriminator
+      {2, 128, 1, 64, 0, true, 0.1f, true},   // ELECTRA-Small generator (1 head)
+      {2, 128, 1, 64, 0, true, 0.0f, false},
+      {1, 100, 1, 128, 0, false, 0.1f, true}, // hd = 128: fp32 fallback under the emulator's 99 KB
+      {1, 512, 1, 64, 0, false, 0.1f, true},  // the whole of K and V of S = 512 in shared memory
+  };
+  return v;
+}
+
+// Sets the emulator's opt-in shared-memory limit for one scope (a no-op on a GPU).
+struct EmuSmemOptin {
+  explicit EmuSmemOptin(const char* bytes) { setenv("EMU_SMEM_OPTIN", bytes, 1); }
+  ~EmuSmemOptin() { unsetenv("EMU_SMEM_OPTIN"); }
+};
+
+// delta_err, but an exactly zero CPU gradient (S = 1: dq = dk = 0, as the
+// one probability is constant) is measured in absolute terms: the inputs are
+// O(1), so 1e-3 stands for their scale.
+double role_err(const AttnData& d, const std::vector<float>& gpu, const std::vector<float>& cpu, int role) {
+  double num = 0, den = 1e-3;
+  for (int64_t e = 0; e < int64_t(gpu.size()); ++e) {
+    if (d.role_of(e) != role) continue;
+    const double g = double(gpu[size_t(e)]) - d.grad0[size_t(e)];
+    const double c = double(cpu[size_t(e)]) - d.grad0[size_t(e)];
+    num = std::fmax(num, std::fabs(g - c));
+    den = std::fmax(den, std::fabs(c));
+  }
+  return num / den;
+}
+
+void run_bf16_case(const AttnCase& cs) {
+  AttnData d(cs);
+  const std::string nm = d.name() + " bf16";
+  std::vector<float> out, probs;
+  cpu_forward(d, &out, &probs);
+  std::vector<float> cg = d.grad0;
+  electra::cpu::attention_backward(cg.data() + d.off[0], cg.data() + d.off[1], cg.data() + d.off[2],
+                                   d.dout.data(), probs.data(), d.x.data() + d.off[0], d.x.data() + d.off[1],
+                                   d.x.data() + d.off[2], d.ld, d.mask_ptr(), cs.B, cs.S, cs.NH, cs.hd, cs.p,
+                                   kSeed, kOffset);
+  bool tc = false;
+  check_ok(electra::cuda::attention_tc_fits(cs.S, cs.hd, &tc), "attention_tc_fits");
+
+  DevGuarded<float> d_x(d.x), d_dout(d.dout);
+  DevGuarded<int32_t> d_mask(d.mask);
+  const float nan = std::nanf("");
+  DevGuarded<float> d_out(std::vector<float>(out.size(), nan));
+  DevGuarded<float> d_state(std::vector<float>(probs.size(), nan));
+  const int32_t* mptr = cs.with_mask ? d_mask.data() : nullptr;
+  auto forward = [&]() {
+    check_ok(electra::cuda::attention_forward_bf16(d_out.data(), d_state.data(), d_x.data() + d.off[0],
+                                                   d_x.data() + d.off[1], d_x.data() + d.off[2], d.ld, mptr, cs.B,
+                                                   cs.S, cs.NH, cs.hd, cs.p, kSeed, kOffset),
+             "attention_forward_bf16");
+  };
+  forward();
+  const std::vector<float> g_out = d_out.get("bf16 out"), g_state = d_state.get("bf16 state");
+  compare(g_out, out, kBf16OutTol, "attention bf16 out " + nm);
+  const double out_err = etest::rel_error(g_out.data(), out.data(), int64_t(out.size()));
+  if (cs.with_mask) {
+    int64_t bad_out = 0;
+    for (int64_t b = 0; b < cs.B; ++b)
+      if (d.fully_padded[size_t(b)])
+        for (int64_t e = b * cs.S * d.H; e < (b + 1) * cs.S * d.H; ++e) bad_out += g_out[size_t(e)] != 0.0f;
+    CHECK(bad_out == 0) << nm << ": fully padded sequence output not exactly 0";
+  }
+  // The saved state: B*NH*S row statistics (tensor cores) or the probs (fallback).
+  const int64_t state_n = tc ? cs.B * cs.NH * cs.S : int64_t(probs.size());
+  CHECK(etest::all_finite(g_state.data(), state_n)) << nm << ": non-finite saved state";
+  forward();
+  const std::vector<float> g_out2 = d_out.get("bf16 out 2"), g_state2 = d_state.get("bf16 state 2");
+  CHECK(etest::bit_equal(g_out.data(), g_out2.data(), int64_t(g_out.size())) &&
+        etest::bit_equal(g_state.data(), g_state2.data(), state_n))
+      << nm << ": bf16 forward not deterministic";
+
+  const char* role_name[3] = {"dq", "dk", "dv"};
+  const double tol[3] = {kBf16DqkTol, kBf16DqkTol, kBf16DvTol};
+  double worst[3] = {0, 0, 0};
+  for (int sel : {7, 1, 2, 4, 6}) {
+    const bool want[3] = {(sel & 1) != 0, (sel & 2) != 0, (sel & 4) != 0};
+    auto backward = [&]() {
+      DevGuarded<float> d_g(d.grad0);
+      float* g = d_g.data();
+      check_ok(electra::cuda::attention_backward_bf16(
+                   want[0] ? g + d.off[0] : nullptr, want[1] ? g + d.off[1] : nullptr,
+                   want[2] ? g + d.off[2] : nullptr, d_dout.data(), d_out.data(), d_state.data(),
+                   d_x.data() + d.off[0], d_x.data() + d.off[1], d_x.data() + d.off[2], d.ld, mptr, cs.B, cs.S,
+                   cs.NH, cs.hd, cs.p, kSeed, kOffset),
+               "attention_backward_bf16");
+      return d_g.get("bf16 grads");
+    };
+    const std::vector<float> gg = backward();
+    const std::string tagged = nm + " grads=" + std::to_string(sel);
+    CHECK(etest::all_finite(gg.data(), int64_t(gg.size()))) << tagged << ": non-finite gradient";
+    int64_t changed = 0;
+    for (int64_t e = 0; e < int64_t(gg.size()); ++e) {
+      const int r = d.role_of(e);
+      if (r < 0 || !want[r]) changed += std::memcmp(&gg[size_t(e)], &d.grad0[size_t(e)], sizeof(float)) != 0;
+    }
+    CHECK(changed == 0) << tagged << ": " << changed << " elements outside the requested gradients changed";
+    for (int r = 0; r < 3; ++r)
+      if (want[r]) {
+        const double err = role_err(d, gg, cg, r);
+        worst[r] = std::fmax(worst[r], err);
+        CHECK_LT(err, tol[r]) << tagged << " " << role_name[r] << " delta";
+      }
+    if (sel == 7) {
+      const std::vector<float> again = backward();
+      CHECK(etest::bit_equal(gg.data(), again.data(), int64_t(gg.size()))) << nm << ": bf16 backward not deterministic";
+    }
+  }
+  if (std::getenv("ATTN_TEST_VERBOSE"))
+    std::printf("  %s: %s out %.2e dq %.2e dk %.2e dv %.2e\n", nm.c_str(), tc ? "tensor cores" : "fp32 fallback",
+                out_err, worst[0], worst[1], worst[2]);
+}
+
+TEST(cuda_attention_bf16) {
+  electra::Status st = electra::cuda::attention_forward_bf16(nullptr, nullptr, nullptr, nullptr, nullptr, 64,
+                                                             nullptr, 1, 513, 1, 64, 0.f, 0, 0);
+  CHECK(st.code() == electra::StatusCode::kInvalidArgument) << "bf16 S=513 accepted";
+  if (!have_gpu()) return;
+  for (const AttnCase& c : bf16_cases()) {
+    run_bf16_case(c);  // tensor cores, or the fp32 fallback where they do not fit
+    bool tc = false;
+    check_ok(electra::cuda::attention_tc_fits(c.S, c.hd, &tc), "attention_tc_fits");
+    if (!tc) {  // the emulator's 99 KB: run the tensor-core kernels with an H100's limit too
+      EmuSmemOptin optin("232448");
+      check_ok(electra::cuda::attention_tc_fits(c.S, c.hd, &tc), "attention_tc_fits (227 KB)");
+      if (tc) run_bf16_case(c);
+    }
+  }
 }
 
 #endif  // ELECTRA_HAVE_CUDA

@@ -119,9 +119,10 @@ class CpuBackend final : public Backend {
     cpu::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
     return Status::Ok();
   }
-  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                            const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
-                            int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
+  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* /*out*/,
+                            const float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed,
+                            uint64_t offset) override {
     cpu::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
     return Status::Ok();
   }

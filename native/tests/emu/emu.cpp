@@ -310,7 +310,7 @@ cudaError_t device_props(cudaDeviceProp* p, int d) {
   std::snprintf(p->name, sizeof(p->name), "emulated");
   p->totalGlobalMem = total_mem();
   p->sharedMemPerBlock = 48 * 1024;
-  p->sharedMemPerBlockOptin = 101376;
+  p->sharedMemPerBlockOptin = size_t(smem_optin());
   p->regsPerBlock = 65536;
   p->warpSize = 32;
   p->maxThreadsPerBlock = 1024;
@@ -346,6 +346,11 @@ const char* error_string(cudaError_t e) {
   }
 }
 
+int smem_optin() {
+  const char* e = std::getenv("EMU_SMEM_OPTIN");
+  const long v = e ? std::strtol(e, nullptr, 10) : 0;
+  return v > 0 ? int(v) : 101376;
+}
 static std::map<const void*, int> g_smem_attr;
 void set_func_smem(const void* f, int b) { g_smem_attr[f] = b; }
 int func_smem(const void* f) {

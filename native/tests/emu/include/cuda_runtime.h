@@ -94,6 +94,9 @@ extern cudaError_t g_last_error;
 cudaError_t record(cudaError_t e);  // records a failing API result as the last error; returns e
 void set_func_smem(const void* f, int bytes);
 int func_smem(const void* f);
+// The per-block opt-in shared memory limit: 101376 bytes (sm_86/89, the
+// strictest target) unless EMU_SMEM_OPTIN says otherwise (read at each call).
+int smem_optin();
 void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t smem, int max_threads,
               const std::function<void()>& body);
 void check_kernel_ptr(const char* name, int arg, const void* p);
@@ -177,13 +180,15 @@ inline cudaError_t cudaSetDevice(int d) { return emu::set_device(d); }
 inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) { return emu::device_props(p, d); }
-enum cudaDeviceAttr { cudaDevAttrMaxThreadsPerBlock = 1, cudaDevAttrMultiProcessorCount = 16 };
+enum cudaDeviceAttr { cudaDevAttrMaxThreadsPerBlock = 1, cudaDevAttrMultiProcessorCount = 16,
+                      cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d) {
   cudaDeviceProp p;
   if (cudaError_t e = emu::device_props(&p, d); e != cudaSuccess) return e;
   switch (a) {
     case cudaDevAttrMaxThreadsPerBlock: *v = p.maxThreadsPerBlock; return cudaSuccess;
     case cudaDevAttrMultiProcessorCount: *v = p.multiProcessorCount; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = int(p.sharedMemPerBlockOptin); return cudaSuccess;
   }
   return emu::record(cudaErrorInvalidValue);
 }
@@ -192,7 +197,7 @@ inline cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSucces
 template <class F>
 cudaError_t cudaFuncSetAttribute(F* f, cudaFuncAttribute a, int v) {
   if (a != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
-  if (v < 0 || v > 101376) return emu::record(cudaErrorInvalidValue);  // sm_86/89 opt-in limit: the strictest target
+  if (v < 0 || v > emu::smem_optin()) return emu::record(cudaErrorInvalidValue);  // EMU_SMEM_OPTIN
   emu::set_func_smem(reinterpret_cast<const void*>(f), v);
   return cudaSuccess;
 }
