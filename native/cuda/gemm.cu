@@ -653,11 +653,13 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) 
   return sp;
 }
 
-// The mma kernel's block rows: 64 when a GEMM that does not split K would
-// leave the 128-row grid under two waves (twice the blocks; M > 64), else 128.
+// The mma kernel's block rows: 64 when a GEMM that does not split K has at
+// most one 128-row tile per SM (so half the SMs' block slots would idle), for
+// twice the blocks; else 128. (The 64-row kernel fits three blocks per SM, so
+// it would leave a partial last wave on the larger grids.)
 int mma_block_rows(int64_t M, int64_t N, int64_t splits, int sms) {
   const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
-  return splits == 1 && M > 64 && tiles < 2 * blocks_per_sm(GemmPrecision::kBf16) * int64_t(sms) ? 64 : 128;
+  return splits == 1 && M > 64 && tiles <= int64_t(sms) ? 64 : 128;
 }
 
 // Workspace floats for `splits` partial products plus their row sums (as

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites a .cu file for the emulator:
  - kernel<<<g, b, smem, stream>>>(args)  ->  emu::Launcher(g, b, smem, stream).run("kernel", bound, kernel, args)
+   (a template kernel's name carries its arguments' values: see launch_name)
  - extern __shared__ T name[];           ->  T* name = reinterpret_cast<T*>(emu::dyn_smem());
  - __shared__ T a[..], b[..];            ->  static T a[..], b[..]; emu::poison_shared(a, sizeof(a)); ...
    (block-shared statics, 0xFF-poisoned once per block by the first thread to get there)
@@ -54,11 +55,24 @@ def shared_decl(m):
 
 s = re.sub(r'(^[ \t]*)__shared__\s+([^;]*);', shared_decl, s, flags=re.M)
 
+def launch_name(kern):
+    """The launch's kernel name as a C++ expression. A template kernel whose
+    arguments are literals or k-prefixed constants (kTA, kBMt) is named with
+    their values at run time (emu::kernel_name), e.g. gemm<128,true>, so the
+    launch log names the instantiation that ran; anything else as written."""
+    m = re.match(r'([A-Za-z_]\w*)<(.*)>$', kern, re.S)
+    if not m:
+        return '"%s"' % kern
+    args = [a.strip() for a in m.group(2).split(',')]
+    if not all(re.match(r'^(?:true|false|-?\d+|k[A-Z]\w*)$', a) for a in args):
+        return '"%s"' % kern.replace('"', '')
+    return 'emu::kernel_name("%s", {%s}).c_str()' % (m.group(1), ', '.join('emu::template_arg(%s)' % a for a in args))
+
 def launch(m):
     kern, cfg = m.group(1), m.group(2)
     base = re.match(r'[A-Za-z_]\w*', kern).group(0)
     b = bounds.get(base, '0')
-    return 'emu::Launcher(%s).run("%s", int(%s), %s, ' % (cfg, kern.replace('"', ''), b, kern)
+    return 'emu::Launcher(%s).run(%s, int(%s), %s, ' % (cfg, launch_name(kern), b, kern)
 
 s = re.sub(r'([A-Za-z_][A-Za-z0-9_]*(?:<[^<>;]*>)?)\s*<<<(.*?)>>>\s*\(', launch, s, flags=re.S)
 out = '#line 1 "%s"\n' % sys.argv[1] + s

@@ -18,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -291,6 +293,20 @@ template <class T> T __shfl_down_sync(unsigned m, T v, unsigned x, int w = 32) {
 template <class T> T __shfl_up_sync(unsigned m, T v, unsigned x, int w = 32) { return emu_shfl(m, v, 3, int(x), w); }
 
 namespace emu {
+// The launch-log name of a template kernel instantiation: base<v1,v2,...>
+// (rewrite.py passes the template arguments' values).
+inline std::string template_arg(bool v) { return v ? "true" : "false"; }
+template <class T, class = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
+inline std::string template_arg(T v) { return std::to_string(v); }
+inline std::string kernel_name(const char* base, std::initializer_list<std::string> args) {
+  std::string s = std::string(base) + "<";
+  bool first = true;
+  for (const std::string& a : args) {
+    s += (first ? "" : ",") + a;
+    first = false;
+  }
+  return s + ">";
+}
 struct Launcher {
   dim3 grid, block;
   size_t smem;
