@@ -53,10 +53,10 @@
 // per-block limit (cudaDevAttrMaxSharedMemoryPerBlockOptin). When it does not
 // (at hd <= 64, the forward needs about 292 * S + 36 KB: S > 224 on sm_86/89
 // with 99 KB, S > 448 on sm_80 with 163 KB, never on sm_90 with 227 KB; at
-// hd = 128, S > 304 on sm_90), attention_tc_fits() is false and the bf16 entry points run the fp32
-// SIMT kernels of attention.cu instead (full probs saved in the buffer), the
-// same decision in the forward and the backward (it depends only on S, hd and
-// the device).
+// hd = 128, S > 304 on sm_90), attention_tc_fits() is false and the bf16
+// entry points run the fp32 SIMT kernels of attention.cu instead (full probs
+// saved in the buffer), the same decision in the forward and the backward (it
+// depends only on S, hd and the device).
 //
 // Tensor cores are used through nvcuda::wmma (bf16 16x16x16, fp32
 // accumulate), which the emulator models (native/tests/emu/include/mma.h);
