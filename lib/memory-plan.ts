@@ -4,8 +4,15 @@
  * numbers and a way out, not a kill by the kernel's OOM killer.
  *
  * The activation sizes restate ElectraModel::resize and Encoder::resize
- * (native/core); test/memory-plan.test.ts checks them against the backend's
+ * (native/core); test/reliability.test.ts checks them against the backend's
  * own allocation count after a real step, so the two cannot drift apart.
+ *
+ * One size is the backend's to decide: the attention state a layer keeps for
+ * the backward (the probabilities [B,A,S,S], or one float per query row
+ * [B,A,S] where CUDA's bf16 tensor-core attention recomputes them). The plan
+ * asks the backend (StepShape.attentionSavedFloats, which the Trainer takes
+ * from ElectraModel.attentionSavedFloats); only where no backend exists
+ * (`info`) does it assume the probabilities, the most any backend keeps.
  */
 import * as os from 'os';
 
@@ -35,7 +42,15 @@ export interface StepShape {
   gradAccum?: number;
   /** Bytes the backend's step may still grow beyond the activations (ElectraModel.stepWorkspaceBytes; 0 on the CPU). */
   backendWorkspace?: number;
+  /** Floats of attention state per encoder layer on the model's backend (ElectraModel.attentionSavedFloats); default: the probabilities. */
+  attentionSavedFloats?: AttentionSavedFloats;
 }
+
+/** Floats of attention state one encoder layer keeps for the backward, for B x S micro-batches with `heads` heads of `headDim`. */
+export type AttentionSavedFloats = (B: number, S: number, heads: number, headDim: number) => number;
+
+/** The probabilities [B,A,S,S]: what the CPU and CUDA's fp32 path keep, and the most any backend does. */
+export const attentionProbabilities: AttentionSavedFloats = (B, S, heads) => B * heads * S * S;
 
 function encoderParameters(c: EncoderSize, E: number): number {
   const { hidden: H, intermediate: F, layers: L } = c;
@@ -53,11 +68,12 @@ export function countParameters(c: ElectraConfig): number {
 }
 
 /** Element counts of one encoder's buffers (Encoder::resize). */
-function encoderBuffers(c: EncoderSize, E: number, B: number, S: number): number[] {
+function encoderBuffers(c: EncoderSize, E: number, B: number, S: number, saved: AttentionSavedFloats): number[] {
   const N = B * S;
   const { hidden: H, intermediate: F, heads: A, layers: L } = c;
   const out = [E !== H ? N * H : 0];
-  for (let l = 0; l < L; l++) out.push(...Array(8).fill(N * H), ...Array(4).fill(N), B * A * S * S, N * F, N * F);
+  const attention = saved(B, S, A, H / A);
+  for (let l = 0; l < L; l++) out.push(...Array(8).fill(N * H), ...Array(4).fill(N), attention, N * F, N * F);
   out.push(...Array(7).fill(N * H), N * F);
   return out;
 }
@@ -65,9 +81,17 @@ function encoderBuffers(c: EncoderSize, E: number, B: number, S: number): number
 /**
  * Bytes of the backend's activation buffers for micro-batches of B x S
  * (ElectraModel::resize), each buffer rounded up to `align` bytes as the
- * backend allocates it (64 on the CPU).
+ * backend allocates it (64 on the CPU), with `saved` floats of attention
+ * state per layer (the backend's answer; default the probabilities).
  */
-export function activationBytes(c: ElectraConfig, B: number, S: number, maskProb: number, align = 64): number {
+export function activationBytes(
+  c: ElectraConfig,
+  B: number,
+  S: number,
+  maskProb: number,
+  align = 64,
+  saved: AttentionSavedFloats = attentionProbabilities,
+): number {
   const maxPred = Math.trunc(Math.fround(Math.fround(maskProb + 0.005) * S));
   const N = B * S;
   const M = B * maxPred;
@@ -78,8 +102,8 @@ export function activationBytes(c: ElectraConfig, B: number, S: number, maskProb
   const four: number[] = [...Array(5).fill(N), ...Array(5).fill(M), N, N]; // int32 ids/positions, float weights/labels
   const emb = (used: boolean) => (used ? [N * E, N * E, N * E, N, N] : []);
   four.push(...emb(true), ...emb(electra), N * E, N * Hg, M * Hg, M * Hg, ...Array(5).fill(M * E), M, M, M, M * V);
-  four.push(...encoderBuffers(c.generator, E, B, S));
-  if (electra) four.push(...encoderBuffers(c.discriminator, E, B, S), ...Array(4).fill(N * c.discriminator.hidden), N);
+  four.push(...encoderBuffers(c.generator, E, B, S, saved));
+  if (electra) four.push(...encoderBuffers(c.discriminator, E, B, S, saved), ...Array(4).fill(N * c.discriminator.hidden), N);
   const round = (bytes: number) => (bytes === 0 ? 0 : Math.ceil(bytes / align) * align);
   return four.reduce((a, n) => a + round(F32 * n), 0) + round(2 * 8);
 }
@@ -90,7 +114,7 @@ export function planMemory(config: ElectraConfig, numParameters: number, shape: 
   const k = shape.gradAccum ?? 1;
   const parameters = F32 * numParameters;
   const optimizer = 3 * parameters;
-  const activations = activationBytes(config, B, S, maskProb);
+  const activations = activationBytes(config, B, S, maskProb, 64, shape.attentionSavedFloats);
   // Host copies: 7 int/float vectors of N, 4 of M; the JS batch: 3 Int32Arrays of k*B*S, copied once for
   // the native call; and what the backend grows on the first step (CUDA's workspaces).
   const N = B * S;

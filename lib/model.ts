@@ -164,6 +164,22 @@ export class ElectraModel {
     }
   }
 
+  /**
+   * Floats of attention state one encoder layer with `heads` heads of
+   * `headDim` keeps for the backward at `batchSize` x `seqLen` on this
+   * model's backend, as it allocates them: the probabilities
+   * (batch*heads*seq*seq) on the CPU and in fp32 on CUDA, one float per query
+   * row (batch*heads*seq) where CUDA's bf16 tensor-core attention recomputes
+   * them. The memory plan counts it.
+   */
+  attentionSavedFloats(batchSize: number, seqLen: number, heads: number, headDim: number): number {
+    try {
+      return this.native.attentionSavedFloats(batchSize, seqLen, heads, headDim);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
   /** Number of trainable scalars (shared embeddings counted once). */
   get numParameters(): number {
     return this.native.numParameters();

@@ -146,6 +146,8 @@ export interface NativeModel {
   memory(): NativeMemoryInfo;
   /** Bytes a training step on rows x seq micro-batches may still make the backend allocate beyond the activations (0 on the CPU). */
   stepWorkspaceBytes(rows: number, seq: number): number;
+  /** Floats of attention state an encoder layer of that shape keeps for the backward on this backend (rows*heads*seq*seq, or rows*heads*seq where it recomputes the probabilities). */
+  attentionSavedFloats(rows: number, seq: number, heads: number, headDim: number): number;
   numParameters(): number;
   tensorSpecs(): NativeTensorSpec[];
   getTensor(name: string, kind?: NativeBufferKind): Float32Array;

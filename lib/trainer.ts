@@ -206,6 +206,7 @@ export class Trainer {
       maskProb: this.maskProb,
       gradAccum: this.gradAccum,
       backendWorkspace: this.model.stepWorkspaceBytes(this.batchSize, this.seqLen),
+      attentionSavedFloats: (B: number, S: number, heads: number, headDim: number) => this.model.attentionSavedFloats(B, S, heads, headDim),
     };
     const available = onCuda ? cudaBytesLeft(this.model) : availableHostBytes();
     this.memoryPlan = checkFits(this.model.config as ElectraConfig, this.model.numParameters, shape, available, onCuda ? this.model.device.description : 'this machine (free memory)');

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import {
+  activationBytes,
   ArrayDataset,
   buildWordVocab,
   countParameters,
@@ -357,6 +358,41 @@ describe('memory planning (case 6)', () => {
       model.dispose();
     }
     // (CUDA's non-zero bound is checked against a real step's growth in native/tests/test_cuda_memory.cpp.)
+  });
+
+  test("the attention state in the plan is the backend's: the probabilities on the CPU, one float per query row where CUDA recomputes them", () => {
+    const model = ElectraModel.create(cfg);
+    try {
+      for (const e of [cfg.generator, cfg.discriminator]) {
+        expect(model.attentionSavedFloats(3, 32, e.heads, e.hidden / e.heads)).toBe(3 * e.heads * 32 * 32);
+      }
+      expect(() => model.attentionSavedFloats(3, 0, 1, 64)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      const t = new Trainer({ model, data: new ArrayDataset(examples), batchSize: 3, seqLen: 32 });
+      expect(t.memoryPlan.activations).toBe(activationBytes(cfg, 3, 32, 0.15));
+    } finally {
+      model.dispose();
+    }
+    // What CUDA's bf16 tensor-core attention answers (native/tests/test_cuda_memory.cpp checks that its
+    // allocation is this plan): each layer's buffer shrinks from B*A*S*S floats to B*A*S, 64-byte rounded.
+    const B = 3;
+    const S = 32;
+    const rows = (b: number, s: number, heads: number) => b * heads * s;
+    const round = (floats: number) => Math.ceil((4 * floats) / 64) * 64;
+    const saving = [cfg.generator, cfg.discriminator].reduce((a, e) => a + e.layers * (round(B * e.heads * S * S) - round(B * e.heads * S)), 0);
+    expect(saving).toBeGreaterThan(0);
+    expect(activationBytes(cfg, B, S, 0.15) - activationBytes(cfg, B, S, 0.15, 64, rows)).toBe(saving);
+    const plan = planMemory(cfg, countParameters(cfg), { batchSize: B, seqLen: S, maskProb: 0.15, attentionSavedFloats: rows });
+    expect(planMemory(cfg, countParameters(cfg), { batchSize: B, seqLen: S, maskProb: 0.15 }).total - plan.total).toBe(saving);
+    // The Trainer's plan takes the model's answer, whatever its backend says.
+    const m2 = ElectraModel.create(cfg);
+    try {
+      const ask = jest.spyOn(m2, 'attentionSavedFloats').mockImplementation(rows);
+      const t = new Trainer({ model: m2, data: new ArrayDataset(examples), batchSize: B, seqLen: S });
+      for (const e of [cfg.generator, cfg.discriminator]) expect(ask).toHaveBeenCalledWith(B, S, e.heads, e.hidden / e.heads);
+      expect(t.memoryPlan.activations).toBe(activationBytes(cfg, B, S, 0.15, 64, rows));
+    } finally {
+      m2.dispose();
+    }
   });
 
   test('a batch that cannot fit is ERR_OUT_OF_MEMORY before anything is allocated, with the numbers and a suggestion', () => {

@@ -216,6 +216,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("device", &ModelWrap::Device),
                         InstanceMethod("memory", &ModelWrap::Memory),
                         InstanceMethod("stepWorkspaceBytes", &ModelWrap::StepWorkspaceBytes),
+                        InstanceMethod("attentionSavedFloats", &ModelWrap::AttentionSavedFloats),
                         InstanceMethod("dispose", &ModelWrap::Dispose),
                         InstanceMethod("isDisposed", &ModelWrap::IsDisposed)});
   }
@@ -320,6 +321,25 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (rows <= 0 || seq <= 0)
       throw StatusToError(env, electra::InvalidArgument("stepWorkspaceBytes(rows, seq): both must be positive"));
     return Napi::Number::New(env, static_cast<double>(Live(env)->step_workspace_bytes(rows, seq)));
+  }
+
+  // attentionSavedFloats(rows, seq, heads, headDim) -> floats of attention
+  // state one encoder layer of that shape keeps for the backward on this
+  // model's backend (Backend::attention_saved_floats, what Encoder::resize
+  // allocates): rows*heads*seq*seq, or rows*heads*seq where the backend
+  // recomputes the probabilities (CUDA bf16 on tensor cores).
+  Napi::Value AttentionSavedFloats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* sig = "attentionSavedFloats(rows, seq, heads, headDim)";
+    int64_t v[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < 4; ++i) {
+      if (info.Length() <= i || !info[i].IsNumber())
+        throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": four numbers expected"));
+      v[i] = info[i].As<Napi::Number>().Int64Value();
+      if (v[i] <= 0) throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": all must be positive"));
+    }
+    const int64_t n = Live(env)->backend().attention_saved_floats(v[0], v[1], v[2], v[3]);
+    return Napi::Number::New(env, static_cast<double>(n));
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {

@@ -126,10 +126,17 @@ class Backend {
                                                     const float* a, const float* x, const float* gamma,
                                                     const float* beta, int64_t N, int64_t C, float eps, float p,
                                                     uint64_t seed, uint64_t offset) = 0;
-  // probs [B,NH,S,S] is the backend's saved state between the two calls: the
-  // CPU and the fp32 CUDA path store the probabilities there; the bf16 CUDA
-  // path stores one float per query row and recomputes P, using `out` (the
-  // forward's output, which the CPU ignores).
+  // probs is the backend's saved state between the two calls, of
+  // attention_saved_floats(B, S, NH, hd) floats: the CPU and the fp32 CUDA
+  // path store the probabilities [B,NH,S,S] there; the bf16 CUDA path on
+  // tensor cores stores one float per query row [B,NH,S] and recomputes P,
+  // using `out` (the forward's output, which the CPU ignores).
+  //
+  // The size of that state, which the caller allocates (Encoder::resize) and
+  // the memory plan counts (lib/memory-plan.ts asks it through the addon):
+  // B*NH*S*S unless the backend recomputes P for this shape. hd matters
+  // because whether the recomputing kernels fit the device depends on it.
+  virtual int64_t attention_saved_floats(int64_t B, int64_t S, int64_t NH, int64_t hd) const = 0;
   virtual Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                                    int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                                    float p, uint64_t seed, uint64_t offset) = 0;

@@ -75,11 +75,14 @@ Status Encoder::resize(Backend* be, int64_t B, int64_t S) {
   B_ = B;
   S_ = S;
   const size_t N = B * S, H = c_.hidden, F = c_.intermediate, A = c_.heads;
+  // The attention state saved for the backward: the probabilities [B,A,S,S],
+  // or one float per query row [B,A,S] where the backend recomputes them.
+  const size_t saved = size_t(be->attention_saved_floats(B, S, int64_t(A), int64_t(H / A)));
   TRY(h0_.resize(be, project_ ? N * H : 0));
   for (auto& a : acts_) {
     for (auto* b : {&a.q, &a.k, &a.v, &a.ctx, &a.r1, &a.h1, &a.r2, &a.out}) TRY(b->resize(be, N * H));
     for (auto* b : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) TRY(b->resize(be, N));
-    TRY(a.probs.resize(be, B * A * S * S));
+    TRY(a.probs.resize(be, saved));
     TRY(a.f.resize(be, N * F));
     TRY(a.g.resize(be, N * F));
   }

@@ -29,7 +29,7 @@ Status add_encoder_params(ParamTable* t, const std::string& prefix, const Encode
 // Per-layer saved activations, each [N, *] with N = B*S.
 struct LayerActs {
   BackendBuffer<float> q, k, v;     // [N,H]
-  BackendBuffer<float> probs;       // [B,A,S,S]
+  BackendBuffer<float> probs;       // [B,A,S,S], or [B,A,S] (Backend::attention_saved_floats)
   BackendBuffer<float> ctx;         // [N,H]
   BackendBuffer<float> r1;          // [N,H] dropout(attn out) + input (LayerNorm 1 input)
   BackendBuffer<float> mean1, rstd1;  // [N]

@@ -217,6 +217,22 @@ class CudaBackend final : public Backend {
       return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
     return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
   }
+  // The bf16 entry points take the tensor-core kernels (a log-sum-exp per
+  // query row) exactly when attention_tc_fits(S, hd) on this device, the
+  // decision asked here, so the buffer sized from this always fits the path
+  // taken. When the question itself fails: the full size, which either path
+  // can use.
+  int64_t attention_saved_floats(int64_t B, int64_t S, int64_t NH, int64_t hd) const override {
+    const int64_t probs = B * NH * S * S;
+    if (prec_ != Precision::kBf16) return probs;
+    if (cudaSetDevice(dev_) != cudaSuccess) {
+      cudaGetLastError();
+      return probs;
+    }
+    bool fits = false;
+    if (!attention_tc_fits(S, hd, &fits).ok() || !fits) return probs;
+    return B * NH * S;
+  }
   Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* probs,
                             const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
                             int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {

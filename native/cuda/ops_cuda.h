@@ -159,13 +159,13 @@ Status attention_backward(float* dq, float* dk, float* dv, const float* dout, co
 // The bf16 precision path: the same semantics (masks, dropout mask bit for
 // bit, accumulation, nullptr gradients, deterministic) with q/k/v/dO/P/dS
 // rounded to bf16 for tensor-core products (fp32 accumulation and softmax).
-// P is not saved: `probs` is the same [B,NH,S,S] buffer, but the forward
-// writes only its first B*NH*S floats (a log-sum-exp per query row) and the
-// backward recomputes P from them; it also needs the forward's output `out`
-// (D_i = dout_i . out_i). When the kernels' shared memory (whole K and V of a
-// head) does not fit the device's per-block opt-in limit, both calls run the
-// fp32 kernels above instead (full probs), the same choice in both, as
-// attention_tc_fits reports. Limits: S <= 512, hd <= 128 (kInvalidArgument).
+// P is not saved: the forward writes B*NH*S floats to `probs` (a log-sum-exp
+// per query row; the CUDA backend's attention_saved_floats sizes the buffer
+// so) and the backward recomputes P from them; it also needs the forward's
+// output `out` (D_i = dout_i . out_i). When the kernels' shared memory (whole
+// K and V of a head) does not fit the device's per-block opt-in limit, both
+// calls run the fp32 kernels above instead (full probs [B,NH,S,S]), the same
+// choice in both, as attention_tc_fits reports. Limits: S <= 512, hd <= 128 (kInvalidArgument).
 Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
                               int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                               float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);

@@ -4,9 +4,14 @@
 // these tests carry that to CUDA, on the emulator's allocator when no GPU is
 // lent (native/tests/emu):
 //  - a training step allocates the CPU's activation bytes (the plan's) on
-//    CUDA too, at both precisions, plus CUDA-only buffers (the AdamW decay
-//    mask and the GEMM/reduction workspaces) that the model's
-//    step_workspace_bytes() bounds before the step (the plan adds it);
+//    CUDA too, less the attention probabilities the bf16 tensor-core path
+//    does not keep (the plan asks Backend::attention_saved_floats through
+//    the addon), plus CUDA-only buffers (the AdamW decay mask and the
+//    GEMM/reduction workspaces) that the model's step_workspace_bytes()
+//    bounds before the step (the plan adds it);
+//  - an encoder's activations are exactly the plan's per-encoder formula
+//    with the backend's saved attention state: [B,A,S,S] on the CPU and in
+//    fp32, [B,A,S] in bf16 where the tensor-core kernels fit;
 //  - every device byte the backend takes is in its own accounting
 //    (bytes_in_use), so nothing escapes the plan unseen;
 //  - destroying a model, which is what dispose() does, gives every device
@@ -19,6 +24,8 @@
 
 #include "core/backend.h"
 #include "core/electra_model.h"
+#include "core/encoder.h"
+#include "cuda/ops_cuda.h"
 #include "cuda_test_util.h"
 #include "model_test_util.h"
 #include "test_util.h"
@@ -76,9 +83,16 @@ ExecOptions exec_for(BackendKind kind, Precision p) {
   return e;
 }
 
+// The memory plan rounds each buffer up to 64 bytes, as the CPU allocates.
+int64_t plan_bytes(int64_t floats) { return floats == 0 ? 0 : (floats * 4 + 63) / 64 * 64; }
+
 // Bytes the model's backend holds after creation and after one step.
 struct Footprint {
   int64_t created = -1, stepped = -1, params = 0, bound = -1;
+  // What the plan's activations drop on this backend, both encoders: the
+  // probabilities [B,A,S,S] less the attention state the backend keeps
+  // (lib/memory-plan.ts encoderBuffers with the addon's attentionSavedFloats).
+  int64_t attn_saving = 0;
 };
 
 Footprint footprint(BackendKind kind, Precision p) {
@@ -96,6 +110,11 @@ Footprint footprint(BackendKind kind, Precision p) {
   f.created = m->backend().bytes_in_use();
   f.params = m->buffers().total;
   f.bound = m->step_workspace_bytes(t.batch, t.seq_len);
+  const int64_t B = t.batch, S = t.seq_len;
+  for (const EncoderConfig& e : {c.gen, c.disc}) {
+    const int64_t A = e.heads, saved = m->backend().attention_saved_floats(B, S, A, e.hidden / A);
+    f.attn_saving += e.layers * (plan_bytes(B * A * S * S) - plan_bytes(saved));
+  }
   StepMetrics sm;
   const Status st = m->train_step(t, b, 0, &sm);
   CHECK(st.ok()) << st.code_name() << ": " << st.message();
@@ -112,18 +131,82 @@ TEST(cuda_step_memory_within_the_plan) {
     const Footprint gpu = footprint(BackendKind::kCuda, p);
     const char* name = p == Precision::kFp32 ? "fp32" : "bf16";
     CHECK(gpu.created >= 0 && gpu.stepped >= 0) << name;
-    const int64_t plan = cpu.stepped - cpu.created;  // = lib/memory-plan.ts activationBytes (reliability.test.ts)
+    // The CPU's step = lib/memory-plan.ts activationBytes (reliability.test.ts);
+    // on this backend the plan counts its saved attention state instead.
+    CHECK(cpu.attn_saving == 0) << "the CPU keeps the probabilities";
+    if (p == Precision::kFp32) CHECK(gpu.attn_saving == 0) << "fp32 keeps the probabilities";
+    else CHECK(gpu.attn_saving > 0) << "bf16 at S = 32 runs the tensor-core attention, which keeps no probabilities";
+    const int64_t plan = cpu.stepped - cpu.created - gpu.attn_saving;
     const int64_t step = gpu.stepped - gpu.created;
     // CUDA-only buffers a step adds: the AdamW decay mask (1 byte per
     // parameter, made at the first update) and the split-K / reduction
     // workspaces, sized by the GEMM plan for this GPU's SM count. The plan
     // adds step_workspace_bytes(), asked before the step: it must cover them.
     const int64_t extra = step - plan;
-    std::fprintf(stderr, "  %s: model %lld bytes; a step adds %lld = the plan's activations %lld + CUDA workspaces and decay mask %lld (bound %lld)\n",
-                 name, (long long)gpu.created, (long long)step, (long long)plan, (long long)extra, (long long)gpu.bound);
+    std::fprintf(stderr, "  %s: model %lld bytes; a step adds %lld = the plan's activations %lld (probabilities not kept: %lld) + CUDA workspaces and decay mask %lld (bound %lld)\n",
+                 name, (long long)gpu.created, (long long)step, (long long)plan, (long long)gpu.attn_saving,
+                 (long long)extra, (long long)gpu.bound);
     CHECK(cpu.bound == 0) << "the CPU backend's step workspace: " << cpu.bound;
     CHECK(extra >= gpu.params) << name << ": the decay mask alone is " << gpu.params << " bytes";
     CHECK(extra <= gpu.bound) << name << ": a step grew " << extra << " bytes beyond the plan's activations, more than step_workspace_bytes' " << gpu.bound;
+  }
+}
+
+// One encoder's activations on one backend: Encoder::resize's allocation,
+// measured by the backend's accounting, against the plan's formula
+// (lib/memory-plan.ts encoderBuffers, E = H so no projection) with the
+// backend's attention state. CUDA accounts the bytes asked for, the CPU
+// rounds each buffer to 64 bytes.
+struct EncoderCase {
+  int64_t B, S, H, L, A, F;
+};
+
+void check_encoder_activations(Backend* be, const EncoderCase& k, int64_t saved, const char* what) {
+  EncoderConfig c;
+  c.hidden = k.H;
+  c.layers = k.L;
+  c.heads = k.A;
+  c.intermediate = k.F;
+  ParamTable table;
+  CHECK(add_encoder_params(&table, "generator", c, k.H).ok()) << what;
+  Encoder enc;
+  CHECK(enc.bind(table, "generator", c, k.H).ok()) << what;
+  const int64_t before = be->bytes_in_use();
+  const Status st = enc.resize(be, k.B, k.S);
+  CHECK(st.ok()) << what << ": " << st.code_name() << ": " << st.message();
+  const int64_t got = be->bytes_in_use() - before;
+  const bool host = be->kind() == BackendKind::kCpu;
+  const auto bytes = [&](int64_t floats) { return host ? plan_bytes(floats) : floats * 4; };
+  const int64_t N = k.B * k.S;
+  const int64_t plan = k.L * (8 * bytes(N * k.H) + 4 * bytes(N) + bytes(saved) + 2 * bytes(N * k.F)) +
+                       7 * bytes(N * k.H) + bytes(N * k.F);
+  CHECK(got == plan) << what << ": Encoder::resize allocated " << got << " bytes, the plan's formula says " << plan;
+}
+
+TEST(cuda_attention_saved_state_in_the_plan) {
+  if (!cudatest::have_gpu()) return;
+  // The discriminator and generator of mem_config (hd = 16 and 32: the
+  // tensor-core kernels fit any GPU), and a head of 128 at S = 512, whose
+  // kernels fit no GPU (the fp32 fallback keeps the probabilities).
+  const EncoderCase cases[] = {{3, 32, 64, 2, 4, 128}, {3, 32, 32, 1, 1, 64}, {1, 512, 128, 1, 1, 256}};
+  std::unique_ptr<Backend> cpu, fp32, bf16;
+  CHECK(make_backend(exec_for(BackendKind::kCpu, Precision::kFp32), &cpu).ok());
+  CHECK(make_backend(exec_for(BackendKind::kCuda, Precision::kFp32), &fp32).ok());
+  CHECK(make_backend(exec_for(BackendKind::kCuda, Precision::kBf16), &bf16).ok());
+  if (!cpu || !fp32 || !bf16) return;
+  for (const EncoderCase& k : cases) {
+    const int64_t hd = k.H / k.A, probs = k.B * k.A * k.S * k.S, rows = k.B * k.A * k.S;
+    bool tc = false;
+    CHECK(electra::cuda::attention_tc_fits(k.S, hd, &tc).ok());
+    CHECK(tc == (k.S <= 32)) << "S=" << k.S << " hd=" << hd << ": attention_tc_fits " << tc;
+    CHECK(cpu->attention_saved_floats(k.B, k.S, k.A, hd) == probs) << "cpu";
+    CHECK(fp32->attention_saved_floats(k.B, k.S, k.A, hd) == probs) << "cuda fp32";
+    const int64_t saved = bf16->attention_saved_floats(k.B, k.S, k.A, hd);
+    CHECK(saved == (tc ? rows : probs)) << "cuda bf16, S=" << k.S << " hd=" << hd << ": " << saved;
+    const std::string where = "S=" + std::to_string(k.S) + " hd=" + std::to_string(hd);
+    check_encoder_activations(cpu.get(), k, probs, ("cpu " + where).c_str());
+    check_encoder_activations(fp32.get(), k, probs, ("cuda fp32 " + where).c_str());
+    check_encoder_activations(bf16.get(), k, saved, ("cuda bf16 " + where).c_str());
   }
 }
 

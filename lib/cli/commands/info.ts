@@ -34,6 +34,8 @@ export function memoryEstimate(argv: Pick<InfoArgs, 'preset' | 'batch' | 'seq' |
     if (!Number.isInteger(v) || v < 1) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be a positive integer, got ${v}`);
   }
   const cfg = electraConfig({ preset: argv.preset, vocabSize: argv.vocabSize, maxPosition: Math.max(512, argv.seq) });
+  // No model, so no backend to ask: the plan counts the attention probabilities (the CPU's and CUDA fp32's state,
+  // an upper bound for CUDA bf16, which keeps one float per query row where its tensor-core attention fits).
   const plan = planMemory(cfg, countParameters(cfg), { batchSize: argv.batch, seqLen: argv.seq, maskProb: PRESETS[argv.preset].recipe.maskProb });
   return { preset: argv.preset, batch: argv.batch, seq: argv.seq, vocabSize: argv.vocabSize, plan, availableHostBytes: availableHostBytes() };
 }

@@ -119,6 +119,9 @@ class CpuBackend final : public Backend {
     cpu::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
     return Status::Ok();
   }
+  int64_t attention_saved_floats(int64_t B, int64_t S, int64_t NH, int64_t /*hd*/) const override {
+    return B * NH * S * S;  // the probabilities
+  }
   Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* /*out*/,
                             const float* probs, const float* q, const float* k, const float* v, int64_t ld,
                             const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed,
