@@ -150,8 +150,8 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
                                     a.mean1.data(), a.rstd1.data(), N, H, hidden_p, seed, lo + 1));
     TRY(be.linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H,
                                  H));
-    // attention_backward accumulates (its contract): zeroed first.
-    for (auto* b : {&dq_, &dk_, &dv_}) TRY(be.zero(b->data(), NHb));
+    // attention_backward accumulates (its contract): zeroed first, in one op.
+    TRY(be.zero_many({dq_.data(), dk_.data(), dv_.data()}, NHb));
     TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.probs.data(), a.q.data(),
                               a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
     TRY(be.linear_backward(dx, G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));

@@ -236,12 +236,12 @@ int64_t params_chunks(int64_t N, int64_t C) {
 constexpr int kWarpRows = 8;       // rows (warps) per 256-thread block
 constexpr int kMaxWarpC = 1024;    // 32 lanes x NV = 32 values
 // Blocks of the backward: one row per warp up to one full wave of a 132-SM
-// GPU (blocks per SM from the instantiation's sm_90 registers: 77 at NV = 8,
-// 48 at 4, 137 at 16), each warp then looping over rows (grid-stride), so
+// GPU (blocks per SM from the instantiation's sm_90 registers: 32 at NV = 1,
+// 40 at 2, 48 at 4, 77 at 8, 137 at 16), each warp then looping over rows (grid-stride), so
 // the partials the second pass adds stay few (4 KB per block at C = 256).
 // A function of (N, C) only: the partials' sum order is too.
 int64_t bwd_blocks(int64_t N, int64_t C) {
-  const int64_t per_sm = C <= 64 ? 8 : C <= 128 ? 5 : C <= 256 ? 3 : 1;
+  const int64_t per_sm = C <= 32 ? 8 : C <= 64 ? 6 : C <= 128 ? 5 : C <= 256 ? 3 : 1;
   return std::max<int64_t>(1, std::min((N + kWarpRows - 1) / kWarpRows, 132 * per_sm));
 }
 
