@@ -236,12 +236,13 @@ int64_t params_chunks(int64_t N, int64_t C) {
 constexpr int kWarpRows = 8;       // rows (warps) per 256-thread block
 constexpr int kMaxWarpC = 1024;    // 32 lanes x NV = 32 values
 // Blocks of the backward: one row per warp up to one full wave of a 132-SM
-// GPU (blocks per SM from the instantiation's sm_90 registers: 32 at NV = 1,
-// 40 at 2, 48 at 4, 77 at 8, 137 at 16), each warp then looping over rows (grid-stride), so
+// GPU (blocks per SM from the instantiation's sm_90 registers, held by its
+// __launch_bounds__: 40 at NV = 1 and 2, 55 at 4, 64 at 8, 128 at 16, 255 at
+// 32), each warp then looping over rows (grid-stride), so
 // the partials the second pass adds stay few (4 KB per block at C = 256).
 // A function of (N, C) only: the partials' sum order is too.
 int64_t bwd_blocks(int64_t N, int64_t C) {
-  const int64_t per_sm = C <= 32 ? 8 : C <= 64 ? 6 : C <= 128 ? 5 : C <= 256 ? 3 : 1;
+  const int64_t per_sm = C <= 64 ? 6 : C <= 256 ? 4 : C <= 512 ? 2 : 1;
   return std::max<int64_t>(1, std::min((N + kWarpRows - 1) / kWarpRows, 132 * per_sm));
 }
 
@@ -315,7 +316,7 @@ __global__ void __launch_bounds__(256)
 // the branch feeding a post-LayerNorm residual, written; partial (when set):
 // this block's column sums of dout * xhat and dout, [gridDim.x][2][C].
 template <int NV>
-__global__ void __launch_bounds__(256)
+__global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
     layernorm_bwd_warp_kernel(float* dinp, float* __restrict__ ddrop, float* __restrict__ partial,
                               const float* __restrict__ dout, const float* __restrict__ inp,
                               const float* __restrict__ gamma, const float* __restrict__ mean,
@@ -333,16 +334,17 @@ __global__ void __launch_bounds__(256)
     if (r >= N) continue;  // warp-uniform
     const int64_t base = r * C;
     const float m = mean[r], rs = rstd[r];
-    float d[NV], g[NV];
+    // Only xhat stays in registers (with the column sums pg/pb); dout is
+    // read again for dinp (an L1 hit: the warp's own row), which keeps the
+    // wide rows (NV = 16, 32) within fewer registers.
+    float d[NV];
     float s = 0.0f;
 #pragma unroll
     for (int j = 0; j < NV; ++j) {
       const int64_t c = lane + 32 * j;
       d[j] = 0.0f;
-      g[j] = 0.0f;
       if (c < C) {
         d[j] = inp[base + c] - m;
-        g[j] = dout[base + c];
         s += d[j];
       }
     }
@@ -354,11 +356,12 @@ __global__ void __launch_bounds__(256)
       const int64_t c = lane + 32 * j;
       if (c < C) {
         d[j] = (d[j] - corr) * rs;  // xhat
-        pg[j] = fmaf(g[j], d[j], pg[j]);
-        pb[j] += g[j];
-        g[j] *= gamma[c];
-        sg += g[j];
-        sgx = fmaf(g[j], d[j], sgx);
+        const float go = dout[base + c];
+        pg[j] = fmaf(go, d[j], pg[j]);
+        pb[j] += go;
+        const float g = go * gamma[c];
+        sg += g;
+        sgx = fmaf(g, d[j], sgx);
       }
     }
     const float mg = warp_sum(sg) / float(C), mgx = warp_sum(sgx) / float(C);
@@ -367,7 +370,8 @@ __global__ void __launch_bounds__(256)
       for (int j = 0; j < NV; ++j) {
         const int64_t c = lane + 32 * j;
         if (c < C) {
-          float v = rs * (g[j] - mg - d[j] * mgx);
+          const float g = dout[base + c] * gamma[c];
+          float v = rs * (g - mg - d[j] * mgx);
           if (accumulate) v += dinp[base + c];
           dinp[base + c] = v;
           if (ddrop) {

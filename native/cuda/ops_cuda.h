@@ -13,7 +13,9 @@
 //    device double, via a deterministic two-pass reduction over a fixed grid
 //    of kReduceBlocks blocks; `scratch` is a device buffer of at least
 //    kReduceBlocks doubles. No host synchronisation is needed.
-//  - Floating-point: fp32 data, double accumulators where the CPU uses them.
+//  - Floating-point: fp32 data, double accumulators where the CPU uses them,
+//    except the LayerNorm of rows up to 1,024 wide (fp32 warp sums; its
+//    error bound is in layernorm.cu).
 //    Scatter-adds (embedding word/type rows, gather_rows_backward) use
 //    atomicAdd, so their summation order (and last bits) vary run to run.
 //  - Randomness: philox.h with the project convention (element i = word i%4
