@@ -399,9 +399,11 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
   if (!counter) return;  // layernorm_params_reduce_kernel adds the partials
   // The last block to finish adds every block's partials, in block order
   // (the order does not depend on which block is last): the second pass
-  // without a second launch. The fences publish the partials before the
-  // count and order the reads after it; the reads bypass L1 (__ldcg).
+  // without a second launch. Every thread fences its own partial stores, the
+  // barrier makes all those fences precede the count, and the last block's
+  // fence orders its reads after it; the reads bypass L1 (__ldcg).
   __threadfence();
+  __syncthreads();
   if (threadIdx.x == 0) last_block = atomicAdd(counter, 1u) == gridDim.x - 1;
   __syncthreads();
   if (!last_block) return;
