@@ -115,10 +115,12 @@ export function planMemory(config: ElectraConfig, numParameters: number, shape: 
   const parameters = F32 * numParameters;
   const optimizer = 3 * parameters;
   const activations = activationBytes(config, B, S, maskProb, 64, shape.attentionSavedFloats);
-  // Host copies: 7 int/float vectors of N, 4 of M; the JS batch: 3 Int32Arrays of k*B*S, copied once for
-  // the native call; and what the backend grows on the first step (CUDA's workspaces).
+  // Host staging (ElectraModel's pinned slots, one per micro-batch, read after the step's one sync):
+  // 6 int/float vectors of N and 4 of M (bounded by B*S) per micro-batch, plus the labels (N); the JS
+  // batch: 3 Int32Arrays of k*B*S, copied once for the native call; and what the backend grows on the
+  // first step (CUDA's workspaces).
   const N = B * S;
-  const workspace = F32 * (7 * N + 4 * B * S) + 2 * 3 * F32 * k * N + (shape.backendWorkspace ?? 0);
+  const workspace = F32 * (k * (6 * N + 4 * B * S) + N) + 2 * 3 * F32 * k * N + (shape.backendWorkspace ?? 0);
   return { parameters, optimizer, activations, workspace, total: parameters + optimizer + activations + workspace };
 }
 

@@ -15,6 +15,10 @@ struct AdamWHyper {
   float weight_decay = 0.01f;
   int64_t step = 1;             // 1-based, used only for bias correction
   bool bias_correction = false;  // the ELECTRA reference has none
+  // Backend double (Backend::guard_clip_grad_norm's flag): when set, the
+  // update runs only if *apply != 0, a decision read where the update runs
+  // (no host round trip). nullptr: always.
+  const double* apply = nullptr;
 };
 
 }  // namespace electra

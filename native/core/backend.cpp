@@ -1,5 +1,8 @@
 #include "backend.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "cpu/backend_cpu.h"
 #if defined(ELECTRA_HAVE_CUDA)
 #include "cuda/backend_cuda.h"
@@ -21,6 +24,16 @@ void Backend::note_release(const void* p) {
   mem_in_use_ -= static_cast<int64_t>(it->second);
   mem_sizes_.erase(it);
 }
+
+Status Backend::alloc_host(size_t bytes, void** out) {
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!p) return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes of host staging memory");
+  *out = p;
+  return Status::Ok();
+}
+
+void Backend::release_host(void* p) { std::free(p); }
 
 int64_t Backend::bytes_in_use() const {
   std::lock_guard<std::mutex> lock(mem_mu_);

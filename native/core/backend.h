@@ -17,6 +17,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,8 +78,28 @@ class Backend {
   virtual Status download(void* host_dst, const void* src, size_t bytes) = 0;
   virtual Status copy(void* dst, const void* src, size_t bytes) = 0;
   virtual Status zero(void* p, size_t bytes) = 0;
+  // zero() of several buffers of `bytes` each (a multiple of 4): one device
+  // operation on CUDA (up to 4 buffers a launch).
+  virtual Status zero_many(std::initializer_list<void*> ptrs, size_t bytes) {
+    for (void* p : ptrs) ELECTRA_RETURN_IF_ERROR(zero(p, bytes));
+    return Status::Ok();
+  }
   // Waits for every op issued so far; reports errors raised while they ran.
   virtual Status sync() = 0;
+  // Host staging memory that upload()/download() move asynchronously (CUDA:
+  // page-locked, so a download is not a hidden host synchronisation and the
+  // step stays capturable); plain host memory elsewhere. Contents are
+  // uninitialised; not counted in bytes_in_use() (it is not backend memory).
+  // A download into it is valid after sync(); a buffer an upload reads must not
+  // be rewritten before the next sync().
+  virtual Status alloc_host(size_t bytes, void** out);
+  virtual void release_host(void* p);
+  // mark() records the point the op stream has reached (CUDA: an event);
+  // wait_marked() waits for the ops issued before the last mark() only, so
+  // the host can go on while later ops (the optimizer update) still run.
+  // Downloads issued before the mark are then valid, and uploads before it done.
+  virtual Status mark() { return Status::Ok(); }
+  virtual Status wait_marked() { return sync(); }
   // Bytes this backend holds now and at most since creation (device memory
   // on CUDA; the allocations made through alloc() on the CPU).
   int64_t bytes_in_use() const;
@@ -115,6 +136,14 @@ class Backend {
   virtual Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                     const float* gamma, const float* mean, const float* rstd, int64_t N,
                                     int64_t C) = 0;
+  // layernorm_backward WRITING dinp (as into a zeroed dinp: the same bits),
+  // then, when ddrop is set, ddrop = dropout_forward(dinp; p, seed, offset):
+  // the dropout backward of the branch that fed a post-LayerNorm residual,
+  // fused where the backend can. dgamma/dbeta accumulate.
+  virtual Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float* dbeta,
+                                          const float* dout, const float* inp, const float* gamma, const float* mean,
+                                          const float* rstd, int64_t N, int64_t C, float p, uint64_t seed,
+                                          uint64_t offset) = 0;
   virtual Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) = 0;
   virtual Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                                  uint64_t offset) = 0;
@@ -164,6 +193,25 @@ class Backend {
   virtual Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                                   const int32_t* sampled, int64_t M, int64_t N) = 0;
 
+  // ---- the step's scalars, where the step runs (no host round trip) ---------
+  // One micro-batch's generator loss and accuracy, and the step's loss so far
+  // (s, loss: backend doubles; the arithmetic of ElectraModel's host metrics,
+  // so the host, reading s and *disc_sum after the step, gets the same bits):
+  //   s[0] = (sum over r < M of double(losses[r]), in index order) / M  (0 when M == 0)
+  //   s[1] = #{r < M : argmax[r] == targets[r]}
+  //   *loss = (first ? 0 : *loss) + (s[0] + disc_weight * (*disc_sum / max(real, 1))) / k,
+  //           or + s[0] / k when disc_sum is nullptr (MLM).
+  virtual Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
+                           const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
+                           int64_t real, int64_t k, bool first) = 0;
+  // The update's guard, decided where the gradients are: *apply = 1 when
+  // `update`, *loss is finite and not (skip_above > 0 and *loss > skip_above),
+  // and the global norm is finite; else 0. *norm = the norm before clipping;
+  // when *apply, grads are clipped as clip_grad_norm(max_norm) does. Pass
+  // AdamWHyper::apply = apply to make the update follow the same flag.
+  virtual Status guard_clip_grad_norm(double* norm, double* apply, float* grads, int64_t n, float max_norm,
+                                      const double* loss, float skip_above, bool update) = 0;
+
   // ---- optimizer -----------------------------------------------------------
   // *norm = sqrt(sum g^2) before clipping; grads *= max_norm / max(norm, max_norm) when max_norm > 0.
   virtual Status clip_grad_norm(double* norm, float* grads, int64_t n, float max_norm) = 0;
@@ -186,6 +234,42 @@ class Backend {
 // Creates the backend `o` asks for. kCuda: kNoDevice when the build has no
 // CUDA or there is no usable GPU, naming the driver and runtime versions.
 Status make_backend(const ExecOptions& o, std::unique_ptr<Backend>* out);
+
+// A typed, resizable allocation of a backend's host staging memory
+// (Backend::alloc_host). Move-only.
+template <class T>
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  ~HostBuffer() { reset(); }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  // Reallocates when n differs (contents then undefined); n == 0 frees.
+  Status resize(Backend* be, size_t n) {
+    if (n == n_ && be == be_) return Status::Ok();
+    reset();
+    be_ = be;
+    if (n == 0) return Status::Ok();
+    void* p = nullptr;
+    ELECTRA_RETURN_IF_ERROR(be->alloc_host(n * sizeof(T), &p));
+    p_ = static_cast<T*>(p);
+    n_ = n;
+    return Status::Ok();
+  }
+  void reset() {
+    if (p_ && be_) be_->release_host(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  Backend* be_ = nullptr;
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 // A typed, resizable allocation in a backend's memory. Move-only.
 template <class T>

@@ -203,15 +203,14 @@ Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   Backend* be = be_.get();
   const size_t N = B * S, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
   const size_t M = maxM;
-  for (auto* v : {&h_gen_ids_, &h_types_, &h_mask_}) grow(*v, N);
-  for (auto* v : {&h_dweights_, &h_dlogit_, &h_labels_}) grow(*v, N);
-  for (auto* v : {&h_targets_, &h_sampled_, &h_argmax_}) grow(*v, M);
-  grow(h_losses_, M);
+  grow(h_labels_, N);
   h_positions_.reserve(M);
+  stage_.reset();  // re-laid out for the new shape by ensure_staging
+  stage_slots_ = 0;
   for (auto* b : {&d_ids_, &d_gen_ids_, &d_disc_ids_, &d_types_, &d_mask_}) TRY(b->resize(be, N));
   for (auto* b : {&d_positions_, &d_targets_, &d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
   for (auto* b : {&d_dweights_, &d_labels_}) TRY(b->resize(be, N));
-  TRY(d_scalars_.resize(be, 2));
+  TRY(d_scalars_.resize(be, 8));
   std::vector<int32_t> rows(M);
   for (size_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
   TRY(be->upload(d_rows_.data(), rows.data(), sizeof(int32_t) * M));
@@ -238,20 +237,63 @@ Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   return Status::Ok();
 }
 
-Status ElectraModel::upload_batch(const Batch& b, int64_t r0, int64_t* real_tokens) {
+namespace {
+constexpr int64_t kStageAlign = 64;
+int64_t stage_round(int64_t bytes) { return (bytes + kStageAlign - 1) / kStageAlign * kStageAlign; }
+}  // namespace
+
+Status ElectraModel::ensure_staging(int64_t k) {
+  const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
+  slot_bytes_ = 4 * stage_round(N * i4) + 3 * stage_round(M * i4) + stage_round(N * i4) + stage_round(N * i4) +
+                stage_round(M * i4) + stage_round(3 * sizeof(double));
+  if (stage_slots_ >= k && stage_.size() > 0) return Status::Ok();
+  // Growing frees the old staging: nothing may still read or fill it.
+  TRY(be_->sync());
+  TRY(stage_.resize(be_.get(), static_cast<size_t>(k * slot_bytes_ + stage_round(3 * sizeof(double)))));
+  stage_slots_ = k;
+  return Status::Ok();
+}
+
+ElectraModel::Slot ElectraModel::slot(int64_t i) {
+  const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
+  char* p = stage_.data() + i * slot_bytes_;
+  auto take = [&p](int64_t bytes) {
+    char* q = p;
+    p += stage_round(bytes);
+    return q;
+  };
+  Slot sl;
+  sl.ids = reinterpret_cast<int32_t*>(take(N * i4));
+  sl.types = reinterpret_cast<int32_t*>(take(N * i4));
+  sl.mask = reinterpret_cast<int32_t*>(take(N * i4));
+  sl.gen_ids = reinterpret_cast<int32_t*>(take(N * i4));
+  sl.positions = reinterpret_cast<int32_t*>(take(M * i4));
+  sl.targets = reinterpret_cast<int32_t*>(take(M * i4));
+  sl.sampled_in = reinterpret_cast<int32_t*>(take(M * i4));
+  sl.dweights = reinterpret_cast<float*>(take(N * i4));
+  sl.dlogit = reinterpret_cast<float*>(take(N * i4));
+  sl.sampled = reinterpret_cast<int32_t*>(take(M * i4));
+  sl.scalars = reinterpret_cast<double*>(take(3 * sizeof(double)));
+  return sl;
+}
+
+double* ElectraModel::tail_scalars() { return reinterpret_cast<double*>(stage_.data() + stage_slots_ * slot_bytes_); }
+
+Status ElectraModel::upload_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens) {
   const int64_t N = B_ * S_, first = r0 * S_;
   int64_t real = 0;
+  std::memcpy(sl.ids, b.input_ids + first, sizeof(int32_t) * static_cast<size_t>(N));
   for (int64_t i = 0; i < N; ++i) {
-    h_types_[i] = b.token_type_ids ? b.token_type_ids[first + i] : 0;
-    h_mask_[i] = b.attention_mask ? (b.attention_mask[first + i] != 0) : 1;
-    h_dweights_[i] = static_cast<float>(h_mask_[i]);
-    real += h_mask_[i];
+    sl.types[i] = b.token_type_ids ? b.token_type_ids[first + i] : 0;
+    sl.mask[i] = b.attention_mask ? (b.attention_mask[first + i] != 0) : 1;
+    sl.dweights[i] = static_cast<float>(sl.mask[i]);
+    real += sl.mask[i];
   }
   const size_t ib = sizeof(int32_t) * static_cast<size_t>(N), fb = sizeof(float) * static_cast<size_t>(N);
-  TRY(be_->upload(d_ids_.data(), b.input_ids + first, ib));
-  TRY(be_->upload(d_types_.data(), h_types_.data(), ib));
-  TRY(be_->upload(d_mask_.data(), h_mask_.data(), ib));
-  TRY(be_->upload(d_dweights_.data(), h_dweights_.data(), fb));
+  TRY(be_->upload(d_ids_.data(), sl.ids, ib));
+  TRY(be_->upload(d_types_.data(), sl.types, ib));
+  TRY(be_->upload(d_mask_.data(), sl.mask, ib));
+  TRY(be_->upload(d_dweights_.data(), sl.dweights, fb));
   *real_tokens = real;
   return Status::Ok();
 }
@@ -273,12 +315,11 @@ Status ElectraModel::embed_backward(const int32_t* ids, EmbActs* a, float p, uin
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
   // a->dout is the gradient of the dropout output (consumed here): the dropout
   // backward into a fresh buffer equals the dropout forward of dout, done in
-  // place; the LayerNorm backward accumulates into the zeroed scratch.
+  // place; the LayerNorm backward writes the scratch.
   TRY(be.dropout_forward(a->dout.data(), a->dout.data(), N * E, p, seed, off));
   float* d2 = emb_scratch_.data();
-  TRY(be.zero(d2, sizeof(float) * static_cast<size_t>(N * E)));
-  TRY(be.layernorm_backward(d2, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_, a->mean.data(),
-                            a->rstd.data(), N, E));
+  TRY(be.layernorm_backward_write(d2, nullptr, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_,
+                                  a->mean.data(), a->rstd.data(), N, E, 0.0f, 0, 0));
   return be.embedding_backward(G + wte_, G + wpe_, G + wtt_, d2, ids, d_types_.data(), B_, S_, E);
 }
 
@@ -363,34 +404,49 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   TRY(check_overrides(ov, k, B * S, cfg_.vocab_size, B * max_predictions(t), &fixed));
   TRY(resize(B, S, B * max_predictions(t)));
   TRY(ensure_device());
+  TRY(ensure_staging(k));
   if (train) {
     TRY(be_->zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
     host_stale_ = !be_->memory_is_host();
   }
-  StepMetrics m;
-  MetricCounts counts;
+  // The whole step is enqueued without waiting: the losses, the update's
+  // guard (loss spike, non-finite values) and the clipping are decided on the
+  // backend (step_loss, guard_clip_grad_norm), and every transfer goes
+  // through the pinned staging. One host wait at the end, then the host metrics
+  // from what each micro-batch downloaded.
+  std::vector<Micro> micros(static_cast<size_t>(k));
   for (int64_t micro = 0; micro < k; ++micro) {
-    Micro mb;
+    Micro& mb = micros[static_cast<size_t>(micro)];
     mb.t = &t;
     mb.ov = ov;
     mb.fixed = fixed;
     mb.base = static_cast<uint64_t>(step * k + micro) * kRngWindow;
     mb.ids = batch.input_ids + micro * B * S;
+    mb.sl = slot(micro);
     // Evaluation: dropout off, no backward, no update.
     mb.hp = train ? cfg_.hidden_dropout : 0.0f;
     mb.ap = train ? cfg_.attention_dropout : 0.0f;
-    TRY(upload_batch(batch, micro * B, &mb.real));
+    TRY(upload_batch(batch, micro * B, mb.sl, &mb.real));
     TRY(phase_mask(&mb));
     TRY(phase_generator(&mb));
     TRY(phase_sample(&mb));
     if (electra_) TRY(phase_discriminator(&mb));
+    TRY(phase_losses(&mb, micro));
     if (train) TRY(phase_backward(&mb));
-    TRY(be_->sync());
-    collect_metrics(mb, k, &m, &counts);
   }
+  const float lr = train ? static_cast<float>(learning_rate(t, step)) : 0.0f;
+  const bool update = train && !(ov && !ov->apply_update);
+  if (train) TRY(phase_update(t, step, update, lr));
+  else TRY(be_->mark());
+  // The step's one host wait: for its metrics only (the update may still be
+  // running; the next step's work queues behind it).
+  TRY(be_->wait_marked());
+  StepMetrics m;
+  MetricCounts counts;
+  for (const Micro& mb : micros) collect_metrics(mb, k, &m, &counts);
   finish_metrics(counts, &m);
   m.lr = train ? learning_rate(t, step) : 0.0;
-  if (train) TRY(phase_update(t, step, !(ov && !ov->apply_update), &m));
+  if (train) TRY(check_update(step, update, &m));
   if (!std::isfinite(m.loss))
     return Status(StatusCode::kDiverged, "loss is not finite at step " + std::to_string(step + 1) +
                                              " (1-based; diverged: lower the learning rate)");
@@ -399,24 +455,27 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
 }
 
 // Phase 1, mask: dynamic masking on the host (or the test hook's fixed
-// choice); the chosen rows, generator inputs and targets are uploaded.
+// choice), so the masked-row count M is known here, with no device round
+// trip; the chosen rows, generator inputs and targets are uploaded.
 Status ElectraModel::phase_mask(Micro* mb) {
   const TrainConfig& t = *mb->t;
   const int64_t N = B_ * S_;
   const size_t ib = sizeof(int32_t);
+  const Slot& sl = mb->sl;
   if (mb->fixed) {
     h_positions_ = mb->ov->masked_positions;
-    std::copy(mb->ov->generator_input_ids.begin(), mb->ov->generator_input_ids.end(), h_gen_ids_.begin());
+    std::copy(mb->ov->generator_input_ids.begin(), mb->ov->generator_input_ids.end(), sl.gen_ids);
   } else {
     const SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
-    dynamic_mask(t.masking, &h_positions_, h_gen_ids_.data(), mb->ids, h_mask_.data(), B_, S_, t.mask_prob,
-                 max_predictions(t), sp, t.seed, mb->base + kSlotMask);
+    dynamic_mask(t.masking, &h_positions_, sl.gen_ids, mb->ids, sl.mask, B_, S_, t.mask_prob, max_predictions(t), sp,
+                 t.seed, mb->base + kSlotMask);
   }
   mb->M = static_cast<int64_t>(h_positions_.size());
-  for (int64_t r = 0; r < mb->M; ++r) h_targets_[r] = mb->ids[h_positions_[r]];
-  TRY(be_->upload(d_gen_ids_.data(), h_gen_ids_.data(), ib * N));
-  TRY(be_->upload(d_positions_.data(), h_positions_.data(), ib * mb->M));
-  return be_->upload(d_targets_.data(), h_targets_.data(), ib * mb->M);
+  std::copy(h_positions_.begin(), h_positions_.end(), sl.positions);
+  for (int64_t r = 0; r < mb->M; ++r) sl.targets[r] = mb->ids[h_positions_[r]];
+  TRY(be_->upload(d_gen_ids_.data(), sl.gen_ids, ib * N));
+  TRY(be_->upload(d_positions_.data(), sl.positions, ib * mb->M));
+  return be_->upload(d_targets_.data(), sl.targets, ib * mb->M);
 }
 
 // Phase 2, generator: shared embeddings, encoder over all positions, head at
@@ -428,7 +487,7 @@ Status ElectraModel::phase_generator(Micro* mb) {
                    mb->base + kSlotGenEnc, &mb->hg));
   if (mb->M == 0) return Status::Ok();
   TRY(gen_head_forward(mb->hg, d_positions_.data(), mb->M, logits_.data()));
-  if (mb->ov && mb->ov->gen_logits_out) {
+  if (mb->ov && mb->ov->gen_logits_out) {  // test hook: a pageable download
     mb->ov->gen_logits_out->resize(static_cast<size_t>(mb->M * cfg_.vocab_size));
     TRY(be_->download(mb->ov->gen_logits_out->data(), logits_.data(), sizeof(float) * mb->M * cfg_.vocab_size));
   }
@@ -442,13 +501,18 @@ Status ElectraModel::phase_sample(Micro* mb) {
   if (M == 0) return Status::Ok();
   float* logits = logits_.data();
   if (electra_) {
-    if (mb->fixed) TRY(be_->upload(d_sampled_.data(), mb->ov->sampled_ids.data(), sizeof(int32_t) * M));
-    else TRY(be_->gumbel_sample(d_sampled_.data(), logits, M, V, mb->t->temperature, mb->t->seed, mb->base + kSlotSample));
+    if (mb->fixed) {
+      std::copy(mb->ov->sampled_ids.begin(), mb->ov->sampled_ids.end(), mb->sl.sampled_in);
+      TRY(be_->upload(d_sampled_.data(), mb->sl.sampled_in, sizeof(int32_t) * M));
+    } else {
+      TRY(be_->gumbel_sample(d_sampled_.data(), logits, M, V, mb->t->temperature, mb->t->seed,
+                             mb->base + kSlotSample));
+    }
+    // The metrics' labels come from the samples (M ids, not N labels).
+    TRY(be_->download(mb->sl.sampled, d_sampled_.data(), sizeof(int32_t) * M));
   }
-  TRY(be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
-                                         d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k)));
-  TRY(be_->download(h_losses_.data(), losses_.data(), sizeof(float) * M));
-  return be_->download(h_argmax_.data(), d_argmax_.data(), sizeof(int32_t) * M);
+  return be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
+                                            d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k));
 }
 
 // Phase 4, discriminator: inputs and labels from the samples, forward, sigmoid
@@ -459,20 +523,28 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
   const size_t fb = sizeof(float);
   TRY(be_->make_disc_inputs(d_disc_ids_.data(), d_labels_.data(), d_ids_.data(), d_positions_.data(),
                             d_sampled_.data(), mb->M, N));
-  TRY(be_->download(h_labels_.data(), d_labels_.data(), fb * N));
   TRY(embed_forward(d_disc_ids_.data(), &d_emb_, mb->hp, t.seed, mb->base + kSlotDiscEmb));
   TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, t.seed,
                     mb->base + kSlotDiscEnc, &mb->hd));
   TRY(disc_head_forward(mb->hd, dlogit_.data()));
-  if (mb->ov && mb->ov->disc_logits_out) {
+  if (mb->ov && mb->ov->disc_logits_out) {  // test hook: a pageable download
     mb->ov->disc_logits_out->resize(static_cast<size_t>(N));
     TRY(be_->download(mb->ov->disc_logits_out->data(), dlogit_.data(), fb * N));
   }
-  TRY(be_->download(h_dlogit_.data(), dlogit_.data(), fb * N));
-  TRY(be_->bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
-                                d_dweights_.data(), N,
-                                t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum)));
-  return be_->download(&mb->dsum, d_scalars_.data(), sizeof(double));
+  TRY(be_->download(mb->sl.dlogit, dlogit_.data(), fb * N));
+  return be_->bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
+                                   d_dweights_.data(), N,
+                                   t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum));
+}
+
+// The micro-batch's losses on the backend: the generator's mean and accuracy,
+// and the step's loss so far (d_scalars_[3]), which the update's guard reads.
+Status ElectraModel::phase_losses(Micro* mb, int64_t micro) {
+  const TrainConfig& t = *mb->t;
+  double* s = d_scalars_.data();
+  TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), mb->M,
+                     electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0));
+  return be_->download(mb->sl.scalars, s, 3 * sizeof(double));
 }
 
 // Phase 5, backward: the discriminator (head, encoder, its embeddings), then
@@ -493,7 +565,6 @@ Status ElectraModel::phase_backward(Micro* mb) {
     TRY(be.gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H));
     TRY(be.linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), mb->hd, P + dpd_w_, N, H,
                                  H));
-    TRY(be.zero(d_emb_.dout.data(), fb * N * E));
     TRY(disc_.backward(P, G, dtmp_n_.data(), d_emb_.dout.data(), d_emb_.out.data(), d_mask_.data(), mb->hp, mb->ap,
                        seed, mb->base + kSlotDiscEnc));
     TRY(embed_backward(d_disc_ids_.data(), &d_emb_, mb->hp, seed, mb->base + kSlotDiscEmb));
@@ -501,29 +572,27 @@ Status ElectraModel::phase_backward(Micro* mb) {
   TRY(be.zero(dh_gen_.data(), fb * N * Hg));
   if (M > 0) {
     TRY(be.linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits_.data(), hl_.data(), P + wte_, M, E, V));
-    TRY(be.zero(hd1_grad_.data(), fb * M * E));
-    TRY(be.layernorm_backward(hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(), P + gpln_g_,
-                              hl_mean_.data(), hl_rstd_.data(), M, E));
+    TRY(be.layernorm_backward_write(hd1_grad_.data(), nullptr, G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(),
+                                    P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), M, E, 0.0f, 0, 0));
     TRY(be.gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E));
     TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M,
                                  Hg, E));
     TRY(be.gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), d_positions_.data(), M, Hg));
   }
-  TRY(be.zero(g_emb_.dout.data(), fb * N * E));
   TRY(gen_.backward(P, G, dh_gen_.data(), g_emb_.dout.data(), g_emb_.out.data(), d_mask_.data(), mb->hp, mb->ap, seed,
                     mb->base + kSlotGenEnc));
   return embed_backward(d_gen_ids_.data(), &g_emb_, mb->hp, seed, mb->base + kSlotGenEmb);
 }
 
-// This micro-batch's metrics, from the host copies the phases downloaded.
+// This micro-batch's metrics, from what its phases downloaded into its slot.
 void ElectraModel::collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, MetricCounts* c) {
   const int64_t M = mb.M, N = B_ * S_;
-  double gl = 0;
-  for (int64_t r = 0; r < M; ++r) {
-    gl += h_losses_[r];
-    c->gen_correct += h_argmax_[r] == h_targets_[r];
-  }
-  gl = M > 0 ? gl / M : 0;
+  const Slot& sl = mb.sl;
+  // The backend's generator mean (index-order double sum of the row losses)
+  // and accuracy count (step_loss), so the loss here has the bits of the one
+  // the update's guard read.
+  const double gl = sl.scalars[1];
+  c->gen_correct += static_cast<int64_t>(sl.scalars[2]);
   m->gen_loss += gl / k;
   m->masked += M;
   m->tokens += mb.real;
@@ -531,12 +600,18 @@ void ElectraModel::collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, M
     m->loss += gl / k;
     return;
   }
+  // labels[i] = disc_ids[i] != ids[i], as make_disc_inputs (positions unique).
+  std::fill(h_labels_.begin(), h_labels_.end(), 0.0f);
+  for (int64_t r = 0; r < M; ++r) {
+    const int32_t pos = sl.positions[r];
+    h_labels_[static_cast<size_t>(pos)] = sl.sampled[r] != mb.ids[pos] ? 1.0f : 0.0f;
+  }
   const SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
   double csum = 0;
   int64_t cand = 0;
   for (int64_t i = 0; i < N; ++i) {
-    if (!h_mask_[i] || !maskable_token(mb.ids[i], sp)) continue;
-    const float z = h_dlogit_[i];
+    if (!sl.mask[i] || !maskable_token(mb.ids[i], sp)) continue;
+    const float z = sl.dlogit[i];
     const bool pred = z > 0, lab = h_labels_[i] > 0.5f;
     (lab ? m->disc_hist_replaced : m->disc_hist_original)[auc_bin(z)] += 1;
     // BCE with logits, stable: softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|)).
@@ -549,7 +624,7 @@ void ElectraModel::collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, M
   }
   m->candidates += cand;
   m->disc_candidate_loss += (cand > 0 ? csum / double(cand) : 0) / k;
-  const double dl = mb.dsum / std::max<int64_t>(mb.real, 1);
+  const double dl = sl.scalars[0] / std::max<int64_t>(mb.real, 1);
   m->disc_loss += dl / k;
   m->loss += (gl + mb.t->disc_weight * dl) / k;
 }
@@ -563,32 +638,44 @@ void ElectraModel::finish_metrics(const MetricCounts& c, StepMetrics* m) const {
   m->replaced_fraction = m->candidates > 0 ? double(m->replaced) / double(m->candidates) : 0;
 }
 
-// Phase 6, update: clip by the global norm, then AdamW. No update when
-// `update` is false (the gradients stay unclipped; only the norm is measured)
-// or when the loss-spike guard skips the step (m->skipped).
-Status ElectraModel::phase_update(const TrainConfig& t, int64_t step, bool update, StepMetrics* m) {
+// Phase 6, update: the guard and the clipping by the global norm, the
+// metrics' mark, then AdamW, all enqueued: the backend decides from the step's loss (d_scalars_[3]) and
+// the norm whether the update runs (d_scalars_[5]), so no host round trip
+// sits between the backward and the update. No update when `update` is false
+// (the gradients stay unclipped; only the norm is measured), when the loss-spike
+// guard skips the step, or when the loss or the norm is not finite.
+Status ElectraModel::phase_update(const TrainConfig& t, int64_t step, bool update, float lr) {
   Backend& be = *be_;
-  if (update && t.skip_above_loss > 0 && std::isfinite(m->loss) && m->loss > t.skip_above_loss) {
-    update = false;
-    m->skipped = true;
+  double* s = d_scalars_.data();
+  TRY(be.guard_clip_grad_norm(s + 4, s + 5, G_, buf_.total, t.clip_norm, s + 3, t.skip_above_loss, update));
+  TRY(be.download(tail_scalars(), s + 4, 2 * sizeof(double)));
+  TRY(be.mark());  // the metrics are complete here
+  if (update) {
+    AdamWHyper h;
+    h.lr = lr;
+    h.beta1 = t.beta1;
+    h.beta2 = t.beta2;
+    h.eps = t.adam_eps;
+    h.weight_decay = t.weight_decay;
+    h.step = step + 1;
+    h.bias_correction = t.bias_correction;
+    h.apply = s + 5;
+    TRY(be.adamw_update_table(table_, P_, G_, M_, V_, h));
   }
-  TRY(be.clip_grad_norm(d_scalars_.data() + 1, G_, buf_.total, update ? t.clip_norm : 0.0f));
-  TRY(be.download(&m->grad_norm, d_scalars_.data() + 1, sizeof(double)));
-  TRY(be.sync());
+  return Status::Ok();
+}
+
+// After the step's sync: the norm, and what the guard decided. The host's
+// loss has the bits of the one the guard read (step_loss), so `skipped` is
+// also what the host rule (loss > skip_above_loss) gives.
+Status ElectraModel::check_update(int64_t step, bool update, StepMetrics* m) {
+  const double* tail = tail_scalars();  // grad norm, apply flag
+  m->grad_norm = tail[0];
   if (!std::isfinite(m->grad_norm) || !std::isfinite(m->loss))
     return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
                                              " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
-  if (!update) return Status::Ok();
-  AdamWHyper h;
-  h.lr = static_cast<float>(m->lr);
-  h.beta1 = t.beta1;
-  h.beta2 = t.beta2;
-  h.eps = t.adam_eps;
-  h.weight_decay = t.weight_decay;
-  h.step = step + 1;
-  h.bias_correction = t.bias_correction;
-  TRY(be.adamw_update_table(table_, P_, G_, M_, V_, h));
-  return be.sync();
+  m->skipped = update && tail[1] == 0.0;
+  return Status::Ok();
 }
 
 Status ElectraModel::check_inference_batch(const Batch& b) {
@@ -613,8 +700,9 @@ Status ElectraModel::generator_logits(const Batch& b, const std::vector<int32_t>
     if (r < 0 || r >= N) return InvalidArgument("position " + std::to_string(r) + " is outside the batch");
   TRY(resize(b.rows, b.seq_len, std::max<int64_t>({maxM_, R, 1})));
   TRY(ensure_device());
+  TRY(ensure_staging(1));
   int64_t real = 0;
-  TRY(upload_batch(b, 0, &real));
+  TRY(upload_batch(b, 0, slot(0), &real));
   const float eps = cfg_.layer_norm_eps;
   TRY(embed_forward(d_ids_.data(), &g_emb_, 0.0f, 0, 0));
   const float* hg = nullptr;
@@ -633,8 +721,9 @@ Status ElectraModel::discriminate(const Batch& b, std::vector<float>* logits) {
   const int64_t N = b.rows * b.seq_len;
   TRY(resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1)));
   TRY(ensure_device());
+  TRY(ensure_staging(1));
   int64_t real = 0;
-  TRY(upload_batch(b, 0, &real));
+  TRY(upload_batch(b, 0, slot(0), &real));
   TRY(embed_forward(d_ids_.data(), &d_emb_, 0.0f, 0, 0));
   const float* hd = nullptr;
   TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, 0.0f, 0.0f, 0, 0, &hd));

@@ -117,8 +117,23 @@ class ElectraModel {
   // Sizes the activations for B x S batches with at most maxM masked rows.
   Status resize(int64_t B, int64_t S, int64_t maxM);
   Status ensure_device();  // uploads the host buffers when they changed
-  // Host-side batch preparation: types_, mask_ and dweights_ of micro-batch rows [r0, r0 + B_).
-  Status upload_batch(const Batch& b, int64_t r0, int64_t* real_tokens);
+  // One micro-batch's host side of the step, in the backend's host staging
+  // memory (pinned on CUDA), so every transfer of the step is asynchronous and
+  // the step's only host synchronisation is the one before its metrics are read.
+  struct Slot {
+    int32_t *ids, *types, *mask, *gen_ids, *positions, *targets, *sampled_in;  // uploaded: [N] x4, [maxM] x3
+    float* dweights;                                                            // uploaded: [N]
+    float* dlogit;                                                              // downloaded: [N]
+    int32_t* sampled;                                                           // downloaded: [maxM]
+    double* scalars;  // downloaded: disc BCE sum, generator mean loss, generator correct count
+  };
+  // Sizes the staging for k micro-batch slots (plus the step's tail scalars).
+  Status ensure_staging(int64_t k);
+  Slot slot(int64_t i);
+  double* tail_scalars();  // downloaded after the update: grad norm, apply flag
+  // Host-side batch preparation into slot `sl`: types, mask and dweights of
+  // micro-batch rows [r0, r0 + B_), uploaded with the ids.
+  Status upload_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens);
   // Shared embeddings: ids -> emb [N,E] after LayerNorm and dropout.
   struct EmbActs {
     BackendBuffer<float> pre, mean, rstd, out, dout;  // [N,E], [N], [N], [N,E], [N,E]
@@ -140,7 +155,7 @@ class ElectraModel {
     float hp = 0, ap = 0;               // dropout (0 when evaluating)
     int64_t real = 0, M = 0;            // non-padding tokens, masked rows
     const float *hg = nullptr, *hd = nullptr;  // encoder outputs
-    double dsum = 0;                    // discriminator BCE sum
+    Slot sl{};                          // its host staging
   };
   struct MetricCounts {
     int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
@@ -149,8 +164,10 @@ class ElectraModel {
   Status phase_generator(Micro* mb);
   Status phase_sample(Micro* mb);
   Status phase_discriminator(Micro* mb);
+  Status phase_losses(Micro* mb, int64_t micro);
   Status phase_backward(Micro* mb);
-  Status phase_update(const TrainConfig& t, int64_t step, bool update, StepMetrics* m);
+  Status phase_update(const TrainConfig& t, int64_t step, bool update, float lr);
+  Status check_update(int64_t step, bool update, StepMetrics* m);
   void collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, MetricCounts* c);
   void finish_metrics(const MetricCounts& c, StepMetrics* m) const;
   Status check_inference_batch(const Batch& b);
@@ -171,14 +188,19 @@ class ElectraModel {
   int64_t gpd_w_, gpd_b_, gpln_g_, gpln_b_, glm_b_;
   int64_t dpd_w_ = -1, dpd_b_ = -1, dpp_w_ = -1, dpp_b_ = -1;
 
-  // Activations, sized by resize(). h_ = host staging, d_ = backend memory.
+  // Activations, sized by resize(). h_ = host scratch, stage_ = host staging
+  // (Slot), d_ = backend memory.
   int64_t B_ = 0, S_ = 0, maxM_ = 0;
-  std::vector<int32_t> h_gen_ids_, h_types_, h_mask_, h_targets_, h_positions_, h_sampled_, h_argmax_;
-  std::vector<float> h_dweights_, h_losses_, h_dlogit_, h_labels_;
+  std::vector<int32_t> h_positions_;   // the masking's output
+  std::vector<float> h_labels_;        // [N] the discriminator's labels, for the metrics
+  HostBuffer<char> stage_;             // k slots + the tail scalars
+  int64_t stage_slots_ = 0, slot_bytes_ = 0;
   BackendBuffer<int32_t> d_ids_, d_gen_ids_, d_disc_ids_, d_types_, d_mask_;       // [N]
   BackendBuffer<int32_t> d_positions_, d_targets_, d_sampled_, d_argmax_, d_rows_;  // [maxM]
   BackendBuffer<float> d_dweights_, d_labels_;                                     // [N]
-  BackendBuffer<double> d_scalars_;                                                // [2] disc loss sum, grad norm
+  // [8]: disc BCE sum, gen mean loss, gen correct (one micro-batch's, downloaded
+  // each micro-batch), step loss, grad norm, apply flag (downloaded at the end), 2 spare.
+  BackendBuffer<double> d_scalars_;
   EmbActs g_emb_, d_emb_;                                                          // generator / discriminator
   BackendBuffer<float> emb_scratch_;                       // [N,E] embed_backward's LayerNorm gradient
   BackendBuffer<float> dh_gen_;                            // [N,Hg]

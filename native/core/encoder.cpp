@@ -136,37 +136,33 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     LayerActs& a = acts_[l];
     const uint64_t lo = off + l * kRngPerLayer;
     const float* x = l == 0 ? (project_ ? h0_.data() : emb) : acts_[l - 1].out.data();
-    // LayerNorm 2: dr2 (in dr_) feeds both the residual (into dh1) and the FFN branch.
-    TRY(be.zero(dr_.data(), NHb));
-    TRY(be.layernorm_backward(dr_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g, a.mean2.data(),
-                              a.rstd2.data(), N, H));
-    // dh1 = dr2 (residual) + FFN backward; build it in dh_.
-    TRY(be.copy(dh_.data(), dr_.data(), NHb));
-    // The dropout backward into a fresh buffer is the dropout forward of the
-    // gradient (same mask, same scale): written, no zeroing.
-    TRY(be.dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2));
+    // LayerNorm 2 -> dr2, written straight into dh_ (dh1 = dr2 via the
+    // residual + the FFN branch's input gradient, added below); the same op
+    // writes the dropout backward of dr2 (the FFN branch's output gradient)
+    // into dtmp_. No zeroing, no copy.
+    TRY(be.layernorm_backward_write(dh_.data(), dtmp_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g,
+                                    a.mean2.data(), a.rstd2.data(), N, H, hidden_p, seed, lo + 2));
     TRY(be.linear_backward_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H));
     TRY(be.gelu_backward_write(dff_.data(), dff_.data(), a.f.data(), N * F));  // in place
     TRY(be.linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
-    // LayerNorm 1 -> dr1 (in dr_), which feeds the residual (dx of the layer input) and attention.
-    TRY(be.zero(dr_.data(), NHb));
-    TRY(be.layernorm_backward(dr_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
-                              a.mean1.data(), a.rstd1.data(), N, H));
-    TRY(be.dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 1));
+    // LayerNorm 1 -> dr1, written into dx: the layer output's gradient was
+    // consumed by LayerNorm 2, and dx becomes the layer input's gradient
+    // (dr1 via the residual + the q/k/v projections' input gradients, added
+    // below). Its dropout backward (the attention output's gradient) -> dtmp_.
+    TRY(be.layernorm_backward_write(dx, dtmp_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
+                                    a.mean1.data(), a.rstd1.data(), N, H, hidden_p, seed, lo + 1));
     TRY(be.linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H,
                                  H));
-    for (auto* b : {&dq_, &dk_, &dv_}) TRY(be.zero(b->data(), NHb));
+    // attention_backward accumulates (its contract): zeroed first, in one op.
+    TRY(be.zero_many({dq_.data(), dk_.data(), dv_.data()}, NHb));
     TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
                               a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
-    // dx(input) = dr1 (residual) + q/k/v projections' input gradients; dx aliases dout for l = L-1,
-    // so assemble into dr_ (which already holds dr1) and then swap roles.
-    TRY(be.linear_backward(dr_.data(), G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));
-    TRY(be.linear_backward(dr_.data(), G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H));
-    TRY(be.linear_backward(dr_.data(), G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H));
-    TRY(be.copy(dx, dr_.data(), NHb));
+    TRY(be.linear_backward(dx, G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));
+    TRY(be.linear_backward(dx, G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H));
+    TRY(be.linear_backward(dx, G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H));
   }
-  if (project_) return be.linear_backward(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);
-  return be.residual_backward(demb, nullptr, dx, N * H);
+  if (project_) return be.linear_backward_write(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);
+  return be.copy(demb, dx, NHb);
 }
 
 }  // namespace electra

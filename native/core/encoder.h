@@ -53,7 +53,7 @@ class Encoder {
   Status forward(const float* params, const float* emb, const int32_t* mask, float eps, float hidden_p,
                  float attn_p, uint64_t seed, uint64_t rng_offset, const float** out);
   // dout[N,H] (gradient of the final hidden, consumed/clobbered) -> accumulates
-  // parameter gradients into grads and demb[N,E] (+=).
+  // parameter gradients into grads, and WRITES demb[N,E] (no zeroing needed).
   Status backward(const float* params, float* grads, float* dout, float* demb, const float* emb,
                   const int32_t* mask, float hidden_p, float attn_p, uint64_t seed, uint64_t rng_offset);
 
@@ -70,6 +70,8 @@ class Encoder {
   BackendBuffer<float> h0_;       // [N,H] projected embeddings (or unused when E == H)
   std::vector<LayerActs> acts_;
   // backward scratch
+  // (dr_ is no longer used by the backward, whose LayerNorms write in place;
+  // it stays allocated because lib/memory-plan.ts restates these buffers.)
   BackendBuffer<float> dh_, dr_, dq_, dk_, dv_, dctx_, dtmp_, dff_;
 };
 

@@ -294,13 +294,11 @@ Status FinetuneModel::backward(float hp, float ap, float head_p, uint64_t seed, 
     TRY(be.zero(dh_.data(), fb * N * H));
     TRY(be.gather_rows_backward(dh_.data(), x0_.data(), d_first_.data(), B_, H));
   }
-  TRY(be.zero(emb_dout_.data(), fb * N * E));
   TRY(enc_.backward(P, G, dh_.data(), emb_dout_.data(), emb_out_.data(), d_mask_.data(), hp, ap, seed,
                     base + kSlotEnc));
   TRY(be.dropout_forward(emb_dout_.data(), emb_dout_.data(), N * E, hp, seed, base + kSlotEmb));
-  TRY(be.zero(emb_scratch_.data(), fb * N * E));
-  TRY(be.layernorm_backward(emb_scratch_.data(), G + eln_g_, G + eln_b_, emb_dout_.data(), emb_pre_.data(),
-                            P + eln_g_, emb_mean_.data(), emb_rstd_.data(), N, E));
+  TRY(be.layernorm_backward_write(emb_scratch_.data(), nullptr, G + eln_g_, G + eln_b_, emb_dout_.data(),
+                                  emb_pre_.data(), P + eln_g_, emb_mean_.data(), emb_rstd_.data(), N, E, 0.0f, 0, 0));
   return be.embedding_backward(G + wte_, G + wpe_, G + wtt_, emb_scratch_.data(), d_ids_.data(), d_types_.data(), B_,
                                S_, E);
 }

@@ -42,19 +42,27 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     cudaSetDevice(dev_);
     note_release(scratch_.data());
+    note_release(counter_.data());
     note_release(decay_.data());
     note_release(splitk_.data());
     scratch_.reset();
+    counter_.reset();
     decay_.reset();
     splitk_.reset();
+    if (marked_) cudaEventDestroy(marked_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
   Status init() {
     ON_DEVICE();
     CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUDA_TRY(cudaEventCreateWithFlags(&marked_, cudaEventDisableTiming));
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
     note_alloc(scratch_.data(), scratch_.bytes());
+    // Zeroed once: each kernel that counts finished blocks leaves it at 0.
+    ELECTRA_RETURN_IF_ERROR(counter_.alloc(1));
+    note_alloc(counter_.data(), counter_.bytes());
+    CUDA_TRY(cudaMemsetAsync(counter_.data(), 0, counter_.bytes(), stream_));
     return Status::Ok();
   }
 
@@ -125,10 +133,52 @@ class CudaBackend final : public Backend {
     CUDA_TRY(cudaMemsetAsync(p, 0, bytes, stream_));
     return Status::Ok();
   }
+  Status zero_many(std::initializer_list<void*> ptrs, size_t bytes) override {
+    if (!bytes || ptrs.size() == 0) return Status::Ok();
+    ON_DEVICE();
+    if (bytes % sizeof(float) != 0) return Backend::zero_many(ptrs, bytes);
+    ZeroBuffers z{};
+    z.floats = int64_t(bytes / sizeof(float));
+    for (void* p : ptrs) {
+      z.p[z.count++] = static_cast<float*>(p);
+      if (z.count == kMaxZeroBuffers) {
+        ELECTRA_RETURN_IF_ERROR(cuda::zero_buffers(z, stream_));
+        z.count = 0;
+      }
+    }
+    return cuda::zero_buffers(z, stream_);
+  }
   Status sync() override {
     ON_DEVICE();
     CUDA_TRY(cudaStreamSynchronize(stream_));
     return Status::Ok();
+  }
+  Status mark() override {
+    ON_DEVICE();
+    CUDA_TRY(cudaEventRecord(marked_, stream_));
+    return Status::Ok();
+  }
+  Status wait_marked() override {
+    ON_DEVICE();
+    CUDA_TRY(cudaEventSynchronize(marked_));
+    return Status::Ok();
+  }
+  // Page-locked: copies to and from it are truly asynchronous (a pageable
+  // download blocks the host until the stream drains).
+  Status alloc_host(size_t bytes, void** out) override {
+    ON_DEVICE();
+    void* p = nullptr;
+    cudaError_t e = cudaMallocHost(&p, bytes == 0 ? 64 : bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      return e == cudaErrorMemoryAllocation ? OutOfMemory("cannot allocate " + mib(bytes) + " of pinned host memory")
+                                            : cuda_status(e, "cudaMallocHost");
+    }
+    *out = p;
+    return Status::Ok();
+  }
+  void release_host(void* p) override {
+    if (p) cudaFreeHost(p);
   }
 
   // ---- linears ----
@@ -187,7 +237,15 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
     return cuda::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C, stream_, splitk_.data(),
-                                    int64_t(splitk_.size()));
+                                    int64_t(splitk_.size()), counter_.data());
+  }
+  Status layernorm_backward_write(float* dinp, float* ddrop, float* dg, float* db, const float* dout,
+                                  const float* inp, const float* g, const float* mean, const float* rstd, int64_t N,
+                                  int64_t C, float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
+    return cuda::layernorm_backward_write(dinp, ddrop, dg, db, dout, inp, g, mean, rstd, N, C, p, seed, offset,
+                                          stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data());
   }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
@@ -272,6 +330,20 @@ class CudaBackend final : public Backend {
                           const int32_t* sampled, int64_t M, int64_t N) override {
     ON_DEVICE();
     return cuda::make_disc_inputs(disc_ids, labels, ids, positions, sampled, M, N, stream_);
+  }
+
+  // ---- the step's scalars ----
+  Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax, const int32_t* targets,
+                   int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
+                   bool first) override {
+    ON_DEVICE();
+    return cuda::step_loss(s, loss, losses, argmax, targets, M, disc_sum, disc_weight, real, k, first, stream_);
+  }
+  Status guard_clip_grad_norm(double* norm, double* apply, float* grads, int64_t n, float max_norm,
+                              const double* loss, float skip_above, bool update) override {
+    ON_DEVICE();
+    return cuda::guard_clip_grad_norm(norm, apply, scratch_.data(), grads, n, max_norm, loss, skip_above, update,
+                                      stream_);
   }
 
   // ---- optimizer ----
@@ -379,7 +451,9 @@ class CudaBackend final : public Backend {
   const Precision prec_;
   const std::string desc_;
   cudaStream_t stream_ = nullptr;
+  cudaEvent_t marked_ = nullptr;  // mark() / wait_marked()
   DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
+  DeviceBuffer<unsigned> counter_;  // finished-block count of a last-block reduction (0 between ops)
   // Partial sums of the split reductions (split-K GEMMs, LayerNorm dgamma/dbeta,
   // the token-type embedding gradient),
   // used by one op at a time on stream_; grown to the largest need.

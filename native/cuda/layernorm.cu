@@ -1,7 +1,27 @@
 // LayerNorm forward and backward (see ops_cuda.h and core/cpu/layernorm.cpp).
-// Numerics follow the CPU: per-row two-pass mean/variance in double, the
-// output centred against the double mean; the backward re-centres each row
-// against the saved fp32 mean with a double correction term.
+//
+// C <= 1024 (every preset): a warp per row, the row in registers (NV values
+// per lane), fp32 throughout -- no fp64 in the hot path (1/64 rate on
+// sm_86/89). The CPU oracle uses double; fp32 stays within the tests' 1e-5
+// (normwise) because every sum here is over the row's own values after a
+// shift that keeps them O(std):
+//  - forward: the pivot x0 = the row's first value; s = sum (x - x0) is a
+//    per-lane run of NV <= 32 terms, then a 5-level shuffle tree, so its
+//    error is <= (NV + 5) u sum|x - x0| (u = 2^-24), i.e. <= 37 u mean|x - x0|
+//    ~ 2.2e-6 std for the mean in the worst case (errors all aligned; the
+//    random-walk size is ~sqrt(37) u ~ 4e-7); the centred second pass then
+//    gives the variance to the same relative order, so xhat, and the output,
+//    are off by a few 1e-7 typically, and by < 1e-5 of max|out| at worst.
+//    Offsetting the row first keeps that true for rows with |mean| >> std (a
+//    plain fp32 sum would lose log2(|mean|/std) bits there).
+//  - backward: x - mean_saved (fp32) and its mean (the CPU's correction term,
+//    in fp32), then sum g and sum g xhat with the same bound relative to
+//    sum |g|, which bounds dinp's error by ~1e-6 of rstd max|g|.
+// dgamma/dbeta: each block sums its rows' dout*xhat, dout per column (in
+// registers, then its 8 warps in fixed order), writes one partial per block
+// (about two waves of blocks), and a second kernel adds the partials in a
+// fixed order: deterministic, the same bits on every run.
+// Wider rows (C > 1024) keep the block-per-row kernels below, in double.
 #include <algorithm>
 #include <string>
 
@@ -212,10 +232,279 @@ int64_t params_chunks(int64_t N, int64_t C) {
   return std::max<int64_t>(1, std::min(want, by_rows));
 }
 
+// ------------------------------------------------ warp per row (C <= 1024)
+constexpr int kWarpRows = 8;       // rows (warps) per 256-thread block
+constexpr int kMaxWarpC = 1024;    // 32 lanes x NV = 32 values
+// Blocks of the backward: one row per warp up to one full wave of a 132-SM
+// GPU (blocks per SM from the instantiation's sm_90 registers, held by its
+// __launch_bounds__: 40 at NV = 1 and 2, 55 at 4, 64 at 8, 128 at 16, 255 at
+// 32), each warp then looping over rows (grid-stride), so
+// the partials the second pass adds stay few (4 KB per block at C = 256).
+// A function of (N, C) only: the partials' sum order is too.
+int64_t bwd_blocks(int64_t N, int64_t C) {
+  const int64_t per_sm = C <= 64 ? 6 : C <= 256 ? 4 : C <= 512 ? 2 : 1;
+  return std::max<int64_t>(1, std::min((N + kWarpRows - 1) / kWarpRows, 132 * per_sm));
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  // xor butterfly: every lane adds the same two values (commutatively) at
+  // each level, so all lanes hold the same bits.
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// out = layernorm(in) per row, in = a, or (res != nullptr) in = res =
+// dropout(a; p) + x written to res (res may alias a: each element is read,
+// then written, by one lane).
+template <int NV>
+__global__ void __launch_bounds__(256)
+    layernorm_fwd_warp_kernel(float* __restrict__ out, float* __restrict__ mean, float* __restrict__ rstd,
+                              float* res, const float* a, const float* __restrict__ x,
+                              const float* __restrict__ gamma, const float* __restrict__ beta, int64_t N,
+                              int64_t C, float eps, float p, float scale, uint64_t seed, uint64_t offset) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
+  if (r >= N) return;  // whole warps only
+  const int64_t base = r * C;
+  float v[NV];
+#pragma unroll
+  for (int j = 0; j < NV; ++j) {
+    const int64_t c = lane + 32 * j;
+    float t = 0.0f;
+    if (c < C) {
+      t = a[base + c];
+      if (res) {
+        if (p > 0.0f)
+          t = philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p ? __fmul_rn(t, scale) : 0.0f;
+        t = t + x[base + c];
+        res[base + c] = t;
+      }
+    }
+    v[j] = t;
+  }
+  const float x0 = __shfl_sync(0xffffffffu, v[0], 0);  // the pivot: the row's first value
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < NV; ++j)
+    if (lane + 32 * j < C) {
+      v[j] -= x0;
+      s += v[j];
+    }
+  const float ms = warp_sum(s) / float(C);
+  float q = 0.0f;
+#pragma unroll
+  for (int j = 0; j < NV; ++j)
+    if (lane + 32 * j < C) {
+      v[j] -= ms;
+      q = fmaf(v[j], v[j], q);
+    }
+  const float rs = 1.0f / sqrtf(warp_sum(q) / float(C) + eps);
+#pragma unroll
+  for (int j = 0; j < NV; ++j) {
+    const int64_t c = lane + 32 * j;
+    if (c < C) out[base + c] = fmaf(v[j] * rs, gamma[c], beta[c]);
+  }
+  if (lane == 0) {
+    if (mean) mean[r] = x0 + ms;
+    if (rstd) rstd[r] = rs;
+  }
+}
+
+// dinp (+= or =) rstd * (g - mean(g) - xhat * mean(g xhat)), g = dout * gamma;
+// ddrop (when set) = dropout(dinp as written; p) -- the dropout backward of
+// the branch feeding a post-LayerNorm residual, written; partial (when set):
+// this block's column sums of dout * xhat and dout, [gridDim.x][2][C].
+template <int NV>
+__global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
+    layernorm_bwd_warp_kernel(float* dinp, float* __restrict__ ddrop, float* __restrict__ partial,
+                              const float* __restrict__ dout, const float* __restrict__ inp,
+                              const float* __restrict__ gamma, const float* __restrict__ mean,
+                              const float* __restrict__ rstd, int64_t N, int64_t C, int accumulate, float p,
+                              float scale, uint64_t seed, uint64_t offset, float* __restrict__ dgamma,
+                              float* __restrict__ dbeta, unsigned* __restrict__ counter) {
+  __shared__ float sh[kWarpRows][32 * NV];
+  __shared__ int last_block;
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  float pg[NV], pb[NV];
+#pragma unroll
+  for (int j = 0; j < NV; ++j) pg[j] = pb[j] = 0.0f;
+  for (int64_t r0 = int64_t(blockIdx.x) * kWarpRows; r0 < N; r0 += int64_t(gridDim.x) * kWarpRows) {
+    const int64_t r = r0 + w;
+    if (r >= N) continue;  // warp-uniform
+    const int64_t base = r * C;
+    const float m = mean[r], rs = rstd[r];
+    // Only xhat stays in registers (with the column sums pg/pb); dout is
+    // read again for dinp (an L1 hit: the warp's own row), which keeps the
+    // wide rows (NV = 16, 32) within fewer registers.
+    float d[NV];
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NV; ++j) {
+      const int64_t c = lane + 32 * j;
+      d[j] = 0.0f;
+      if (c < C) {
+        d[j] = inp[base + c] - m;
+        s += d[j];
+      }
+    }
+    // The saved mean's rounding, taken out as the CPU's correction term does.
+    const float corr = warp_sum(s) / float(C);
+    float sg = 0.0f, sgx = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NV; ++j) {
+      const int64_t c = lane + 32 * j;
+      if (c < C) {
+        d[j] = (d[j] - corr) * rs;  // xhat
+        const float go = dout[base + c];
+        pg[j] = fmaf(go, d[j], pg[j]);
+        pb[j] += go;
+        const float g = go * gamma[c];
+        sg += g;
+        sgx = fmaf(g, d[j], sgx);
+      }
+    }
+    const float mg = warp_sum(sg) / float(C), mgx = warp_sum(sgx) / float(C);
+    if (dinp) {
+#pragma unroll
+      for (int j = 0; j < NV; ++j) {
+        const int64_t c = lane + 32 * j;
+        if (c < C) {
+          const float g = dout[base + c] * gamma[c];
+          float v = rs * (g - mg - d[j] * mgx);
+          if (accumulate) v += dinp[base + c];
+          dinp[base + c] = v;
+          if (ddrop) {
+            const bool keep = p <= 0.0f || philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p;
+            ddrop[base + c] = keep ? __fmul_rn(v, scale) : 0.0f;
+          }
+        }
+      }
+    }
+  }
+  if (!partial) return;  // block-uniform
+  // The block's 8 warps, in warp order, per column.
+  float* out = partial + int64_t(blockIdx.x) * 2 * C;
+  for (int pass = 0; pass < 2; ++pass) {
+#pragma unroll
+    for (int j = 0; j < NV; ++j) sh[w][lane + 32 * j] = pass == 0 ? pg[j] : pb[j];
+    __syncthreads();
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+      float t = sh[0][c];
+      for (int k = 1; k < kWarpRows; ++k) t += sh[k][c];
+      out[pass * C + c] = t;
+    }
+    __syncthreads();
+  }
+  if (!counter) return;  // layernorm_params_reduce_kernel adds the partials
+  // The last block to finish adds every block's partials, in block order
+  // (the order does not depend on which block is last): the second pass
+  // without a second launch. Every thread fences its own partial stores, the
+  // barrier makes all those fences precede the count, and the last block's
+  // fence orders its reads after it; the reads bypass L1 (__ldcg).
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_block = atomicAdd(counter, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
+  for (int64_t q = threadIdx.x; q < 2 * C; q += blockDim.x) {
+    float t = 0.0f;
+    for (int64_t b = 0; b < gridDim.x; ++b) t += __ldcg(partial + b * 2 * C + q);
+    if (q < C) {
+      if (dgamma) dgamma[q] += t;
+    } else if (dbeta) {
+      dbeta[q - C] += t;
+    }
+  }
+  if (threadIdx.x == 0) *counter = 0;  // ready for the next launch on the stream
+}
+
+// dgamma[c] += sum over blocks of partial[b][0][c], dbeta likewise with [1]:
+// column q of the 2C, lane ty sums blocks ty, ty + 32, ... in order, then a
+// fixed tree over the 32 lanes.
+__global__ void layernorm_params_reduce_kernel(float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                               const float* __restrict__ partial, int64_t blocks, int64_t C) {
+  __shared__ float sh[kRowLanes][kColTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t q = int64_t(blockIdx.x) * kColTile + tx;
+  float t = 0.0f;
+  if (q < 2 * C)
+    for (int64_t b = ty; b < blocks; b += kRowLanes) t += partial[b * 2 * C + q];
+  sh[ty][tx] = t;
+  __syncthreads();
+  for (int s = kRowLanes / 2; s > 0; s >>= 1) {
+    if (ty < s) sh[ty][tx] += sh[ty + s][tx];
+    __syncthreads();
+  }
+  if (ty == 0 && q < 2 * C) {
+    if (q < C) {
+      if (dgamma) dgamma[q] += sh[0][tx];
+    } else if (dbeta) {
+      dbeta[q - C] += sh[0][tx];
+    }
+  }
+}
+
+// The launches name each instantiation literally, so the emulator's launch
+// log (and scripts/cuda-static-report) sees which one ran.
+Status launch_fwd(float* out, float* mean, float* rstd, float* res, const float* a, const float* x,
+                  const float* gamma, const float* beta, int64_t N, int64_t C, float eps, float p, float scale,
+                  uint64_t seed, uint64_t offset, cudaStream_t stream) {
+  const unsigned blocks = unsigned((N + kWarpRows - 1) / kWarpRows);
+  const int t = 32 * kWarpRows;
+  if (C <= 32)
+    layernorm_fwd_warp_kernel<1><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
+                                                           scale, seed, offset);
+  else if (C <= 64)
+    layernorm_fwd_warp_kernel<2><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
+                                                           scale, seed, offset);
+  else if (C <= 128)
+    layernorm_fwd_warp_kernel<4><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
+                                                           scale, seed, offset);
+  else if (C <= 256)
+    layernorm_fwd_warp_kernel<8><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
+                                                           scale, seed, offset);
+  else if (C <= 512)
+    layernorm_fwd_warp_kernel<16><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
+                                                            scale, seed, offset);
+  else
+    layernorm_fwd_warp_kernel<32><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
+                                                            scale, seed, offset);
+  return launch_status("layernorm_fwd_warp_kernel");
+}
+
+Status launch_bwd(unsigned blocks, float* dinp, float* ddrop, float* partial, const float* dout, const float* inp,
+                  const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
+                  float p, float scale, uint64_t seed, uint64_t offset, float* dgamma, float* dbeta,
+                  unsigned* counter, cudaStream_t stream) {
+  const int t = 32 * kWarpRows, acc = accumulate ? 1 : 0;
+  if (C <= 32)
+    layernorm_bwd_warp_kernel<1><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
+                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+  else if (C <= 64)
+    layernorm_bwd_warp_kernel<2><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
+                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+  else if (C <= 128)
+    layernorm_bwd_warp_kernel<4><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
+                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+  else if (C <= 256)
+    layernorm_bwd_warp_kernel<8><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
+                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+  else if (C <= 512)
+    layernorm_bwd_warp_kernel<16><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N,
+                                                            C, acc, p, scale, seed, offset, dgamma, dbeta, counter);
+  else
+    layernorm_bwd_warp_kernel<32><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N,
+                                                            C, acc, p, scale, seed, offset, dgamma, dbeta, counter);
+  return launch_status("layernorm_bwd_warp_kernel");
+}
+
 }  // namespace
 
 int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C) {
   if (N <= 0 || C <= 0) return 0;
+  if (C <= kMaxWarpC) return bwd_blocks(N, C) * 2 * C;
   const int64_t chunks = params_chunks(N, C);
   return chunks > 1 ? 2 * chunks * C : 0;
 }
@@ -225,6 +514,8 @@ Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                          cudaStream_t stream) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_forward: N exceeds the grid");
+  if (C <= kMaxWarpC)
+    return launch_fwd(out, mean, rstd, nullptr, inp, nullptr, gamma, beta, N, C, eps, 0.0f, 1.0f, 0, 0, stream);
   layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(out, mean, rstd, inp, gamma, beta,
                                                                C, eps);
   return launch_status("layernorm_fwd_kernel");
@@ -238,27 +529,51 @@ Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, f
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::dropout_residual_layernorm_forward: N exceeds the grid");
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;  // host IEEE division, as the CPU
+  if (C <= kMaxWarpC)
+    return launch_fwd(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p, scale, seed, offset, stream);
   dropout_residual_layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(
       res, out, mean, rstd, a, x, gamma, beta, C, eps, p, scale, seed, offset);
   return launch_status("dropout_residual_layernorm_fwd_kernel");
 }
 
-Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
-                          const float* inp, const float* gamma, const float* mean,
-                          const float* rstd, int64_t N, int64_t C, cudaStream_t stream,
-                          float* workspace, int64_t workspace_floats) {
+namespace {
+// The backward of both entry points: dinp accumulated (accumulate) or written,
+// then ddrop = dropout(dinp) when set (write mode only).
+Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
+                float p, uint64_t seed, uint64_t offset, cudaStream_t stream, float* workspace,
+                int64_t workspace_floats, unsigned* counter) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_backward: N exceeds the grid");
-  if (dinp) {
+  const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;  // host IEEE division, as the CPU
+  const bool params = dgamma || dbeta;
+  const int64_t need = layernorm_backward_workspace_floats(N, C);
+  if (params && workspace != nullptr && workspace_floats < need)
+    return InvalidArgument("cuda::layernorm_backward: workspace of " + std::to_string(workspace_floats) +
+                           " floats, needs " + std::to_string(need));
+  if (C <= kMaxWarpC) {
+    const bool split = params && workspace != nullptr;
+    const unsigned blocks = unsigned(bwd_blocks(N, C));
+    unsigned* last = split ? counter : nullptr;
+    if (dinp || split)
+      ELECTRA_RETURN_IF_ERROR(launch_bwd(blocks, dinp, ddrop, split ? workspace : nullptr, dout, inp, gamma, mean,
+                                         rstd, N, C, accumulate, p, scale, seed, offset, dgamma, dbeta, last,
+                                         stream));
+    if (split && !last) {
+      layernorm_params_reduce_kernel<<<unsigned((2 * C + kColTile - 1) / kColTile), dim3(kColTile, kRowLanes), 0,
+                                       stream>>>(dgamma, dbeta, workspace, int64_t(blocks), C);
+      return launch_status("layernorm_params_reduce_kernel");
+    }
+    if (split) return Status::Ok();  // the backward kernel's last block added the partials
+  } else if (dinp) {
+    if (!accumulate) CUDA_TRY(cudaMemsetAsync(dinp, 0, sizeof(float) * size_t(N * C), stream));
     layernorm_bwd_dinp_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(dinp, dout, inp, gamma,
                                                                       mean, rstd, C);
     CUDA_LAUNCH_CHECK("layernorm_bwd_dinp_kernel");
+    if (ddrop) ELECTRA_RETURN_IF_ERROR(dropout_forward(ddrop, dinp, N * C, p, seed, offset, stream));
   }
-  const int64_t need = layernorm_backward_workspace_floats(N, C);
-  if ((dgamma || dbeta) && workspace != nullptr && need > 0) {
-    if (workspace_floats < need)
-      return InvalidArgument("cuda::layernorm_backward: workspace of " + std::to_string(workspace_floats) +
-                             " floats, needs " + std::to_string(need));
+  if (!params) return Status::Ok();
+  if (C > kMaxWarpC && workspace != nullptr && need > 0) {
     const int64_t chunks = params_chunks(N, C);
     const int64_t rows = (N + chunks - 1) / chunks;
     const dim3 grid(unsigned((C + kColTile - 1) / kColTile), unsigned(chunks));
@@ -268,13 +583,33 @@ Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float*
     layernorm_params_finish_kernel<<<unsigned((C + 255) / 256), 256, 0, stream>>>(dgamma, dbeta, workspace,
                                                                                    chunks, C);
     CUDA_LAUNCH_CHECK("layernorm_params_finish_kernel");
-  } else if (dgamma || dbeta) {
+  } else {
+    // No workspace (direct callers): one block per 32 columns.
     const unsigned blocks = unsigned((C + kColTile - 1) / kColTile);
     layernorm_bwd_params_kernel<<<blocks, dim3(kColTile, kRowLanes), 0, stream>>>(
         dgamma, dbeta, dout, inp, mean, rstd, N, C);
     CUDA_LAUNCH_CHECK("layernorm_bwd_params_kernel");
   }
   return Status::Ok();
+}
+}  // namespace
+
+Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
+                          const float* inp, const float* gamma, const float* mean,
+                          const float* rstd, int64_t N, int64_t C, cudaStream_t stream,
+                          float* workspace, int64_t workspace_floats, unsigned* counter) {
+  return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, true, 0.0f, 0, 0, stream,
+                  workspace, workspace_floats, counter);
+}
+
+Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float* dbeta, const float* dout,
+                                const float* inp, const float* gamma, const float* mean, const float* rstd,
+                                int64_t N, int64_t C, float p, uint64_t seed, uint64_t offset,
+                                cudaStream_t stream, float* workspace, int64_t workspace_floats,
+                                unsigned* counter) {
+  if (!dinp && ddrop) return InvalidArgument("cuda::layernorm_backward_write: ddrop needs dinp");
+  return backward(dinp, ddrop, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, p, seed, offset, stream,
+                  workspace, workspace_floats, counter);
 }
 
 }  // namespace cuda

@@ -118,7 +118,40 @@ __global__ void mse_kernel(double* loss_sum, float* dpred, const float* pred,
   *loss_sum = total;
 }
 
+// One thread: the loss sum keeps the host metrics' order (index order, double),
+// so the host reading s[] and the device deciding the update agree bit for bit.
+// No FMA contraction (the host build has none): explicit _rn operations.
+__global__ void step_loss_kernel(double* __restrict__ s, double* __restrict__ loss,
+                                 const float* __restrict__ losses, const int32_t* __restrict__ argmax,
+                                 const int32_t* __restrict__ targets, int64_t M,
+                                 const double* __restrict__ disc_sum, float disc_weight, int64_t real,
+                                 int64_t k, int first) {
+  double sum = 0, correct = 0;
+  for (int64_t r = 0; r < M; ++r) {
+    sum = __dadd_rn(sum, double(losses[r]));
+    correct += argmax[r] == targets[r] ? 1.0 : 0.0;
+  }
+  const double mean = M > 0 ? sum / double(M) : 0.0;
+  s[0] = mean;
+  s[1] = correct;
+  const double prev = first ? 0.0 : *loss;
+  double add = mean;
+  if (disc_sum) {
+    const double dl = *disc_sum / double(real > 1 ? real : 1);
+    add = __dadd_rn(mean, __dmul_rn(double(disc_weight), dl));
+  }
+  *loss = __dadd_rn(prev, add / double(k));
+}
+
 }  // namespace
+
+Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
+                 const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
+                 int64_t real, int64_t k, bool first, cudaStream_t stream) {
+  step_loss_kernel<<<1, 1, 0, stream>>>(s, loss, losses, argmax, targets, M < 0 ? 0 : M, disc_sum,
+                                        disc_weight, real, k < 1 ? 1 : k, first ? 1 : 0);
+  return launch_status("step_loss_kernel");
+}
 
 Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
                             int64_t N, float grad_scale, cudaStream_t stream) {

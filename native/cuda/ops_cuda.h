@@ -13,7 +13,9 @@
 //    device double, via a deterministic two-pass reduction over a fixed grid
 //    of kReduceBlocks blocks; `scratch` is a device buffer of at least
 //    kReduceBlocks doubles. No host synchronisation is needed.
-//  - Floating-point: fp32 data, double accumulators where the CPU uses them.
+//  - Floating-point: fp32 data, double accumulators where the CPU uses them,
+//    except the LayerNorm of rows up to 1,024 wide (fp32 warp sums; its
+//    error bound is in layernorm.cu).
 //    Scatter-adds (embedding word/type rows, gather_rows_backward) use
 //    atomicAdd, so their summation order (and last bits) vary run to run.
 //  - Randomness: philox.h with the project convention (element i = word i%4
@@ -55,31 +57,41 @@ Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows,
                             int64_t C, cudaStream_t stream = 0);
 
 // ------------------------------------------------------------ layernorm.cu
-// One block per row, double accumulators (two-pass mean/variance).
+// C <= 1024: a warp per row, fp32 (layernorm.cu states the error bound);
+// wider rows: one block per row, double accumulators.
 Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
                          const float* gamma, const float* beta, int64_t N, int64_t C, float eps,
                          cudaStream_t stream = 0);
 // res[N,C] = dropout(a; p, seed, offset) + x, then out = layernorm(res) with
 // mean/rstd saved: dropout_forward, residual_forward and layernorm_forward in
-// one kernel, the same arithmetic as those three (res may alias a).
+// one kernel, the same element arithmetic for res (res may alias a).
 Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd,
                                           const float* a, const float* x, const float* gamma,
                                           const float* beta, int64_t N, int64_t C, float eps,
                                           float p, uint64_t seed, uint64_t offset,
                                           cudaStream_t stream = 0);
-// dinp: one block per row, re-centred against the saved mean with the CPU's
-// double correction term. dgamma/dbeta: a block per 32 columns whose 32 row
-// lanes sum in a fixed order (deterministic); xhat there uses the saved fp32
-// mean without the correction (differs from the CPU only for rows with
-// |mean| >> std).
-// With a workspace of layernorm_backward_workspace_floats(N, C) floats (0:
-// not needed), dgamma/dbeta split the rows too: fp32 partial sums from
-// enough blocks for two waves, then a fixed-order pass over the chunks
-// (deterministic). A smaller workspace is an InvalidArgument.
+// dinp += ...: re-centred against the saved mean with the CPU's correction
+// term (fp32 for C <= 1024, double beyond). dgamma/dbeta, with a workspace of
+// layernorm_backward_workspace_floats(N, C) floats: per-block partial sums
+// (about two waves of blocks) plus a fixed-order pass, deterministic; without
+// one (direct callers), a block per 32 columns in double. A smaller workspace
+// is an InvalidArgument. counter (device, 0 on entry and on return; one op
+// at a time): the fixed-order pass runs in the backward kernel's last block
+// instead of a second launch.
 Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                           const float* inp, const float* gamma, const float* mean,
                           const float* rstd, int64_t N, int64_t C, cudaStream_t stream = 0,
-                          float* workspace = nullptr, int64_t workspace_floats = 0);
+                          float* workspace = nullptr, int64_t workspace_floats = 0,
+                          unsigned* counter = nullptr);
+// The same, WRITING dinp (no zeroing needed), and when ddrop is set also
+// ddrop = dropout_forward(dinp; p, seed, offset), from the same kernel: the
+// dropout backward of the branch that fed a post-LayerNorm residual.
+Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float* dbeta,
+                                const float* dout, const float* inp, const float* gamma,
+                                const float* mean, const float* rstd, int64_t N, int64_t C,
+                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+                                float* workspace = nullptr, int64_t workspace_floats = 0,
+                                unsigned* counter = nullptr);
 int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C);
 
 // ----------------------------------------------------------------- gelu.cu
@@ -95,6 +107,16 @@ Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_
                        uint64_t offset, cudaStream_t stream = 0);
 Status dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed,
                         uint64_t offset, cudaStream_t stream = 0);
+
+// ----------------------------------------------------------------- zero.cu
+// Up to kMaxZeroBuffers buffers of `floats` floats each, zeroed by one launch.
+constexpr int kMaxZeroBuffers = 4;
+struct ZeroBuffers {
+  float* p[kMaxZeroBuffers];
+  int64_t floats;
+  int count;
+};
+Status zero_buffers(const ZeroBuffers& z, cudaStream_t stream = 0);
 
 // ------------------------------------------------------------- residual.cu
 Status residual_forward(float* out, const float* a, const float* b, int64_t n,
@@ -118,7 +140,13 @@ Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
 Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
                             int64_t N, float grad_scale, cudaStream_t stream = 0);
 
+// Backend::step_loss (core/backend.h): one thread, the host metrics' order and arithmetic.
+Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
+                 const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
+                 int64_t real, int64_t k, bool first, cudaStream_t stream = 0);
+
 // ---------------------------------------------------------------- adamw.cu
+// hp.apply (device double, may be nullptr): no update when *apply == 0.
 // The bias-correction factors are computed on the host exactly as the CPU does.
 Status adamw_update(float* params, const float* grads, float* m, float* v, int64_t n,
                     const AdamWHyper& hp, bool decay, cudaStream_t stream = 0);
@@ -132,6 +160,12 @@ Status global_norm(double* norm, double* scratch, const float* grads, int64_t n,
 // device: no host round trip.
 Status clip_grad_norm(double* norm, double* scratch, float* grads, int64_t n, float max_norm,
                       cudaStream_t stream = 0);
+// Backend::guard_clip_grad_norm: the norm as global_norm, *apply (device
+// double) = update && *loss finite && !(skip_above > 0 && *loss > skip_above)
+// && norm finite, and when *apply the clipping of clip_grad_norm.
+Status guard_clip_grad_norm(double* norm, double* apply, double* scratch, float* grads, int64_t n,
+                            float max_norm, const double* loss, float skip_above, bool update,
+                            cudaStream_t stream = 0);
 
 
 // ============================================================ appended ops

@@ -1,5 +1,7 @@
 #include "backend_cpu.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -96,6 +98,14 @@ class CpuBackend final : public Backend {
     cpu::gelu_backward_write(dinp, dout, inp, n);
     return Status::Ok();
   }
+  Status layernorm_backward_write(float* dinp, float* ddrop, float* dg, float* db, const float* dout,
+                                  const float* inp, const float* g, const float* mean, const float* rstd, int64_t N,
+                                  int64_t C, float p, uint64_t seed, uint64_t offset) override {
+    if (dinp) std::memset(dinp, 0, sizeof(float) * static_cast<size_t>(N * C));
+    cpu::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C);
+    if (ddrop) cpu::dropout_forward(ddrop, dinp, N * C, p, seed, offset);
+    return Status::Ok();
+  }
   Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                          uint64_t offset) override {
     cpu::dropout_forward(out, inp, n, p, seed, offset);
@@ -163,7 +173,38 @@ class CpuBackend final : public Backend {
   }
   Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
                             const AdamWHyper& hp) override {
+    if (hp.apply && *hp.apply == 0.0) return Status::Ok();
     cpu::adamw_update_table(table, params, grads, m, v, hp);
+    return Status::Ok();
+  }
+  Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax, const int32_t* targets,
+                   int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
+                   bool first) override {
+    double sum = 0, correct = 0;
+    for (int64_t r = 0; r < M; ++r) {
+      sum += losses[r];
+      correct += argmax[r] == targets[r] ? 1.0 : 0.0;
+    }
+    const double mean = M > 0 ? sum / static_cast<double>(M) : 0.0;
+    s[0] = mean;
+    s[1] = correct;
+    const double prev = first ? 0.0 : *loss;
+    if (disc_sum) {
+      const double dl = *disc_sum / static_cast<double>(std::max<int64_t>(real, 1));
+      *loss = prev + (mean + static_cast<double>(disc_weight) * dl) / static_cast<double>(k);
+    } else {
+      *loss = prev + mean / static_cast<double>(k);
+    }
+    return Status::Ok();
+  }
+  Status guard_clip_grad_norm(double* norm, double* apply, float* grads, int64_t n, float max_norm,
+                              const double* loss, float skip_above, bool update) override {
+    const double l = *loss;
+    // The loss decides first; clip_grad_norm leaves the gradients alone when
+    // the norm is not finite, so clipping before knowing the norm is safe.
+    const bool ok = update && std::isfinite(l) && !(skip_above > 0 && l > static_cast<double>(skip_above));
+    *norm = ok && max_norm > 0 ? cpu::clip_grad_norm(grads, n, max_norm) : cpu::global_norm(grads, n);
+    *apply = ok && std::isfinite(*norm) ? 1.0 : 0.0;
     return Status::Ok();
   }
 };

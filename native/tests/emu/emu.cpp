@@ -107,6 +107,8 @@ void fault(const char* fmt, ...) {
 
 // ------------------------------------------------------------------ memory
 static std::mutex g_mem_mu;
+static uint64_t g_races = 0;  // stream-order and pinned-copy races (EMU RACE)
+static void complete_pinned(bool all, cudaStream_t s, uint64_t upto);
 static std::map<uintptr_t, size_t> g_allocs;  // start -> bytes
 static size_t g_used = 0;
 static std::map<uintptr_t, std::map<cudaStream_t, const char*>> g_pending;  // alloc start -> stream -> op
@@ -151,6 +153,7 @@ cudaError_t malloc_dev(void** p, size_t n) {
 }
 cudaError_t free_dev(void* p) {
   if (!p) return cudaSuccess;
+  complete_pinned(true, nullptr, 0);  // cudaFree synchronises the device
   std::lock_guard<std::mutex> l(g_mem_mu);
   auto it = g_allocs.find(reinterpret_cast<uintptr_t>(p));
   if (it == g_allocs.end()) return record(cudaErrorInvalidDevicePointer);
@@ -169,8 +172,8 @@ cudaError_t mem_info(size_t* f, size_t* t) {
   if (t) *t = total_mem();
   return cudaSuccess;
 }
-cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
-  if (n == 0) return cudaSuccess;
+// Checks a copy's direction against the live allocations (EMU_STRICT: abort).
+static cudaError_t check_copy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
   if (!d || !s) return record(cudaErrorInvalidValue);
   const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
   bool ok = true;
@@ -187,21 +190,130 @@ cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
     if (std::getenv("EMU_STRICT")) std::abort();
     return record(cudaErrorInvalidValue);
   }
+  return cudaSuccess;
+}
+cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
+  if (n == 0) return cudaSuccess;
+  if (cudaError_t e = check_copy(d, s, n, k); e != cudaSuccess) return e;
+  const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
   if (dry_run() && dd && sd) return cudaSuccess;  // device-side data is not computed in a dry run
   std::memmove(d, s, n);
   return cudaSuccess;
 }
+
+// ------------------------------------------------------ pinned host memory
+// Asynchronous copies between the device and pinned host memory finish at a
+// later synchronisation on a GPU. Kernels here run at launch, so device data
+// is already final when a copy is issued; what is emulated is the host side:
+//  - device-to-host: the bytes are taken now and land in the pinned buffer at
+//    the synchronisation that completes the copy (stream, device, an event
+//    recorded after it, cudaFreeHost); until then it holds 0xFF garbage, so a
+//    host that reads a download before synchronising reads garbage;
+//  - host-to-device: the device gets the bytes now, and the pinned source is
+//    compared with them at that synchronisation: a host write in between is a
+//    race (the GPU may have copied either version; EMU_STRICT: abort).
+struct PinnedCopy {
+  bool to_host;
+  char* host;
+  std::vector<char> bytes;
+  cudaStream_t stream;
+  uint64_t seq;
+};
+static std::mutex g_pin_mu;
+static std::map<uintptr_t, size_t> g_pinned;  // start -> bytes
+static std::vector<PinnedCopy> g_pin_pending;
+static uint64_t g_seq = 0, g_host_syncs = 0;
+uint64_t next_seq() {
+  std::lock_guard<std::mutex> l(g_pin_mu);
+  return ++g_seq;
+}
+bool is_pinned_range(const void* p, size_t n) {
+  std::lock_guard<std::mutex> l(g_pin_mu);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = g_pinned.upper_bound(a);
+  if (it == g_pinned.begin()) return false;
+  --it;
+  return a >= it->first && a + n <= it->first + it->second;
+}
+static bool blocking(cudaStream_t s);
+// Lands (or checks) the pending copies that a synchronisation of stream s
+// (nullptr: the legacy stream, which also waits for the blocking streams; all:
+// the device) up to sequence number `upto` completes.
+static void complete_pinned(bool all, cudaStream_t s, uint64_t upto) {
+  std::lock_guard<std::mutex> l(g_pin_mu);
+  for (auto it = g_pin_pending.begin(); it != g_pin_pending.end();) {
+    const bool covered = all || ((it->stream == s || (s == nullptr && blocking(it->stream))) && it->seq < upto);
+    if (!covered) { ++it; continue; }
+    if (it->to_host) {
+      std::memcpy(it->host, it->bytes.data(), it->bytes.size());
+    } else if (std::memcmp(it->host, it->bytes.data(), it->bytes.size()) != 0) {
+      ++g_races;
+      std::fprintf(stderr, "EMU RACE: the host rewrote pinned memory %p (%zu bytes) before the asynchronous "
+                   "host-to-device copy from it was known to be done\n", (void*)it->host, it->bytes.size());
+      if (std::getenv("EMU_STRICT")) std::abort();
+    }
+    it = g_pin_pending.erase(it);
+  }
+}
+void complete_until(cudaStream_t s, uint64_t seq) { complete_pinned(false, s, seq); }
+cudaError_t malloc_host(void** p, size_t n) {
+  if (p == nullptr) return record(cudaErrorInvalidValue);
+  *p = nullptr;
+  if (n == 0) return cudaSuccess;
+  void* q = nullptr;
+  if (posix_memalign(&q, 4096, n) != 0 || !q) return record(cudaErrorMemoryAllocation);
+  std::memset(q, 0xff, n);  // garbage, like any fresh allocation
+  if (logging()) log_line("MALLOCHOST %zu", n);
+  std::lock_guard<std::mutex> l(g_pin_mu);
+  g_pinned[reinterpret_cast<uintptr_t>(q)] = n;
+  *p = q;
+  return cudaSuccess;
+}
+cudaError_t free_host(void* p) {
+  if (!p) return cudaSuccess;
+  complete_pinned(true, nullptr, 0);  // cudaFreeHost waits for the device
+  std::lock_guard<std::mutex> l(g_pin_mu);
+  auto it = g_pinned.find(reinterpret_cast<uintptr_t>(p));
+  if (it == g_pinned.end()) return record(cudaErrorInvalidValue);  // not from cudaMallocHost / cudaHostAlloc
+  g_pinned.erase(it);
+  std::free(p);
+  return cudaSuccess;
+}
+uint64_t host_syncs() { return g_host_syncs; }
+void note_host_sync(const char* what) {
+  ++g_host_syncs;
+  if (logging()) log_line("SYNC %s", what);
+}
+
 cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st, bool sync) {
-  cudaError_t e = copy(d, s, n, k);
-  if (e != cudaSuccess || n == 0) return e;
+  if (n == 0) return cudaSuccess;
+  if (cudaError_t e = check_copy(d, s, n, k); e != cudaSuccess) return e;
   const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
+  const bool host_side = dd != sd;
+  const bool pinned = host_side && is_pinned_range(dd ? s : d, n);
   if (logging())
-    log_line("MEMCPY %s %zu %s", dd && sd ? "DtoD" : dd ? "HtoD" : sd ? "DtoH" : "HtoH", n, sync ? "sync" : "async");
+    log_line("MEMCPY %s %zu %s%s", dd && sd ? "DtoD" : dd ? "HtoD" : sd ? "DtoH" : "HtoH", n, sync ? "sync" : "async",
+             !host_side ? "" : pinned ? " pinned" : " pageable");
   if (dd) stream_access(st, d, sync ? "cudaMemcpy(dst)" : "cudaMemcpyAsync(dst)");
   if (sd) stream_access(st, s, sync ? "cudaMemcpy(src)" : "cudaMemcpyAsync(src)");
-  // Synchronous D2H returns when the copy (and the legacy stream's work) is done.
-  if (sync && sd && !dd) sync_stream(nullptr);
-  return e;
+  if (!sync && pinned) {
+    PinnedCopy c{sd, static_cast<char*>(sd ? d : const_cast<void*>(s)),
+                 std::vector<char>(static_cast<const char*>(s), static_cast<const char*>(s) + n), st, next_seq()};
+    if (sd) std::memset(d, 0xff, n);  // not there yet
+    else std::memmove(d, s, n);
+    std::lock_guard<std::mutex> l(g_pin_mu);
+    g_pin_pending.push_back(std::move(c));
+    return cudaSuccess;
+  }
+  if (!(dry_run() && dd && sd)) std::memmove(d, s, n);
+  // A device-to-host copy into pageable memory returns only when it is done,
+  // asynchronous or not: the host waits for the stream (for cudaMemcpy, the
+  // legacy stream's work).
+  if (sd && !dd) {
+    note_host_sync(sync ? "memcpy" : "pageable-copy");
+    sync_stream(sync ? nullptr : st);
+  }
+  return cudaSuccess;
 }
 cudaError_t memset_on(void* d, int v, size_t n, cudaStream_t st) {
   if (logging() && n) log_line("MEMSET %zu", n);
@@ -251,7 +363,6 @@ cudaError_t destroy_stream(cudaStream_t s) {
 // ordered; non-blocking streams are not) is reported as EMU RACE
 // (EMU_STRICT=1: abort). Sync points: cudaStreamSynchronize, cudaDeviceSynchronize,
 // cudaFree (implicit device sync), synchronous D2H cudaMemcpy (legacy stream).
-static uint64_t g_races = 0;
 static bool blocking(cudaStream_t s) {
   if (s == nullptr) return true;
   auto it = g_streams.find(s);
@@ -291,6 +402,7 @@ void stream_access(cudaStream_t st, const void* p, const char* op) {
   pend[st] = op;
 }
 void sync_stream(cudaStream_t s) {
+  complete_pinned(false, s, UINT64_MAX);
   std::lock_guard<std::mutex> l(g_mem_mu);
   for (auto& [a, pend] : g_pending) {
     for (auto it = pend.begin(); it != pend.end();)
@@ -298,6 +410,7 @@ void sync_stream(cudaStream_t s) {
   }
 }
 void sync_device() {
+  complete_pinned(true, nullptr, 0);
   std::lock_guard<std::mutex> l(g_mem_mu);
   g_pending.clear();
 }

@@ -5,9 +5,16 @@
 // (EMU_ORDER=fwd|rev|rand), so missing barriers show up as wrong results.
 // "Device" memory is host memory obtained through cudaMalloc (tracked, 0xFF
 // poisoned); kernels run synchronously at launch; streams are in-order no-ops.
+// Pinned host memory (cudaMallocHost / cudaHostAlloc) is tracked too: an
+// asynchronous device-to-host copy into it lands only when the stream, an
+// event recorded after it, or the device is synchronised (until then the
+// destination holds 0xFF garbage), and a pinned source of an asynchronous
+// host-to-device copy that the host rewrites before such a synchronisation
+// is reported as a race.
 #pragma once
 // Lets project headers pick the emulator's implementation of what they would
-// otherwise write as inline PTX (native/cuda/mma_ptx.h).
+// otherwise write as inline PTX (native/cuda/mma_ptx.h), and tests that only
+// make sense on the emulator (host-sync counts) compile in.
 #define ELECTRA_CUDA_EMULATOR 1
 #include <algorithm>
 #include <chrono>
@@ -125,6 +132,18 @@ cudaError_t free_dev(void* p);
 cudaError_t copy(void* d, const void* s, size_t n, cudaMemcpyKind k);
 cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st, bool sync);
 cudaError_t memset_on(void* d, int v, size_t n, cudaStream_t st);
+// Pinned host memory (see the top of this file).
+cudaError_t malloc_host(void** p, size_t n);
+cudaError_t free_host(void* p);
+bool is_pinned_range(const void* p, size_t n);
+// Host synchronisations so far: stream, device and event synchronisations, and
+// the copies that block the host (synchronous device-to-host cudaMemcpy, and an
+// asynchronous one with a pageable host side, which CUDA also runs synchronously).
+uint64_t host_syncs();
+void note_host_sync(const char* what);
+// Event completion: pending pinned copies of `s` issued before sequence number seq land.
+uint64_t next_seq();
+void complete_until(cudaStream_t s, uint64_t seq);
 void stream_access(cudaStream_t st, const void* p, const char* op);
 void sync_stream(cudaStream_t s);
 void sync_device();
@@ -168,10 +187,10 @@ inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st = n
 }
 inline cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { return emu::mem_info(f, t); }
 // Kernels run to completion at launch: synchronisation only reports (sticky) errors.
-inline cudaError_t cudaDeviceSynchronize() { if (emu::logging()) emu::log_line("SYNC device"); emu::sync_device(); return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { emu::note_host_sync("device"); emu::sync_device(); return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t st) {
   if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
-  if (emu::logging()) emu::log_line("SYNC stream");
+  emu::note_host_sync("stream");
   emu::sync_stream(st);
   return cudaSuccess;
 }
@@ -213,20 +232,41 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, F* f) {
   a->maxDynamicSharedSizeBytes = emu::func_smem(reinterpret_cast<const void*>(f));
   return cudaSuccess;
 }
-// Events: host wall clock (everything is synchronous).
-struct CUevent_st { std::chrono::steady_clock::time_point t; };
+// Events: host wall clock; an event is complete once recorded (work runs at
+// launch), and synchronising on it lands the pinned copies issued before it on its stream.
+struct CUevent_st { std::chrono::steady_clock::time_point t; uint64_t seq = 0; cudaStream_t stream = nullptr; };
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new CUevent_st(); return cudaSuccess; }
+#define cudaEventDefault 0x00
+#define cudaEventDisableTiming 0x02
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = new CUevent_st(); return cudaSuccess; }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
-inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = nullptr) { e->t = std::chrono::steady_clock::now(); return cudaSuccess; }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t) {  // coarse
-  if (emu::logging()) emu::log_line("SYNC event");
-  emu::sync_device();
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr) {
+  if (!emu::valid_stream(s)) return emu::record(cudaErrorInvalidResourceHandle);
+  e->t = std::chrono::steady_clock::now();
+  e->seq = emu::next_seq();
+  e->stream = s;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  emu::note_host_sync("event");
+  emu::complete_until(e->stream, e->seq);
   return cudaSuccess;
 }
 inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
   *ms = std::chrono::duration<float, std::milli>(b->t - a->t).count();
   return cudaSuccess;
 }
+// Pinned host memory.
+#define cudaHostAllocDefault 0x00
+#define cudaHostAllocPortable 0x01
+inline cudaError_t cudaMallocHost(void** p, size_t n) { return emu::malloc_host(p, n); }
+template <class T>
+inline cudaError_t cudaMallocHost(T** p, size_t n) { return emu::malloc_host(reinterpret_cast<void**>(p), n); }
+inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned flags) {
+  if (flags & ~unsigned(cudaHostAllocPortable)) return emu::record(cudaErrorInvalidValue);  // mapped/write-combined: not emulated
+  return emu::malloc_host(p, n);
+}
+inline cudaError_t cudaFreeHost(void* p) { return emu::free_host(p); }
 
 // ---------------------------------------------------------------- device side
 extern uint3 threadIdx, blockIdx;
@@ -252,10 +292,12 @@ inline float __fdiv_rn(float a, float b) { volatile float r = a / b; return r; }
 inline double __dmul_rn(double a, double b) { volatile double r = a * b; return r; }
 inline double __dadd_rn(double a, double b) { volatile double r = a + b; return r; }
 template <class T> inline T __ldg(const T* p) { return *p; }
+template <class T> inline T __ldcg(const T* p) { return *p; }  // L2 only: the memory model here is sequential
 inline float atomicAdd(float* p, float v) { float o = *p; *p = o + v; return o; }
 inline double atomicAdd(double* p, double v) { double o = *p; *p = o + v; return o; }
 inline int atomicAdd(int* p, int v) { int o = *p; *p = o + v; return o; }
 inline unsigned atomicAdd(unsigned* p, unsigned v) { unsigned o = *p; *p = o + v; return o; }
+inline unsigned atomicInc(unsigned* p, unsigned limit) { unsigned o = *p; *p = o >= limit ? 0 : o + 1; return o; }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { auto o = *p; *p = o + v; return o; }
 inline int atomicMax(int* p, int v) { int o = *p; if (v > o) *p = v; return o; }
 inline int atomicMin(int* p, int v) { int o = *p; if (v < o) *p = v; return o; }
