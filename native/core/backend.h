@@ -103,6 +103,16 @@ class Backend {
                                  const float* weight, int64_t M, int64_t K, int64_t N) = 0;
   virtual Status linear_backward_write(float* dinp, float* dweight, float* dbias, const float* dout,
                                        const float* inp, const float* weight, int64_t M, int64_t K, int64_t N) = 0;
+  // The linear after a GELU, backward: linear_backward_write, then dinp =
+  // gelu_backward(dinp, pre) (pre [M,K], the GELU's input). Backends may fuse
+  // the second into the dX GEMM's epilogue; dweight and dbias are as
+  // linear_backward_write's (from dout and inp).
+  virtual Status linear_backward_gelu_write(float* dinp, float* dweight, float* dbias, const float* dout,
+                                            const float* inp, const float* weight, const float* pre, int64_t M,
+                                            int64_t K, int64_t N) {
+    ELECTRA_RETURN_IF_ERROR(linear_backward_write(dinp, dweight, dbias, dout, inp, weight, M, K, N));
+    return gelu_backward_write(dinp, dinp, pre, M * K);
+  }
   virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,

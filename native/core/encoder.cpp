@@ -142,8 +142,9 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     // The dropout backward into a fresh buffer is the dropout forward of the
     // gradient (same mask, same scale): written, no zeroing.
     TRY(be.dropout_forward(dtmp_.data(), dr_.data(), N * H, hidden_p, seed, lo + 2));
-    TRY(be.linear_backward_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H));
-    TRY(be.gelu_backward_write(dff_.data(), dff_.data(), a.f.data(), N * F));  // in place
+    // dff = gelu'(f) * (dr2 @ Wo); Wo's gradients come from dr2 (dtmp_) and g.
+    TRY(be.linear_backward_gelu_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo,
+                                      a.f.data(), N, F, H));
     TRY(be.linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
     // LayerNorm 1 -> dr1 (in dr_), which feeds the residual (dx of the layer input) and attention.
     TRY(be.zero(dr_.data(), NHb));

@@ -155,6 +155,10 @@ class CudaBackend final : public Backend {
                                const float* w, int64_t M, int64_t K, int64_t N) override {
     return linear_bwd(dinp, 0.0f, dw, db, dout, inp, w, M, K, N);
   }
+  Status linear_backward_gelu_write(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+                                    const float* w, const float* pre, int64_t M, int64_t K, int64_t N) override {
+    return linear_bwd(dinp, 0.0f, dw, db, dout, inp, w, M, K, N, pre);  // GELU backward in the dX epilogue
+  }
 
   // ---- layers ----
   Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
@@ -322,10 +326,12 @@ class CudaBackend final : public Backend {
   // K of the dw GEMM is the token count, so it splits K; its reduce also adds
   // db (the row sums of dout^T), so db costs no pass of its own.
   Status linear_bwd(float* dinp, float beta, float* dw, float* db, const float* dout, const float* inp,
-                    const float* w, int64_t M, int64_t K, int64_t N) {
+                    const float* w, int64_t M, int64_t K, int64_t N, const float* gelu_pre = nullptr) {
     ON_DEVICE();
     if (dinp) {
       GemmOptions o = gemm_options();
+      o.gelu_grad_input = gelu_pre;  // [M,K]
+      o.ld_gelu_grad = K;
       ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, false, M, K, N));
       ELECTRA_RETURN_IF_ERROR(gemm(false, false, M, K, N, 1.0f, dout, N, w, K, beta, dinp, K, o));
     }

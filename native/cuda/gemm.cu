@@ -54,14 +54,24 @@ struct Epilogue {
   float beta;         // 0: C is not read
   const float* bias;  // [N] or nullptr
   bool gelu;
+  const float* gelu_grad_input;  // [M, ld_gelu_grad] GELU input x, or nullptr: v *= gelu'(x)
+  int64_t ld_gelu_grad;
 };
 
+// gelu'(x) = Phi(x) + x * phi(x), in fp32 with the formula of gelu.cu's
+// backward kernel (so the fused epilogue gives the bits the separate pass did).
+__device__ __forceinline__ float gelu_grad_of(float x) {
+  return 0.5f * erfcf(-x * 0.70710678118654752440f) +
+         x * 0.39894228040143267794f * expf(-0.5f * x * x);
+}
+
 __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, const float* c,
-                                                int64_t n) {
+                                                int64_t m, int64_t n) {
   float v = ep.alpha * acc;
   if (ep.beta != 0.f) v = fmaf(ep.beta, *c, v);
   if (ep.bias != nullptr) v += ep.bias[n];
   if (ep.gelu) v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  if (ep.gelu_grad_input != nullptr) v *= gelu_grad_of(ep.gelu_grad_input[m * ep.ld_gelu_grad + n]);
   return v;
 }
 
@@ -102,7 +112,7 @@ __global__ void splitk_reduce_kernel(int M, int N, int S, const float* __restric
       for (int z = 0; z < S; ++z) acc += partial[int64_t(z) * MN + i];
       const int64_t m = i / N, n = i % N;
       float* c = C + m * ldc + n;
-      *c = apply_epilogue(ep, acc, c, n);
+      *c = apply_epilogue(ep, acc, c, m, n);
     } else {
       const int64_t m = i - MN;
       double t = double(dbias[m]);
@@ -215,7 +225,7 @@ __global__ void __launch_bounds__(kF32Threads)
       const int64_t gn = n0 + tx + 16 * j;
       if (gn >= N) continue;
       float* c = C + gm * ldc + gn;
-      *c = apply_epilogue(ep, acc[i][j], c, gn);
+      *c = apply_epilogue(ep, acc[i][j], c, gm, gn);
     }
   }
 }
@@ -529,7 +539,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
           const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
           if (gn >= N) continue;
           float* c = C + gm * ldc + gn;
-          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gn);
+          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gm, gn);
         }
     }
 }
@@ -708,6 +718,8 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   if (!(alpha == alpha) || !(beta == beta))
     return InvalidArgument("cuda::gemm: alpha or beta is NaN");
 
+  if (options.gelu_grad_input != nullptr && (options.gelu || options.ld_gelu_grad < N))
+    return InvalidArgument("cuda::gemm: gelu_grad_input needs gelu off and ld_gelu_grad >= N");
   if (options.a_row_sum != nullptr && (!transA || alpha != 1.f))
     return InvalidArgument("cuda::gemm: a_row_sum needs transA and alpha == 1");
 
@@ -732,8 +744,9 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   const dim3 grid_f32(unsigned((N + kF32BN - 1) / kF32BN), unsigned(grid_m_f32), gz);
   const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16), gz);
 
-  const Epilogue ep{alpha, beta, options.bias, options.gelu};
-  const Epilogue raw{1.f, 0.f, nullptr, false};  // split-K partials: the plain product
+  const Epilogue ep{alpha, beta, options.bias, options.gelu, options.gelu_grad_input,
+                    options.ld_gelu_grad};
+  const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0};  // split-K partials: the plain product
   double* row_partials =
       row_sum ? reinterpret_cast<double*>(options.workspace + (plan.splits * M * N + 1) / 2 * 2) : nullptr;
   const SplitK sk{plan.kchunk, split ? M * N : 0, row_partials};

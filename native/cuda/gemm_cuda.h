@@ -15,6 +15,7 @@
 // Epilogue (options.bias / options.gelu), applied per element in fp32:
 //   v = alpha * acc + beta * C_old + bias[n]     (bias term only when bias != null)
 //   C = gelu ? v * 0.5 * (1 + erf(v / sqrt(2))) : v      (exact erf, as cpu::gelu_forward)
+//   C = v * gelu'(X[m,n])   instead, when gelu_grad_input = X (GELU backward)
 // So gemm(transB=true, bias, gelu) with beta = 0 is linear_forward followed
 // by gelu_forward in one pass over C.
 //
@@ -61,6 +62,13 @@ struct GemmOptions {
   GemmPrecision precision = GemmPrecision::kFp32;
   const float* bias = nullptr;  // [N] device pointer, added to every row; nullptr = none
   bool gelu = false;            // exact-erf GELU on the result (after bias and beta*C)
+  // GELU backward fused: the result (after bias and beta*C) is multiplied by
+  // gelu'(x), x = gelu_grad_input[m * ld_gelu_grad + n] ([M, N] device, the
+  // GELU's input; may not overlap C), with the formula of gelu_backward.
+  // So the dX GEMM of the linear after a GELU yields the GELU input's
+  // gradient. Not with gelu; applied after the split-K reduce when split.
+  const float* gelu_grad_input = nullptr;
+  int64_t ld_gelu_grad = 0;
   void* stream = nullptr;       // cudaStream_t; nullptr = default stream
   // Split-K scratch (device, gemm_workspace_floats() floats). nullptr: never
   // split. Must not be used by another GEMM in flight on another stream.

@@ -404,6 +404,83 @@ TEST(cuda_gemm_split_k) {
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
 }
 
+// The GELU backward fused into the epilogue (gelu_grad_input): the dX GEMM
+// of the FFN output dense, dff = (dr2 @ Wo) * gelu'(f), vs cpu::sgemm then
+// cpu::gelu_backward_write (the CPU backend's two calls), with a padded
+// stride for f and C, one pass and split-K (the multiply after the reduce;
+// deterministic). fp32: max relative error < 1e-5 as the plain GEMM (the
+// factor gelu'(x) is evaluated in fp32 to ~1e-7). bf16: vs the same CPU
+// calls on bf16-rounded A and B, < 1e-4 as the plain bf16 GEMM.
+void run_gelu_grad_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N, int64_t K,
+                        int64_t pad, bool split) {
+  const int64_t lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + pad;
+  std::vector<float> A = etest::rand_vec((tA ? K : M) * lda), B = etest::rand_vec((tB ? N : K) * ldb);
+  std::vector<float> X = etest::rand_vec(M * ldc, -4.f, 4.f);  // the GELU input, tails included
+  if (prec == GemmPrecision::kBf16) {
+    for (auto& x : A) x = bf16_round(x);  // exact in bf16: the reference sees the kernel's products
+    for (auto& x : B) x = bf16_round(x);
+  }
+  std::vector<float> ref(M * N), Xp(M * N);
+  cpu::sgemm(tA, tB, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, ref.data(), N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) Xp[m * N + n] = X[m * ldc + n];
+  cpu::gelu_backward_write(ref.data(), ref.data(), Xp.data(), M * N);
+
+  DevBuf dA(A.size()), dB(B.size()), dX(X.size()), dC(M * ldc);
+  if (!dA.p || !dB.p || !dX.p || !dC.p) return;
+  dA.upload(A);
+  dB.upload(B);
+  dX.upload(X);
+  dC.upload(std::vector<float>(M * ldc, std::nanf("")));  // beta 0: C is never read
+  GemmOptions opt;
+  opt.precision = prec;
+  opt.gelu_grad_input = dX.p;
+  opt.ld_gelu_grad = ldc;
+  const int64_t ws_floats = split ? cuda::gemm_workspace_floats(tA, tB, M, N, K, opt) : 0;
+  if (split) CHECK(ws_floats > 0) << "the case should split K";
+  DevBuf dws(size_t(std::max<int64_t>(ws_floats, 1)));
+  if (split) {
+    opt.workspace = dws.p;
+    opt.workspace_floats = ws_floats;
+  }
+  std::vector<float> out(M * ldc), again(M * ldc), got(M * N);
+  for (std::vector<float>* o : {&out, &again}) {
+    const Status st = cuda::gemm(tA, tB, M, N, K, 1.f, dA.p, lda, dB.p, ldb, 0.f, dC.p, ldc, opt);
+    CHECK(st.ok()) << st.code_name() << ": " << st.message();
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    dC.download(o);
+  }
+  CHECK(etest::bit_equal(out.data(), again.data(), M * ldc)) << "gelu-grad GEMM not deterministic";
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[m * ldc + n];
+  char tag[160];
+  std::snprintf(tag, sizeof tag, " [%s %c%c M=%lld N=%lld K=%lld pad=%lld split=%d]", cuda::gemm_precision_name(prec),
+                tA ? 'T' : 'N', tB ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (long long)pad, int(split));
+  CHECK(etest::all_finite(got.data(), M * N)) << "non-finite output" << tag;
+  CHECK_LT(etest::rel_error(got.data(), ref.data(), M * N), prec == GemmPrecision::kFp32 ? 1e-5 : 1e-4)
+      << " vs cpu::sgemm + cpu::gelu_backward_write" << tag;
+}
+
+TEST(cuda_gemm_gelu_grad_epilogue) {
+  if (!have_gpu("cuda_gemm_gelu_grad_epilogue")) return;
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    run_gelu_grad_case(p, false, false, 129, 257, 65, 0, false);  // dX = dout @ W, edge tiles
+    run_gelu_grad_case(p, false, false, 70, 130, 33, 3, false);   // padded f and C
+    run_gelu_grad_case(p, false, false, 40, 33, 2500, 1, true);   // split-K: applied after the reduce
+    run_gelu_grad_case(p, false, true, 17, 70, 1500, 0, true);
+  }
+  // With gelu (forward) too, or ld_gelu_grad < N: argument errors.
+  DevBuf a(64), b(64), c(64);
+  GemmOptions o;
+  o.gelu_grad_input = a.p;
+  o.ld_gelu_grad = 4;
+  o.gelu = true;
+  CHECK(cuda::gemm(false, false, 4, 4, 4, 1.f, a.p, 4, b.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
+  o.gelu = false;
+  o.ld_gelu_grad = 3;
+  CHECK(cuda::gemm(false, false, 4, 4, 4, 1.f, a.p, 4, b.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
+}
+
 // The bf16 kernel's cp.async width: 16-byte copies for 16-byte aligned A, B
 // with lda, ldb multiples of 4; 8-byte copies for 8-byte aligned, even ones;
 // 4-byte copies otherwise. Every width must match the same references.
