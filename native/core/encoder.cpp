@@ -101,9 +101,12 @@ Status Encoder::forward(const float* P, const float* emb, const int32_t* mask, f
     const LayerOffsets& o = layers_[l];
     LayerActs& a = acts_[l];
     const uint64_t lo = off + l * kRngPerLayer;
-    TRY(be.linear_forward(a.q.data(), x, P + o.wq, P + o.bq, N, H, H));
-    TRY(be.linear_forward(a.k.data(), x, P + o.wk, P + o.bk, N, H, H));
-    TRY(be.linear_forward(a.v.data(), x, P + o.wv, P + o.bv, N, H, H));
+    {
+      float* const qkv[3] = {a.q.data(), a.k.data(), a.v.data()};
+      const float* const w[3] = {P + o.wq, P + o.wk, P + o.wv};
+      const float* const b[3] = {P + o.bq, P + o.bk, P + o.bv};
+      TRY(be.linear_forward3(qkv, x, w, b, N, H, H));
+    }
     TRY(be.attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
                              hd, attn_p, seed, lo + 0));
     // r1 = dropout(ctx @ Wao^T + b) + x; h1 = LayerNorm(r1)
@@ -158,9 +161,13 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
                               a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
     // dx(input) = dr1 (residual) + q/k/v projections' input gradients; dx aliases dout for l = L-1,
     // so assemble into dr_ (which already holds dr1) and then swap roles.
-    TRY(be.linear_backward(dr_.data(), G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));
-    TRY(be.linear_backward(dr_.data(), G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H));
-    TRY(be.linear_backward(dr_.data(), G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H));
+    {
+      float* const dw[3] = {G + o.wq, G + o.wk, G + o.wv};
+      float* const db[3] = {G + o.bq, G + o.bk, G + o.bv};
+      const float* const d[3] = {dq_.data(), dk_.data(), dv_.data()};
+      const float* const w[3] = {P + o.wq, P + o.wk, P + o.wv};
+      TRY(be.linear_backward3(dr_.data(), dw, db, d, x, w, N, H, H));
+    }
     TRY(be.copy(dx, dr_.data(), NHb));
   }
   if (project_) return be.linear_backward(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);

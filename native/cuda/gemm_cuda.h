@@ -111,5 +111,28 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
             int64_t ldc, const GemmOptions& options = GemmOptions());
 
+// Grouped GEMM: `groups` (1 to 3) GEMMs of one shape, layout and strides
+// (e.g. the Q, K and V projections of one input), each with its own A, B, C,
+// bias and a_row_sum, in one launch on kBf16 (blockIdx.z = group x split;
+// the split-K plan counts all groups' tiles; one reduce for all groups, each
+// summing its own partials in a fixed order). Each group's result is bit for
+// bit what gemm() gives it with the same split plan. kFp32 runs one gemm()
+// per group, in order. options.bias and options.a_row_sum must be null (they
+// are per group here); gelu_grad_input is not offered. Every group has an
+// a_row_sum or none does.
+struct GemmGroup {
+  const float* A = nullptr;
+  const float* B = nullptr;
+  float* C = nullptr;
+  const float* bias = nullptr;
+  float* a_row_sum = nullptr;
+};
+// The workspace floats gemm_grouped() needs (row_sums: the groups have a_row_sum).
+int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int groups,
+                                      bool row_sums, const GemmOptions& options);
+Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
+                    const GemmGroup* group, int64_t lda, int64_t ldb, float beta, int64_t ldc,
+                    const GemmOptions& options = GemmOptions());
+
 }  // namespace cuda
 }  // namespace electra
