@@ -10,6 +10,12 @@
 //    operands are 16-byte aligned with leading dimensions that are multiples
 //    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
+// gemm_grouped runs up to three same-shape GEMMs (Q, K, V) in one mma launch
+// (blockIdx.z = group x split, GroupPtrs by value) and one reduce. Not done:
+// one dX GEMM whose k-loop walks the three (dq, Wq), (dk, Wk), (dv, Wv)
+// segments; it would fit (H is whole k-tiles), but needs both TileSrc
+// re-initialised at segment starts inside load_stage, kMmaStages - 1 tiles
+// ahead of the multiply, in another set of instantiations.
 //
 // Both are templated on (transA, transB) so each of the four layouts reads
 // global memory along its contiguous dimension (coalesced), and both zero-pad
