@@ -127,19 +127,17 @@ __device__ __forceinline__ double tile_sum(const float (&r)[kItems]) {
 // The fixed-order reduce of split-K: C[m,n] = epilogue(sum_z partial[z][m][n])
 // in z order (deterministic), then dbias[m] = float(dbias[m] + sum_z row_sum[z][m]).
 // One thread per output element, then one per bias element.
-// Grouped: `groups` such reduces in one launch, group g's partials and row
-// sums after the g*S of the groups before it; its output, bias and bias
-// gradient from grp (every group has a dbias, or none).
-__global__ void splitk_reduce_kernel(int M, int N, int S, int groups, const float* __restrict__ partial,
+// Grouped: blockIdx.y is the group, whose partials and row sums sit after
+// the g*S of the groups before it, and whose output, bias and bias gradient
+// come from grp (every group has a dbias, or none).
+__global__ void splitk_reduce_kernel(int M, int N, int S, const float* __restrict__ partial,
                                      const double* __restrict__ row_sum, GroupPtrs grp, int64_t ldc,
                                      Epilogue ep) {
   const int64_t MN = int64_t(M) * N;
-  const int64_t per = MN + (grp.dbias[0] ? M : 0);
-  const int64_t total = per * groups;
-  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
-       t += int64_t(gridDim.x) * blockDim.x) {
-    const int g = int(t / per);
-    const int64_t i = t - g * per;
+  const int64_t total = MN + (grp.dbias[0] ? M : 0);
+  const int g = int(blockIdx.y);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
     if (i < MN) {
       const float* pg = partial + int64_t(g) * S * MN;
       float acc = 0.f;
@@ -153,9 +151,9 @@ __global__ void splitk_reduce_kernel(int M, int N, int S, int groups, const floa
       const int64_t m = i - MN;
       const double* rg = row_sum + int64_t(g) * S * M;
       float* dbias = pick(grp.dbias, g);
-      double t2 = double(dbias[m]);
-      for (int z = 0; z < S; ++z) t2 += rg[int64_t(z) * M + m];
-      dbias[m] = float(t2);
+      double t = double(dbias[m]);
+      for (int z = 0; z < S; ++z) t += rg[int64_t(z) * M + m];
+      dbias[m] = float(t);
     }
   }
 }
@@ -426,12 +424,12 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
 
   // The group (grouped GEMM; else 0) and this block's share of K (split-K:
   // its split; otherwise all of it).
-  const int grp_i = int(blockIdx.z) / sk.splits;
+  // (C and the bias are picked at the epilogue: no registers held across the loop.)
+  const int bz = int(blockIdx.z);
+  const int grp_i = bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0;  // no division (registers)
   if (grp_i != 0) {
     A = pick(grp.A, grp_i);
     B = pick(grp.B, grp_i);
-    C = pick(grp.C, grp_i);
-    ep.bias = pick(grp.bias, grp_i);
   }
   const int64_t kb = int64_t(int(blockIdx.z) - grp_i * sk.splits) * sk.kchunk;
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
@@ -566,6 +564,11 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       for (int l = 0; l < kL; ++l) t += rsh[l * kBMt + tid];
       sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
     }
+  }
+  if (int(blockIdx.z) >= sk.splits) {  // a grouped GEMM's group 1 or 2
+    const bool g2 = int(blockIdx.z) >= 2 * sk.splits;
+    C = g2 ? grp.C[2] : grp.C[1];
+    ep.bias = g2 ? grp.bias[2] : grp.bias[1];
   }
   C += int64_t(blockIdx.z) * sk.c_split_stride;
 
@@ -844,12 +847,12 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
                                                                       : "bf16 mma kernel launch",
                             e);
   if (split) {
-    const int64_t total = (M * N + (row_sum ? M : 0)) * groups;
-    const int64_t blocks = std::min<int64_t>((total + 255) / 256, int64_t(sm_count()) * 8);
+    const int64_t total = M * N + (row_sum ? M : 0);
+    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((total + 255) / 256, int64_t(sm_count()) * 8 / groups));
     GroupPtrs rio = io;  // the reduce writes the outputs and the bias gradients
     for (int g = 0; g < kMaxGroups; ++g)
       if (g >= groups || !row_sum) rio.dbias[g] = nullptr;
-    splitk_reduce_kernel<<<unsigned(blocks), 256, 0, s>>>(m, n, int(plan.splits), groups, options.workspace,
+    splitk_reduce_kernel<<<dim3(unsigned(blocks), unsigned(groups)), 256, 0, s>>>(m, n, int(plan.splits), options.workspace,
                                                           row_partials, rio, ldc, ep);
     e = cudaGetLastError();
     if (e != cudaSuccess) return gemm_cuda_status("split-K reduce launch", e);
