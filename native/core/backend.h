@@ -124,6 +124,31 @@ class Backend {
                                  const float* weight, int64_t M, int64_t K, int64_t N) = 0;
   virtual Status linear_backward_write(float* dinp, float* dweight, float* dbias, const float* dout,
                                        const float* inp, const float* weight, int64_t M, int64_t K, int64_t N) = 0;
+  // The linear after a GELU, backward: linear_backward_write, then dinp =
+  // gelu_backward(dinp, pre) (pre [M,K], the GELU's input). Backends may fuse
+  // the second into the dX GEMM's epilogue; dweight and dbias are as
+  // linear_backward_write's (from dout and inp).
+  virtual Status linear_backward_gelu_write(float* dinp, float* dweight, float* dbias, const float* dout,
+                                            const float* inp, const float* weight, const float* pre, int64_t M,
+                                            int64_t K, int64_t N) {
+    ELECTRA_RETURN_IF_ERROR(linear_backward_write(dinp, dweight, dbias, dout, inp, weight, M, K, N));
+    return gelu_backward_write(dinp, dinp, pre, M * K);
+  }
+  // Three linears of one input (attention's query, key, value), in order:
+  // out[g] = inp @ weight[g]^T + bias[g]. Backends may run them as one grouped GEMM.
+  virtual Status linear_forward3(float* const out[3], const float* inp, const float* const weight[3],
+                                 const float* const bias[3], int64_t M, int64_t K, int64_t N) {
+    for (int g = 0; g < 3; ++g) ELECTRA_RETURN_IF_ERROR(linear_forward(out[g], inp, weight[g], bias[g], M, K, N));
+    return Status::Ok();
+  }
+  // Their backward: linear_backward of each, in order (dinp accumulates all three).
+  virtual Status linear_backward3(float* dinp, float* const dweight[3], float* const dbias[3],
+                                  const float* const dout[3], const float* inp, const float* const weight[3],
+                                  int64_t M, int64_t K, int64_t N) {
+    for (int g = 0; g < 3; ++g)
+      ELECTRA_RETURN_IF_ERROR(linear_backward(dinp, dweight[g], dbias[g], dout[g], inp, weight[g], M, K, N));
+    return Status::Ok();
+  }
   virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,

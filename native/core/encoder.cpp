@@ -104,9 +104,12 @@ Status Encoder::forward(const float* P, const float* emb, const int32_t* mask, f
     const LayerOffsets& o = layers_[l];
     LayerActs& a = acts_[l];
     const uint64_t lo = off + l * kRngPerLayer;
-    TRY(be.linear_forward(a.q.data(), x, P + o.wq, P + o.bq, N, H, H));
-    TRY(be.linear_forward(a.k.data(), x, P + o.wk, P + o.bk, N, H, H));
-    TRY(be.linear_forward(a.v.data(), x, P + o.wv, P + o.bv, N, H, H));
+    {
+      float* const qkv[3] = {a.q.data(), a.k.data(), a.v.data()};
+      const float* const w[3] = {P + o.wq, P + o.wk, P + o.wv};
+      const float* const b[3] = {P + o.bq, P + o.bk, P + o.bv};
+      TRY(be.linear_forward3(qkv, x, w, b, N, H, H));
+    }
     TRY(be.attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
                              hd, attn_p, seed, lo + 0));
     // r1 = dropout(ctx @ Wao^T + b) + x; h1 = LayerNorm(r1)
@@ -142,8 +145,9 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     // into dtmp_. No zeroing, no copy.
     TRY(be.layernorm_backward_write(dh_.data(), dtmp_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g,
                                     a.mean2.data(), a.rstd2.data(), N, H, hidden_p, seed, lo + 2));
-    TRY(be.linear_backward_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo, N, F, H));
-    TRY(be.gelu_backward_write(dff_.data(), dff_.data(), a.f.data(), N * F));  // in place
+    // dff = gelu'(f) * (dr2 @ Wo); Wo's gradients come from dr2 (dtmp_) and g.
+    TRY(be.linear_backward_gelu_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo,
+                                      a.f.data(), N, F, H));
     TRY(be.linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
     // LayerNorm 1 -> dr1, written into dx: the layer output's gradient was
     // consumed by LayerNorm 2, and dx becomes the layer input's gradient
@@ -157,9 +161,14 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     TRY(be.zero_many({dq_.data(), dk_.data(), dv_.data()}, NHb));
     TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
                               a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
-    TRY(be.linear_backward(dx, G + o.wq, G + o.bq, dq_.data(), x, P + o.wq, N, H, H));
-    TRY(be.linear_backward(dx, G + o.wk, G + o.bk, dk_.data(), x, P + o.wk, N, H, H));
-    TRY(be.linear_backward(dx, G + o.wv, G + o.bv, dv_.data(), x, P + o.wv, N, H, H));
+    // dx += the q/k/v projections' input gradients (dx holds dr1, the residual's).
+    {
+      float* const dw[3] = {G + o.wq, G + o.wk, G + o.wv};
+      float* const db[3] = {G + o.bq, G + o.bk, G + o.bv};
+      const float* const d[3] = {dq_.data(), dk_.data(), dv_.data()};
+      const float* const w[3] = {P + o.wq, P + o.wk, P + o.wv};
+      TRY(be.linear_backward3(dx, dw, db, d, x, w, N, H, H));
+    }
   }
   if (project_) return be.linear_backward_write(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);
   return be.copy(demb, dx, NHb);

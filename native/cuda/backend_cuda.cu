@@ -205,6 +205,35 @@ class CudaBackend final : public Backend {
                                const float* w, int64_t M, int64_t K, int64_t N) override {
     return linear_bwd(dinp, 0.0f, dw, db, dout, inp, w, M, K, N);
   }
+  Status linear_backward_gelu_write(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+                                    const float* w, const float* pre, int64_t M, int64_t K, int64_t N) override {
+    return linear_bwd(dinp, 0.0f, dw, db, dout, inp, w, M, K, N, pre);  // GELU backward in the dX epilogue
+  }
+
+  // Q, K, V: one grouped GEMM forward; backward three dX GEMMs into dinp (in
+  // order) and one grouped dW GEMM with the bias gradients (one reduce).
+  Status linear_forward3(float* const out[3], const float* inp, const float* const w[3], const float* const b[3],
+                         int64_t M, int64_t K, int64_t N) override {
+    ON_DEVICE();
+    GemmGroup g[3];
+    for (int i = 0; i < 3; ++i) g[i].A = inp, g[i].B = w[i], g[i].C = out[i], g[i].bias = b[i];
+    GemmOptions o = gemm_options();
+    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, false, true, M, N, K, false));
+    return gemm_grouped(false, true, M, N, K, 1.0f, 3, g, K, K, 0.0f, N, o);
+  }
+  Status linear_backward3(float* dinp, float* const dw[3], float* const db[3], const float* const dout[3],
+                          const float* inp, const float* const w[3], int64_t M, int64_t K, int64_t N) override {
+    const bool all_db = db[0] && db[1] && db[2], no_db = !db[0] && !db[1] && !db[2];
+    if (!dw[0] || !dw[1] || !dw[2] || !(all_db || no_db))
+      return Backend::linear_backward3(dinp, dw, db, dout, inp, w, M, K, N);
+    ON_DEVICE();
+    for (int i = 0; i < 3 && dinp; ++i) ELECTRA_RETURN_IF_ERROR(linear_bwd(dinp, 1.0f, nullptr, nullptr, dout[i], inp, w[i], M, K, N));
+    GemmGroup g[3];
+    for (int i = 0; i < 3; ++i) g[i].A = dout[i], g[i].B = inp, g[i].C = dw[i], g[i].a_row_sum = db[i];
+    GemmOptions o = gemm_options();
+    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, true, false, N, K, M, all_db));
+    return gemm_grouped(true, false, N, K, M, 1.0f, 3, g, N, K, 1.0f, K, o);
+  }
 
   // ---- layers ----
   Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
@@ -392,6 +421,12 @@ class CudaBackend final : public Backend {
   // Points o at the split-K workspace, grown first if this GEMM needs more.
   // Growing frees the old buffer, which waits for the device: it happens in
   // the first step, and again only for a larger shape.
+  Status with_grouped_workspace(GemmOptions* o, bool tA, bool tB, int64_t M, int64_t N, int64_t K, bool row_sums) {
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(gemm_grouped_workspace_floats(tA, tB, M, N, K, 3, row_sums, *o)));
+    o->workspace = splitk_.data();
+    o->workspace_floats = int64_t(splitk_.size());
+    return Status::Ok();
+  }
   Status with_workspace(GemmOptions* o, bool tA, bool tB, int64_t M, int64_t N, int64_t K) {
     ELECTRA_RETURN_IF_ERROR(grow_workspace(gemm_workspace_floats(tA, tB, M, N, K, *o)));
     o->workspace = splitk_.data();
@@ -410,10 +445,12 @@ class CudaBackend final : public Backend {
   // K of the dw GEMM is the token count, so it splits K; its reduce also adds
   // db (the row sums of dout^T), so db costs no pass of its own.
   Status linear_bwd(float* dinp, float beta, float* dw, float* db, const float* dout, const float* inp,
-                    const float* w, int64_t M, int64_t K, int64_t N) {
+                    const float* w, int64_t M, int64_t K, int64_t N, const float* gelu_pre = nullptr) {
     ON_DEVICE();
     if (dinp) {
       GemmOptions o = gemm_options();
+      o.gelu_grad_input = gelu_pre;  // [M,K]
+      o.ld_gelu_grad = K;
       ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, false, M, K, N));
       ELECTRA_RETURN_IF_ERROR(gemm(false, false, M, K, N, 1.0f, dout, N, w, K, beta, dinp, K, o));
     }

@@ -10,6 +10,12 @@
 //    operands are 16-byte aligned with leading dimensions that are multiples
 //    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
+// gemm_grouped runs up to three same-shape GEMMs (Q, K, V) in one mma launch
+// (blockIdx.z = group x split, GroupPtrs by value) and one reduce. Not done:
+// one dX GEMM whose k-loop walks the three (dq, Wq), (dk, Wk), (dv, Wv)
+// segments; it would fit (H is whole k-tiles), but needs both TileSrc
+// re-initialised at segment starts inside load_stage, kMmaStages - 1 tiles
+// ahead of the multiply, in another set of instantiations.
 //
 // Both are templated on (transA, transB) so each of the four layouts reads
 // global memory along its contiguous dimension (coalesced), and both zero-pad
@@ -54,14 +60,24 @@ struct Epilogue {
   float beta;         // 0: C is not read
   const float* bias;  // [N] or nullptr
   bool gelu;
+  const float* gelu_grad_input;  // [M, ld_gelu_grad] GELU input x, or nullptr: v *= gelu'(x)
+  int64_t ld_gelu_grad;
 };
 
+// gelu'(x) = Phi(x) + x * phi(x), in fp32 with the formula of gelu.cu's
+// backward kernel (so the fused epilogue gives the bits the separate pass did).
+__device__ __forceinline__ float gelu_grad_of(float x) {
+  return 0.5f * erfcf(-x * 0.70710678118654752440f) +
+         x * 0.39894228040143267794f * expf(-0.5f * x * x);
+}
+
 __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, const float* c,
-                                                int64_t n) {
+                                                int64_t m, int64_t n) {
   float v = ep.alpha * acc;
   if (ep.beta != 0.f) v = fmaf(ep.beta, *c, v);
   if (ep.bias != nullptr) v += ep.bias[n];
   if (ep.gelu) v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  if (ep.gelu_grad_input != nullptr) v *= gelu_grad_of(ep.gelu_grad_input[m * ep.ld_gelu_grad + n]);
   return v;
 }
 
@@ -71,11 +87,32 @@ __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, c
 // tile also write sum_k op(A)[m,k] over their K range to row_sum[z*M + m],
 // which is the bias gradient of a weight-gradient GEMM (op(A) = dout^T).
 // Without split-K: gridDim.z = 1, kchunk = K, c_split_stride = 0, row_sum null.
+// Grouped (bf16 kernel and reduce only): blockIdx.z = group * splits + split,
+// so the partials and row sums of group g, split z sit at index g*splits + z
+// as above (the workspace holds all groups' partials, group-major).
 struct SplitK {
   int64_t kchunk;
   int64_t c_split_stride;
   double* row_sum;
+  int splits;  // split-K chunks per group (gridDim.z / groups)
 };
+
+// Grouped GEMM: up to kMaxGroups GEMMs of one shape and layout in one launch,
+// each with its own operands, output and bias (passed by value; a group is
+// selected by compare-and-select, not a dynamic index into the parameters).
+// Ungrouped launches carry group 0 = their own pointers.
+constexpr int kMaxGroups = 3;
+struct GroupPtrs {
+  const float* A[kMaxGroups];
+  const float* B[kMaxGroups];
+  float* C[kMaxGroups];           // the outputs, or the workspace (all groups) when split
+  const float* bias[kMaxGroups];  // the epilogue's bias (nullptr when split)
+  float* dbias[kMaxGroups];       // the reduce's fused bias gradient (a_row_sum) or nullptr
+};
+template <typename P>
+__device__ __forceinline__ P pick(P const (&p)[kMaxGroups], int g) {
+  return g == 0 ? p[0] : g == 1 ? p[1] : p[2];
+}
 
 // Sum of a thread's freshly loaded A elements, in fp32 within the tile (few
 // terms), accumulated across tiles in double by the caller.
@@ -90,23 +127,32 @@ __device__ __forceinline__ double tile_sum(const float (&r)[kItems]) {
 // The fixed-order reduce of split-K: C[m,n] = epilogue(sum_z partial[z][m][n])
 // in z order (deterministic), then dbias[m] = float(dbias[m] + sum_z row_sum[z][m]).
 // One thread per output element, then one per bias element.
+// Grouped: blockIdx.y is the group, whose partials and row sums sit after
+// the g*S of the groups before it, and whose output, bias and bias gradient
+// come from grp (every group has a dbias, or none).
 __global__ void splitk_reduce_kernel(int M, int N, int S, const float* __restrict__ partial,
-                                     const double* __restrict__ row_sum, float* C, int64_t ldc,
-                                     Epilogue ep, float* __restrict__ dbias) {
+                                     const double* __restrict__ row_sum, GroupPtrs grp, int64_t ldc,
+                                     Epilogue ep) {
   const int64_t MN = int64_t(M) * N;
-  const int64_t total = MN + (dbias ? M : 0);
+  const int64_t total = MN + (grp.dbias[0] ? M : 0);
+  const int g = int(blockIdx.y);
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     if (i < MN) {
+      const float* pg = partial + int64_t(g) * S * MN;
       float acc = 0.f;
-      for (int z = 0; z < S; ++z) acc += partial[int64_t(z) * MN + i];
+      for (int z = 0; z < S; ++z) acc += pg[int64_t(z) * MN + i];
       const int64_t m = i / N, n = i % N;
-      float* c = C + m * ldc + n;
-      *c = apply_epilogue(ep, acc, c, n);
+      float* c = pick(grp.C, g) + m * ldc + n;
+      Epilogue e = ep;
+      e.bias = pick(grp.bias, g);
+      *c = apply_epilogue(e, acc, c, m, n);
     } else {
       const int64_t m = i - MN;
+      const double* rg = row_sum + int64_t(g) * S * M;
+      float* dbias = pick(grp.dbias, g);
       double t = double(dbias[m]);
-      for (int z = 0; z < S; ++z) t += row_sum[int64_t(z) * M + m];
+      for (int z = 0; z < S; ++z) t += rg[int64_t(z) * M + m];
       dbias[m] = float(t);
     }
   }
@@ -215,7 +261,7 @@ __global__ void __launch_bounds__(kF32Threads)
       const int64_t gn = n0 + tx + 16 * j;
       if (gn >= N) continue;
       float* c = C + gm * ldc + gn;
-      *c = apply_epilogue(ep, acc[i][j], c, gn);
+      *c = apply_epilogue(ep, acc[i][j], c, gm, gn);
     }
   }
 }
@@ -362,7 +408,7 @@ template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
 __global__ void __launch_bounds__(kMmaThreads, 2)
     gemm_bf16_mma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
                          const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
-                         Epilogue ep, SplitK sk) {
+                         Epilogue ep, SplitK sk, GroupPtrs grp) {
   using T = MmaTile<kBMt, kVec>;
   static_assert(kTA || !kRowSum, "row sums are of op(A) = A^T");
   extern __shared__ __align__(16) float gemm_smem[];
@@ -376,8 +422,16 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   const int64_t m0 = int64_t(blockIdx.y) * kBMt;
   const int64_t n0 = int64_t(blockIdx.x) * kMmaBN;
 
-  // This block's share of K (split-K: blockIdx.z; otherwise all of it).
-  const int64_t kb = int64_t(blockIdx.z) * sk.kchunk;
+  // The group (grouped GEMM; else 0) and this block's share of K (split-K:
+  // its split; otherwise all of it).
+  // (C and the bias are picked at the epilogue: no registers held across the loop.)
+  const int bz = int(blockIdx.z);
+  const int grp_i = bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0;  // no division (registers)
+  if (grp_i != 0) {
+    A = pick(grp.A, grp_i);
+    B = pick(grp.B, grp_i);
+  }
+  const int64_t kb = int64_t(int(blockIdx.z) - grp_i * sk.splits) * sk.kchunk;
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
   const int nk = kb < ke ? int((ke - kb + kMmaBK - 1) / kMmaBK) : 0;
   const bool row_sums = kRowSum && sk.row_sum != nullptr && blockIdx.x == 0;
@@ -511,6 +565,11 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
     }
   }
+  if (int(blockIdx.z) >= sk.splits) {  // a grouped GEMM's group 1 or 2
+    const bool g2 = int(blockIdx.z) >= 2 * sk.splits;
+    C = g2 ? grp.C[2] : grp.C[1];
+    ep.bias = g2 ? grp.bias[2] : grp.bias[1];
+  }
   C += int64_t(blockIdx.z) * sk.c_split_stride;
 
   // Epilogue straight from the accumulators: register q of lane (g, t) is
@@ -529,7 +588,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
           const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
           if (gn >= N) continue;
           float* c = C + gm * ldc + gn;
-          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gn);
+          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gm, gn);
         }
     }
 }
@@ -552,11 +611,11 @@ cudaError_t mma_kernel_smem_opt_in() {
 template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
 void launch_mma(unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int m, int n, int k,
                 const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-                const Epilogue& ep, const SplitK& sk) {
+                const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
   if (mma_kernel_smem_opt_in<kBMt, kVec, kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
   const dim3 grid(grid_n, unsigned((M + kBMt - 1) / kBMt), splits);
   gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum>
-      <<<grid, kMmaThreads, MmaTile<kBMt, kVec>::kSmemBytes, s>>>(m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+      <<<grid, kMmaThreads, MmaTile<kBMt, kVec>::kSmemBytes, s>>>(m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
 }
 
 // The block rows (128, or 64 with 16-byte copies only: fewer instantiations)
@@ -564,15 +623,15 @@ void launch_mma(unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int
 template <bool kTA, bool kTB, bool kRowSum>
 void launch_mma_cfg(int bm, int vec, unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s,
                     int m, int n, int k, const float* A, int64_t lda, const float* B, int64_t ldb,
-                    float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk) {
+                    float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
   if (vec == 4 && bm == 64)
-    launch_mma<64, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+    launch_mma<64, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else if (vec == 4)
-    launch_mma<128, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+    launch_mma<128, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else if (vec == 2)
-    launch_mma<128, 2, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+    launch_mma<128, 2, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else
-    launch_mma<128, 1, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk);
+    launch_mma<128, 1, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
 }
 
 // Floats per cp.async the operands allow: 4 (16-byte copies) when A and B
@@ -589,14 +648,14 @@ int copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb) {
 template <bool kTA, bool kTB>
 void launch(GemmPrecision p, int bm, int vec, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s,
             int64_t M, int m, int n, int K, const float* A, int64_t lda, const float* B, int64_t ldb,
-            float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk) {
+            float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
   if (p == GemmPrecision::kBf16) {
     if (kTA && sk.row_sum != nullptr)
       launch_mma_cfg<kTA, kTB, kTA>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B, ldb,
-                                    C, ldc, ep, sk);
+                                    C, ldc, ep, sk, grp);
     else
       launch_mma_cfg<kTA, kTB, false>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B,
-                                      ldb, C, ldc, ep, sk);
+                                      ldb, C, ldc, ep, sk, grp);
   } else {
     sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(m, n, K, A, lda, B, ldb, C, ldc,
                                                                  ep, sk);
@@ -634,12 +693,13 @@ constexpr int64_t kMinSplitK = 256, kMaxSplits = 64;
 struct SplitPlan {
   int64_t splits = 1, kchunk = 0;
 };
-SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) {
+// groups: a grouped GEMM's groups share the waves (their tiles count together).
+SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms, int64_t groups = 1) {
   SplitPlan sp;
   sp.kchunk = K;
   const int64_t bm = p == GemmPrecision::kBf16 ? kBM : kF32BM;
   const int64_t bn = p == GemmPrecision::kBf16 ? kBN : kF32BN;
-  const int64_t tiles = ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
+  const int64_t tiles = groups * ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
   const int64_t slots = blocks_per_sm(p) * int64_t(sms);
   const int64_t want = (2 * slots + tiles - 1) / tiles;
   const int64_t by_depth = K / kMinSplitK;
@@ -657,8 +717,8 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) 
 // most one 128-row tile per SM (so half the SMs' block slots would idle), for
 // twice the blocks; else 128. (The 64-row kernel fits three blocks per SM, so
 // it would leave a partial last wave on the larger grids.)
-int mma_block_rows(int64_t M, int64_t N, int64_t splits, int sms) {
-  const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+int mma_block_rows(int64_t M, int64_t N, int64_t splits, int sms, int64_t groups = 1) {
+  const int64_t tiles = groups * ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
   return splits == 1 && M > 64 && tiles <= int64_t(sms) ? 64 : 128;
 }
 
@@ -679,9 +739,16 @@ const char* gemm_precision_name(GemmPrecision p) {
   return "?";
 }
 
-Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-            int64_t ldc, const GemmOptions& options) {
+namespace {
+// gemm() and gemm_grouped(): `groups` GEMMs of one shape, group g's operands,
+// output, bias and a_row_sum in io (options.bias and options.a_row_sum are
+// io's group 0 for gemm()). One launch (and one reduce) for all groups.
+Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
+                   const GroupPtrs& io, int64_t lda, int64_t ldb, float beta, int64_t ldc,
+                   const GemmOptions& options) {
+  const float* const A = io.A[0];
+  const float* const B = io.B[0];
+  float* const C = io.C[0];
   if (M < 0 || N < 0 || K < 0)
     return InvalidArgument("cuda::gemm: negative size M=" + std::to_string(M) +
                            " N=" + std::to_string(N) + " K=" + std::to_string(K));
@@ -708,7 +775,12 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   if (!(alpha == alpha) || !(beta == beta))
     return InvalidArgument("cuda::gemm: alpha or beta is NaN");
 
-  if (options.a_row_sum != nullptr && (!transA || alpha != 1.f))
+  if (options.gelu_grad_input != nullptr && (options.gelu || options.ld_gelu_grad < N))
+    return InvalidArgument("cuda::gemm: gelu_grad_input needs gelu off and ld_gelu_grad >= N");
+  for (int g = 1; g < groups; ++g)
+    if (io.A[g] == nullptr || io.B[g] == nullptr || io.C[g] == nullptr || (io.dbias[g] == nullptr) != (io.dbias[0] == nullptr))
+      return InvalidArgument("cuda::gemm_grouped: a group's A, B or C is null, or not every group has a_row_sum");
+  if (io.dbias[0] != nullptr && (!transA || alpha != 1.f))
     return InvalidArgument("cuda::gemm: a_row_sum needs transA and alpha == 1");
 
   const int64_t grid_m_bf16 = (M + kBM - 1) / kBM, grid_m_f32 = (M + kF32BM - 1) / kF32BM;
@@ -719,30 +791,39 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   const int Keff = reads_ab ? int(K) : 0;
   SplitPlan plan;
   plan.kchunk = Keff;
-  if (reads_ab && options.workspace != nullptr) plan = plan_split(options.precision, M, N, K, sm_count());
-  const bool row_sum = reads_ab && options.a_row_sum != nullptr;
+  if (reads_ab && options.workspace != nullptr)
+    plan = plan_split(options.precision, M, N, K, sm_count(), groups);
+  const bool row_sum = reads_ab && io.dbias[0] != nullptr;
   const bool split = plan.splits > 1 || row_sum;
+  const int64_t gs = groups * plan.splits;  // partial products, group-major
   if (split) {
-    const int64_t need = workspace_floats(plan.splits, M, N, row_sum);
+    const int64_t need = workspace_floats(gs, M, N, row_sum);
     if (options.workspace == nullptr || options.workspace_floats < need)
       return InvalidArgument("cuda::gemm: split-K workspace of " + std::to_string(options.workspace_floats) +
                              " floats, needs " + std::to_string(need) + " (gemm_workspace_floats)");
   }
-  const unsigned gz = unsigned(plan.splits);
+  const unsigned gz = unsigned(gs);
   const dim3 grid_f32(unsigned((N + kF32BN - 1) / kF32BN), unsigned(grid_m_f32), gz);
   const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16), gz);
 
-  const Epilogue ep{alpha, beta, options.bias, options.gelu};
-  const Epilogue raw{1.f, 0.f, nullptr, false};  // split-K partials: the plain product
+  const Epilogue ep{alpha, beta, io.bias[0], options.gelu, options.gelu_grad_input,
+                    options.ld_gelu_grad};
+  const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0};  // split-K partials: the plain product
   double* row_partials =
-      row_sum ? reinterpret_cast<double*>(options.workspace + (plan.splits * M * N + 1) / 2 * 2) : nullptr;
-  const SplitK sk{plan.kchunk, split ? M * N : 0, row_partials};
+      row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
+  const SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits)};
+  GroupPtrs kio = io;  // what the GEMM kernel writes: the outputs, or the workspace
+  for (int g = 0; g < kMaxGroups; ++g) {
+    if (g >= groups) kio.A[g] = kio.B[g] = nullptr, kio.C[g] = nullptr, kio.bias[g] = nullptr, kio.dbias[g] = nullptr;
+    if (split && g < groups) kio.C[g] = options.workspace, kio.bias[g] = nullptr;
+  }
   float* const out = split ? options.workspace : C;
   const int64_t ld_out = split ? N : ldc;
   const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
-  const int vec = copy_floats(A, lda, B, ldb);
-  const int mma_bm = vec == 4 ? mma_block_rows(M, N, plan.splits, sm_count()) : 128;
+  int vec = copy_floats(A, lda, B, ldb);
+  for (int g = 1; g < groups; ++g) vec = std::min(vec, copy_floats(io.A[g], lda, io.B[g], ldb));
+  const int mma_bm = vec == 4 ? mma_block_rows(M, N, plan.splits, sm_count(), groups) : 128;
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
   // on this kernel: report it for what it is (and clear it) instead.
@@ -750,16 +831,16 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
     return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
     launch<false, false>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
-                         ld_out, ep_main, sk);
+                         ld_out, ep_main, sk, kio);
   else if (!transA && transB)
     launch<false, true>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
-                        ld_out, ep_main, sk);
+                        ld_out, ep_main, sk, kio);
   else if (transA && !transB)
     launch<true, false>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
-                        ld_out, ep_main, sk);
+                        ld_out, ep_main, sk, kio);
   else
     launch<true, true>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
-                       ld_out, ep_main, sk);
+                       ld_out, ep_main, sk, kio);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
     return gemm_cuda_status(options.precision == GemmPrecision::kFp32 ? "fp32 kernel launch"
@@ -767,14 +848,51 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
                             e);
   if (split) {
     const int64_t total = M * N + (row_sum ? M : 0);
-    const int64_t blocks = std::min<int64_t>((total + 255) / 256, int64_t(sm_count()) * 8);
-    splitk_reduce_kernel<<<unsigned(blocks), 256, 0, s>>>(m, n, int(plan.splits), options.workspace,
-                                                          row_partials, C, ldc, ep,
-                                                          row_sum ? options.a_row_sum : nullptr);
+    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((total + 255) / 256, int64_t(sm_count()) * 8 / groups));
+    GroupPtrs rio = io;  // the reduce writes the outputs and the bias gradients
+    for (int g = 0; g < kMaxGroups; ++g)
+      if (g >= groups || !row_sum) rio.dbias[g] = nullptr;
+    splitk_reduce_kernel<<<dim3(unsigned(blocks), unsigned(groups)), 256, 0, s>>>(m, n, int(plan.splits), options.workspace,
+                                                          row_partials, rio, ldc, ep);
     e = cudaGetLastError();
     if (e != cudaSuccess) return gemm_cuda_status("split-K reduce launch", e);
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+            int64_t ldc, const GemmOptions& options) {
+  GroupPtrs io{};
+  io.A[0] = A, io.B[0] = B, io.C[0] = C, io.bias[0] = options.bias, io.dbias[0] = options.a_row_sum;
+  return gemm_groups(transA, transB, M, N, K, alpha, 1, io, lda, ldb, beta, ldc, options);
+}
+
+Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
+                    const GemmGroup* group, int64_t lda, int64_t ldb, float beta, int64_t ldc,
+                    const GemmOptions& options) {
+  if (groups < 1 || groups > kMaxGroups || group == nullptr)
+    return InvalidArgument("cuda::gemm_grouped: 1 to " + std::to_string(kMaxGroups) + " groups");
+  if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu_grad_input != nullptr)
+    return InvalidArgument("cuda::gemm_grouped: bias and a_row_sum are per group; no gelu_grad_input");
+  // The fp32 parity path has no grouped kernel: one gemm() per group, in order.
+  if (options.precision == GemmPrecision::kFp32) {
+    for (int g = 0; g < groups; ++g) {
+      GemmOptions o = options;
+      o.bias = group[g].bias;
+      o.a_row_sum = group[g].a_row_sum;
+      ELECTRA_RETURN_IF_ERROR(gemm(transA, transB, M, N, K, alpha, group[g].A, lda, group[g].B, ldb, beta,
+                                   group[g].C, ldc, o));
+    }
+    return Status::Ok();
+  }
+  GroupPtrs io{};
+  for (int g = 0; g < groups; ++g)
+    io.A[g] = group[g].A, io.B[g] = group[g].B, io.C[g] = group[g].C, io.bias[g] = group[g].bias,
+    io.dbias[g] = group[g].a_row_sum;
+  return gemm_groups(transA, transB, M, N, K, alpha, groups, io, lda, ldb, beta, ldc, options);
 }
 
 int gemm_bf16_copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb) {
@@ -790,6 +908,18 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
   const bool row_sum = options.a_row_sum != nullptr;
   if (plan.splits < 2 && !row_sum) return 0;
   return workspace_floats(plan.splits, M, N, row_sum);
+}
+
+int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int groups,
+                                      bool row_sums, const GemmOptions& options) {
+  GemmOptions o = options;
+  o.a_row_sum = row_sums ? reinterpret_cast<float*>(16) : nullptr;  // only its presence counts
+  if (options.precision == GemmPrecision::kFp32 || groups <= 1)
+    return gemm_workspace_floats(transA, transB, M, N, K, o);  // one gemm() per group
+  if (M <= 0 || N <= 0 || K <= 0) return 0;
+  const SplitPlan plan = plan_split(options.precision, M, N, K, sm_count(), groups);
+  if (plan.splits < 2 && !row_sums) return 0;
+  return workspace_floats(groups * plan.splits, M, N, row_sums);
 }
 
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn) {

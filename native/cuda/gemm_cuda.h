@@ -15,6 +15,7 @@
 // Epilogue (options.bias / options.gelu), applied per element in fp32:
 //   v = alpha * acc + beta * C_old + bias[n]     (bias term only when bias != null)
 //   C = gelu ? v * 0.5 * (1 + erf(v / sqrt(2))) : v      (exact erf, as cpu::gelu_forward)
+//   C = v * gelu'(X[m,n])   instead, when gelu_grad_input = X (GELU backward)
 // So gemm(transB=true, bias, gelu) with beta = 0 is linear_forward followed
 // by gelu_forward in one pass over C.
 //
@@ -61,6 +62,13 @@ struct GemmOptions {
   GemmPrecision precision = GemmPrecision::kFp32;
   const float* bias = nullptr;  // [N] device pointer, added to every row; nullptr = none
   bool gelu = false;            // exact-erf GELU on the result (after bias and beta*C)
+  // GELU backward fused: the result (after bias and beta*C) is multiplied by
+  // gelu'(x), x = gelu_grad_input[m * ld_gelu_grad + n] ([M, N] device, the
+  // GELU's input; may not overlap C), with the formula of gelu_backward.
+  // So the dX GEMM of the linear after a GELU yields the GELU input's
+  // gradient. Not with gelu; applied after the split-K reduce when split.
+  const float* gelu_grad_input = nullptr;
+  int64_t ld_gelu_grad = 0;
   void* stream = nullptr;       // cudaStream_t; nullptr = default stream
   // Split-K scratch (device, gemm_workspace_floats() floats). nullptr: never
   // split. Must not be used by another GEMM in flight on another stream.
@@ -102,6 +110,29 @@ int gemm_bf16_copy_floats(const float* A, int64_t lda, const float* B, int64_t l
 Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
             int64_t ldc, const GemmOptions& options = GemmOptions());
+
+// Grouped GEMM: `groups` (1 to 3) GEMMs of one shape, layout and strides
+// (e.g. the Q, K and V projections of one input), each with its own A, B, C,
+// bias and a_row_sum, in one launch on kBf16 (blockIdx.z = group x split;
+// the split-K plan counts all groups' tiles; one reduce for all groups, each
+// summing its own partials in a fixed order). Each group's result is bit for
+// bit what gemm() gives it with the same split plan. kFp32 runs one gemm()
+// per group, in order. options.bias and options.a_row_sum must be null (they
+// are per group here); gelu_grad_input is not offered. Every group has an
+// a_row_sum or none does.
+struct GemmGroup {
+  const float* A = nullptr;
+  const float* B = nullptr;
+  float* C = nullptr;
+  const float* bias = nullptr;
+  float* a_row_sum = nullptr;
+};
+// The workspace floats gemm_grouped() needs (row_sums: the groups have a_row_sum).
+int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int groups,
+                                      bool row_sums, const GemmOptions& options);
+Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
+                    const GemmGroup* group, int64_t lda, int64_t ldb, float beta, int64_t ldc,
+                    const GemmOptions& options = GemmOptions());
 
 }  // namespace cuda
 }  // namespace electra

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/cpu/ops.h"
@@ -402,6 +403,188 @@ TEST(cuda_gemm_split_k) {
   CHECK(cuda::gemm(false, false, 8, 8, 8, 1.f, a.p, 8, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
         StatusCode::kInvalidArgument);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
+}
+
+// The GELU backward fused into the epilogue (gelu_grad_input): the dX GEMM
+// of the FFN output dense, dff = (dr2 @ Wo) * gelu'(f), vs cpu::sgemm then
+// cpu::gelu_backward_write (the CPU backend's two calls), with a padded
+// stride for f and C, one pass and split-K (the multiply after the reduce;
+// deterministic). fp32: max relative error < 1e-5 as the plain GEMM (the
+// factor gelu'(x) is evaluated in fp32 to ~1e-7). bf16: vs the same CPU
+// calls on bf16-rounded A and B, < 1e-4 as the plain bf16 GEMM.
+void run_gelu_grad_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N, int64_t K,
+                        int64_t pad, bool split) {
+  const int64_t lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + pad;
+  std::vector<float> A = etest::rand_vec((tA ? K : M) * lda), B = etest::rand_vec((tB ? N : K) * ldb);
+  std::vector<float> X = etest::rand_vec(M * ldc, -4.f, 4.f);  // the GELU input, tails included
+  if (prec == GemmPrecision::kBf16) {
+    for (auto& x : A) x = bf16_round(x);  // exact in bf16: the reference sees the kernel's products
+    for (auto& x : B) x = bf16_round(x);
+  }
+  std::vector<float> ref(M * N), Xp(M * N);
+  cpu::sgemm(tA, tB, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, ref.data(), N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) Xp[m * N + n] = X[m * ldc + n];
+  cpu::gelu_backward_write(ref.data(), ref.data(), Xp.data(), M * N);
+
+  DevBuf dA(A.size()), dB(B.size()), dX(X.size()), dC(M * ldc);
+  if (!dA.p || !dB.p || !dX.p || !dC.p) return;
+  dA.upload(A);
+  dB.upload(B);
+  dX.upload(X);
+  dC.upload(std::vector<float>(M * ldc, std::nanf("")));  // beta 0: C is never read
+  GemmOptions opt;
+  opt.precision = prec;
+  opt.gelu_grad_input = dX.p;
+  opt.ld_gelu_grad = ldc;
+  const int64_t ws_floats = split ? cuda::gemm_workspace_floats(tA, tB, M, N, K, opt) : 0;
+  if (split) CHECK(ws_floats > 0) << "the case should split K";
+  DevBuf dws(size_t(std::max<int64_t>(ws_floats, 1)));
+  if (split) {
+    opt.workspace = dws.p;
+    opt.workspace_floats = ws_floats;
+  }
+  std::vector<float> out(M * ldc), again(M * ldc), got(M * N);
+  for (std::vector<float>* o : {&out, &again}) {
+    const Status st = cuda::gemm(tA, tB, M, N, K, 1.f, dA.p, lda, dB.p, ldb, 0.f, dC.p, ldc, opt);
+    CHECK(st.ok()) << st.code_name() << ": " << st.message();
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    dC.download(o);
+  }
+  CHECK(etest::bit_equal(out.data(), again.data(), M * ldc)) << "gelu-grad GEMM not deterministic";
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[m * ldc + n];
+  char tag[160];
+  std::snprintf(tag, sizeof tag, " [%s %c%c M=%lld N=%lld K=%lld pad=%lld split=%d]", cuda::gemm_precision_name(prec),
+                tA ? 'T' : 'N', tB ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (long long)pad, int(split));
+  CHECK(etest::all_finite(got.data(), M * N)) << "non-finite output" << tag;
+  CHECK_LT(etest::rel_error(got.data(), ref.data(), M * N), prec == GemmPrecision::kFp32 ? 1e-5 : 1e-4)
+      << " vs cpu::sgemm + cpu::gelu_backward_write" << tag;
+}
+
+TEST(cuda_gemm_gelu_grad_epilogue) {
+  if (!have_gpu("cuda_gemm_gelu_grad_epilogue")) return;
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    run_gelu_grad_case(p, false, false, 129, 257, 65, 0, false);  // dX = dout @ W, edge tiles
+    run_gelu_grad_case(p, false, false, 70, 130, 33, 3, false);   // padded f and C
+    run_gelu_grad_case(p, false, false, 40, 33, 2500, 1, true);   // split-K: applied after the reduce
+    run_gelu_grad_case(p, false, true, 17, 70, 1500, 0, true);
+  }
+  // With gelu (forward) too, or ld_gelu_grad < N: argument errors.
+  DevBuf a(64), b(64), c(64);
+  GemmOptions o;
+  o.gelu_grad_input = a.p;
+  o.ld_gelu_grad = 4;
+  o.gelu = true;
+  CHECK(cuda::gemm(false, false, 4, 4, 4, 1.f, a.p, 4, b.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
+  o.gelu = false;
+  o.ld_gelu_grad = 3;
+  CHECK(cuda::gemm(false, false, 4, 4, 4, 1.f, a.p, 4, b.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
+}
+
+// Grouped GEMM (cuda::gemm_grouped): three GEMMs of one shape with their own
+// A, B, C, bias and row sums, vs three separate gemm() calls and cpu::sgemm:
+// the Q/K/V forward (NT, bias, one pass, with and without a split-K
+// workspace), the dW shape (TN, beta 1, split-K, row sums into random
+// starts) and an odd shape with 4-byte copies. A group's bits do not depend
+// on the other groups; the results match each group computed alone within
+// the plain GEMM's bounds (fp32 1e-5, bf16 1e-4 vs the bf16-input CPU GEMM),
+// the row sums within 1e-6, and a second run gives the same bits.
+void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float beta,
+                      bool bias, bool row_sums, bool split, int64_t pad) {
+  constexpr int G = 3;
+  const int64_t lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + pad;
+  std::vector<float> A[G], B[G], C0[G], bs[G], rs0[G];
+  for (int g = 0; g < G; ++g) {
+    A[g] = etest::rand_vec((tA ? K : M) * lda);
+    B[g] = etest::rand_vec((tB ? N : K) * ldb);
+    if (prec == GemmPrecision::kBf16) {
+      for (auto& x : A[g]) x = bf16_round(x);
+      for (auto& x : B[g]) x = bf16_round(x);
+    }
+    C0[g] = etest::rand_vec(M * ldc);
+    bs[g] = etest::rand_vec(N);
+    rs0[g] = etest::rand_vec(M);
+  }
+  struct Dev {
+    DevBuf a, b, c, bias, rs;
+    Dev(size_t na, size_t nb, size_t nc, size_t nbias, size_t nrs) : a(na), b(nb), c(nc), bias(nbias), rs(nrs) {}
+  };
+  std::vector<std::unique_ptr<Dev>> d;
+  cuda::GemmGroup grp[G];
+  GemmOptions opt;
+  opt.precision = prec;
+  for (int g = 0; g < G; ++g) {
+    d.emplace_back(new Dev(A[g].size(), B[g].size(), C0[g].size(), size_t(N), size_t(M)));
+    if (!d[g]->a.p || !d[g]->b.p || !d[g]->c.p || !d[g]->bias.p || !d[g]->rs.p) return;
+    d[g]->a.upload(A[g]);
+    d[g]->b.upload(B[g]);
+    d[g]->bias.upload(bs[g]);
+    grp[g] = {d[g]->a.p, d[g]->b.p, d[g]->c.p, bias ? d[g]->bias.p : nullptr, row_sums ? d[g]->rs.p : nullptr};
+  }
+  const int64_t ws_floats = split ? cuda::gemm_grouped_workspace_floats(tA, tB, M, N, K, G, row_sums, opt) : 0;
+  DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
+  if (split) opt.workspace = ws.p, opt.workspace_floats = ws_floats;
+  std::vector<float> got[G], rs_got[G];
+  for (int run = 0; run < 2; ++run)
+    for (int g = 0; g < G; ++g) {
+      if (g == 0) {
+        for (int h = 0; h < G; ++h) d[h]->c.upload(C0[h]), d[h]->rs.upload(rs0[h]);
+        const Status st = cuda::gemm_grouped(tA, tB, M, N, K, 1.f, G, grp, lda, ldb, beta, ldc, opt);
+        CHECK(st.ok()) << st.code_name() << ": " << st.message();
+        CHECK(cudaDeviceSynchronize() == cudaSuccess);
+      }
+      std::vector<float> c(M * ldc), r(M);
+      d[g]->c.download(&c);
+      d[g]->rs.download(&r);
+      if (run == 0) {
+        got[g] = c, rs_got[g] = r;
+      } else {
+        CHECK(etest::bit_equal(c.data(), got[g].data(), M * ldc)) << "grouped GEMM not deterministic, group " << g;
+        CHECK(etest::bit_equal(r.data(), rs_got[g].data(), M)) << "grouped row sums not deterministic";
+      }
+    }
+  char tag[160];
+  std::snprintf(tag, sizeof tag, " [grouped %s %c%c M=%lld N=%lld K=%lld beta=%g bias=%d rows=%d split=%d pad=%lld]",
+                cuda::gemm_precision_name(prec), tA ? 'T' : 'N', tB ? 'T' : 'N', (long long)M, (long long)N,
+                (long long)K, beta, int(bias), int(row_sums), int(split), (long long)pad);
+  for (int g = 0; g < G; ++g) {
+    // CPU: the group alone (cpu::sgemm, then bias; the pad columns keep C0).
+    std::vector<float> ref = C0[g];
+    cpu::sgemm(tA, tB, M, N, K, 1.f, A[g].data(), lda, B[g].data(), ldb, beta, ref.data(), ldc);
+    if (bias)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) ref[m * ldc + n] += bs[g][n];
+    CHECK_LT(etest::rel_error(got[g].data(), ref.data(), M * ldc), prec == GemmPrecision::kFp32 ? 1e-5 : 1e-4)
+        << " group " << g << tag;
+    if (row_sums) {
+      std::vector<double> rref(M);
+      for (int64_t m = 0; m < M; ++m) {
+        double t = rs0[g][m];
+        for (int64_t k = 0; k < K; ++k) t += tA ? A[g][k * lda + m] : A[g][m * lda + k];
+        rref[m] = t;
+      }
+      CHECK_LT(etest::rel_error(rs_got[g].data(), rref.data(), M), 1e-6) << " row sums, group " << g << tag;
+    }
+  }
+}
+
+TEST(cuda_gemm_grouped) {
+  if (!have_gpu("cuda_gemm_grouped")) return;
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    run_grouped_case(p, false, true, 200, 64, 64, 0.f, true, false, false, 0);    // Q/K/V forward
+    run_grouped_case(p, false, true, 129, 70, 48, 0.f, true, false, true, 0);     // workspace given, no split
+    run_grouped_case(p, true, false, 64, 64, 1500, 1.f, false, true, true, 0);    // dW + db, split-K
+    run_grouped_case(p, true, false, 33, 20, 300, 1.f, false, true, true, 1);     // odd: 4-byte copies, one split
+    run_grouped_case(p, false, false, 40, 33, 900, 0.5f, true, false, true, 2);   // NN, beta, split-K epilogue
+  }
+  // Argument errors: no groups, too many, options.bias (per group here).
+  cuda::GemmGroup g[4];
+  CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 0, g, 4, 4, 0.f, 4).code() == StatusCode::kInvalidArgument);
+  CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 4, g, 4, 4, 0.f, 4).code() == StatusCode::kInvalidArgument);
+  GemmOptions o;
+  o.bias = reinterpret_cast<const float*>(g);
+  CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 1, g, 4, 4, 0.f, 4, o).code() == StatusCode::kInvalidArgument);
 }
 
 // The bf16 kernel's cp.async width: 16-byte copies for 16-byte aligned A, B

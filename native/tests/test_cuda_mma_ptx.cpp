@@ -16,9 +16,9 @@
 #include <cuda_runtime.h>
 
 #include "cuda/mma_ptx_probe.h"
-#endif
 
 using namespace electra;
+#endif
 
 #ifndef ELECTRA_HAVE_CUDA
 
