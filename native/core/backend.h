@@ -260,44 +260,9 @@ class Backend {
 // CUDA or there is no usable GPU, naming the driver and runtime versions.
 Status make_backend(const ExecOptions& o, std::unique_ptr<Backend>* out);
 
-// A typed, resizable allocation of a backend's host staging memory
-// (Backend::alloc_host). Move-only.
-template <class T>
-class HostBuffer {
- public:
-  HostBuffer() = default;
-  ~HostBuffer() { reset(); }
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  // Reallocates when n differs (contents then undefined); n == 0 frees.
-  Status resize(Backend* be, size_t n) {
-    if (n == n_ && be == be_) return Status::Ok();
-    reset();
-    be_ = be;
-    if (n == 0) return Status::Ok();
-    void* p = nullptr;
-    ELECTRA_RETURN_IF_ERROR(be->alloc_host(n * sizeof(T), &p));
-    p_ = static_cast<T*>(p);
-    n_ = n;
-    return Status::Ok();
-  }
-  void reset() {
-    if (p_ && be_) be_->release_host(p_);
-    p_ = nullptr;
-    n_ = 0;
-  }
-  T* data() { return p_; }
-  const T* data() const { return p_; }
-  size_t size() const { return n_; }
-
- private:
-  Backend* be_ = nullptr;
-  T* p_ = nullptr;
-  size_t n_ = 0;
-};
-
-// A typed, resizable allocation in a backend's memory. Move-only.
-template <class T>
+// A typed, resizable allocation in a backend's memory (Backend::alloc), or,
+// with kHost, in its host staging memory (Backend::alloc_host). Move-only.
+template <class T, bool kHost = false>
 class BackendBuffer {
  public:
   BackendBuffer() = default;
@@ -320,13 +285,16 @@ class BackendBuffer {
     be_ = be;
     if (n == 0) return Status::Ok();
     void* p = nullptr;
-    ELECTRA_RETURN_IF_ERROR(be->alloc(n * sizeof(T), &p));
+    ELECTRA_RETURN_IF_ERROR(kHost ? be->alloc_host(n * sizeof(T), &p) : be->alloc(n * sizeof(T), &p));
     p_ = static_cast<T*>(p);
     n_ = n;
     return Status::Ok();
   }
   void reset() {
-    if (p_ && be_) be_->release(p_);
+    if (p_ && be_) {
+      if (kHost) be_->release_host(p_);
+      else be_->release(p_);
+    }
     p_ = nullptr;
     n_ = 0;
   }
@@ -339,5 +307,8 @@ class BackendBuffer {
   T* p_ = nullptr;
   size_t n_ = 0;
 };
+
+template <class T>
+using HostBuffer = BackendBuffer<T, true>;
 
 }  // namespace electra
