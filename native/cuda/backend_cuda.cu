@@ -60,7 +60,8 @@ class CudaBackend final : public Backend {
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
     note_alloc(scratch_.data(), scratch_.bytes());
     // Zeroed once: each kernel that counts finished blocks leaves it at 0.
-    ELECTRA_RETURN_IF_ERROR(counter_.alloc(1));
+    // counter_[0] counts the LayerNorm backward's blocks; the split GEMMs' tiles use all of it.
+    ELECTRA_RETURN_IF_ERROR(counter_.alloc(size_t(std::max<int64_t>(1, gemm_tile_counters(gemm_precision())))));
     note_alloc(counter_.data(), counter_.bytes());
     CUDA_TRY(cudaMemsetAsync(counter_.data(), 0, counter_.bytes(), stream_));
     return Status::Ok();
@@ -73,7 +74,7 @@ class CudaBackend final : public Backend {
   // AdamW decay mask is made at the first update.
   int64_t step_workspace_bytes(const StepWorkspaceShape& s) const override {
     const int64_t tokens = s.rows * s.seq;
-    int64_t floats = gemm_workspace_floats_bound(gemm_options().precision, s.max_out, s.max_weight);
+    int64_t floats = gemm_workspace_floats_bound(gemm_precision(), s.max_out, s.max_weight);
     for (int64_t w : s.norm_widths) floats = std::max(floats, layernorm_backward_workspace_floats(tokens, w));
     floats = std::max(floats, embedding_backward_workspace_floats(s.rows, s.seq, s.embedding));
     int64_t bytes = std::max<int64_t>(0, floats * int64_t(sizeof(float)) - int64_t(splitk_.bytes()));
@@ -412,10 +413,14 @@ class CudaBackend final : public Backend {
     }
     return Status::Ok();
   }
-  GemmOptions gemm_options() const {
+  GemmPrecision gemm_precision() const {
+    return prec_ == Precision::kBf16 ? GemmPrecision::kBf16 : GemmPrecision::kFp32;
+  }
+  GemmOptions gemm_options() {
     GemmOptions o;
-    o.precision = prec_ == Precision::kBf16 ? GemmPrecision::kBf16 : GemmPrecision::kFp32;
+    o.precision = gemm_precision();
     o.stream = stream_;
+    o.tile_counters = counter_.data();
     return o;
   }
   // Points o at the split-K workspace, grown first if this GEMM needs more.
@@ -490,7 +495,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cudaEvent_t marked_ = nullptr;  // mark() / wait_marked()
   DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
-  DeviceBuffer<unsigned> counter_;  // finished-block count of a last-block reduction (0 between ops)
+  DeviceBuffer<unsigned> counter_;  // finished-block counts of last-block reductions (0 between ops)
   // Partial sums of the split reductions (split-K GEMMs, LayerNorm dgamma/dbeta,
   // the token-type embedding gradient),
   // used by one op at a time on stream_; grown to the largest need.

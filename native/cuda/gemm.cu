@@ -1,7 +1,7 @@
 // CUDA GEMM (see gemm_cuda.h), two kernels sharing one fused epilogue
 // (v = alpha*acc + beta*C + bias[n], then optional exact GELU) and one split-K
 // contract (SplitK: per-split partials, fused op(A) row sums, a fixed-order
-// reduce):
+// sum by the last block of each output tile, splitk_finish_tile):
 //  - gemm_bf16_mma_kernel, the bf16 path: cp.async (4 stages) of the fp32
 //    tiles, a per-tile conversion to bf16 in shared memory, ldmatrix (.trans
 //    for the k-major layouts) and mma.sync m16n8k16 (device primitives in
@@ -11,7 +11,7 @@
 //    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
 // gemm_grouped runs up to three same-shape GEMMs (Q, K, V) in one mma launch
-// (blockIdx.z = group x split, GroupPtrs by value) and one reduce. Not done:
+// (blockIdx.z = group x split, GroupPtrs by value). Not done:
 // one dX GEMM whose k-loop walks the three (dq, Wq), (dk, Wk), (dv, Wv)
 // segments; it would fit (H is whole k-tiles), but needs both TileSrc
 // re-initialised at segment starts inside load_stage, kMmaStages - 1 tiles
@@ -87,32 +87,41 @@ __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, c
 // tile also write sum_k op(A)[m,k] over their K range to row_sum[z*M + m],
 // which is the bias gradient of a weight-gradient GEMM (op(A) = dout^T).
 // Without split-K: gridDim.z = 1, kchunk = K, c_split_stride = 0, row_sum null.
-// Grouped (bf16 kernel and reduce only): blockIdx.z = group * splits + split,
-// so the partials and row sums of group g, split z sit at index g*splits + z
-// as above (the workspace holds all groups' partials, group-major).
-struct SplitK {
-  int64_t kchunk;
-  int64_t c_split_stride;
-  double* row_sum;
-  int splits;  // split-K chunks per group (gridDim.z / groups)
-};
-
+// Grouped (bf16 kernel only): blockIdx.z = group * splits + split, so the
+// partials and row sums of group g, split z sit at index g*splits + z as
+// above (the workspace holds all groups' partials, group-major).
+// The finish (launches that write partials): the last block of an output
+// tile to arrive sums the tile's partials in split order and applies `ep` to
+// `out` (see splitk_finish_tile).
+constexpr int kMaxGroups = 3;
 // Grouped GEMM: up to kMaxGroups GEMMs of one shape and layout in one launch,
 // each with its own operands, output and bias (passed by value; a group is
 // selected by compare-and-select, not a dynamic index into the parameters).
 // Ungrouped launches carry group 0 = their own pointers.
-constexpr int kMaxGroups = 3;
 struct GroupPtrs {
   const float* A[kMaxGroups];
   const float* B[kMaxGroups];
   float* C[kMaxGroups];           // the outputs, or the workspace (all groups) when split
   const float* bias[kMaxGroups];  // the epilogue's bias (nullptr when split)
-  float* dbias[kMaxGroups];       // the reduce's fused bias gradient (a_row_sum) or nullptr
+  float* dbias[kMaxGroups];       // the fused bias gradient (a_row_sum) or nullptr
 };
 template <typename P>
 __device__ __forceinline__ P pick(P const (&p)[kMaxGroups], int g) {
   return g == 0 ? p[0] : g == 1 ? p[1] : p[2];
 }
+struct SplitK {
+  int64_t kchunk;
+  int64_t c_split_stride;
+  double* row_sum;
+  int splits;  // split-K chunks per group (gridDim.z / groups)
+  // The finish of a launch that writes partials:
+  const float* partial;  // the workspace: [groups * splits][M][N]
+  unsigned* counters;    // per output tile (group-major, then y, x): arrived blocks; 0 before and after.
+                         // nullptr when splits == 1 (each tile's only block is its last)
+  GroupPtrs out;         // the real outputs, biases and bias gradients
+  Epilogue ep;           // the real epilogue
+  int64_t ldc;
+};
 
 // Sum of a thread's freshly loaded A elements, in fp32 within the tile (few
 // terms), accumulated across tiles in double by the caller.
@@ -124,35 +133,49 @@ __device__ __forceinline__ double tile_sum(const float (&r)[kItems]) {
   return double(t);
 }
 
-// The fixed-order reduce of split-K: C[m,n] = epilogue(sum_z partial[z][m][n])
-// in z order (deterministic), then dbias[m] = float(dbias[m] + sum_z row_sum[z][m]).
-// One thread per output element, then one per bias element.
-// Grouped: blockIdx.y is the group, whose partials and row sums sit after
-// the g*S of the groups before it, and whose output, bias and bias gradient
-// come from grp (every group has a dbias, or none).
-__global__ void splitk_reduce_kernel(int M, int N, int S, const float* __restrict__ partial,
-                                     const double* __restrict__ row_sum, GroupPtrs grp, int64_t ldc,
-                                     Epilogue ep) {
+// The finish of split-K, called by every thread of a block after it wrote
+// its partial product (and row sums) of output tile (g, blockIdx.y,
+// blockIdx.x), which is bm x bn from (m0, n0). The block counts itself in on
+// the tile's counter (its writes fenced before, device scope); the last of
+// the tile's `splits` blocks to arrive (whichever it is) resets the counter
+// and computes C[m,n] = epilogue(sum_z partial[z][m][n]), z in order from
+// 0 (so the bits do not depend on the arrival order), and, when `rows`
+// (first column tile, row sums), dbias[m] = float(dbias[m] + sum_z
+// row_sum[z][m]) for the tile's rows. One function for both kernels: the
+// epilogue's one place after the split.
+__device__ __forceinline__ void splitk_finish_tile(const SplitK& sk, int M, int N, int g, int64_t m0,
+                                                   int64_t n0, int bm, int bn, bool rows) {
+  __threadfence();
+  __syncthreads();
+  if (sk.counters != nullptr) {
+    unsigned* const count = sk.counters + (unsigned(g) * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+    int last = 0;
+    if (threadIdx.x == 0) last = atomicAdd(count, 1u) == unsigned(sk.splits - 1);
+    if (!__syncthreads_or(last)) return;
+    __threadfence();  // the other blocks' partials, fenced before their counts, are visible
+    if (threadIdx.x == 0) *count = 0;  // ready for the next launch on the stream
+  }
   const int64_t MN = int64_t(M) * N;
-  const int64_t total = MN + (grp.dbias[0] ? M : 0);
-  const int g = int(blockIdx.y);
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    if (i < MN) {
-      const float* pg = partial + int64_t(g) * S * MN;
-      float acc = 0.f;
-      for (int z = 0; z < S; ++z) acc += pg[int64_t(z) * MN + i];
-      const int64_t m = i / N, n = i % N;
-      float* c = pick(grp.C, g) + m * ldc + n;
-      Epilogue e = ep;
-      e.bias = pick(grp.bias, g);
-      *c = apply_epilogue(e, acc, c, m, n);
-    } else {
-      const int64_t m = i - MN;
-      const double* rg = row_sum + int64_t(g) * S * M;
-      float* dbias = pick(grp.dbias, g);
+  const float* const pg = sk.partial + int64_t(g) * sk.splits * MN;
+  float* const C = pick(sk.out.C, g);
+  Epilogue ep = sk.ep;
+  ep.bias = pick(sk.out.bias, g);
+  for (int i = int(threadIdx.x); i < bm * bn; i += int(blockDim.x)) {
+    const int64_t m = m0 + i / bn, n = n0 + i % bn;
+    if (m >= M || n >= N) continue;
+    const int64_t at = m * N + n;
+    float acc = 0.f;
+    for (int z = 0; z < sk.splits; ++z) acc += __ldcg(pg + int64_t(z) * MN + at);
+    float* c = C + m * sk.ldc + n;
+    *c = apply_epilogue(ep, acc, c, m, n);
+  }
+  if (rows) {
+    const double* const rg = sk.row_sum + int64_t(g) * sk.splits * M;
+    float* const dbias = pick(sk.out.dbias, g);
+    for (int r = int(threadIdx.x); r < bm && m0 + r < M; r += int(blockDim.x)) {
+      const int64_t m = m0 + r;
       double t = double(dbias[m]);
-      for (int z = 0; z < S; ++z) t += rg[int64_t(z) * M + m];
+      for (int z = 0; z < sk.splits; ++z) t += __ldcg(rg + int64_t(z) * M + m);
       dbias[m] = float(t);
     }
   }
@@ -186,7 +209,7 @@ constexpr int kF32BM = 64, kF32BN = 64, kF32BK = 16, kF32Threads = 256;
 
 template <bool kTA, bool kTB>
 __global__ void __launch_bounds__(kF32Threads)
-    sgemm_f32_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
+    sgemm_f32_kernel(int M, int N, int K, int partials, const float* __restrict__ A, int64_t lda,
                      const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
                      Epilogue ep, SplitK sk) {
   __shared__ float As[kF32BK][kF32BM + 4];  // As[k][m] = op(A)(m0+m, k0+k)
@@ -264,6 +287,8 @@ __global__ void __launch_bounds__(kF32Threads)
       *c = apply_epilogue(ep, acc[i][j], c, gm, gn);
     }
   }
+  if (partials != 0)
+    splitk_finish_tile(sk, M, N, 0, m0, n0, kF32BM, kF32BN, kTA && sk.row_sum != nullptr && blockIdx.x == 0);
 }
 
 // The bf16 tensor-core kernel's launch grid: 128 x 128 output tiles (the
@@ -406,7 +431,7 @@ struct TileSrc {
 // parameter so that the other kernels do not carry its registers.
 template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
 __global__ void __launch_bounds__(kMmaThreads, 2)
-    gemm_bf16_mma_kernel(int M, int N, int K, const float* __restrict__ A, int64_t lda,
+    gemm_bf16_mma_kernel(int M, int N, int K, int partials, const float* __restrict__ A, int64_t lda,
                          const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
                          Epilogue ep, SplitK sk, GroupPtrs grp) {
   using T = MmaTile<kBMt, kVec>;
@@ -591,6 +616,11 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
           *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gm, gn);
         }
     }
+  if (partials != 0) {
+    const int bz = int(blockIdx.z);
+    splitk_finish_tile(sk, M, N, bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0, m0, n0, kBMt, kMmaBN,
+                       kRowSum && sk.row_sum != nullptr && blockIdx.x == 0);
+  }
 }
 
 // The mma kernel's dynamic shared memory is above the default 48 KB: opt in
@@ -610,28 +640,28 @@ cudaError_t mma_kernel_smem_opt_in() {
 
 template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
 void launch_mma(unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int m, int n, int k,
-                const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                int partials, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
                 const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
   if (mma_kernel_smem_opt_in<kBMt, kVec, kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
   const dim3 grid(grid_n, unsigned((M + kBMt - 1) / kBMt), splits);
   gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum>
-      <<<grid, kMmaThreads, MmaTile<kBMt, kVec>::kSmemBytes, s>>>(m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
+      <<<grid, kMmaThreads, MmaTile<kBMt, kVec>::kSmemBytes, s>>>(m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
 }
 
 // The block rows (128, or 64 with 16-byte copies only: fewer instantiations)
 // and the copy width.
 template <bool kTA, bool kTB, bool kRowSum>
 void launch_mma_cfg(int bm, int vec, unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s,
-                    int m, int n, int k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    int m, int n, int k, int partials, const float* A, int64_t lda, const float* B, int64_t ldb,
                     float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
   if (vec == 4 && bm == 64)
-    launch_mma<64, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
+    launch_mma<64, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else if (vec == 4)
-    launch_mma<128, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
+    launch_mma<128, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else if (vec == 2)
-    launch_mma<128, 2, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
+    launch_mma<128, 2, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else
-    launch_mma<128, 1, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, A, lda, B, ldb, C, ldc, ep, sk, grp);
+    launch_mma<128, 1, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
 }
 
 // Floats per cp.async the operands allow: 4 (16-byte copies) when A and B
@@ -649,16 +679,19 @@ template <bool kTA, bool kTB>
 void launch(GemmPrecision p, int bm, int vec, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s,
             int64_t M, int m, int n, int K, const float* A, int64_t lda, const float* B, int64_t ldb,
             float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
+  // partials (a scalar argument, so launch logs show it): the K chunks per
+  // group when the launch writes partials and finishes them, 0 when it writes C.
+  const int partials = sk.c_split_stride != 0 ? sk.splits : 0;
   if (p == GemmPrecision::kBf16) {
     if (kTA && sk.row_sum != nullptr)
-      launch_mma_cfg<kTA, kTB, kTA>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B, ldb,
-                                    C, ldc, ep, sk, grp);
+      launch_mma_cfg<kTA, kTB, kTA>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, partials, A, lda, B,
+                                    ldb, C, ldc, ep, sk, grp);
     else
-      launch_mma_cfg<kTA, kTB, false>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, A, lda, B,
-                                      ldb, C, ldc, ep, sk, grp);
+      launch_mma_cfg<kTA, kTB, false>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, partials, A, lda,
+                                      B, ldb, C, ldc, ep, sk, grp);
   } else {
-    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(m, n, K, A, lda, B, ldb, C, ldc,
-                                                                 ep, sk);
+    sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(m, n, K, partials, A, lda, B, ldb, C,
+                                                                 ldc, ep, sk);
   }
 }
 
@@ -742,7 +775,7 @@ const char* gemm_precision_name(GemmPrecision p) {
 namespace {
 // gemm() and gemm_grouped(): `groups` GEMMs of one shape, group g's operands,
 // output, bias and a_row_sum in io (options.bias and options.a_row_sum are
-// io's group 0 for gemm()). One launch (and one reduce) for all groups.
+// io's group 0 for gemm()). One launch for all groups.
 Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
                    const GroupPtrs& io, int64_t lda, int64_t ldb, float beta, int64_t ldc,
                    const GemmOptions& options) {
@@ -796,6 +829,15 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   const bool row_sum = reads_ab && io.dbias[0] != nullptr;
   const bool split = plan.splits > 1 || row_sum;
   const int64_t gs = groups * plan.splits;  // partial products, group-major
+  if (plan.splits > 1) {
+    const int64_t tiles = options.precision == GemmPrecision::kBf16
+                              ? groups * ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN)
+                              : ((M + kF32BM - 1) / kF32BM) * ((N + kF32BN - 1) / kF32BN);
+    if (options.tile_counters == nullptr || tiles > gemm_tile_counters(options.precision))
+      return InvalidArgument("cuda::gemm: split-K needs tile_counters (gemm_tile_counters(): " +
+                             std::to_string(gemm_tile_counters(options.precision)) + ", this GEMM has " +
+                             std::to_string(tiles) + " output tiles)");
+  }
   if (split) {
     const int64_t need = workspace_floats(gs, M, N, row_sum);
     if (options.workspace == nullptr || options.workspace_floats < need)
@@ -811,7 +853,11 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0};  // split-K partials: the plain product
   double* row_partials =
       row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
-  const SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits)};
+  SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits), options.workspace,
+            plan.splits > 1 ? options.tile_counters : nullptr, io, ep, ldc};
+  for (int g = groups; g < kMaxGroups; ++g) sk.out.C[g] = nullptr, sk.out.bias[g] = nullptr, sk.out.dbias[g] = nullptr;
+  if (!row_sum)
+    for (int g = 0; g < kMaxGroups; ++g) sk.out.dbias[g] = nullptr;
   GroupPtrs kio = io;  // what the GEMM kernel writes: the outputs, or the workspace
   for (int g = 0; g < kMaxGroups; ++g) {
     if (g >= groups) kio.A[g] = kio.B[g] = nullptr, kio.C[g] = nullptr, kio.bias[g] = nullptr, kio.dbias[g] = nullptr;
@@ -846,17 +892,6 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
     return gemm_cuda_status(options.precision == GemmPrecision::kFp32 ? "fp32 kernel launch"
                                                                       : "bf16 mma kernel launch",
                             e);
-  if (split) {
-    const int64_t total = M * N + (row_sum ? M : 0);
-    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((total + 255) / 256, int64_t(sm_count()) * 8 / groups));
-    GroupPtrs rio = io;  // the reduce writes the outputs and the bias gradients
-    for (int g = 0; g < kMaxGroups; ++g)
-      if (g >= groups || !row_sum) rio.dbias[g] = nullptr;
-    splitk_reduce_kernel<<<dim3(unsigned(blocks), unsigned(groups)), 256, 0, s>>>(m, n, int(plan.splits), options.workspace,
-                                                          row_partials, rio, ldc, ep);
-    e = cudaGetLastError();
-    if (e != cudaSuccess) return gemm_cuda_status("split-K reduce launch", e);
-  }
   return Status::Ok();
 }
 
@@ -920,6 +955,12 @@ int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64
   const SplitPlan plan = plan_split(options.precision, M, N, K, sm_count(), groups);
   if (plan.splits < 2 && !row_sums) return 0;
   return workspace_floats(groups * plan.splits, M, N, row_sums);
+}
+
+// A split GEMM has fewer than two waves of tiles (plan_split), a wave being
+// blocks_per_sm() x SMs blocks.
+int64_t gemm_tile_counters(GemmPrecision precision) {
+  return 2 * blocks_per_sm(precision) * int64_t(sm_count());
 }
 
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn) {

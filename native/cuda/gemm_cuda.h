@@ -66,7 +66,7 @@ struct GemmOptions {
   // gelu'(x), x = gelu_grad_input[m * ld_gelu_grad + n] ([M, N] device, the
   // GELU's input; may not overlap C), with the formula of gelu_backward.
   // So the dX GEMM of the linear after a GELU yields the GELU input's
-  // gradient. Not with gelu; applied after the split-K reduce when split.
+  // gradient. Not with gelu; applied by the finishing block when split.
   const float* gelu_grad_input = nullptr;
   int64_t ld_gelu_grad = 0;
   void* stream = nullptr;       // cudaStream_t; nullptr = default stream
@@ -74,9 +74,14 @@ struct GemmOptions {
   // split. Must not be used by another GEMM in flight on another stream.
   float* workspace = nullptr;
   int64_t workspace_floats = 0;
+  // Split-K arrival counters (device, gemm_tile_counters() unsigned, all 0
+  // before the first use; every GEMM leaves them 0, so they are zeroed once
+  // at allocation). Needed when the GEMM splits K (else InvalidArgument);
+  // the same rule as the workspace for GEMMs on other streams.
+  unsigned* tile_counters = nullptr;
   // transA and alpha == 1 only: a_row_sum[m] = float(a_row_sum[m] + sum_k op(A)[m,k])
   // (double accumulation of fp32 tile sums), i.e. the bias gradient of the
-  // weight-gradient GEMM dW = dout^T @ inp, fused into the split-K reduce. Needs
+  // weight-gradient GEMM dW = dout^T @ inp, fused into the split-K finish. Needs
   // the workspace.
   float* a_row_sum = nullptr;
 };
@@ -87,9 +92,11 @@ const char* gemm_precision_name(GemmPrecision p);
 // (a wave: two blocks per SM for kBf16, one for kFp32)
 // (the weight gradients, K = tokens; the LM head's dX, K = vocabulary) splits
 // K into equal whole-tile chunks (each >= 256 deep): every chunk's product is
-// written to the workspace, then one reduce kernel adds them in chunk order
-// (deterministic: the same bits on every run and GPU of one architecture) and
-// applies the epilogue (alpha, beta*C, bias, GELU) and the fused a_row_sum.
+// written to the workspace, and the last block to finish each output tile
+// (a per-tile counter in tile_counters) adds the tile's partials in chunk
+// order (deterministic: the same bits on every run and GPU of one
+// architecture, whichever block is last) and applies the epilogue (alpha,
+// beta*C, bias, GELU, gelu_grad_input) and the fused a_row_sum: one launch.
 // The floats of workspace this call of gemm() needs with these options (0 when
 // it does not split); a smaller workspace is an InvalidArgument.
 int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
@@ -101,6 +108,9 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
 // at most ceil(2 x S / tiles) splits, so its partials are under 4 x S tiles;
 // an unsplit one with a row sum keeps its whole output.
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn);
+// The tile_counters a split gemm() or gemm_grouped() needs on this device:
+// a split GEMM has fewer than 2 x S output tiles (S as above).
+int64_t gemm_tile_counters(GemmPrecision precision);
 
 // Floats per cp.async a kBf16 gemm() with these operands uses: 4 (A and B
 // 16-byte aligned, lda and ldb multiples of 4), 2 (8-byte aligned, even), else
@@ -114,8 +124,8 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
 // Grouped GEMM: `groups` (1 to 3) GEMMs of one shape, layout and strides
 // (e.g. the Q, K and V projections of one input), each with its own A, B, C,
 // bias and a_row_sum, in one launch on kBf16 (blockIdx.z = group x split;
-// the split-K plan counts all groups' tiles; one reduce for all groups, each
-// summing its own partials in a fixed order). Each group's result is bit for
+// the split-K plan counts all groups' tiles; each group's tiles are
+// finished by their last blocks, summing the group's partials in a fixed order). Each group's result is bit for
 // bit what gemm() gives it with the same split plan. kFp32 runs one gemm()
 // per group, in order. options.bias and options.a_row_sum must be null (they
 // are per group here); gelu_grad_input is not offered. Every group has an

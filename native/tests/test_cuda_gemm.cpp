@@ -71,6 +71,52 @@ struct DevBuf {
   }
 };
 
+// Split-K tile counters as the backend keeps them: zeroed once at
+// allocation; every GEMM must leave them all 0 again (all_zero).
+struct DevCounters {
+  unsigned* p = nullptr;
+  size_t n = 0;
+  DevCounters() {
+    n = size_t(std::max(cuda::gemm_tile_counters(GemmPrecision::kFp32), cuda::gemm_tile_counters(GemmPrecision::kBf16)));
+    CHECK(n > 0);
+    cudaError_t e = cudaMalloc(&p, n * sizeof(unsigned));
+    CHECK(e == cudaSuccess) << "cudaMalloc: " << cudaGetErrorString(e);
+    if (e != cudaSuccess) p = nullptr;
+    if (p) CHECK(cudaMemset(p, 0, n * sizeof(unsigned)) == cudaSuccess);
+  }
+  ~DevCounters() {
+    if (p) cudaFree(p);
+  }
+  DevCounters(const DevCounters&) = delete;
+  DevCounters& operator=(const DevCounters&) = delete;
+  bool all_zero() const {
+    std::vector<unsigned> h(n, 1u);
+    if (p) CHECK(cudaMemcpy(h.data(), p, n * sizeof(unsigned), cudaMemcpyDeviceToHost) == cudaSuccess);
+    for (unsigned v : h)
+      if (v != 0) return false;
+    return true;
+  }
+};
+
+// The emulator runs a launch's blocks one after another, in grid order by
+// default; EMU_BLOCK_ORDER (read at each launch) reverses or shuffles them,
+// so which split-K block of a tile arrives last changes. Returns the orders
+// a determinism check should rerun under ("gpu": a real GPU picks its own).
+std::vector<const char*> block_orders() {
+#ifdef ELECTRA_CUDA_EMULATOR
+  return {"rev", "rand", "fwd"};
+#else
+  return {"gpu"};
+#endif
+}
+void set_block_order(const char* order) {
+#ifdef ELECTRA_CUDA_EMULATOR
+  setenv("EMU_BLOCK_ORDER", order, 1);
+#else
+  (void)order;
+#endif
+}
+
 float bf16_round(float x) {  // round-to-nearest-even, as __float2bfloat16_rn (finite x)
   uint32_t b;
   std::memcpy(&b, &x, 4);
@@ -184,9 +230,11 @@ void run_case(GemmPrecision prec, const Case& c) {
   }
   const int64_t ws_floats = c.split ? cuda::gemm_workspace_floats(c.tA, c.tB, M, N, K, opt) : 0;
   DevBuf dws(size_t(std::max<int64_t>(ws_floats, 1)));
+  DevCounters counters;
   if (c.split) {
     opt.workspace = dws.p;
     opt.workspace_floats = ws_floats;
+    opt.tile_counters = counters.p;
   }
   const float* a_dev = dA.p + c.a_off;
   Status st = cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta,
@@ -198,22 +246,32 @@ void run_case(GemmPrecision prec, const Case& c) {
   std::vector<float> out(Cimg.size());
   dC.download(&out);
   if (c.split) {
-    // Deterministic: a second run gives the same bits (the reduce adds the
-    // chunks in a fixed order), and so do the row sums.
+    // Deterministic: more runs with the same workspace and counters (so the
+    // counters were reset) refilled with NaN, and under the emulator with the
+    // blocks in other orders (so another block of each tile is the last to
+    // arrive), give the same bits (the chunks are added in a fixed order), and so do the row sums.
     std::vector<float> rs1(static_cast<size_t>(M));
-    if (c.row_sum) {
-      drs.download(&rs1);
-      drs.upload(rs0);
-    }
-    dC.upload(Cimg);
-    CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
-    CHECK(cudaDeviceSynchronize() == cudaSuccess);
-    std::vector<float> again(Cimg.size()), rs2(static_cast<size_t>(M));
-    dC.download(&again);
-    CHECK(etest::bit_equal(out.data(), again.data(), int64_t(out.size()))) << "split-K GEMM not deterministic";
-    if (c.row_sum) {
+    if (c.row_sum) drs.download(&rs1);
+    CHECK(counters.all_zero()) << "split-K left a tile counter set";
+    for (const char* order : block_orders()) {
+      if (c.row_sum) drs.upload(rs0);
+      dC.upload(Cimg);
+      // NaN partials: a block that sums a partial before it is written shows.
+      CHECK(cudaMemset(dws.p, 0xff, size_t(ws_floats) * sizeof(float)) == cudaSuccess);
+      set_block_order(order);
+      CHECK(cuda::gemm(c.tA, c.tB, M, N, K, c.alpha, a_dev, lda, dB.p, ldb, c.beta, dC.p + kGuard, ldc, opt).ok());
+      set_block_order("fwd");
+      CHECK(cudaDeviceSynchronize() == cudaSuccess);
+      std::vector<float> again(Cimg.size()), rs2(static_cast<size_t>(M));
+      dC.download(&again);
+      CHECK(etest::bit_equal(out.data(), again.data(), int64_t(out.size())))
+          << "split-K GEMM not deterministic (block order " << order << ")";
+      CHECK(counters.all_zero()) << "split-K left a tile counter set (block order " << order << ")";
+      if (!c.row_sum) continue;
       drs.download(&rs2);
-      CHECK(etest::bit_equal(rs1.data(), rs2.data(), M)) << "split-K row sums not deterministic";
+      CHECK(etest::bit_equal(rs1.data(), rs2.data(), M)) << "split-K row sums not deterministic (block order " << order << ")";
+    }
+    if (c.row_sum) {
       // Row sums of op(A) from the fp32 inputs (not bf16-rounded), in both precisions.
       std::vector<double> rref(static_cast<size_t>(M));
       for (int64_t m = 0; m < M; ++m) {
@@ -391,13 +449,27 @@ TEST(cuda_gemm_split_k) {
     c.align4 = true;
     run_case(GemmPrecision::kBf16, c);
   }
-  // Too small a workspace is an argument error, and so is a_row_sum without transA.
+  // Too small a workspace is an argument error, and so are a split without
+  // tile counters and a_row_sum without transA.
   DevBuf a(4096), b(4096), cbuf(4096), ws(16);
+  DevCounters counters;
   GemmOptions o;
   o.workspace = ws.p;
   o.workspace_floats = 16;
+  o.tile_counters = counters.p;
   CHECK(cuda::gemm(false, false, 8, 8, 2048, 1.f, a.p, 2048, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
         StatusCode::kInvalidArgument);
+  {
+    GemmOptions n;
+    n.workspace_floats = cuda::gemm_workspace_floats(false, false, 8, 8, 2048, n);
+    CHECK(n.workspace_floats > 0) << "the case should split K";
+    DevBuf big(size_t(std::max<int64_t>(n.workspace_floats, 1)));
+    n.workspace = big.p;
+    CHECK(cuda::gemm(false, false, 8, 8, 2048, 1.f, a.p, 2048, b.p, 8, 0.f, cbuf.p, 8, n).code() ==
+          StatusCode::kInvalidArgument);
+    n.tile_counters = counters.p;
+    CHECK(cuda::gemm(false, false, 8, 8, 2048, 1.f, a.p, 2048, b.p, 8, 0.f, cbuf.p, 8, n).ok());
+  }
   o.a_row_sum = cbuf.p;
   o.workspace_floats = 0;
   CHECK(cuda::gemm(false, false, 8, 8, 8, 1.f, a.p, 8, b.p, 8, 0.f, cbuf.p, 8, o).code() ==
@@ -440,17 +512,22 @@ void run_gelu_grad_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t
   const int64_t ws_floats = split ? cuda::gemm_workspace_floats(tA, tB, M, N, K, opt) : 0;
   if (split) CHECK(ws_floats > 0) << "the case should split K";
   DevBuf dws(size_t(std::max<int64_t>(ws_floats, 1)));
+  DevCounters counters;
   if (split) {
     opt.workspace = dws.p;
     opt.workspace_floats = ws_floats;
+    opt.tile_counters = counters.p;
   }
   std::vector<float> out(M * ldc), again(M * ldc), got(M * N);
   for (std::vector<float>* o : {&out, &again}) {
+    set_block_order(o == &out ? "fwd" : "rev");
     const Status st = cuda::gemm(tA, tB, M, N, K, 1.f, dA.p, lda, dB.p, ldb, 0.f, dC.p, ldc, opt);
+    set_block_order("fwd");
     CHECK(st.ok()) << st.code_name() << ": " << st.message();
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
     dC.download(o);
   }
+  CHECK(counters.all_zero()) << "split-K left a tile counter set";
   CHECK(etest::bit_equal(out.data(), again.data(), M * ldc)) << "gelu-grad GEMM not deterministic";
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) got[m * N + n] = out[m * ldc + n];
@@ -524,15 +601,19 @@ void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N
   }
   const int64_t ws_floats = split ? cuda::gemm_grouped_workspace_floats(tA, tB, M, N, K, G, row_sums, opt) : 0;
   DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
-  if (split) opt.workspace = ws.p, opt.workspace_floats = ws_floats;
+  DevCounters counters;
+  if (split) opt.workspace = ws.p, opt.workspace_floats = ws_floats, opt.tile_counters = counters.p;
   std::vector<float> got[G], rs_got[G];
   for (int run = 0; run < 2; ++run)
     for (int g = 0; g < G; ++g) {
       if (g == 0) {
         for (int h = 0; h < G; ++h) d[h]->c.upload(C0[h]), d[h]->rs.upload(rs0[h]);
+        set_block_order(run == 0 ? "fwd" : "rand");
         const Status st = cuda::gemm_grouped(tA, tB, M, N, K, 1.f, G, grp, lda, ldb, beta, ldc, opt);
+        set_block_order("fwd");
         CHECK(st.ok()) << st.code_name() << ": " << st.message();
         CHECK(cudaDeviceSynchronize() == cudaSuccess);
+        CHECK(counters.all_zero()) << "grouped split-K left a tile counter set";
       }
       std::vector<float> c(M * ldc), r(M);
       d[g]->c.download(&c);
@@ -700,8 +781,10 @@ TEST(cuda_gemm_bench) {
       opt.precision = p;
       const int64_t ws_floats = cuda::gemm_workspace_floats(s.tA, s.tB, s.M, s.N, s.K, opt);
       DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
+      DevCounters counters;
       opt.workspace = ws.p;
       opt.workspace_floats = ws_floats;
+      opt.tile_counters = counters.p;
       auto once = [&] {
         return cuda::gemm(s.tA, s.tB, s.M, s.N, s.K, 1.f, dA.p, lda, dB.p, ldb, 0.f, dC.p, s.N, opt);
       };

@@ -746,18 +746,30 @@ void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t 
   blockDim = block;
   gridDim = grid;
   const size_t nf = (smem + 3) / 4;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        blockIdx = uint3{x, y, z};
-        // Fresh dynamic smem full of NaN garbage each block (exact size: ASan sees overflow).
-        if (g_smem_cap != nf || std::getenv("EMU_ASAN_SMEM")) {
-          delete[] g_smem;
-          g_smem = new float[nf ? nf : 1];
-          g_smem_cap = nf;
-        }
-        std::memset(g_smem, 0xff, nf * 4);
-        run_block(body);
-      }
+  // Blocks run one at a time, in grid order (x fastest) unless
+  // EMU_BLOCK_ORDER (read at each launch, so a test can switch it) is rev or
+  // rand: a kernel whose result depends on which block runs last (a
+  // last-block reduction that trusts blockIdx) shows it then.
+  const char* bo = std::getenv("EMU_BLOCK_ORDER");
+  const std::string border = bo ? bo : "fwd";
+  const uint64_t nblocks = uint64_t(grid.x) * grid.y * grid.z;
+  std::vector<uint64_t> blocks(nblocks);
+  for (uint64_t b = 0; b < nblocks; ++b) blocks[b] = b;
+  if (border == "rev") std::reverse(blocks.begin(), blocks.end());
+  if (border == "rand") {
+    static std::mt19937_64 block_rng(20251204);
+    std::shuffle(blocks.begin(), blocks.end(), block_rng);
+  }
+  for (uint64_t b : blocks) {
+    blockIdx = uint3{unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / grid.x / grid.y)};
+    // Fresh dynamic smem full of NaN garbage each block (exact size: ASan sees overflow).
+    if (g_smem_cap != nf || std::getenv("EMU_ASAN_SMEM")) {
+      delete[] g_smem;
+      g_smem = new float[nf ? nf : 1];
+      g_smem_cap = nf;
+    }
+    std::memset(g_smem, 0xff, nf * 4);
+    run_block(body);
+  }
 }
 }  // namespace emu
