@@ -141,7 +141,8 @@ class Backend {
     for (int g = 0; g < 3; ++g) ELECTRA_RETURN_IF_ERROR(linear_forward(out[g], inp, weight[g], bias[g], M, K, N));
     return Status::Ok();
   }
-  // Their backward: linear_backward of each, in order (dinp accumulates all three).
+  // Their backward: linear_backward of each, in order (dinp accumulates all
+  // three; backends may sum the three products before adding them to dinp).
   virtual Status linear_backward3(float* dinp, float* const dweight[3], float* const dbias[3],
                                   const float* const dout[3], const float* inp, const float* const weight[3],
                                   int64_t M, int64_t K, int64_t N) {

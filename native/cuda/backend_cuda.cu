@@ -211,8 +211,9 @@ class CudaBackend final : public Backend {
     return linear_bwd(dinp, 0.0f, dw, db, dout, inp, w, M, K, N, pre);  // GELU backward in the dX epilogue
   }
 
-  // Q, K, V: one grouped GEMM forward; backward three dX GEMMs into dinp (in
-  // order) and one grouped dW GEMM with the bias gradients (one reduce).
+  // Q, K, V: one grouped GEMM forward; backward one segmented dX GEMM
+  // (dinp += dq @ Wq + dk @ Wk + dv @ Wv, one k-loop) and one grouped dW GEMM
+  // with the bias gradients (one reduce).
   Status linear_forward3(float* const out[3], const float* inp, const float* const w[3], const float* const b[3],
                          int64_t M, int64_t K, int64_t N) override {
     ON_DEVICE();
@@ -228,7 +229,15 @@ class CudaBackend final : public Backend {
     if (!dw[0] || !dw[1] || !dw[2] || !(all_db || no_db))
       return Backend::linear_backward3(dinp, dw, db, dout, inp, w, M, K, N);
     ON_DEVICE();
-    for (int i = 0; i < 3 && dinp; ++i) ELECTRA_RETURN_IF_ERROR(linear_bwd(dinp, 1.0f, nullptr, nullptr, dout[i], inp, w[i], M, K, N));
+    if (dinp) {
+      GemmSegment seg[3];
+      for (int i = 0; i < 3; ++i) seg[i].A = dout[i], seg[i].B = w[i];
+      GemmOptions o = gemm_options();
+      ELECTRA_RETURN_IF_ERROR(grow_workspace(gemm_segmented_workspace_floats(false, false, M, K, N, 3, o)));
+      o.workspace = splitk_.data();
+      o.workspace_floats = int64_t(splitk_.size());
+      ELECTRA_RETURN_IF_ERROR(gemm_segmented(false, false, M, K, N, 1.0f, 3, seg, N, K, 1.0f, dinp, K, o));
+    }
     GemmGroup g[3];
     for (int i = 0; i < 3; ++i) g[i].A = dout[i], g[i].B = inp, g[i].C = dw[i], g[i].a_row_sum = db[i];
     GemmOptions o = gemm_options();

@@ -11,11 +11,12 @@
 //    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
 // gemm_grouped runs up to three same-shape GEMMs (Q, K, V) in one mma launch
-// (blockIdx.z = group x split, GroupPtrs by value). Not done:
-// one dX GEMM whose k-loop walks the three (dq, Wq), (dk, Wk), (dv, Wv)
-// segments; it would fit (H is whole k-tiles), but needs both TileSrc
-// re-initialised at segment starts inside load_stage, kMmaStages - 1 tiles
-// ahead of the multiply, in another set of instantiations.
+// (blockIdx.z = group x split, GroupPtrs by value).
+// gemm_segmented runs one GEMM whose K is up to three (A, B) segments (the
+// Q/K/V input gradient dq @ Wq + dk @ Wk + dv @ Wv) in the same kernels: the
+// segments sit in GroupPtrs' slots, and load_stage moves both tile sources to
+// the next segment's operands at its first k-tile (a compare per k-tile; no
+// other instantiations).
 //
 // Both are templated on (transA, transB) so each of the four layouts reads
 // global memory along its contiguous dimension (coalesced), and both zero-pad
@@ -94,6 +95,8 @@ __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, c
 // tile to arrive sums the tile's partials in split order and applies `ep` to
 // `out` (see splitk_finish_tile).
 constexpr int kMaxGroups = 3;
+// Segmented (bf16 kernel only; see gemm_segmented): seg_k > 0 is the depth of
+// each of the K segments, whose operands are group slots 0, 1, 2 of GroupPtrs.
 // Grouped GEMM: up to kMaxGroups GEMMs of one shape and layout in one launch,
 // each with its own operands, output and bias (passed by value; a group is
 // selected by compare-and-select, not a dynamic index into the parameters).
@@ -121,6 +124,7 @@ struct SplitK {
   GroupPtrs out;         // the real outputs, biases and bias gradients
   Epilogue ep;           // the real epilogue
   int64_t ldc;
+  int64_t seg_k;  // 0: not segmented
 };
 
 // Sum of a thread's freshly loaded A elements, in fp32 within the tile (few
@@ -424,6 +428,15 @@ struct TileSrc {
     }
     p += kstep;
   }
+  // At the first k-tile of a segment (gemm_segmented): p has walked seg_k
+  // past the previous segment's operand `prev`; the same position in `next`
+  // is its k = 0 (the segments share ld). Integer arithmetic: the operands
+  // are separate allocations.
+  __device__ __forceinline__ void rebase(const float* next, const float* prev, int64_t seg_k) {
+    p = reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(p) +
+                                       (reinterpret_cast<uintptr_t>(next) - reinterpret_cast<uintptr_t>(prev))) -
+        seg_k / kMmaBK * kstep;
+  }
 };
 
 // kRowSum (transA only): also the fused row sums of op(A) (see SplitK), from
@@ -452,12 +465,16 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // (C and the bias are picked at the epilogue: no registers held across the loop.)
   const int bz = int(blockIdx.z);
   const int grp_i = bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0;  // no division (registers)
-  if (grp_i != 0) {
-    A = pick(grp.A, grp_i);
-    B = pick(grp.B, grp_i);
-  }
   const int64_t kb = int64_t(int(blockIdx.z) - grp_i * sk.splits) * sk.kchunk;
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
+  // The operands the split starts in: the group's, or (segmented, one group)
+  // the segment's that holds kb, entered at kb - its start.
+  const int src = sk.seg_k == 0 ? grp_i : kb >= 2 * sk.seg_k ? 2 : kb >= sk.seg_k ? 1 : 0;
+  if (src != 0) {
+    A = pick(grp.A, src);
+    B = pick(grp.B, src);
+  }
+  const int64_t kb_src = kb - (sk.seg_k == 0 ? 0 : src * sk.seg_k);
   const int nk = kb < ke ? int((ke - kb + kMmaBK - 1) / kMmaBK) : 0;
   const bool row_sums = kRowSum && sk.row_sum != nullptr && blockIdx.x == 0;
   // op(A) rows m0 + kVec*(tid % (kBMt/kVec)) + q (row_sums only): a
@@ -471,11 +488,18 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // dimension; the split's end ke bounds K).
   TileSrc<kTA ? kBMt : kMmaBK, T::kAChunks, kTA, kVec> asrc;    // A^T stored [K,M], or A [M,K]
   TileSrc<kTB ? kMmaBK : kMmaBN, T::kBChunks, !kTB, kVec> bsrc;  // B^T stored [N,K], or B [K,N]
-  asrc.init(A, lda, m0, M, kb, tid);
-  bsrc.init(B, ldb, n0, N, kb, tid);
+  asrc.init(A, lda, m0, M, kb_src, tid);
+  bsrc.init(B, ldb, n0, N, kb_src, tid);
   auto load_stage = [&](int slot, int kt) {
     float* sa = ring + slot * T::kStageFloats;
     const int64_t k0 = kb + int64_t(kt) * kMmaBK;
+    // Segmented: a later segment's first k-tile (segments are whole k-tiles;
+    // never true otherwise, as k0 > kb >= 0 = seg_k).
+    if (kt != 0 && (k0 == sk.seg_k || k0 == 2 * sk.seg_k)) {
+      const bool s2 = k0 != sk.seg_k;
+      asrc.rebase(s2 ? grp.A[2] : grp.A[1], s2 ? grp.A[1] : grp.A[0], sk.seg_k);
+      bsrc.rebase(s2 ? grp.B[2] : grp.B[1], s2 ? grp.B[1] : grp.B[0], sk.seg_k);
+    }
     asrc.issue(sa, k0, ke, tid);
     bsrc.issue(sa + kBMt * kMmaBK, k0, ke, tid);
   };
@@ -727,7 +751,12 @@ struct SplitPlan {
   int64_t splits = 1, kchunk = 0;
 };
 // groups: a grouped GEMM's groups share the waves (their tiles count together).
-SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms, int64_t groups = 1) {
+// seg_k: a segmented GEMM's segment depth, which bounds the splits as K would
+// (the segments replace separate GEMMs of that depth: splitting their sum
+// deeper than they would have split would bring back, as partials, the
+// output traffic that summing them in one k-loop saves).
+SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms, int64_t groups = 1,
+                     int64_t seg_k = 0) {
   SplitPlan sp;
   sp.kchunk = K;
   const int64_t bm = p == GemmPrecision::kBf16 ? kBM : kF32BM;
@@ -735,7 +764,7 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms, 
   const int64_t tiles = groups * ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
   const int64_t slots = blocks_per_sm(p) * int64_t(sms);
   const int64_t want = (2 * slots + tiles - 1) / tiles;
-  const int64_t by_depth = K / kMinSplitK;
+  const int64_t by_depth = (seg_k > 0 ? seg_k : K) / kMinSplitK;
   const int64_t splits = std::min(std::min(want, by_depth), kMaxSplits);
   if (splits < 2) return sp;
   const int64_t bk = p == GemmPrecision::kBf16 ? kMmaBK : kF32BK;
@@ -776,9 +805,11 @@ namespace {
 // gemm() and gemm_grouped(): `groups` GEMMs of one shape, group g's operands,
 // output, bias and a_row_sum in io (options.bias and options.a_row_sum are
 // io's group 0 for gemm()). One launch for all groups.
+// gemm_segmented() (kBf16): one group, K = segments x seg_k, segment s's
+// operands in io's slot s.
 Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
                    const GroupPtrs& io, int64_t lda, int64_t ldb, float beta, int64_t ldc,
-                   const GemmOptions& options) {
+                   const GemmOptions& options, int64_t seg_k = 0) {
   const float* const A = io.A[0];
   const float* const B = io.B[0];
   float* const C = io.C[0];
@@ -791,9 +822,10 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   if (options.precision != GemmPrecision::kFp32 && options.precision != GemmPrecision::kBf16)
     return InvalidArgument("cuda::gemm: unknown precision");
   if (M == 0 || N == 0) return Status::Ok();
-  // Stored shapes: A is [M,K] (or [K,M]), B is [K,N] (or [N,K]), C is [M,N].
-  const int64_t a_cols = transA ? M : K;
-  const int64_t b_cols = transB ? K : N;
+  // Stored shapes: A is [M,K] (or [K,M]), B is [K,N] (or [N,K]), C is [M,N]
+  // (segmented: each segment's, K = seg_k).
+  const int64_t a_cols = transA ? M : seg_k > 0 ? seg_k : K;
+  const int64_t b_cols = transB ? (seg_k > 0 ? seg_k : K) : N;
   const bool reads_ab = K > 0 && alpha != 0.f;
   if (reads_ab) {
     if (A == nullptr || B == nullptr) return InvalidArgument("cuda::gemm: A or B is null");
@@ -825,7 +857,7 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   SplitPlan plan;
   plan.kchunk = Keff;
   if (reads_ab && options.workspace != nullptr)
-    plan = plan_split(options.precision, M, N, K, sm_count(), groups);
+    plan = plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
   const bool row_sum = reads_ab && io.dbias[0] != nullptr;
   const bool split = plan.splits > 1 || row_sum;
   const int64_t gs = groups * plan.splits;  // partial products, group-major
@@ -854,13 +886,16 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   double* row_partials =
       row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
   SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits), options.workspace,
-            plan.splits > 1 ? options.tile_counters : nullptr, io, ep, ldc};
+            plan.splits > 1 ? options.tile_counters : nullptr, io, ep, ldc, seg_k};
   for (int g = groups; g < kMaxGroups; ++g) sk.out.C[g] = nullptr, sk.out.bias[g] = nullptr, sk.out.dbias[g] = nullptr;
   if (!row_sum)
     for (int g = 0; g < kMaxGroups; ++g) sk.out.dbias[g] = nullptr;
   GroupPtrs kio = io;  // what the GEMM kernel writes: the outputs, or the workspace
   for (int g = 0; g < kMaxGroups; ++g) {
-    if (g >= groups) kio.A[g] = kio.B[g] = nullptr, kio.C[g] = nullptr, kio.bias[g] = nullptr, kio.dbias[g] = nullptr;
+    if (g >= groups) {
+      if (seg_k == 0) kio.A[g] = kio.B[g] = nullptr;  // (segmented: slot g is segment g)
+      kio.C[g] = nullptr, kio.bias[g] = nullptr, kio.dbias[g] = nullptr;
+    }
     if (split && g < groups) kio.C[g] = options.workspace, kio.bias[g] = nullptr;
   }
   float* const out = split ? options.workspace : C;
@@ -868,7 +903,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
   int vec = copy_floats(A, lda, B, ldb);
-  for (int g = 1; g < groups; ++g) vec = std::min(vec, copy_floats(io.A[g], lda, io.B[g], ldb));
+  for (int g = 1; g < kMaxGroups; ++g)
+    if (kio.A[g] != nullptr) vec = std::min(vec, copy_floats(io.A[g], lda, io.B[g], ldb));
   const int mma_bm = vec == 4 ? mma_block_rows(M, N, plan.splits, sm_count(), groups) : 128;
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
@@ -928,6 +964,51 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
     io.A[g] = group[g].A, io.B[g] = group[g].B, io.C[g] = group[g].C, io.bias[g] = group[g].bias,
     io.dbias[g] = group[g].a_row_sum;
   return gemm_groups(transA, transB, M, N, K, alpha, groups, io, lda, ldb, beta, ldc, options);
+}
+
+namespace {
+// One launch (kBf16, whole k-tiles), or one gemm() per segment: beta and the
+// bias with the first, the later ones adding to C.
+bool segmented_in_one(GemmPrecision p, int64_t seg_k, int segments) {
+  return p == GemmPrecision::kBf16 && segments > 1 && seg_k % kMmaBK == 0;
+}
+}  // namespace
+
+Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t seg_k, float alpha, int segments,
+                      const GemmSegment* seg, int64_t lda, int64_t ldb, float beta, float* C, int64_t ldc,
+                      const GemmOptions& options) {
+  if (segments < 1 || segments > kMaxGroups || seg == nullptr || seg_k < 0)
+    return InvalidArgument("cuda::gemm_segmented: 1 to " + std::to_string(kMaxGroups) + " segments, seg_k >= 0");
+  if (options.gelu || options.gelu_grad_input != nullptr || options.a_row_sum != nullptr)
+    return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input or a_row_sum");
+  if (!segmented_in_one(options.precision, seg_k, segments)) {
+    for (int s = 0; s < segments; ++s) {
+      GemmOptions o = options;
+      if (s > 0) o.bias = nullptr;
+      ELECTRA_RETURN_IF_ERROR(gemm(transA, transB, M, N, seg_k, alpha, seg[s].A, lda, seg[s].B, ldb,
+                                   s == 0 ? beta : 1.f, C, ldc, o));
+    }
+    return Status::Ok();
+  }
+  if (int64_t(segments) * seg_k > (int64_t(1) << 31) - 1)
+    return InvalidArgument("cuda::gemm_segmented: segments x seg_k exceeds 2^31-1");
+  GroupPtrs io{};
+  for (int s = 0; s < segments; ++s) {
+    if (alpha != 0.f && seg_k > 0 && (seg[s].A == nullptr || seg[s].B == nullptr))
+      return InvalidArgument("cuda::gemm_segmented: a segment's A or B is null");
+    io.A[s] = seg[s].A, io.B[s] = seg[s].B;
+  }
+  io.C[0] = C, io.bias[0] = options.bias;
+  return gemm_groups(transA, transB, M, N, segments * seg_k, alpha, 1, io, lda, ldb, beta, ldc, options, seg_k);
+}
+
+int64_t gemm_segmented_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t seg_k,
+                                        int segments, const GemmOptions& options) {
+  if (!segmented_in_one(options.precision, seg_k, segments))
+    return gemm_workspace_floats(transA, transB, M, N, seg_k, options);  // one gemm() per segment
+  if (M <= 0 || N <= 0 || seg_k <= 0) return 0;
+  const SplitPlan plan = plan_split(options.precision, M, N, segments * seg_k, sm_count(), 1, seg_k);
+  return plan.splits < 2 ? 0 : workspace_floats(plan.splits, M, N, false);
 }
 
 int gemm_bf16_copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb) {

@@ -144,5 +144,27 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
                     const GemmGroup* group, int64_t lda, int64_t ldb, float beta, int64_t ldc,
                     const GemmOptions& options = GemmOptions());
 
+// Segmented GEMM: one GEMM whose K runs over `segments` (1 to 3) operand
+// pairs of seg_k each, summed into one result:
+//   C = epilogue(alpha * sum_s op(A_s) @ op(B_s) + beta * C)
+// i.e. gemm() of the operands concatenated along K, all with strides lda and
+// ldb (e.g. the Q, K, V projections' input gradient dq @ Wq + dk @ Wk + dv @ Wv).
+// kBf16 with seg_k a multiple of 16: one launch, whose k-loop takes segment
+// s's operands from its first k-tile on and adds every segment into the same
+// accumulators in segment order (deterministic); split-K as gemm(), except
+// that the splits are bounded by one segment's depth (see plan_split). Else
+// (kFp32, seg_k not whole k-tiles, one segment): one gemm() per segment, in
+// order, the first with beta and options.bias, the others adding to C.
+// options.gelu, gelu_grad_input and a_row_sum are not offered.
+struct GemmSegment {
+  const float* A = nullptr;
+  const float* B = nullptr;
+};
+int64_t gemm_segmented_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t seg_k,
+                                        int segments, const GemmOptions& options);
+Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t seg_k, float alpha, int segments,
+                      const GemmSegment* seg, int64_t lda, int64_t ldb, float beta, float* C, int64_t ldc,
+                      const GemmOptions& options = GemmOptions());
+
 }  // namespace cuda
 }  // namespace electra
