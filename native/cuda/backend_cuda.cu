@@ -329,15 +329,16 @@ class CudaBackend final : public Backend {
     if (!attention_tc_fits(S, hd, &fits).ok() || !fits) return probs;
     return B * NH * S;
   }
-  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* probs,
-                            const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
-                            int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
+  Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                  const float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                                  const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                                  uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
     if (prec_ == Precision::kBf16)
-      return cuda::attention_backward_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed,
-                                           offset, stream_);
-    return cuda::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
-                                    stream_);
+      return cuda::attention_backward_write_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p,
+                                                 seed, offset, stream_);
+    return cuda::attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
+                                          stream_);
   }
 
   // ---- losses and sampling ----
