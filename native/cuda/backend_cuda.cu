@@ -190,12 +190,17 @@ class CudaBackend final : public Backend {
     ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
     return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
   }
+  // One GEMM writes both the GELU's input (pre, which the backward needs)
+  // and its output: the bits of linear_forward then gelu_forward.
   Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* w, const float* b, int64_t M,
                              int64_t K, int64_t N) override {
-    // The backward needs the GELU input, so the product is stored before the
-    // GELU rather than fused into the GEMM's epilogue.
-    ELECTRA_RETURN_IF_ERROR(linear_forward(pre, inp, w, b, M, K, N));
-    return cuda::gelu_forward(out, pre, M * N, stream_);
+    ON_DEVICE();
+    GemmOptions o = gemm_options();
+    o.bias = b;
+    o.gelu = true;
+    o.gelu_pre = pre;
+    ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
+    return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
   }
   Status linear_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                          int64_t M, int64_t K, int64_t N) override {
