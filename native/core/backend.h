@@ -195,10 +195,11 @@ class Backend {
   virtual Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                                    int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                                    float p, uint64_t seed, uint64_t offset) = 0;
-  virtual Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                                    const float* probs, const float* q, const float* k, const float* v, int64_t ld,
-                                    const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
-                                    uint64_t seed, uint64_t offset) = 0;
+  // Writes dq, dk, dv (each head's columns of every row: no zeroing needed).
+  virtual Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                          const float* probs, const float* q, const float* k, const float* v,
+                                          int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                                          int64_t hd, float p, uint64_t seed, uint64_t offset) = 0;
 
   // ---- losses and the fused sampling step ---------------------------------
   virtual Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,

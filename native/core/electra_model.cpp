@@ -560,9 +560,10 @@ Status ElectraModel::phase_backward(Micro* mb) {
   if (electra_) {
     const int64_t H = cfg_.disc.hidden;
     // Buffers produced by one op alone are written (the *_write variants), not zeroed + accumulated.
-    TRY(be.linear_backward_write(dtmp_n_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(), P + dpp_w_, N,
-                                 H, 1));
-    TRY(be.gelu_backward_write(dh_disc_.data(), dtmp_n_.data(), dd1_.data(), N * H));
+    // The prediction dense's input gradient through its GELU (dd1_ the GELU's
+    // input): one op, fused into the dX GEMM's epilogue on CUDA.
+    TRY(be.linear_backward_gelu_write(dh_disc_.data(), G + dpp_w_, G + dpp_b_, dlogit_.data(), dg1_.data(),
+                                      P + dpp_w_, dd1_.data(), N, H, 1));
     TRY(be.linear_backward_write(dtmp_n_.data(), G + dpd_w_, G + dpd_b_, dh_disc_.data(), mb->hd, P + dpd_w_, N, H,
                                  H));
     TRY(disc_.backward(P, G, dtmp_n_.data(), d_emb_.dout.data(), d_emb_.out.data(), d_mask_.data(), mb->hp, mb->ap,

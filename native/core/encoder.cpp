@@ -157,9 +157,8 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
                                     a.mean1.data(), a.rstd1.data(), N, H, hidden_p, seed, lo + 1));
     TRY(be.linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H,
                                  H));
-    // attention_backward accumulates (its contract): zeroed first, in one op.
-    TRY(be.zero_many({dq_.data(), dk_.data(), dv_.data()}, NHb));
-    TRY(be.attention_backward(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
+    // Writes dq_, dk_, dv_ (no zeroing).
+    TRY(be.attention_backward_write(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
                               a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
     // dx += the q/k/v projections' input gradients (dx holds dr1, the residual's).
     {

@@ -3,7 +3,7 @@
 // fallback when its tensor-core kernels do not fit the device's shared memory
 // (the bf16 path itself, flash-style on tensor cores with P recomputed, is
 // attention_tc.cu). Exactly the semantics of
-// cpu::attention_forward / attention_backward (core/cpu/attention.cpp, whose
+// cpu::attention_forward / attention_backward_write (core/cpu/attention.cpp, whose
 // header comment is the specification):
 //   probs = softmax(q k^T / sqrt(hd)) over the unmasked keys (saved, BEFORE
 //           dropout, in [B,NH,S,S]); a masked key gets probability exactly 0;
@@ -11,7 +11,7 @@
 //   out   = dropout(probs) @ v, keep(idx) = philox_uniform(seed, offset, idx)
 //           >= p with idx the flat index into probs, kept values multiplied by
 //           scale = 1/(1-p) (one float, computed on the host as the CPU does)
-//   dq, dk, dv ACCUMULATE (+=); any may be nullptr.
+//   dq, dk, dv are WRITTEN (each head's columns of every row); any may be nullptr.
 // q/k/v/dq/dk/dv have row stride ld; out/dout have row stride NH*hd; head h
 // uses columns [h*hd, (h+1)*hd). Limits: S <= 512, hd <= 128 (kMaxS, kMaxHd;
 // larger shapes return kInvalidArgument). dq/dk/dv must not overlap each
@@ -46,12 +46,13 @@
 //   dP = dO V^T (over V tiles)                                [TQ][S] shared
 //   dS = P * (dP * f - rowsum),  rowsum_i = sum_j dP_ij Pd_ij (double), in
 //        place over dP, exactly the CPU's element arithmetic
-//   dq[i]  += scale * sum_j dS_ij k_j       (register tile, written once)
+//   dq[i]   = scale * sum_j dS_ij k_j       (register tile, written once)
 //   dk[j]  += scale * sum_{i in tile} dS_ij q_i   for every key j
 //   dv[j]  += sum_{i in tile} Pd_ij dO_i          for every key j
-// dk/dv are read-modify-written in global memory once per query tile by the
-// thread that owns (j, d), in query-tile order: no atomics, a fixed
-// summation order, deterministic. (The CPU adds scale * the full column sum
+// dk/dv are written by the first query tile, then read-modify-written in
+// global memory once per later query tile by the thread that owns (j, d), in
+// query-tile order: no atomics, a fixed summation order, deterministic
+// (the first tile's write is the add to 0 it replaces). (The CPU adds scale * the full column sum
 // once; here the partial sums of the query tiles are added one after the
 // other, which differs only in rounding.) Shared: 2*TQ*S + 2*TQ*hd + 32*(hd|1)
 // floats, at most 98432 bytes (TQ = 16, S = 512, hd = 128).
@@ -381,7 +382,7 @@ __global__ void __launch_bounds__(kThreads, TQ == 32 ? 3 : 2)
         for (int j = lane; j < S; j += 32) ds[j] = __fsub_rn(ds[j], __fmul_rn(prow[j], rs));
       }
 
-      // dq[i] += scale * dS K, one K tile at a time; written once per row.
+      // dq[i] = scale * dS K, one K tile at a time; written once per row.
       if (dq != nullptr) {
         float acc[kRows][kMaxCols];
 #pragma unroll
@@ -415,8 +416,7 @@ __global__ void __launch_bounds__(kThreads, TQ == 32 ? 3 : 2)
           for (int c = 0; c < kMaxCols; ++c) {
             const int d = lane + 32 * c;
             if (d < hd) {
-              float* o = dq + col + int64_t(i0 + ii) * ld + d;
-              *o = *o + scale * acc[r][c];
+              dq[col + int64_t(i0 + ii) * ld + d] = scale * acc[r][c];
             }
           }
         }
@@ -424,9 +424,9 @@ __global__ void __launch_bounds__(kThreads, TQ == 32 ? 3 : 2)
     }
 
     // dk[j] += scale * sum_i dS_ij q_i and dv[j] += sum_i Pd_ij dO_i over
-    // this tile's rows, for every key j; thread tile: keys jb + warp + 8 kr,
-    // columns lane + 32 c. The owner of (j, d) is the same in every query
-    // tile, so the read-modify-writes are ordered.
+    // this tile's rows (the first tile writes), for every key j; thread tile:
+    // keys jb + warp + 8 kr, columns lane + 32 c. The owner of (j, d) is the
+    // same in every query tile, so the read-modify-writes are ordered.
     if (has_dk || has_dv) {
       __syncthreads();  // dS and Pd rows visible to every warp
       for (int jb = 0; jb < S; jb += kWarps * kBwdKeys) {
@@ -467,8 +467,8 @@ __global__ void __launch_bounds__(kThreads, TQ == 32 ? 3 : 2)
             const int d = lane + 32 * c;
             if (d >= hd) continue;
             const int64_t e = col + int64_t(j) * ld + d;
-            if (has_dk) dk[e] = dk[e] + scale * ak[kr][c];
-            if (has_dv) dv[e] = dv[e] + av[kr][c];
+            if (has_dk) dk[e] = i0 == 0 ? scale * ak[kr][c] : dk[e] + scale * ak[kr][c];
+            if (has_dv) dv[e] = i0 == 0 ? av[kr][c] : dv[e] + av[kr][c];
           }
         }
       }
@@ -516,14 +516,14 @@ Status attention_forward(float* out, float* probs, const float* q, const float* 
   return Status::Ok();
 }
 
-Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
-                          const float* q, const float* k, const float* v, int64_t ld,
-                          const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                          float p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
+Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* probs,
+                                const float* q, const float* k, const float* v, int64_t ld,
+                                const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
   (void)mask;  // padded keys have probability exactly 0: nothing to mask (as the CPU)
   if (!dq && !dk && !dv) return Status::Ok();
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
-  ELECTRA_RETURN_IF_ERROR(check_shape(B, S, NH, hd, "cuda::attention_backward"));
+  ELECTRA_RETURN_IF_ERROR(check_shape(B, S, NH, hd, "cuda::attention_backward_write"));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
   const unsigned grid = unsigned(B * NH);

@@ -3,7 +3,7 @@
 // the CPU oracle (core/cpu/attention.cpp): masked keys get probability exactly
 // 0, a fully padded sequence gets zero output, dropout keeps element idx =
 // (bh*S + i)*S + j iff philox_uniform(seed, offset, idx) >= p and scales it
-// by drop_scale (the CPU's mask, bit for bit); the backward accumulates (+=).
+// by drop_scale (the CPU's mask, bit for bit); the backward writes dq, dk, dv.
 // Numerics: q, k, v, dO, P and dS are rounded to bf16 (RNE) as matrix-product
 // inputs, with fp32 accumulation (nvcuda::wmma 16x16x16, i.e. HMMA); the
 // softmax, its statistics and every elementwise step are fp32.
@@ -33,14 +33,15 @@
 //  - dq blocks (nqb = ceil(S/32), or 0 when dq is nullptr): the forward's
 //    layout with 2 warps, 32 query rows (whole K and V in shared memory);
 //    per key chunk they recompute S and dP, form dS and accumulate
-//    dQ += dS K in wmma accumulators; dq += scale * dQ once at the end.
+//    dQ += dS K in wmma accumulators; dq = scale * dQ written at the end.
 //  - dk/dv blocks (none when both are nullptr): warp w owns keys
 //    j0 + 16w .. +15 and holds dK, dV for them in wmma accumulators while the
 //    block walks the query tiles (64 rows) in order: S^T = K Q^T,
-//    dP^T = V dO^T, then dV += Pd^T dO and dK += dS^T Q; dk += scale * dK and
-//    dv += dV once at the end.
+//    dP^T = V dO^T, then dV += Pd^T dO and dK += dS^T Q; dk = scale * dK and
+//    dv = dV written at the end.
 // Every output element is written by exactly one thread of one block, with a
-// fixed summation order: no atomics, deterministic. The split over query and
+// fixed summation order: no atomics, deterministic (a block with no real key
+// in its range, whose every P is 0, writes zeros). The split over query and
 // key tiles gives B*NH*2*ceil(S/32) blocks: 1,024 for the 1-head generator at
 // 128 x 128 (128 before, one per (batch, head)); the two roles write
 // disjoint outputs, so one launch serves both (one launch fewer per layer
@@ -375,11 +376,10 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 1)
   if (half == 0 && i < S) lse[bh * S + i] = row_lse;
 }
 
-// g[col + (r0 + rr) * ld + d] += mul * acc (rows r0 + rr < S, d < hd), staged
-// through the warp's fp32 tile `sw`; one thread per element, so the += is
-// ordered.
+// g[col + (r0 + rr) * ld + d] = mul * acc (rows r0 + rr < S, d < hd), staged
+// through the warp's fp32 tile `sw`; one thread per element.
 template <int HDP>
-__device__ __forceinline__ void add_rows(float* g, const FragC* acc, float mul, float* sw, int64_t col,
+__device__ __forceinline__ void write_rows(float* g, const FragC* acc, float mul, float* sw, int64_t col,
                                          int64_t ld, int r0, int S, int hd, int lane) {
   constexpr int WLD = Tc<HDP>::wld;
 #pragma unroll
@@ -388,11 +388,22 @@ __device__ __forceinline__ void add_rows(float* g, const FragC* acc, float mul, 
   for (int e = lane; e < kRowsPerWarp * hd; e += 32) {
     const int rr = e / hd, d = e % hd;
     if (r0 + rr < S) {
-      float* o = g + col + int64_t(r0 + rr) * ld + d;
-      *o = *o + mul * sw[rr * WLD + d];
+      g[col + int64_t(r0 + rr) * ld + d] = mul * sw[rr * WLD + d];
     }
   }
   __syncwarp();  // staged values are read before the tile is reused
+}
+
+// g[col + (r0 + rr) * ld + d] = 0 for rows r0 + rr < S, rr < kKTile, d < hd:
+// what write_rows would write when every P of the block's rows (or keys) is 0
+// (the written contract leaves no gradient element unset). All threads of the
+// block take part.
+__device__ __forceinline__ void zero_rows(float* g, int64_t col, int64_t ld, int r0, int S, int hd,
+                                          int nthreads) {
+  for (int e = threadIdx.x; e < kKTile * hd; e += nthreads) {
+    const int rr = e / hd, d = e % hd;
+    if (r0 + rr < S) g[col + int64_t(r0 + rr) * ld + d] = 0.0f;
+  }
 }
 
 // A dq block: query rows qblk * 32 .. +31 (warp w: 16 of them).
@@ -424,7 +435,10 @@ __device__ __forceinline__ void dq_block(unsigned char* base, int qblk, float* d
   const float* dob = dout + b * S * ldo + h * hd;
   const float* obh = out + b * S * ldo + h * hd;
 
-  if (!load_real(sreal, mask, b, S, 0, Sp, kThreads)) return;  // fully padded: every P is 0
+  if (!load_real(sreal, mask, b, S, 0, Sp, kThreads)) {  // fully padded: every P is 0
+    zero_rows(dq, col, ld, i0, S, hd, kThreads);
+    return;
+  }
   load_bf16<HDP>(sk, k + col, ld, 0, Sp, S, hd, kThreads);
   load_bf16<HDP>(sv, v + col, ld, 0, Sp, S, hd, kThreads);
   load_bf16<HDP>(sq, q + col, ld, i0, kDqRows, S, hd, kThreads);
@@ -465,7 +479,7 @@ __device__ __forceinline__ void dq_block(unsigned char* base, int qblk, float* d
     tile_ab_acc<HDP>(acc, sds, sk + j0 * LD, nfr);
     __syncwarp();
   }
-  add_rows<HDP>(dq, acc, scale, sw, col, ld, w0, S, hd, lane);
+  write_rows<HDP>(dq, acc, scale, sw, col, ld, w0, S, hd, lane);
 }
 
 // A dk/dv block: keys kblk * 32 .. +31 (warp w: 16 of them), every query.
@@ -501,7 +515,11 @@ __device__ __forceinline__ void dkv_block(unsigned char* base, int kblk, float* 
   const float* obh = out + b * S * ldo + h * hd;
   const bool has_dk = dk != nullptr, has_dv = dv != nullptr;
 
-  if (!load_real(sreal, mask, b, S, j0, kKTile, kThreads)) return;  // no real key here: nothing to add
+  if (!load_real(sreal, mask, b, S, j0, kKTile, kThreads)) {  // no real key here: every P is 0
+    if (has_dk) zero_rows(dk, col, ld, j0, S, hd, kThreads);
+    if (has_dv) zero_rows(dv, col, ld, j0, S, hd, kThreads);
+    return;
+  }
   load_bf16<HDP>(sk, k + col, ld, j0, kKTile, S, hd, kThreads);
   load_bf16<HDP>(sv, v + col, ld, j0, kKTile, S, hd, kThreads);
   const int wj = j0 + warp * kRowsPerWarp;  // this warp's first key
@@ -557,8 +575,8 @@ __device__ __forceinline__ void dkv_block(unsigned char* base, int kblk, float* 
   }
   if (!active) return;
   __syncwarp();  // the last tile's reads of sw are done before it stages results
-  if (has_dk) add_rows<HDP>(dk, ak, scale, sw, col, ld, wj, S, hd, lane);
-  if (has_dv) add_rows<HDP>(dv, av, 1.0f, sw, col, ld, wj, S, hd, lane);
+  if (has_dk) write_rows<HDP>(dk, ak, scale, sw, col, ld, wj, S, hd, lane);
+  if (has_dv) write_rows<HDP>(dv, av, 1.0f, sw, col, ld, wj, S, hd, lane);
 }
 
 // The whole backward in one launch: grid (B*NH, nqb + ceil(S/32)); blocks
@@ -683,17 +701,17 @@ Status attention_forward_bf16(float* out, float* probs, const float* q, const fl
   }
 }
 
-Status attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                               const float* probs, const float* q, const float* k, const float* v, int64_t ld,
-                               const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
-                               uint64_t seed, uint64_t offset, cudaStream_t stream) {
+Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                     const float* probs, const float* q, const float* k, const float* v,
+                                     int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
   if (!dq && !dk && !dv) return Status::Ok();
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
-  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, "cuda::attention_backward_bf16"));
+  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, "cuda::attention_backward_write_bf16"));
   bool fits = false;
   ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
   if (!fits)
-    return attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream);
+    return attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream);
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));

@@ -191,12 +191,17 @@ class CudaBackend final : public Backend {
     ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
     return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
   }
+  // One GEMM writes both the GELU's input (pre, which the backward needs)
+  // and its output: the bits of linear_forward then gelu_forward.
   Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* w, const float* b, int64_t M,
                              int64_t K, int64_t N) override {
-    // The backward needs the GELU input, so the product is stored before the
-    // GELU rather than fused into the GEMM's epilogue.
-    ELECTRA_RETURN_IF_ERROR(linear_forward(pre, inp, w, b, M, K, N));
-    return cuda::gelu_forward(out, pre, M * N, stream_);
+    ON_DEVICE();
+    GemmOptions o = gemm_options();
+    o.bias = b;
+    o.gelu = true;
+    o.gelu_pre = pre;
+    ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
+    return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
   }
   Status linear_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                          int64_t M, int64_t K, int64_t N) override {
@@ -330,15 +335,16 @@ class CudaBackend final : public Backend {
     if (!attention_tc_fits(S, hd, &fits).ok() || !fits) return probs;
     return B * NH * S;
   }
-  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* probs,
-                            const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
-                            int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) override {
+  Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                  const float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                                  const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                                  uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
     if (prec_ == Precision::kBf16)
-      return cuda::attention_backward_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed,
-                                           offset, stream_);
-    return cuda::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
-                                    stream_);
+      return cuda::attention_backward_write_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p,
+                                                 seed, offset, stream_);
+    return cuda::attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
+                                          stream_);
   }
 
   // ---- losses and sampling ----

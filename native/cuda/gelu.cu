@@ -1,7 +1,7 @@
-// Exact (erf) GELU, forward and backward (see ops_cuda.h and core/cpu/gelu.cpp):
-//   gelu(x)  = x * Phi(x),            Phi(x) = 0.5 * erfc(-x / sqrt 2)
-//   gelu'(x) = Phi(x) + x * phi(x),   phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+// Exact (erf) GELU, forward and backward (see ops_cuda.h and core/cpu/gelu.cpp),
+// with gelu_math.h's formulas.
 #include "cuda/cuda_util.h"
+#include "cuda/gelu_math.h"
 #include "cuda/ops_cuda.h"
 
 namespace electra {
@@ -9,19 +9,11 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-
-__device__ __forceinline__ float gelu_cdf(float x) { return 0.5f * erfcf(-x * kInvSqrt2); }
-__device__ __forceinline__ float gelu_grad(float x) {
-  return gelu_cdf(x) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
-}
 
 __global__ void gelu_fwd_kernel(float* out, const float* inp, int64_t n) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float x = inp[i];
-    out[i] = x * gelu_cdf(x);
+    out[i] = gelu_of(inp[i]);
   }
 }
 
@@ -29,7 +21,7 @@ template <bool kAccumulate>
 __global__ void gelu_bwd_kernel(float* dinp, const float* dout, const float* inp, int64_t n) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float d = dout[i] * gelu_grad(inp[i]);
+    const float d = dout[i] * gelu_grad_of(inp[i]);
     if (kAccumulate)
       dinp[i] += d;
     else

@@ -36,6 +36,7 @@
 #include <string>
 
 #include "cuda/cuda_util.h"
+#include "cuda/gelu_math.h"
 #include "cuda/gemm_cuda.h"
 #include "cuda/mma_ptx.h"
 
@@ -63,21 +64,21 @@ struct Epilogue {
   bool gelu;
   const float* gelu_grad_input;  // [M, ld_gelu_grad] GELU input x, or nullptr: v *= gelu'(x)
   int64_t ld_gelu_grad;
+  float* gelu_pre;  // with gelu: [M, ld_gelu_pre] <- v, the GELU's input (a second output), or nullptr
+  int64_t ld_gelu_pre;
 };
 
-// gelu'(x) = Phi(x) + x * phi(x), in fp32 with the formula of gelu.cu's
-// backward kernel (so the fused epilogue gives the bits the separate pass did).
-__device__ __forceinline__ float gelu_grad_of(float x) {
-  return 0.5f * erfcf(-x * 0.70710678118654752440f) +
-         x * 0.39894228040143267794f * expf(-0.5f * x * x);
-}
-
+// The GELU formulas are gelu_math.h's, as gelu.cu's passes: the fused
+// epilogue gives the bits of the separate pass.
 __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, const float* c,
                                                 int64_t m, int64_t n) {
   float v = ep.alpha * acc;
   if (ep.beta != 0.f) v = fmaf(ep.beta, *c, v);
   if (ep.bias != nullptr) v += ep.bias[n];
-  if (ep.gelu) v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  if (ep.gelu) {
+    if (ep.gelu_pre != nullptr) ep.gelu_pre[m * ep.ld_gelu_pre + n] = v;
+    v = gelu_of(v);
+  }
   if (ep.gelu_grad_input != nullptr) v *= gelu_grad_of(ep.gelu_grad_input[m * ep.ld_gelu_grad + n]);
   return v;
 }
@@ -622,8 +623,14 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   C += int64_t(blockIdx.z) * sk.c_split_stride;
 
   // Epilogue straight from the accumulators: register q of lane (g, t) is
-  // row g + 8*(q/2), column 2t + q%2 of its m16n8 tile.
+  // row g + 8*(q/2), column 2t + q%2 of its m16n8 tile. With the GELU, in
+  // two passes over the thread's outputs: v (into gelu_pre, which has C's
+  // stride, or C) while the accumulators are live, then gelu(v) from there
+  // into C, as erfcf's temporaries next to every accumulator would spill.
   const int g = lane / 4, tq = lane % 4;
+  const bool gelu = ep.gelu;
+  float* const vout = gelu && ep.gelu_pre != nullptr ? ep.gelu_pre : C;
+  ep.gelu = false;
 #pragma unroll
   for (int i = 0; i < T::kMI; ++i)
 #pragma unroll
@@ -636,8 +643,22 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
         for (int q1 = 0; q1 < 2; ++q1) {
           const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
           if (gn >= N) continue;
-          float* c = C + gm * ldc + gn;
-          *c = apply_epilogue(ep, acc[i][j][2 * q2 + q1], c, gm, gn);
+          vout[gm * ldc + gn] = apply_epilogue(ep, acc[i][j][2 * q2 + q1], C + gm * ldc + gn, gm, gn);
+        }
+    }
+  if (!gelu) return;
+#pragma unroll 1
+  for (int i = 0; i < T::kMI; ++i)
+#pragma unroll 1
+    for (int q2 = 0; q2 < 2; ++q2) {
+      const int64_t gm = m0 + wm * (kBMt / 2) + i * 16 + g + 8 * q2;
+      if (gm >= M) continue;
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int q1 = 0; q1 < 2; ++q1) {
+          const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
+          if (gn < N) C[gm * ldc + gn] = gelu_of(vout[gm * ldc + gn]);  // this thread's own store
         }
     }
   if (partials != 0) {
@@ -842,6 +863,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
 
   if (options.gelu_grad_input != nullptr && (options.gelu || options.ld_gelu_grad < N))
     return InvalidArgument("cuda::gemm: gelu_grad_input needs gelu off and ld_gelu_grad >= N");
+  if (options.gelu_pre != nullptr && (!options.gelu || options.gelu_pre == C))
+    return InvalidArgument("cuda::gemm: gelu_pre needs gelu, and is not C");
   for (int g = 1; g < groups; ++g)
     if (io.A[g] == nullptr || io.B[g] == nullptr || io.C[g] == nullptr || (io.dbias[g] == nullptr) != (io.dbias[0] == nullptr))
       return InvalidArgument("cuda::gemm_grouped: a group's A, B or C is null, or not every group has a_row_sum");
@@ -881,8 +904,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16), gz);
 
   const Epilogue ep{alpha, beta, io.bias[0], options.gelu, options.gelu_grad_input,
-                    options.ld_gelu_grad};
-  const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0};  // split-K partials: the plain product
+                    options.ld_gelu_grad, options.gelu_pre, ldc};
+  const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0, nullptr, 0};  // split-K partials: the plain product
   double* row_partials =
       row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
   SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits), options.workspace,
@@ -946,8 +969,9 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
                     const GemmOptions& options) {
   if (groups < 1 || groups > kMaxGroups || group == nullptr)
     return InvalidArgument("cuda::gemm_grouped: 1 to " + std::to_string(kMaxGroups) + " groups");
-  if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu_grad_input != nullptr)
-    return InvalidArgument("cuda::gemm_grouped: bias and a_row_sum are per group; no gelu_grad_input");
+  if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu_grad_input != nullptr ||
+      options.gelu_pre != nullptr)
+    return InvalidArgument("cuda::gemm_grouped: bias and a_row_sum are per group; no gelu_grad_input or gelu_pre");
   // The fp32 parity path has no grouped kernel: one gemm() per group, in order.
   if (options.precision == GemmPrecision::kFp32) {
     for (int g = 0; g < groups; ++g) {
@@ -979,8 +1003,9 @@ Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t se
                       const GemmOptions& options) {
   if (segments < 1 || segments > kMaxGroups || seg == nullptr || seg_k < 0)
     return InvalidArgument("cuda::gemm_segmented: 1 to " + std::to_string(kMaxGroups) + " segments, seg_k >= 0");
-  if (options.gelu || options.gelu_grad_input != nullptr || options.a_row_sum != nullptr)
-    return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input or a_row_sum");
+  if (options.gelu || options.gelu_grad_input != nullptr || options.gelu_pre != nullptr ||
+      options.a_row_sum != nullptr)
+    return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input, gelu_pre or a_row_sum");
   if (!segmented_in_one(options.precision, seg_k, segments)) {
     for (int s = 0; s < segments; ++s) {
       GemmOptions o = options;

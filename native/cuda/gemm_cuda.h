@@ -14,10 +14,11 @@
 //
 // Epilogue (options.bias / options.gelu), applied per element in fp32:
 //   v = alpha * acc + beta * C_old + bias[n]     (bias term only when bias != null)
-//   C = gelu ? v * 0.5 * (1 + erf(v / sqrt(2))) : v      (exact erf, as cpu::gelu_forward)
+//   C = gelu ? v * Phi(v) : v      (exact erf GELU, gelu.cu's formula: gelu_math.h)
+//   gelu_pre[m, n] = v  as well, when gelu and gelu_pre are set
 //   C = v * gelu'(X[m,n])   instead, when gelu_grad_input = X (GELU backward)
-// So gemm(transB=true, bias, gelu) with beta = 0 is linear_forward followed
-// by gelu_forward in one pass over C.
+// So gemm(transB=true, bias, gelu, gelu_pre) with beta = 0 is linear_forward
+// into gelu_pre followed by gelu_forward into C, the same bits, in one pass.
 //
 // Precisions:
 //  - kFp32: tiled shared-memory SIMT kernel, fp32 FMA accumulation. The
@@ -69,6 +70,11 @@ struct GemmOptions {
   // gradient. Not with gelu; applied by the finishing block when split.
   const float* gelu_grad_input = nullptr;
   int64_t ld_gelu_grad = 0;
+  // With gelu: the GELU's input v is also written to gelu_pre[m * ldc + n]
+  // ([M, N] device with C's stride; may not overlap C, A, B or bias), so one
+  // pass yields both the activation and what its backward needs. Applied
+  // after the split-K reduce when split. Not with gemm_grouped/gemm_segmented.
+  float* gelu_pre = nullptr;
   void* stream = nullptr;       // cudaStream_t; nullptr = default stream
   // Split-K scratch (device, gemm_workspace_floats() floats). nullptr: never
   // split. Must not be used by another GEMM in flight on another stream.

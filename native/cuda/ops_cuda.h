@@ -172,26 +172,26 @@ Status guard_clip_grad_norm(double* norm, double* apply, double* scratch, float*
 // (attention.cu, sampling.cu, linear.cu, adamw.cu's masked update)
 
 // ------------------------------------------------------------ attention.cu
-// Exactly cpu::attention_forward / attention_backward (core/cpu/ops.h):
+// Exactly cpu::attention_forward / attention_backward_write (core/cpu/ops.h):
 // probs[B,NH,S,S] saved before dropout, masked keys get probability 0, a
 // fully padded sequence gets zero probs and zero output, dropout element
 // index = flat index into probs. q/k/v/dq/dk/dv have row stride ld, out/dout
-// NH*hd. The backward accumulates into dq/dk/dv (any may be nullptr; they
-// must not overlap one another) without atomics: deterministic. Limits:
+// NH*hd. The backward WRITES dq/dk/dv (each head's columns; any may be
+// nullptr; they must not overlap one another) without atomics: deterministic. Limits:
 // S <= 512 and hd <= 128, else kInvalidArgument. Uses up to ~98 KB of dynamic
 // shared memory (opted in with cudaFuncSetAttribute above 48 KB).
 Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                          int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
                          int64_t hd, float p, uint64_t seed, uint64_t offset,
                          cudaStream_t stream = 0);
-Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
-                          const float* q, const float* k, const float* v, int64_t ld,
-                          const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                          float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* probs,
+                                const float* q, const float* k, const float* v, int64_t ld,
+                                const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
 
 // --------------------------------------------------------- attention_tc.cu
 // The bf16 precision path: the same semantics (masks, dropout mask bit for
-// bit, accumulation, nullptr gradients, deterministic) with q/k/v/dO/P/dS
+// bit, written gradients, nullptr gradients, deterministic) with q/k/v/dO/P/dS
 // rounded to bf16 for tensor-core products (fp32 accumulation and softmax).
 // P is not saved: the forward writes B*NH*S floats to `probs` (a log-sum-exp
 // per query row; the CUDA backend's attention_saved_floats sizes the buffer
@@ -203,10 +203,11 @@ Status attention_backward(float* dq, float* dk, float* dv, const float* dout, co
 Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
                               int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                               float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
-Status attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                               const float* probs, const float* q, const float* k, const float* v, int64_t ld,
-                               const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
-                               uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                     const float* probs, const float* q, const float* k, const float* v,
+                                     int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                                     int64_t hd, float p, uint64_t seed, uint64_t offset,
+                                     cudaStream_t stream = 0);
 // *fits = the tensor-core kernels run for this shape on the current device.
 Status attention_tc_fits(int64_t S, int64_t hd, bool* fits);
 

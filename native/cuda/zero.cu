@@ -1,6 +1,6 @@
 // Zeroing several equal-sized buffers in one launch (see ops_cuda.h): the
-// buffers an accumulating op needs zeroed (attention_backward's dq, dk, dv)
-// cost one device operation instead of a memset each.
+// buffers an accumulating op needs zeroed cost one device operation instead
+// of a memset each.
 #include "cuda/cuda_util.h"
 #include "cuda/ops_cuda.h"
 

@@ -1,4 +1,4 @@
-// attention_forward / attention_backward vs a float64 reference written here,
+// attention_forward / attention_backward_write vs a float64 reference written here,
 // and the backward vs central finite differences (float64) of
 // L = sum(out ⊙ R). Odd shapes, padded sequences (mask zeros at the end), a
 // row stride ld > NH*hd, attention dropout p = 0 and p > 0 (the FD runs the
@@ -19,7 +19,7 @@
 
 namespace {
 
-using electra::cpu::attention_backward;
+using electra::cpu::attention_backward_write;
 using electra::cpu::attention_forward;
 
 struct Cfg {
@@ -166,24 +166,24 @@ void run_case(Cfg c, int64_t fd_per_tensor) {
           for (int64_t i = 0; i < S; ++i)
             CHECK(probs[((b * NH + h) * S + i) * S + j] == 0.0f) << tag.str();
 
-  // ---- backward: gradients start non-zero to check accumulation
+  // ---- backward: gradients start non-zero to check that they are written
   etest::Guarded dq(nin), dk(nin), dv(nin);
   etest::fill_uniform(dq.data(), nin, -0.5f, 0.5f);
   etest::fill_uniform(dk.data(), nin, -0.5f, 0.5f);
   etest::fill_uniform(dv.data(), nin, -0.5f, 0.5f);
   const std::vector<double> dq0 = dq.as_double(), dk0 = dk.as_double(), dv0 = dv.as_double();
-  attention_backward(dq.data(), dk.data(), dv.data(), R.data(), probs.data(), q.data(), k.data(),
+  attention_backward_write(dq.data(), dk.data(), dv.data(), R.data(), probs.data(), q.data(), k.data(),
                      v.data(), ld, c.mask.data(), B, S, NH, hd, c.p, c.seed, c.offset);
   CHECK(dq.intact() && dk.intact() && dv.intact()) << tag.str();
   CHECK(etest::all_finite(dq.data(), nin) && etest::all_finite(dk.data(), nin) &&
         etest::all_finite(dv.data(), nin))
       << tag.str();
 
-  std::vector<double> gq(nin), gk(nin), gv(nin);  // what the op added
+  std::vector<double> gq(nin), gk(nin), gv(nin);  // what the op wrote
   for (int64_t i = 0; i < nin; ++i) {
-    gq[i] = double(dq[i]) - dq0[i];
-    gk[i] = double(dk[i]) - dk0[i];
-    gv[i] = double(dv[i]) - dv0[i];
+    gq[i] = double(dq[i]);
+    gk[i] = double(dk[i]);
+    gv[i] = double(dv[i]);
   }
   std::vector<int64_t> used, unused;  // columns < NH*hd are used; the rest is row padding
   for (int64_t r = 0; r < B * S; ++r)
@@ -290,7 +290,7 @@ TEST(attention_dropout_uses_seed_offset_and_is_thread_independent) {
     etest::Guarded out(nout), probs(np), dq(nin, 0.25f);
     attention_forward(out.data(), probs.data(), q.data(), k.data(), v.data(), ld, mask.data(), B,
                       S, NH, hd, 0.2f, 11, 12);
-    attention_backward(dq.data(), nullptr, nullptr, out.data(), probs.data(), q.data(), k.data(),
+    attention_backward_write(dq.data(), nullptr, nullptr, out.data(), probs.data(), q.data(), k.data(),
                        v.data(), ld, mask.data(), B, S, NH, hd, 0.2f, 11, 12);
     CHECK(out.intact() && probs.intact() && dq.intact());
     outs.emplace_back(out.data(), out.data() + nout);

@@ -1,5 +1,5 @@
-// cuda::attention_forward / attention_backward (native/cuda/attention.cu)
-// against the CPU oracle (cpu::attention_forward / attention_backward):
+// cuda::attention_forward / attention_backward_write (native/cuda/attention.cu)
+// against the CPU oracle (cpu::attention_forward / attention_backward_write):
 //  - shapes from 1x1 to the limits (S = 512, hd = 128), odd S and hd, the
 //    ELECTRA-Small discriminator (S=128, NH=4, hd=64) and generator (NH=1)
 //    heads, q/k/v as separate buffers with ld > NH*hd and as column blocks of
@@ -9,11 +9,11 @@
 //    probability exactly 0;
 //  - p = 0 and p = 0.1 (dropout masks must match the CPU's, or `out` would
 //    differ by whole terms);
-//  - backward accumulation onto non-zero dq/dk/dv (the added delta and the
-//    result are compared), every nullptr combination of the gradients,
-//    columns outside the heads left bit-unchanged, run-to-run bit equality.
+//  - the backward writing dq/dk/dv over non-zero garbage, every nullptr
+//    combination of the gradients, columns outside the heads left
+//    bit-unchanged, run-to-run bit equality.
 // Tolerances (max relative error, one scale per tensor): probs 1e-5, out
-// 2e-5, gradients (delta) 1e-4. Output buffers start as NaN and every device
+// 2e-5, gradients 1e-4. Output buffers start as NaN and every device
 // buffer has sentinel guards. Without a GPU each test prints the SKIP line.
 // The bf16 tensor-core path (attention_tc.cu) has its own test and bounds
 // below (cuda_attention_bf16).
@@ -137,14 +137,15 @@ const std::vector<AttnCase>& cases() {
 constexpr uint64_t kSeed = 0x5eed1234abcdull;
 constexpr uint64_t kOffset = (1ull << 33) + 77;  // high bits exercised
 
-// Max relative error of the deltas (result - grad0) of one role against the CPU's.
-double delta_err(const AttnData& d, const std::vector<float>& gpu, const std::vector<float>& cpu,
-                 int role) {
+// Max relative error of one role's gradient against the CPU's (both written
+// over grad0).
+double grad_err(const AttnData& d, const std::vector<float>& gpu, const std::vector<float>& cpu,
+                int role) {
   double num = 0, den = 1e-30;
   for (int64_t e = 0; e < int64_t(gpu.size()); ++e) {
     if (d.role_of(e) != role) continue;
-    const double g = double(gpu[size_t(e)]) - d.grad0[size_t(e)];
-    const double c = double(cpu[size_t(e)]) - d.grad0[size_t(e)];
+    const double g = gpu[size_t(e)];
+    const double c = cpu[size_t(e)];
     num = std::fmax(num, std::fabs(g - c));
     den = std::fmax(den, std::fabs(c));
   }
@@ -217,13 +218,13 @@ std::vector<float> gpu_backward(const AttnData& d, const std::vector<float>& pro
   DevGuarded<float> d_x(d.x), d_dout(d.dout), d_probs(probs), d_g(d.grad0);
   DevGuarded<int32_t> d_mask(d.mask);
   float* g = d_g.data();
-  check_ok(electra::cuda::attention_backward(
+  check_ok(electra::cuda::attention_backward_write(
                want_q ? g + d.off[0] : nullptr, want_k ? g + d.off[1] : nullptr,
                want_v ? g + d.off[2] : nullptr, d_dout.data(), d_probs.data(),
                d_x.data() + d.off[0], d_x.data() + d.off[1], d_x.data() + d.off[2], d.ld,
                d.c.with_mask ? d_mask.data() : nullptr, d.c.B, d.c.S, d.c.NH, d.c.hd, d.c.p,
                kSeed, kOffset),
-           "attention_backward");
+           "attention_backward_write");
   return d_g.get("attn grads");
 }
 
@@ -233,7 +234,7 @@ void run_backward_case(const AttnCase& cs) {
   std::vector<float> out, probs;
   cpu_forward(d, &out, &probs);
   std::vector<float> cg = d.grad0;  // CPU: all three gradients
-  electra::cpu::attention_backward(cg.data() + d.off[0], cg.data() + d.off[1],
+  electra::cpu::attention_backward_write(cg.data() + d.off[0], cg.data() + d.off[1],
                                    cg.data() + d.off[2], d.dout.data(), probs.data(),
                                    d.x.data() + d.off[0], d.x.data() + d.off[1],
                                    d.x.data() + d.off[2], d.ld, d.mask_ptr(), cs.B, cs.S, cs.NH,
@@ -255,9 +256,9 @@ void run_backward_case(const AttnCase& cs) {
     CHECK(changed == 0) << tagged << ": " << changed << " elements outside the requested gradients changed";
     for (int r = 0; r < 3; ++r)
       if (want[r])
-        CHECK_LT(delta_err(d, gg, cg, r), 1e-4) << tagged << " " << role_name[r] << " delta";
+        CHECK_LT(grad_err(d, gg, cg, r), 1e-4) << tagged << " " << role_name[r];
     if (sel == 7) {
-      compare(gg, cg, 1e-5, "attention grads (accumulated) " + nm);
+      compare(gg, cg, 1e-5, "attention grads (written) " + nm);
       const std::vector<float> again = gpu_backward(d, probs, true, true, true);
       CHECK(etest::bit_equal(gg.data(), again.data(), int64_t(gg.size())))
           << nm << ": backward not deterministic";
@@ -272,7 +273,7 @@ TEST(cuda_attention_forward) {
   electra::Status st = electra::cuda::attention_forward(nullptr, nullptr, nullptr, nullptr, nullptr,
                                                         64, nullptr, 1, 513, 1, 64, 0.f, 0, 0);
   CHECK(st.code() == electra::StatusCode::kInvalidArgument) << "S=513 accepted";
-  st = electra::cuda::attention_backward(nullptr, nullptr, reinterpret_cast<float*>(16), nullptr,
+  st = electra::cuda::attention_backward_write(nullptr, nullptr, reinterpret_cast<float*>(16), nullptr,
                                          nullptr, nullptr, nullptr, nullptr, 129, nullptr, 1, 8, 1,
                                          129, 0.f, 0, 0);
   CHECK(st.code() == electra::StatusCode::kInvalidArgument) << "hd=129 accepted";
@@ -302,25 +303,25 @@ TEST(cuda_attention_chain) {
                                             d_mask.data(), cs.B, cs.S, cs.NH, cs.hd, cs.p, kSeed,
                                             kOffset),
            "attention_forward");
-  check_ok(electra::cuda::attention_backward(g + d.off[0], g + d.off[1], g + d.off[2],
+  check_ok(electra::cuda::attention_backward_write(g + d.off[0], g + d.off[1], g + d.off[2],
                                              d_dout.data(), d_probs.data(), d_x.data() + d.off[0],
                                              d_x.data() + d.off[1], d_x.data() + d.off[2], d.ld,
                                              d_mask.data(), cs.B, cs.S, cs.NH, cs.hd, cs.p, kSeed,
                                              kOffset),
-           "attention_backward");
+           "attention_backward_write");
   std::vector<float> cg = d.grad0;
-  electra::cpu::attention_backward(cg.data() + d.off[0], cg.data() + d.off[1],
+  electra::cpu::attention_backward_write(cg.data() + d.off[0], cg.data() + d.off[1],
                                    cg.data() + d.off[2], d.dout.data(), probs.data(),
                                    d.x.data() + d.off[0], d.x.data() + d.off[1],
                                    d.x.data() + d.off[2], d.ld, d.mask.data(), cs.B, cs.S, cs.NH,
                                    cs.hd, cs.p, kSeed, kOffset);
   compare(d_out.get("chain out"), out, 2e-5, "attention chain out " + d.name());
   const std::vector<float> gg = d_g.get("chain grads");
-  for (int r = 0; r < 3; ++r) CHECK_LT(delta_err(d, gg, cg, r), 1e-4) << "chain role " << r;
+  for (int r = 0; r < 3; ++r) CHECK_LT(grad_err(d, gg, cg, r), 1e-4) << "chain role " << r;
 }
 
 // ------------------------------------------------ the bf16 tensor-core path
-// cuda::attention_forward_bf16 / attention_backward_bf16 (attention_tc.cu)
+// cuda::attention_forward_bf16 / attention_backward_write_bf16 (attention_tc.cu)
 // against the same CPU oracle: the GPU forward's own saved state (one
 // log-sum-exp per row, not probs) and output feed the GPU backward, as in a
 // training step. Shapes: S = 1, 7, 16, 33, 128 and 512; hd = 8, 16, 33, 64
@@ -368,15 +369,15 @@ struct EmuSmemOptin {
   ~EmuSmemOptin() { unsetenv("EMU_SMEM_OPTIN"); }
 };
 
-// delta_err, but an exactly zero CPU gradient (S = 1: dq = dk = 0, as the
+// grad_err, but an exactly zero CPU gradient (S = 1: dq = dk = 0, as the
 // one probability is constant) is measured in absolute terms: the inputs are
 // O(1), so 1e-3 stands for their scale.
 double role_err(const AttnData& d, const std::vector<float>& gpu, const std::vector<float>& cpu, int role) {
   double num = 0, den = 1e-3;
   for (int64_t e = 0; e < int64_t(gpu.size()); ++e) {
     if (d.role_of(e) != role) continue;
-    const double g = double(gpu[size_t(e)]) - d.grad0[size_t(e)];
-    const double c = double(cpu[size_t(e)]) - d.grad0[size_t(e)];
+    const double g = gpu[size_t(e)];
+    const double c = cpu[size_t(e)];
     num = std::fmax(num, std::fabs(g - c));
     den = std::fmax(den, std::fabs(c));
   }
@@ -389,7 +390,7 @@ void run_bf16_case(const AttnCase& cs) {
   std::vector<float> out, probs;
   cpu_forward(d, &out, &probs);
   std::vector<float> cg = d.grad0;
-  electra::cpu::attention_backward(cg.data() + d.off[0], cg.data() + d.off[1], cg.data() + d.off[2],
+  electra::cpu::attention_backward_write(cg.data() + d.off[0], cg.data() + d.off[1], cg.data() + d.off[2],
                                    d.dout.data(), probs.data(), d.x.data() + d.off[0], d.x.data() + d.off[1],
                                    d.x.data() + d.off[2], d.ld, d.mask_ptr(), cs.B, cs.S, cs.NH, cs.hd, cs.p,
                                    kSeed, kOffset);
@@ -436,12 +437,12 @@ void run_bf16_case(const AttnCase& cs) {
     auto backward = [&]() {
       DevGuarded<float> d_g(d.grad0);
       float* g = d_g.data();
-      check_ok(electra::cuda::attention_backward_bf16(
+      check_ok(electra::cuda::attention_backward_write_bf16(
                    want[0] ? g + d.off[0] : nullptr, want[1] ? g + d.off[1] : nullptr,
                    want[2] ? g + d.off[2] : nullptr, d_dout.data(), d_out.data(), d_state.data(),
                    d_x.data() + d.off[0], d_x.data() + d.off[1], d_x.data() + d.off[2], d.ld, mptr, cs.B, cs.S,
                    cs.NH, cs.hd, cs.p, kSeed, kOffset),
-               "attention_backward_bf16");
+               "attention_backward_write_bf16");
       return d_g.get("bf16 grads");
     };
     const std::vector<float> gg = backward();
@@ -457,7 +458,7 @@ void run_bf16_case(const AttnCase& cs) {
       if (want[r]) {
         const double err = role_err(d, gg, cg, r);
         worst[r] = std::fmax(worst[r], err);
-        CHECK_LT(err, tol[r]) << tagged << " " << role_name[r] << " delta";
+        CHECK_LT(err, tol[r]) << tagged << " " << role_name[r];
       }
     if (sel == 7) {
       const std::vector<float> again = backward();

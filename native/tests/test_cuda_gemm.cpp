@@ -28,6 +28,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/gemm_cuda.h"
+#include "cuda/ops_cuda.h"
 #endif
 
 using namespace electra;
@@ -419,6 +420,95 @@ TEST(cuda_gemm_bias_gelu_epilogue) {
   };
   for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16})
     for (const Case& c : cases) run_case(p, c);
+}
+
+// The GELU's input as a second output (gelu_pre): the FFN's first dense,
+// f = x @ Wi^T + b and g = gelu(f), in one pass. Bit for bit what gemm()
+// with the bias into f, then gelu_forward (gelu.cu) of f into g give (the
+// two-launch path it replaces), in both precisions, in one pass and after
+// the split-K reduce, with padded strides (pad columns left as they were);
+// the values within the plain GEMM's bound of a float64 reference. gelu_pre
+// without gelu, or equal to C, is an argument error.
+void run_gelu_pre_case(GemmPrecision prec, int64_t M, int64_t N, int64_t K, int64_t pad, bool split) {
+  const int64_t ldc = N + pad;
+  std::vector<float> A = etest::rand_vec(M * K, -2.f, 2.f), W = etest::rand_vec(N * K), bs = etest::rand_vec(N);
+  if (prec == GemmPrecision::kBf16) {
+    for (auto& x : A) x = bf16_round(x);
+    for (auto& x : W) x = bf16_round(x);
+  }
+  const std::vector<float> init(M * ldc, sentinel());
+  DevBuf a(A.size()), w(W.size()), b(bs.size()), f1(init.size()), g1(init.size()), f2(init.size()), g2(init.size());
+  if (!a.p || !w.p || !b.p || !f1.p || !g1.p || !f2.p || !g2.p) return;
+  a.upload(A), w.upload(W), b.upload(bs);
+  for (DevBuf* d : {&f1, &g1, &f2, &g2}) d->upload(init);
+  GemmOptions o;
+  o.precision = prec;
+  o.bias = b.p;
+  const int64_t ws_floats = split ? cuda::gemm_workspace_floats(false, true, M, N, K, o) : 0;
+  DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
+  if (split) o.workspace = ws.p, o.workspace_floats = ws_floats;
+  char tag[120];
+  std::snprintf(tag, sizeof tag, " [gelu_pre %s M=%lld N=%lld K=%lld pad=%lld ws=%lld]",
+                cuda::gemm_precision_name(prec), (long long)M, (long long)N, (long long)K, (long long)pad,
+                (long long)ws_floats);
+  // Two launches: f2 = x W^T + b, g2 = gelu(f2).
+  Status st = cuda::gemm(false, true, M, N, K, 1.f, a.p, K, w.p, K, 0.f, f2.p, ldc, o);
+  CHECK(st.ok()) << st.message() << tag;
+  CHECK(cuda::gelu_forward(g2.p, f2.p, M * ldc).ok()) << tag;
+  // One: both outputs from the epilogue.
+  GemmOptions o1 = o;
+  o1.gelu = true;
+  o1.gelu_pre = f1.p;
+  st = cuda::gemm(false, true, M, N, K, 1.f, a.p, K, w.p, K, 0.f, g1.p, ldc, o1);
+  CHECK(st.ok()) << st.message() << tag;
+  CHECK(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> hf1(init.size()), hg1(init.size()), hf2(init.size()), hg2(init.size());
+  f1.download(&hf1), g1.download(&hg1), f2.download(&hf2), g2.download(&hg2);
+  int64_t differ = 0, pad_written = 0;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < ldc; ++n) {
+      const int64_t i = m * ldc + n;
+      if (n < N)
+        differ += std::memcmp(&hf1[i], &hf2[i], 4) != 0 || std::memcmp(&hg1[i], &hg2[i], 4) != 0;
+      else
+        pad_written += !is_sentinel(hf1[i]) || !is_sentinel(hg1[i]);
+    }
+  CHECK(differ == 0) << differ << " elements differ from the two-launch path" << tag;
+  CHECK(pad_written == 0) << pad_written << " pad elements written" << tag;
+  std::vector<double> rf(M * ldc), rg(M * ldc);
+  std::vector<float> gf(M * ldc), gg(M * ldc);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < ldc; ++n) {
+      const int64_t i = m * ldc + n;
+      double t = 0;
+      if (n < N) {
+        t = bs[n];
+        for (int64_t k = 0; k < K; ++k) t += double(A[m * K + k]) * double(W[n * K + k]);
+      }
+      rf[i] = t, rg[i] = gelu64(t);
+      gf[i] = n < N ? hf1[i] : 0.f, gg[i] = n < N ? hg1[i] : 0.f;
+    }
+  const double bound = prec == GemmPrecision::kFp32 ? 1e-5 : 1e-4;
+  CHECK_LT(etest::rel_error(gf.data(), rf.data(), M * ldc), bound) << " f" << tag;
+  CHECK_LT(etest::rel_error(gg.data(), rg.data(), M * ldc), bound) << " g" << tag;
+}
+
+TEST(cuda_gemm_gelu_pre_epilogue) {
+  if (!have_gpu("cuda_gemm_gelu_pre_epilogue")) return;
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    run_gelu_pre_case(p, 130, 96, 64, 0, false);   // the FFN's first dense, scaled down
+    run_gelu_pre_case(p, 33, 70, 40, 3, true);     // padded ldc; workspace given, one pass
+    run_gelu_pre_case(p, 40, 33, 2500, 1, true);   // split-K: both outputs after the reduce
+  }
+  GemmOptions o;
+  o.precision = GemmPrecision::kBf16;
+  CHECK(cuda::gemm_workspace_floats(false, true, 40, 33, 2500, o) > 0);  // the last case splits
+  DevBuf a(64), c(64), f(64);
+  o.gelu_pre = f.p;  // without gelu
+  CHECK(cuda::gemm(false, true, 4, 4, 4, 1.f, a.p, 4, a.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
+  o.gelu = true;
+  o.gelu_pre = c.p;  // = C
+  CHECK(cuda::gemm(false, true, 4, 4, 4, 1.f, a.p, 4, a.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
 }
 
 // Split-K (the weight-gradient and LM-head dX shapes, scaled down: a tile grid

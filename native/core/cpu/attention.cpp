@@ -144,7 +144,7 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
   });
 }
 
-void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
+void attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* probs,
                         const float* q, const float* k, const float* v, int64_t ld,
                         const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                         float p, uint64_t seed, uint64_t offset) {
@@ -170,7 +170,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         apply_dropout(pd, Pm, SS, p, seed, offset, static_cast<uint64_t>(bh * SS));
         A = pd;
       }
-      if (dv) sgemm(true, false, S, hd, S, 1.f, A, S, dob, ldo, 1.f, dv + col, ld);
+      if (dv) sgemm(true, false, S, hd, S, 1.f, A, S, dob, ldo, 0.f, dv + col, ld);
       if (!need_ds) continue;
       sgemm(false, true, S, S, hd, 1.f, dob, ldo, v + col, ld, 0.f, ds, S);
       for (int64_t i = 0; i < S; ++i) {
@@ -185,8 +185,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         const float rs = static_cast<float>(rowsum);
         for (int64_t j = 0; j < S; ++j) r[j] -= pr[j] * rs;
       }
-      if (dq) sgemm(false, false, S, hd, S, scale, ds, S, k + col, ld, 1.f, dq + col, ld);
-      if (dk) sgemm(true, false, S, hd, S, scale, ds, S, q + col, ld, 1.f, dk + col, ld);
+      if (dq) sgemm(false, false, S, hd, S, scale, ds, S, k + col, ld, 0.f, dq + col, ld);
+      if (dk) sgemm(true, false, S, hd, S, scale, ds, S, q + col, ld, 0.f, dk + col, ld);
     }
   });
 }

@@ -132,11 +132,11 @@ class CpuBackend final : public Backend {
   int64_t attention_saved_floats(int64_t B, int64_t S, int64_t NH, int64_t /*hd*/) const override {
     return B * NH * S * S;  // the probabilities
   }
-  Status attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* /*out*/,
-                            const float* probs, const float* q, const float* k, const float* v, int64_t ld,
-                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed,
-                            uint64_t offset) override {
-    cpu::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
+  Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* /*out*/,
+                                  const float* probs, const float* q, const float* k, const float* v, int64_t ld,
+                                  const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
+                                  uint64_t seed, uint64_t offset) override {
+    cpu::attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
     return Status::Ok();
   }
   Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,

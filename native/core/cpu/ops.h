@@ -105,12 +105,13 @@ void residual_backward(float* da, float* db, const float* dout, int64_t n);
 void attention_forward(float* out, float* probs, const float* q, const float* k,
                        const float* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
                        int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset);
-// dq, dk, dv share q/k/v's stride ld and accumulate; dout has stride NH*hd.
+// dq, dk, dv share q/k/v's stride ld and are WRITTEN (each head's columns of
+// every row; other columns untouched; any may be nullptr); dout has stride NH*hd.
 // Both directions run per (batch, head) on sgemm; scratch is 2*S*S floats per
 // thread (thread-local, reused across calls). A query whose sequence is
 // all padding gets zero probabilities and a zero output (every backend must
 // agree); mask == nullptr means every token is real.
-void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs,
+void attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* probs,
                         const float* q, const float* k, const float* v, int64_t ld,
                         const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
                         float p, uint64_t seed, uint64_t offset);
