@@ -646,21 +646,22 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
           vout[gm * ldc + gn] = apply_epilogue(ep, acc[i][j][2 * q2 + q1], C + gm * ldc + gn, gm, gn);
         }
     }
-  if (!gelu) return;
+  if (gelu) {  // (never with partials: their epilogue is the identity; the finish below applies it)
 #pragma unroll 1
-  for (int i = 0; i < T::kMI; ++i)
+    for (int i = 0; i < T::kMI; ++i)
 #pragma unroll 1
-    for (int q2 = 0; q2 < 2; ++q2) {
-      const int64_t gm = m0 + wm * (kBMt / 2) + i * 16 + g + 8 * q2;
-      if (gm >= M) continue;
+      for (int q2 = 0; q2 < 2; ++q2) {
+        const int64_t gm = m0 + wm * (kBMt / 2) + i * 16 + g + 8 * q2;
+        if (gm >= M) continue;
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
+        for (int j = 0; j < 4; ++j)
 #pragma unroll
-        for (int q1 = 0; q1 < 2; ++q1) {
-          const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
-          if (gn < N) C[gm * ldc + gn] = gelu_of(vout[gm * ldc + gn]);  // this thread's own store
-        }
-    }
+          for (int q1 = 0; q1 < 2; ++q1) {
+            const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
+            if (gn < N) C[gm * ldc + gn] = gelu_of(vout[gm * ldc + gn]);  // this thread's own store
+          }
+      }
+  }
   if (partials != 0) {
     const int bz = int(blockIdx.z);
     splitk_finish_tile(sk, M, N, bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0, m0, n0, kBMt, kMmaBN,

@@ -446,7 +446,8 @@ void run_gelu_pre_case(GemmPrecision prec, int64_t M, int64_t N, int64_t K, int6
   o.bias = b.p;
   const int64_t ws_floats = split ? cuda::gemm_workspace_floats(false, true, M, N, K, o) : 0;
   DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
-  if (split) o.workspace = ws.p, o.workspace_floats = ws_floats;
+  DevCounters counters;
+  if (split) o.workspace = ws.p, o.workspace_floats = ws_floats, o.tile_counters = counters.p;
   char tag[120];
   std::snprintf(tag, sizeof tag, " [gelu_pre %s M=%lld N=%lld K=%lld pad=%lld ws=%lld]",
                 cuda::gemm_precision_name(prec), (long long)M, (long long)N, (long long)K, (long long)pad,
