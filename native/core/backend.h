@@ -143,11 +143,28 @@ class Backend {
   }
   // Their backward: linear_backward of each, in order (dinp accumulates all
   // three; backends may sum the three products before adding them to dinp).
+  // With every dweight and dbias null, the input gradient alone (the weight
+  // gradients then come from linear_backward_weights).
   virtual Status linear_backward3(float* dinp, float* const dweight[3], float* const dbias[3],
                                   const float* const dout[3], const float* inp, const float* const weight[3],
                                   int64_t M, int64_t K, int64_t N) {
     for (int g = 0; g < 3; ++g)
       ELECTRA_RETURN_IF_ERROR(linear_backward(dinp, dweight[g], dbias[g], dout[g], inp, weight[g], M, K, N));
+    return Status::Ok();
+  }
+  // The weight and bias gradients of n (1 to 4) linears of one shape, each
+  // with its own output gradient dout[g] [M,N] and input inp[g] [M,K]:
+  // dweight[g] [N,K] += dout[g]^T @ inp[g], dbias[g] [N] += colsum(dout[g])
+  // (null: none), i.e. linear_backward(nullptr, ...) of each, in order. For a
+  // caller that takes the input gradients first and the weight gradients of
+  // several linears later (their douts and inputs kept); backends may run
+  // them as one grouped GEMM.
+  virtual Status linear_backward_weights(int n, float* const dweight[], float* const dbias[],
+                                         const float* const dout[], const float* const inp[], int64_t M, int64_t K,
+                                         int64_t N) {
+    if (n < 1 || n > 4) return InvalidArgument("linear_backward_weights: 1 to 4 linears");
+    for (int g = 0; g < n; ++g)
+      ELECTRA_RETURN_IF_ERROR(linear_backward(nullptr, dweight[g], dbias[g], dout[g], inp[g], nullptr, M, K, N));
     return Status::Ok();
   }
   virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,

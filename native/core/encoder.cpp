@@ -155,18 +155,27 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     // below). Its dropout backward (the attention output's gradient) -> dtmp_.
     TRY(be.layernorm_backward_write(dx, dtmp_.data(), G + o.ln1g, G + o.ln1b, dh_.data(), a.r1.data(), P + o.ln1g,
                                     a.mean1.data(), a.rstd1.data(), N, H, hidden_p, seed, lo + 1));
-    TRY(be.linear_backward_write(dctx_.data(), G + o.wao, G + o.bao, dtmp_.data(), a.ctx.data(), P + o.wao, N, H,
-                                 H));
+    // The attention output projection's input gradient; its weight gradient
+    // is taken with the q/k/v ones below (dtmp_ and ctx are not written before).
+    TRY(be.linear_backward_write(dctx_.data(), nullptr, nullptr, dtmp_.data(), a.ctx.data(), P + o.wao, N, H, H));
     // Writes dq_, dk_, dv_ (no zeroing).
     TRY(be.attention_backward_write(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
                               a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
     // dx += the q/k/v projections' input gradients (dx holds dr1, the residual's).
     {
-      float* const dw[3] = {G + o.wq, G + o.wk, G + o.wv};
-      float* const db[3] = {G + o.bq, G + o.bk, G + o.bv};
+      float* const none[3] = {nullptr, nullptr, nullptr};
       const float* const d[3] = {dq_.data(), dk_.data(), dv_.data()};
       const float* const w[3] = {P + o.wq, P + o.wk, P + o.wv};
-      TRY(be.linear_backward3(dx, dw, db, d, x, w, N, H, H));
+      TRY(be.linear_backward3(dx, none, none, d, x, w, N, H, H));
+    }
+    // The four [H,H] weight gradients of the attention block (query, key,
+    // value from x; output from ctx), with their bias gradients.
+    {
+      float* const dw[4] = {G + o.wq, G + o.wk, G + o.wv, G + o.wao};
+      float* const db[4] = {G + o.bq, G + o.bk, G + o.bv, G + o.bao};
+      const float* const d[4] = {dq_.data(), dk_.data(), dv_.data(), dtmp_.data()};
+      const float* const in[4] = {x, x, x, a.ctx.data()};
+      TRY(be.linear_backward_weights(4, dw, db, d, in, N, H, H));
     }
   }
   if (project_) return be.linear_backward_write(demb, G + proj_w_, G + proj_b_, dx, emb, P + proj_w_, N, E_, H);

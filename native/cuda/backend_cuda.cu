@@ -217,22 +217,22 @@ class CudaBackend final : public Backend {
   }
 
   // Q, K, V: one grouped GEMM forward; backward one segmented dX GEMM
-  // (dinp += dq @ Wq + dk @ Wk + dv @ Wv, one k-loop) and one grouped dW GEMM
-  // with the bias gradients (one reduce).
+  // (dinp += dq @ Wq + dk @ Wk + dv @ Wv, one k-loop) and, unless deferred,
+  // one grouped dW GEMM with the bias gradients (linear_backward_weights).
   Status linear_forward3(float* const out[3], const float* inp, const float* const w[3], const float* const b[3],
                          int64_t M, int64_t K, int64_t N) override {
     ON_DEVICE();
     GemmGroup g[3];
     for (int i = 0; i < 3; ++i) g[i].A = inp, g[i].B = w[i], g[i].C = out[i], g[i].bias = b[i];
     GemmOptions o = gemm_options();
-    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, false, true, M, N, K, false));
+    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, false, true, M, N, K, 3, false));
     return gemm_grouped(false, true, M, N, K, 1.0f, 3, g, K, K, 0.0f, N, o);
   }
   Status linear_backward3(float* dinp, float* const dw[3], float* const db[3], const float* const dout[3],
                           const float* inp, const float* const w[3], int64_t M, int64_t K, int64_t N) override {
-    const bool all_db = db[0] && db[1] && db[2], no_db = !db[0] && !db[1] && !db[2];
-    if (!dw[0] || !dw[1] || !dw[2] || !(all_db || no_db))
-      return Backend::linear_backward3(dinp, dw, db, dout, inp, w, M, K, N);
+    const bool all_dw = dw[0] && dw[1] && dw[2];
+    const bool no_grads = !dw[0] && !dw[1] && !dw[2] && !db[0] && !db[1] && !db[2];
+    if (!all_dw && !no_grads) return Backend::linear_backward3(dinp, dw, db, dout, inp, w, M, K, N);
     ON_DEVICE();
     if (dinp) {
       GemmSegment seg[3];
@@ -243,11 +243,23 @@ class CudaBackend final : public Backend {
       o.workspace_floats = int64_t(splitk_.size());
       ELECTRA_RETURN_IF_ERROR(gemm_segmented(false, false, M, K, N, 1.0f, 3, seg, N, K, 1.0f, dinp, K, o));
     }
-    GemmGroup g[3];
-    for (int i = 0; i < 3; ++i) g[i].A = dout[i], g[i].B = inp, g[i].C = dw[i], g[i].a_row_sum = db[i];
+    if (no_grads) return Status::Ok();
+    const float* const in[3] = {inp, inp, inp};
+    return linear_backward_weights(3, dw, db, dout, in, M, K, N);
+  }
+  // One grouped dW GEMM (its split-K finish adds the bias gradients).
+  Status linear_backward_weights(int n, float* const dw[], float* const db[], const float* const dout[],
+                                 const float* const inp[], int64_t M, int64_t K, int64_t N) override {
+    if (n < 1 || n > 4) return Backend::linear_backward_weights(n, dw, db, dout, inp, M, K, N);
+    bool all_dw = true, all_db = true, no_db = true;
+    for (int i = 0; i < n; ++i) all_dw = all_dw && dw[i], all_db = all_db && db[i], no_db = no_db && !db[i];
+    if (!all_dw || !(all_db || no_db)) return Backend::linear_backward_weights(n, dw, db, dout, inp, M, K, N);
+    ON_DEVICE();
+    GemmGroup g[4];
+    for (int i = 0; i < n; ++i) g[i].A = dout[i], g[i].B = inp[i], g[i].C = dw[i], g[i].a_row_sum = db[i];
     GemmOptions o = gemm_options();
-    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, true, false, N, K, M, all_db));
-    return gemm_grouped(true, false, N, K, M, 1.0f, 3, g, N, K, 1.0f, K, o);
+    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, true, false, N, K, M, n, all_db));
+    return gemm_grouped(true, false, N, K, M, 1.0f, n, g, N, K, 1.0f, K, o);
   }
 
   // ---- layers ----
@@ -441,8 +453,9 @@ class CudaBackend final : public Backend {
   // Points o at the split-K workspace, grown first if this GEMM needs more.
   // Growing frees the old buffer, which waits for the device: it happens in
   // the first step, and again only for a larger shape.
-  Status with_grouped_workspace(GemmOptions* o, bool tA, bool tB, int64_t M, int64_t N, int64_t K, bool row_sums) {
-    ELECTRA_RETURN_IF_ERROR(grow_workspace(gemm_grouped_workspace_floats(tA, tB, M, N, K, 3, row_sums, *o)));
+  Status with_grouped_workspace(GemmOptions* o, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int groups,
+                                bool row_sums) {
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(gemm_grouped_workspace_floats(tA, tB, M, N, K, groups, row_sums, *o)));
     o->workspace = splitk_.data();
     o->workspace_floats = int64_t(splitk_.size());
     return Status::Ok();

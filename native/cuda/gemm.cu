@@ -10,8 +10,9 @@
 //    operands are 16-byte aligned with leading dimensions that are multiples
 //    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
-// gemm_grouped runs up to three same-shape GEMMs (Q, K, V) in one mma launch
-// (blockIdx.z = group x split, GroupPtrs by value).
+// gemm_grouped runs up to four same-shape GEMMs (Q, K, V forward; the Q, K,
+// V and attention-output weight gradients) in one mma launch (blockIdx.z =
+// group x split, GroupPtrs by value).
 // gemm_segmented runs one GEMM whose K is up to three (A, B) segments (the
 // Q/K/V input gradient dq @ Wq + dk @ Wk + dv @ Wv) in the same kernels: the
 // segments sit in GroupPtrs' slots, and load_stage moves both tile sources to
@@ -95,9 +96,11 @@ __device__ __forceinline__ float apply_epilogue(const Epilogue& ep, float acc, c
 // The finish (launches that write partials): the last block of an output
 // tile to arrive sums the tile's partials in split order and applies `ep` to
 // `out` (see splitk_finish_tile).
-constexpr int kMaxGroups = 3;
+constexpr int kMaxGroups = 4;
 // Segmented (bf16 kernel only; see gemm_segmented): seg_k > 0 is the depth of
-// each of the K segments, whose operands are group slots 0, 1, 2 of GroupPtrs.
+// each of the K segments, whose operands are group slots 0, 1, 2 of GroupPtrs
+// (load_stage's segment compares know three).
+constexpr int kMaxSegments = 3;
 // Grouped GEMM: up to kMaxGroups GEMMs of one shape and layout in one launch,
 // each with its own operands, output and bias (passed by value; a group is
 // selected by compare-and-select, not a dynamic index into the parameters).
@@ -111,7 +114,12 @@ struct GroupPtrs {
 };
 template <typename P>
 __device__ __forceinline__ P pick(P const (&p)[kMaxGroups], int g) {
-  return g == 0 ? p[0] : g == 1 ? p[1] : p[2];
+  return g == 0 ? p[0] : g == 1 ? p[1] : g == 2 ? p[2] : p[3];
+}
+// The group of split block z (z = group * splits + split): compares, no
+// division (registers).
+__device__ __forceinline__ int group_of(int z, int splits) {
+  return z >= 3 * splits ? 3 : z >= 2 * splits ? 2 : z >= splits ? 1 : 0;
 }
 struct SplitK {
   int64_t kchunk;
@@ -465,7 +473,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // its split; otherwise all of it).
   // (C and the bias are picked at the epilogue: no registers held across the loop.)
   const int bz = int(blockIdx.z);
-  const int grp_i = bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0;  // no division (registers)
+  const int grp_i = group_of(bz, sk.splits);
   const int64_t kb = int64_t(int(blockIdx.z) - grp_i * sk.splits) * sk.kchunk;
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
   // The operands the split starts in: the group's, or (segmented, one group)
@@ -615,10 +623,10 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       sk.row_sum[int64_t(blockIdx.z) * M + m0 + tid] = t;
     }
   }
-  if (int(blockIdx.z) >= sk.splits) {  // a grouped GEMM's group 1 or 2
-    const bool g2 = int(blockIdx.z) >= 2 * sk.splits;
-    C = g2 ? grp.C[2] : grp.C[1];
-    ep.bias = g2 ? grp.bias[2] : grp.bias[1];
+  if (int(blockIdx.z) >= sk.splits) {  // a grouped GEMM's group 1, 2 or 3
+    const int gi = group_of(int(blockIdx.z), sk.splits);
+    C = pick(grp.C, gi);
+    ep.bias = pick(grp.bias, gi);
   }
   C += int64_t(blockIdx.z) * sk.c_split_stride;
 
@@ -663,8 +671,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       }
   }
   if (partials != 0) {
-    const int bz = int(blockIdx.z);
-    splitk_finish_tile(sk, M, N, bz >= 2 * sk.splits ? 2 : bz >= sk.splits ? 1 : 0, m0, n0, kBMt, kMmaBN,
+    splitk_finish_tile(sk, M, N, group_of(int(blockIdx.z), sk.splits), m0, n0, kBMt, kMmaBN,
                        kRowSum && sk.row_sum != nullptr && blockIdx.x == 0);
   }
 }
@@ -1002,8 +1009,8 @@ bool segmented_in_one(GemmPrecision p, int64_t seg_k, int segments) {
 Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t seg_k, float alpha, int segments,
                       const GemmSegment* seg, int64_t lda, int64_t ldb, float beta, float* C, int64_t ldc,
                       const GemmOptions& options) {
-  if (segments < 1 || segments > kMaxGroups || seg == nullptr || seg_k < 0)
-    return InvalidArgument("cuda::gemm_segmented: 1 to " + std::to_string(kMaxGroups) + " segments, seg_k >= 0");
+  if (segments < 1 || segments > kMaxSegments || seg == nullptr || seg_k < 0)
+    return InvalidArgument("cuda::gemm_segmented: 1 to " + std::to_string(kMaxSegments) + " segments, seg_k >= 0");
   if (options.gelu || options.gelu_grad_input != nullptr || options.gelu_pre != nullptr ||
       options.a_row_sum != nullptr)
     return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input, gelu_pre or a_row_sum");

@@ -127,8 +127,9 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
             int64_t ldc, const GemmOptions& options = GemmOptions());
 
-// Grouped GEMM: `groups` (1 to 3) GEMMs of one shape, layout and strides
-// (e.g. the Q, K and V projections of one input), each with its own A, B, C,
+// Grouped GEMM: `groups` (1 to 4) GEMMs of one shape, layout and strides
+// (e.g. the Q, K and V projections of one input, or the weight gradients of
+// the Q, K, V and attention-output projections), each with its own A, B, C,
 // bias and a_row_sum, in one launch on kBf16 (blockIdx.z = group x split;
 // the split-K plan counts all groups' tiles; each group's tiles are
 // finished by their last blocks, summing the group's partials in a fixed order). Each group's result is bit for

@@ -650,19 +650,23 @@ TEST(cuda_gemm_gelu_grad_epilogue) {
   CHECK(cuda::gemm(false, false, 4, 4, 4, 1.f, a.p, 4, b.p, 4, 0.f, c.p, 4, o).code() == StatusCode::kInvalidArgument);
 }
 
-// Grouped GEMM (cuda::gemm_grouped): three GEMMs of one shape with their own
-// A, B, C, bias and row sums, vs three separate gemm() calls and cpu::sgemm:
-// the Q/K/V forward (NT, bias, one pass, with and without a split-K
-// workspace), the dW shape (TN, beta 1, split-K, row sums into random
-// starts) and an odd shape with 4-byte copies. A group's bits do not depend
-// on the other groups; the results match each group computed alone within
-// the plain GEMM's bounds (fp32 1e-5, bf16 1e-4 vs the bf16-input CPU GEMM),
-// the row sums within 1e-6, and a second run gives the same bits.
-void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float beta,
+// Grouped GEMM (cuda::gemm_grouped): G (3 or 4) GEMMs of one shape with
+// their own A, B, C, bias and row sums, vs G separate gemm() calls and
+// cpu::sgemm: the Q/K/V forward (NT, bias, one pass, with and without a
+// split-K workspace), the dW shape (TN, beta 1, split-K, row sums into random
+// starts) and an odd shape with 4-byte copies. Every group's C and row sums
+// are bit for bit those of gemm() on the group alone (the shapes are chosen
+// so that both plan the same split: by K's depth, or none), which catches a
+// group computed from another group's operands; the results match each
+// group computed alone within the plain GEMM's bounds (fp32 1e-5, bf16 1e-4
+// vs the bf16-input CPU GEMM), the row sums within 1e-6 of float64, and a
+// second run (another block order) gives the same bits.
+void run_grouped_case(int G, GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float beta,
                       bool bias, bool row_sums, bool split, int64_t pad) {
-  constexpr int G = 3;
+  constexpr int kG = 4;
+  CHECK(G >= 1 && G <= kG);
   const int64_t lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + pad;
-  std::vector<float> A[G], B[G], C0[G], bs[G], rs0[G];
+  std::vector<float> A[kG], B[kG], C0[kG], bs[kG], rs0[kG];
   for (int g = 0; g < G; ++g) {
     A[g] = etest::rand_vec((tA ? K : M) * lda);
     B[g] = etest::rand_vec((tB ? N : K) * ldb);
@@ -679,7 +683,7 @@ void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N
     Dev(size_t na, size_t nb, size_t nc, size_t nbias, size_t nrs) : a(na), b(nb), c(nc), bias(nbias), rs(nrs) {}
   };
   std::vector<std::unique_ptr<Dev>> d;
-  cuda::GemmGroup grp[G];
+  cuda::GemmGroup grp[kG];
   GemmOptions opt;
   opt.precision = prec;
   for (int g = 0; g < G; ++g) {
@@ -694,7 +698,7 @@ void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N
   DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
   DevCounters counters;
   if (split) opt.workspace = ws.p, opt.workspace_floats = ws_floats, opt.tile_counters = counters.p;
-  std::vector<float> got[G], rs_got[G];
+  std::vector<float> got[kG], rs_got[kG];
   for (int run = 0; run < 2; ++run)
     for (int g = 0; g < G; ++g) {
       if (g == 0) {
@@ -720,6 +724,25 @@ void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N
   std::snprintf(tag, sizeof tag, " [grouped %s %c%c M=%lld N=%lld K=%lld beta=%g bias=%d rows=%d split=%d pad=%lld]",
                 cuda::gemm_precision_name(prec), tA ? 'T' : 'N', tB ? 'T' : 'N', (long long)M, (long long)N,
                 (long long)K, beta, int(bias), int(row_sums), int(split), (long long)pad);
+  // Each group alone through gemm() (its own workspace and counters).
+  for (int g = 0; g < G; ++g) {
+    GemmOptions o1;
+    o1.precision = prec;
+    o1.bias = bias ? d[g]->bias.p : nullptr;
+    o1.a_row_sum = row_sums ? d[g]->rs.p : nullptr;
+    const int64_t ws1 = split ? cuda::gemm_workspace_floats(tA, tB, M, N, K, o1) : 0;
+    DevBuf w1(size_t(std::max<int64_t>(ws1, 1)));
+    if (split) o1.workspace = w1.p, o1.workspace_floats = ws1, o1.tile_counters = counters.p;
+    d[g]->c.upload(C0[g]), d[g]->rs.upload(rs0[g]);
+    const Status st = cuda::gemm(tA, tB, M, N, K, 1.f, d[g]->a.p, lda, d[g]->b.p, ldb, beta, d[g]->c.p, ldc, o1);
+    CHECK(st.ok()) << st.code_name() << ": " << st.message();
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<float> c(M * ldc), r(M);
+    d[g]->c.download(&c);
+    d[g]->rs.download(&r);
+    CHECK(etest::bit_equal(c.data(), got[g].data(), M * ldc)) << " grouped GEMM != gemm() alone, group " << g;
+    CHECK(etest::bit_equal(r.data(), rs_got[g].data(), M)) << " grouped row sums != gemm() alone, group " << g;
+  }
   for (int g = 0; g < G; ++g) {
     // CPU: the group alone (cpu::sgemm, then bias; the pad columns keep C0).
     std::vector<float> ref = C0[g];
@@ -744,16 +767,18 @@ void run_grouped_case(GemmPrecision prec, bool tA, bool tB, int64_t M, int64_t N
 TEST(cuda_gemm_grouped) {
   if (!have_gpu("cuda_gemm_grouped")) return;
   for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
-    run_grouped_case(p, false, true, 200, 64, 64, 0.f, true, false, false, 0);    // Q/K/V forward
-    run_grouped_case(p, false, true, 129, 70, 48, 0.f, true, false, true, 0);     // workspace given, no split
-    run_grouped_case(p, true, false, 64, 64, 1500, 1.f, false, true, true, 0);    // dW + db, split-K
-    run_grouped_case(p, true, false, 33, 20, 300, 1.f, false, true, true, 1);     // odd: 4-byte copies, one split
-    run_grouped_case(p, false, false, 40, 33, 900, 0.5f, true, false, true, 2);   // NN, beta, split-K epilogue
+    run_grouped_case(3, p, false, true, 200, 64, 64, 0.f, true, false, false, 0);    // Q/K/V forward
+    run_grouped_case(3, p, false, true, 129, 70, 48, 0.f, true, false, true, 0);     // workspace given, no split
+    run_grouped_case(4, p, true, false, 64, 64, 1500, 1.f, false, true, true, 0);    // dW + db, split-K
+    run_grouped_case(4, p, true, false, 64, 40, 300, 1.f, false, true, true, 0);     // dW + db, one split
+    run_grouped_case(4, p, true, false, 33, 20, 300, 1.f, false, true, true, 1);     // odd: 4-byte copies, one split
+    run_grouped_case(4, p, false, false, 40, 33, 900, 0.5f, true, false, true, 2);   // NN, beta, split-K epilogue
+    run_grouped_case(4, p, false, true, 96, 64, 64, 0.f, true, false, false, 0);     // four, no workspace
   }
   // Argument errors: no groups, too many, options.bias (per group here).
-  cuda::GemmGroup g[4];
+  cuda::GemmGroup g[5];
   CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 0, g, 4, 4, 0.f, 4).code() == StatusCode::kInvalidArgument);
-  CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 4, g, 4, 4, 0.f, 4).code() == StatusCode::kInvalidArgument);
+  CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 5, g, 4, 4, 0.f, 4).code() == StatusCode::kInvalidArgument);
   GemmOptions o;
   o.bias = reinterpret_cast<const float*>(g);
   CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 1, g, 4, 4, 0.f, 4, o).code() == StatusCode::kInvalidArgument);
