@@ -100,6 +100,35 @@ class Backend {
   // Downloads issued before the mark are then valid, and uploads before it done.
   virtual Status mark() { return Status::Ok(); }
   virtual Status wait_marked() { return sync(); }
+  // ---- graphs of ops (CUDA graphs) ------------------------------------------
+  // The ops issued between begin_capture() and end_capture(key) are recorded
+  // as one graph kept under `key`, not run; launch_graph(key) runs it. Each op
+  // runs with its arguments as they were at capture: a value that changes
+  // from launch to launch must reach the graph through memory (backend memory,
+  // or alloc_host memory that an upload inside the graph reads at each launch).
+  // While capturing: no sync(), mark(), wait_marked(), alloc() or release(),
+  // and no download/upload of memory that is not from alloc_host. A capture
+  // that fails ends it (the ops issued were not run: the caller reruns them
+  // plainly) and keeps the graphs made before.
+  // Graphs are off on backends without them (the CPU: graphs_enabled() is
+  // false, begin_capture() a kInternal error) and on CUDA when the
+  // ELECTRA_CUDA_GRAPHS environment variable is 0 at the backend's creation.
+  virtual bool graphs_enabled() const { return false; }
+  virtual Status begin_capture() { return Status(StatusCode::kInternal, "this backend has no graphs"); }
+  virtual Status end_capture(const std::string& key) {
+    (void)key;
+    return Status(StatusCode::kInternal, "this backend has no graphs");
+  }
+  // *found = false (and nothing runs) when no graph is kept under key.
+  virtual Status launch_graph(const std::string& key, bool* found) {
+    (void)key;
+    *found = false;
+    return Status::Ok();
+  }
+  // How many graphs are kept; forgetting them all (they may point at freed buffers).
+  virtual size_t graph_count() const { return 0; }
+  virtual void drop_graphs() {}
+
   // Bytes this backend holds now and at most since creation (device memory
   // on CUDA; the allocations made through alloc() on the CPU).
   int64_t bytes_in_use() const;

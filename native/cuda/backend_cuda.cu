@@ -7,6 +7,8 @@
 // device is per thread, so every entry point first makes dev_ current.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <map>
 #include <new>
 #include <string>
 #include <vector>
@@ -38,9 +40,16 @@ std::string versions(const DeviceInfo& info) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int dev, Precision prec, std::string desc) : dev_(dev), prec_(prec), desc_(std::move(desc)) {}
+  CudaBackend(int dev, Precision prec, std::string desc, bool graphs)
+      : dev_(dev), prec_(prec), desc_(std::move(desc)), graphs_on_(graphs) {}
   ~CudaBackend() override {
     cudaSetDevice(dev_);
+    if (capturing_) {
+      cudaGraph_t g = nullptr;
+      if (cudaStreamEndCapture(stream_, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+      cudaGetLastError();
+    }
+    drop_graphs();
     note_release(scratch_.data());
     note_release(counter_.data());
     note_release(decay_.data());
@@ -179,6 +188,67 @@ class CudaBackend final : public Backend {
   }
   void release_host(void* p) override {
     if (p) cudaFreeHost(p);
+  }
+
+  // ---- graphs ----
+  bool graphs_enabled() const override { return graphs_on_; }
+  // Global mode: any call that could wait for the device (a sync, a blocking
+  // copy, cudaMalloc/cudaFree, e.g. a workspace that has to grow) fails and
+  // invalidates the capture instead of silently breaking the graph.
+  Status begin_capture() override {
+    if (!graphs_on_) return Status(StatusCode::kInternal, "CUDA graphs are off (ELECTRA_CUDA_GRAPHS=0)");
+    if (capturing_) return Status(StatusCode::kInternal, "a graph capture is already running");
+    ON_DEVICE();
+    CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal));
+    capturing_ = true;
+    return Status::Ok();
+  }
+  Status end_capture(const std::string& key) override {
+    if (!capturing_) return Status(StatusCode::kInternal, "end_capture without begin_capture");
+    ON_DEVICE();
+    capturing_ = false;
+    cudaGraph_t g = nullptr;
+    cudaError_t e = cudaStreamEndCapture(stream_, &g);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // the failing call inside the capture set it too
+      return cuda_status(e, "cudaStreamEndCapture (an op inside the capture was not capturable)");
+    }
+    cudaGraphExec_t x = nullptr;
+    e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      return cuda_status(e, "cudaGraphInstantiate");
+    }
+    auto old = graphs_.find(key);
+    if (old != graphs_.end()) {
+      cudaGraphExecDestroy(old->second.exec);
+      graphs_.erase(old);
+    }
+    if (graphs_.size() >= kMaxGraphs) {  // the least recently launched goes
+      auto lru = graphs_.begin();
+      for (auto it = graphs_.begin(); it != graphs_.end(); ++it)
+        if (it->second.used < lru->second.used) lru = it;
+      cudaGraphExecDestroy(lru->second.exec);
+      graphs_.erase(lru);
+    }
+    graphs_[key] = Graph{x, ++graph_tick_};
+    return Status::Ok();
+  }
+  Status launch_graph(const std::string& key, bool* found) override {
+    *found = false;
+    auto it = graphs_.find(key);
+    if (!graphs_on_ || capturing_ || it == graphs_.end()) return Status::Ok();
+    ON_DEVICE();
+    CUDA_TRY(cudaGraphLaunch(it->second.exec, stream_));
+    it->second.used = ++graph_tick_;
+    *found = true;
+    return Status::Ok();
+  }
+  size_t graph_count() const override { return graphs_.size(); }
+  void drop_graphs() override {
+    for (auto& [k, g] : graphs_) cudaGraphExecDestroy(g.exec);
+    graphs_.clear();
   }
 
   // ---- linears ----
@@ -497,6 +567,16 @@ class CudaBackend final : public Backend {
   DeviceBuffer<float> splitk_;
   DeviceBuffer<uint8_t> decay_;
   const ParamTable* decay_for_ = nullptr;
+  // Instantiated graphs by key (begin_capture/end_capture), at most kMaxGraphs.
+  struct Graph {
+    cudaGraphExec_t exec;
+    uint64_t used;  // graph_tick_ at the last launch or capture
+  };
+  static constexpr size_t kMaxGraphs = 4;
+  const bool graphs_on_;
+  bool capturing_ = false;
+  std::map<std::string, Graph> graphs_;
+  uint64_t graph_tick_ = 0;
 };
 
 }  // namespace
@@ -534,7 +614,10 @@ Status make_cuda_backend(const ExecOptions& o, std::unique_ptr<Backend>* out) {
   }
   const std::string desc = "cuda:" + std::to_string(o.device) + " (" + p.name + ", " + arch + ", " +
                            precision_name(o.precision) + ")";
-  std::unique_ptr<CudaBackend> b(new (std::nothrow) CudaBackend(o.device, o.precision, desc));
+  // The off switch of CUDA graphs, read once per backend (Backend::graphs_enabled).
+  const char* graphs = std::getenv("ELECTRA_CUDA_GRAPHS");
+  const bool graphs_on = !(graphs && std::string(graphs) == "0");
+  std::unique_ptr<CudaBackend> b(new (std::nothrow) CudaBackend(o.device, o.precision, desc, graphs_on));
   if (!b) return OutOfMemory("cannot allocate the CUDA backend");
   ELECTRA_RETURN_IF_ERROR(b->init());
   *out = std::move(b);

@@ -1,0 +1,289 @@
+// CUDA graphs: the Backend's capture and replay (begin_capture, end_capture,
+// launch_graph), and the emulator's stream capture that keeps them testable
+// without a GPU:
+//  - captured work is recorded, not run, and a replay runs it in order;
+//  - a kernel's arguments are frozen at capture (a per-step host value passed
+//    by value is NOT seen by a replay), while an upload from pinned host
+//    memory reads that memory at each replay;
+//  - a sync, a blocking copy, an allocation or a pageable copy inside a
+//    capture is an error that invalidates the capture;
+//  - a replayed step is one graph launch and no host wait of its own.
+#if defined(ELECTRA_HAVE_CUDA)
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/cpu/ops.h"
+#include "cuda/ops_cuda.h"
+#include "cuda_test_util.h"
+#include "test_util.h"
+
+using namespace electra;
+
+namespace {
+
+constexpr int64_t kN = 1000;
+constexpr float kP = 0.25f;
+constexpr uint64_t kSeed = 77;
+
+std::unique_ptr<Backend> cuda_backend() {
+  ExecOptions e;
+  e.backend = BackendKind::kCuda;
+  std::unique_ptr<Backend> be;
+  const Status st = make_backend(e, &be);
+  CHECK(st.ok()) << st.message();
+  return be;
+}
+
+// What the CPU oracle gives for the captured ops: dropout(in; offset).
+std::vector<float> expect_dropout(const float* in, uint64_t offset) {
+  std::vector<float> out(kN);
+  cpu::dropout_forward(out.data(), in, kN, kP, kSeed, offset);
+  return out;
+}
+
+void fill_input(float* h, int step) {
+  for (int64_t i = 0; i < kN; ++i) h[i] = 0.01f * float((i * 7 + step * 13) % 211) - 1.0f;
+}
+
+// Buffers of the "step" the tests capture: upload(in) from a pinned slot,
+// dropout, download(out) into a pinned slot.
+struct StepBuffers {
+  Backend* be;
+  float *d_in = nullptr, *d_out = nullptr, *h_in = nullptr, *h_out = nullptr;
+  explicit StepBuffers(Backend* b) : be(b) {
+    void* p = nullptr;
+    CHECK(be->alloc(kN * sizeof(float), &p).ok());
+    d_in = static_cast<float*>(p);
+    CHECK(be->alloc(kN * sizeof(float), &p).ok());
+    d_out = static_cast<float*>(p);
+    CHECK(be->alloc_host(kN * sizeof(float), &p).ok());
+    h_in = static_cast<float*>(p);
+    CHECK(be->alloc_host(kN * sizeof(float), &p).ok());
+    h_out = static_cast<float*>(p);
+  }
+  ~StepBuffers() {
+    be->release(d_in);
+    be->release(d_out);
+    be->release_host(h_in);
+    be->release_host(h_out);
+  }
+  Status ops(uint64_t offset) {
+    ELECTRA_RETURN_IF_ERROR(be->upload(d_in, h_in, kN * sizeof(float)));
+    ELECTRA_RETURN_IF_ERROR(be->dropout_forward(d_out, d_in, kN, kP, kSeed, offset));
+    return be->download(h_out, d_out, kN * sizeof(float));
+  }
+};
+
+bool same_bits(const float* a, const std::vector<float>& b) {
+  return std::memcmp(a, b.data(), b.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+// Replays see new pinned inputs each launch; the captured offset stays fixed.
+TEST(backend_cuda_graph_replay_reads_pinned_inputs) {
+  if (!cudatest::have_gpu()) return;
+  auto be = cuda_backend();
+  if (!be) return;
+  if (!be->graphs_enabled()) return;  // ELECTRA_CUDA_GRAPHS=0 in this environment
+  StepBuffers b(be.get());
+  const uint64_t offset = 4096;
+  fill_input(b.h_in, 0);
+  CHECK(b.ops(offset).ok());  // warm-up, plain
+  CHECK(be->mark().ok());
+  CHECK(be->wait_marked().ok());
+  CHECK(same_bits(b.h_out, expect_dropout(b.h_in, offset)));
+  CHECK(be->begin_capture().ok());
+  CHECK(b.ops(offset).ok());
+  const Status st = be->end_capture("step");
+  CHECK(st.ok()) << st.message();
+  CHECK(be->graph_count() == 1);
+  for (int step = 1; step <= 3; ++step) {
+    fill_input(b.h_in, step);  // the next step's batch, written where the graph's upload reads it
+#if defined(ELECTRA_CUDA_EMULATOR)
+    const uint64_t syncs = emu::host_syncs(), graphs = emu::graph_launches();
+#endif
+    bool found = false;
+    CHECK(be->launch_graph("step", &found).ok());
+    CHECK(found);
+    CHECK(be->mark().ok());
+    CHECK(be->wait_marked().ok());
+#if defined(ELECTRA_CUDA_EMULATOR)
+    CHECK(emu::graph_launches() - graphs == 1);
+    CHECK(emu::host_syncs() - syncs == 1) << "a replayed step waited " << (emu::host_syncs() - syncs) << " times";
+#endif
+    CHECK(same_bits(b.h_out, expect_dropout(b.h_in, offset))) << "step " << step;
+  }
+  bool found = true;
+  CHECK(be->launch_graph("other shape", &found).ok());
+  CHECK(!found);
+}
+
+// The bug class graphs bring: a per-step value passed to an op by value is
+// captured once. A "step" whose Philox offset changes per step matches the
+// plain path at the captured step only.
+TEST(backend_cuda_graph_freezes_by_value_arguments) {
+  if (!cudatest::have_gpu()) return;
+  auto be = cuda_backend();
+  if (!be || !be->graphs_enabled()) return;
+  StepBuffers b(be.get());
+  fill_input(b.h_in, 0);
+  CHECK(be->begin_capture().ok());
+  CHECK(b.ops(/*offset of step 0*/ 0).ok());
+  CHECK(be->end_capture("step").ok());
+  int matches = 0;
+  for (int step = 0; step < 3; ++step) {
+    bool found = false;
+    CHECK(be->launch_graph("step", &found).ok());
+    CHECK(be->mark().ok());
+    CHECK(be->wait_marked().ok());
+    matches += same_bits(b.h_out, expect_dropout(b.h_in, uint64_t(step) * 4096));
+  }
+  CHECK(matches == 1) << "a replay saw a by-value argument change (" << matches << " of 3 steps matched)";
+}
+
+TEST(backend_cuda_graph_capture_failure_is_a_status) {
+  if (!cudatest::have_gpu()) return;
+  auto be = cuda_backend();
+  if (!be || !be->graphs_enabled()) return;
+  StepBuffers b(be.get());
+  fill_input(b.h_in, 0);
+  CHECK(be->begin_capture().ok());
+  CHECK(!be->begin_capture().ok()) << "nested capture";
+  CHECK(b.ops(0).ok());
+  CHECK(!be->sync().ok()) << "a sync inside a capture must fail";
+  const Status st = be->end_capture("step");
+  CHECK(!st.ok()) << "a capture with a sync in it must not give a graph";
+  CHECK(be->graph_count() == 0);
+  // A pageable download cannot be captured either.
+  std::vector<float> pageable(kN);
+  CHECK(be->begin_capture().ok());
+  CHECK(!be->download(pageable.data(), b.d_out, kN * sizeof(float)).ok());
+  CHECK(!be->end_capture("step").ok());
+  // The stream works plainly afterwards.
+  CHECK(b.ops(8192).ok());
+  CHECK(be->sync().ok());
+  CHECK(same_bits(b.h_out, expect_dropout(b.h_in, 8192)));
+  CHECK(!be->end_capture("x").ok()) << "end without begin";
+}
+
+TEST(backend_graphs_off_switch_and_cpu) {
+  std::unique_ptr<Backend> cpu;
+  CHECK(make_backend(ExecOptions{}, &cpu).ok());
+  CHECK(!cpu->graphs_enabled());
+  CHECK(!cpu->begin_capture().ok());
+  bool found = true;
+  CHECK(cpu->launch_graph("k", &found).ok());
+  CHECK(!found);
+  if (!cudatest::have_gpu()) return;
+  const char* old = std::getenv("ELECTRA_CUDA_GRAPHS");
+  const std::string keep = old ? old : "";
+  setenv("ELECTRA_CUDA_GRAPHS", "0", 1);
+  auto be = cuda_backend();
+  if (old) setenv("ELECTRA_CUDA_GRAPHS", keep.c_str(), 1);
+  else unsetenv("ELECTRA_CUDA_GRAPHS");
+  if (!be) return;
+  CHECK(!be->graphs_enabled());
+  const Status st = be->begin_capture();
+  CHECK(!st.ok());
+  CHECK(st.message().find("ELECTRA_CUDA_GRAPHS") != std::string::npos) << st.message();
+}
+
+#if defined(ELECTRA_CUDA_EMULATOR)
+// The emulator's rules, on the runtime API directly.
+TEST(cuda_emu_stream_capture_rules) {
+  if (!cudatest::have_gpu()) return;
+  cudaStream_t s = nullptr;
+  CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess);
+  float *d = nullptr, *h = nullptr;
+  CHECK(cudaMalloc(&d, kN * sizeof(float)) == cudaSuccess);
+  CHECK(cudaMallocHost(&h, kN * sizeof(float)) == cudaSuccess);
+  for (int64_t i = 0; i < kN; ++i) h[i] = float(i);
+  CHECK(cudaMemcpyAsync(d, h, kN * sizeof(float), cudaMemcpyHostToDevice, s) == cudaSuccess);
+  CHECK(cudaStreamSynchronize(s) == cudaSuccess);
+
+  // Recorded, not run: the kernel's output is unchanged until the launch.
+  cudaStreamCaptureStatus cs;
+  CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaSuccess);
+  CHECK(cudaStreamIsCapturing(s, &cs) == cudaSuccess && cs == cudaStreamCaptureStatusActive);
+  CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaErrorIllegalState);
+  cudaGetLastError();
+  CHECK(cuda::dropout_forward(d, d, kN, kP, kSeed, 0, s).ok());  // in place: a replay applies it again
+  CHECK(cudaMemcpyAsync(h, d, kN * sizeof(float), cudaMemcpyDeviceToHost, s) == cudaSuccess);
+  cudaGraph_t g = nullptr;
+  CHECK(cudaStreamEndCapture(s, &g) == cudaSuccess && g != nullptr);
+  CHECK(cudaStreamIsCapturing(s, &cs) == cudaSuccess && cs == cudaStreamCaptureStatusNone);
+  for (int64_t i = 0; i < kN; ++i) CHECK(h[i] == float(i)) << "captured work ran at capture";
+  cudaGraphExec_t x = nullptr;
+  CHECK(cudaGraphInstantiate(&x, g, 0) == cudaSuccess);
+  std::vector<float> want(kN), in(kN);
+  for (int64_t i = 0; i < kN; ++i) in[size_t(i)] = float(i);
+  cpu::dropout_forward(want.data(), in.data(), kN, kP, kSeed, 0);
+  for (int rep = 0; rep < 2; ++rep) {
+    CHECK(cudaGraphLaunch(x, s) == cudaSuccess);
+    CHECK(cudaStreamSynchronize(s) == cudaSuccess);
+    CHECK(same_bits(h, want)) << "replay " << rep;
+    in = want;
+    cpu::dropout_forward(want.data(), in.data(), kN, kP, kSeed, 0);
+  }
+
+  // Prohibited inside a capture: each invalidates it, and EndCapture then fails.
+  enum { kSync, kDevSync, kMemcpy, kMalloc, kPageable, kEvent };
+  for (int what : {kSync, kDevSync, kMemcpy, kMalloc, kPageable, kEvent}) {
+    std::vector<float> pageable(kN);
+    cudaEvent_t ev = nullptr;
+    CHECK(cudaEventCreate(&ev) == cudaSuccess);
+    CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaSuccess);
+    CHECK(cuda::dropout_forward(d, d, kN, kP, kSeed, 0, s).ok());
+    cudaError_t e = cudaSuccess;
+    void* extra = nullptr;
+    switch (what) {
+      case kSync: e = cudaStreamSynchronize(s); break;
+      case kDevSync: e = cudaDeviceSynchronize(); break;
+      case kMemcpy: e = cudaMemcpy(pageable.data(), d, kN * sizeof(float), cudaMemcpyDeviceToHost); break;
+      case kMalloc: e = cudaMalloc(&extra, 256); break;
+      case kPageable: e = cudaMemcpyAsync(pageable.data(), d, kN * sizeof(float), cudaMemcpyDeviceToHost, s); break;
+      case kEvent:
+        CHECK(cudaEventRecord(ev, s) == cudaSuccess);
+        e = cudaEventSynchronize(ev);
+        break;
+    }
+    CHECK(e != cudaSuccess) << "prohibited call " << what << " succeeded inside a capture";
+    if (what != kEvent) {
+      CHECK(e == cudaErrorStreamCaptureUnsupported) << what << ": " << cudaGetErrorName(e);
+      CHECK(cudaStreamIsCapturing(s, &cs) == cudaSuccess && cs == cudaStreamCaptureStatusInvalidated);
+      cudaGetLastError();
+      CHECK(cuda::dropout_forward(d, d, kN, kP, kSeed, 0, s).ok() == false) << "launch into an invalidated capture";
+    } else {
+      CHECK(e == cudaErrorCapturedEvent);
+    }
+    cudaGraph_t bad = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(s, &bad);
+    CHECK((what == kEvent) == (end == cudaSuccess)) << what << ": " << cudaGetErrorName(end);
+    if (bad) cudaGraphDestroy(bad);
+    CHECK(extra == nullptr);
+    cudaEventDestroy(ev);
+    cudaGetLastError();
+  }
+  // A relaxed capture allows an allocation (not a sync of the capturing stream).
+  CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) == cudaSuccess);
+  void* extra = nullptr;
+  CHECK(cudaMalloc(&extra, 256) == cudaSuccess);
+  CHECK(cudaStreamEndCapture(s, &g) == cudaSuccess);
+  CHECK(cudaFree(extra) == cudaSuccess);
+  CHECK(cudaGraphDestroy(g) == cudaSuccess);
+  CHECK(cudaStreamEndCapture(s, &g) == cudaErrorIllegalState);
+  cudaGetLastError();
+  CHECK(cudaGraphExecDestroy(x) == cudaSuccess);
+  cudaFree(d);
+  cudaFreeHost(h);
+  cudaStreamDestroy(s);
+}
+#endif  // ELECTRA_CUDA_EMULATOR
+
+#endif  // ELECTRA_HAVE_CUDA
