@@ -100,6 +100,12 @@ class Backend {
   // Downloads issued before the mark are then valid, and uploads before it done.
   virtual Status mark() { return Status::Ok(); }
   virtual Status wait_marked() { return sync(); }
+  // The step's Philox offset base, in backend memory (one uint64_t, read when
+  // the ops run): every op that takes (seed, offset) then draws with offset +
+  // *base, so a per-step offset reaches a replayed graph. nullptr (the
+  // default): + 0.
+  void set_philox_base(const uint64_t* base) { philox_base_ = base; }
+
   // ---- graphs of ops (CUDA graphs) ------------------------------------------
   // The ops issued between begin_capture() and end_capture(key) are recorded
   // as one graph kept under `key`, not run; launch_graph(key) runs it. Each op
@@ -274,6 +280,7 @@ class Backend {
                                     const AdamWHyper& hp) = 0;
 
  protected:
+  const uint64_t* philox_base_ = nullptr;  // set_philox_base
   // The accounting behind bytes_in_use()/peak_bytes(): implementations call
   // these for every allocation they make (alloc() and internal workspaces).
   void note_alloc(const void* p, size_t bytes);

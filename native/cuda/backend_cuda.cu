@@ -344,7 +344,8 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
     return cuda::layernorm_backward_write(dinp, ddrop, dg, db, dout, inp, g, mean, rstd, N, C, p, seed, offset,
-                                          stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data());
+                                          stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
+                                          philox_base_);
   }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
@@ -353,7 +354,7 @@ class CudaBackend final : public Backend {
   Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                          uint64_t offset) override {
     ON_DEVICE();
-    return cuda::dropout_forward(out, inp, n, p, seed, offset, stream_);
+    return cuda::dropout_forward(out, inp, n, p, seed, offset, stream_, philox_base_);
   }
   Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
     ON_DEVICE();
@@ -364,15 +365,17 @@ class CudaBackend final : public Backend {
                                             float eps, float p, uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
     return cuda::dropout_residual_layernorm_forward(res, out, mean, rstd, a, x, g, b, N, C, eps, p, seed, offset,
-                                                    stream_);
+                                                    stream_, philox_base_);
   }
   Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                            uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
     if (prec_ == Precision::kBf16)  // tensor cores, P recomputed (attention_tc.cu)
-      return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
-    return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
+      return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_,
+                                          philox_base_);
+    return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_,
+                                   philox_base_);
   }
   // The bf16 entry points take the tensor-core kernels (a log-sum-exp per
   // query row) exactly when attention_tc_fits(S, hd) on this device, the
@@ -396,9 +399,9 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     if (prec_ == Precision::kBf16)
       return cuda::attention_backward_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed,
-                                           offset, stream_);
+                                           offset, stream_, philox_base_);
     return cuda::attention_backward(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
-                                    stream_);
+                                    stream_, philox_base_);
   }
 
   // ---- losses and sampling ----
@@ -423,7 +426,7 @@ class CudaBackend final : public Backend {
   Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                        uint64_t offset) override {
     ON_DEVICE();
-    return cuda::gumbel_sample(sampled, logits, R, V, T, seed, offset, stream_);
+    return cuda::gumbel_sample(sampled, logits, R, V, T, seed, offset, stream_, philox_base_);
   }
   Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                           const int32_t* sampled, int64_t M, int64_t N) override {
@@ -459,6 +462,8 @@ class CudaBackend final : public Backend {
     bool scaled = false;
     for (const auto& s : table.specs()) scaled = scaled || s.lr_scale != 1.0f;
     if (scaled) {
+      if (hp.step_values)
+        return InvalidArgument("adamw_update_table: per-tensor learning-rate scales with step values in memory");
       for (const auto& s : table.specs()) {
         AdamWHyper h = hp;
         h.lr = hp.lr * s.lr_scale;
@@ -505,6 +510,7 @@ class CudaBackend final : public Backend {
   }
   Status grow_workspace(int64_t need) {
     if (need > 0 && size_t(need) > splitk_.size()) {
+      drop_graphs();  // they point at the old workspace
       note_release(splitk_.data());
       ELECTRA_RETURN_IF_ERROR(splitk_.alloc(size_t(need)));
       note_alloc(splitk_.data(), splitk_.bytes());
@@ -541,6 +547,7 @@ class CudaBackend final : public Backend {
     std::vector<uint8_t> host(size_t(table.total()), 0);
     for (const auto& s : table.specs())
       if (s.decay) std::fill(host.begin() + s.offset, host.begin() + s.offset + s.numel, uint8_t(1));
+    drop_graphs();  // they point at the old mask
     note_release(decay_.data());  // a previous table's mask is freed by alloc
     ELECTRA_RETURN_IF_ERROR(decay_.alloc(host.size()));
     note_alloc(decay_.data(), decay_.bytes());

@@ -18,8 +18,10 @@
 
 #include "core/backend.h"
 #include "core/cpu/ops.h"
+#include "core/electra_model.h"
 #include "cuda/ops_cuda.h"
 #include "cuda_test_util.h"
+#include "model_test_util.h"
 #include "test_util.h"
 
 using namespace electra;
@@ -86,7 +88,7 @@ bool same_bits(const float* a, const std::vector<float>& b) {
 }  // namespace
 
 // Replays see new pinned inputs each launch; the captured offset stays fixed.
-TEST(backend_cuda_graph_replay_reads_pinned_inputs) {
+TEST(cuda_backend_graph_replay_reads_pinned_inputs) {
   if (!cudatest::have_gpu()) return;
   auto be = cuda_backend();
   if (!be) return;
@@ -127,7 +129,7 @@ TEST(backend_cuda_graph_replay_reads_pinned_inputs) {
 // The bug class graphs bring: a per-step value passed to an op by value is
 // captured once. A "step" whose Philox offset changes per step matches the
 // plain path at the captured step only.
-TEST(backend_cuda_graph_freezes_by_value_arguments) {
+TEST(cuda_backend_graph_freezes_by_value_arguments) {
   if (!cudatest::have_gpu()) return;
   auto be = cuda_backend();
   if (!be || !be->graphs_enabled()) return;
@@ -147,7 +149,7 @@ TEST(backend_cuda_graph_freezes_by_value_arguments) {
   CHECK(matches == 1) << "a replay saw a by-value argument change (" << matches << " of 3 steps matched)";
 }
 
-TEST(backend_cuda_graph_capture_failure_is_a_status) {
+TEST(cuda_backend_graph_capture_failure_is_a_status) {
   if (!cudatest::have_gpu()) return;
   auto be = cuda_backend();
   if (!be || !be->graphs_enabled()) return;
@@ -172,7 +174,7 @@ TEST(backend_cuda_graph_capture_failure_is_a_status) {
   CHECK(!be->end_capture("x").ok()) << "end without begin";
 }
 
-TEST(backend_graphs_off_switch_and_cpu) {
+TEST(cuda_backend_graphs_off_switch_and_cpu) {
   std::unique_ptr<Backend> cpu;
   CHECK(make_backend(ExecOptions{}, &cpu).ok());
   CHECK(!cpu->graphs_enabled());
@@ -192,6 +194,167 @@ TEST(backend_graphs_off_switch_and_cpu) {
   const Status st = be->begin_capture();
   CHECK(!st.ok());
   CHECK(st.message().find("ELECTRA_CUDA_GRAPHS") != std::string::npos) << st.message();
+}
+
+namespace {
+
+ModelConfig graph_config() {
+  ModelConfig c;
+  c.vocab_size = 300;
+  c.embedding_size = 32;
+  c.max_position = 32;
+  c.type_vocab_size = 2;
+  c.disc = {64, 2, 4, 128};
+  c.gen = {32, 1, 1, 64};
+  c.pad_id = 0; c.unk_id = 1; c.cls_id = 2; c.sep_id = 3; c.mask_id = 4;
+  return c;  // hidden and attention dropout 0.1: every op's Philox offset matters
+}
+
+TrainConfig graph_train(int64_t k) {
+  TrainConfig t;
+  t.batch = 2;
+  t.seq_len = 24;
+  t.grad_accum = k;
+  t.lr = 1e-3f;
+  t.warmup_steps = 3;  // the learning rate changes every step
+  t.total_steps = 10;
+  t.bias_correction = true;  // so do the bias-correction factors
+  t.seed = 5;
+  // The masked-row count M shapes the step (a graph's key). The reference
+  // masking draws with replacement, so M varies with the duplicates; the exact
+  // count makes it a function of the real-token count alone.
+  t.masking = MaskingMode::kExactCount;
+  return t;
+}
+
+// rows x S tokens; row r has `pad(r)` padding tokens at its end (0: full
+// length, the masked-row count then does not change from step to step).
+struct GraphTokens {
+  std::vector<int32_t> ids, mask;
+  Batch b;
+  GraphTokens(int64_t rows, int64_t S, int64_t V, int variant, int64_t pad) : ids(size_t(rows * S), 0), mask(ids.size(), 0) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t s = 0; s < S - (r == 0 ? pad : 0); ++s) {
+        const size_t i = size_t(r * S + s);
+        const int64_t len = S - (r == 0 ? pad : 0);
+        mask[i] = 1;
+        ids[i] = s == 0 ? 2 : s == len - 1 ? 3 : int32_t(5 + (r * 37 + s * 11 + variant * 7) % (V - 5));
+      }
+    b.input_ids = ids.data();
+    b.attention_mask = mask.data();
+    b.rows = rows;
+    b.seq_len = S;
+  }
+};
+
+std::unique_ptr<ElectraModel> graph_model(bool graphs) {
+  const char* old = std::getenv("ELECTRA_CUDA_GRAPHS");
+  const std::string keep = old ? old : "";
+  setenv("ELECTRA_CUDA_GRAPHS", graphs ? "1" : "0", 1);
+  ExecOptions e;
+  e.backend = BackendKind::kCuda;
+  auto m = etest::make_model(graph_config(), 4, e);
+  if (old) setenv("ELECTRA_CUDA_GRAPHS", keep.c_str(), 1);
+  else unsetenv("ELECTRA_CUDA_GRAPHS");
+  return m;
+}
+
+bool same_metrics(const StepMetrics& a, const StepMetrics& b) {
+  return std::memcmp(&a.loss, &b.loss, sizeof(double)) == 0 && std::memcmp(&a.gen_loss, &b.gen_loss, sizeof(double)) == 0 &&
+         std::memcmp(&a.disc_loss, &b.disc_loss, sizeof(double)) == 0 &&
+         std::memcmp(&a.grad_norm, &b.grad_norm, sizeof(double)) == 0 && a.gen_accuracy == b.gen_accuracy &&
+         a.disc_accuracy == b.disc_accuracy && a.masked == b.masked && a.replaced == b.replaced &&
+         a.lr == b.lr && a.skipped == b.skipped;
+}
+
+// Trains both models on the same steps; every step's metrics and the final
+// parameters and AdamW moments must have the same bits.
+void train_both(ElectraModel* on, ElectraModel* off, const TrainConfig& t, const std::vector<const Batch*>& steps,
+                int64_t first_step) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t step = first_step + int64_t(i);
+    StepMetrics a, b;
+#if defined(ELECTRA_CUDA_EMULATOR)
+    const uint64_t syncs = emu::host_syncs(), graphs = emu::graph_launches();
+    const int64_t launches = on->graph_stats().launches;
+#endif
+    Status st = on->train_step(t, *steps[i], step, &a);
+    CHECK(st.ok()) << st.message();
+#if defined(ELECTRA_CUDA_EMULATOR)
+    // (The first step of a new shape also waits for its buffers and workspaces.)
+    if (i > 0)
+      CHECK(emu::host_syncs() - syncs == 1) << "step " << step << " waited " << (emu::host_syncs() - syncs) << " times";
+    CHECK(emu::graph_launches() - graphs == uint64_t(on->graph_stats().launches - launches))
+        << "step " << step << ": graph launches";
+    CHECK(emu::graph_launches() - graphs <= 1) << "step " << step;
+#endif
+    st = off->train_step(t, *steps[i], step, &b);
+    CHECK(st.ok()) << st.message();
+    CHECK(same_metrics(a, b)) << "step " << step << ": loss " << a.loss << " vs " << b.loss << ", norm "
+                              << a.grad_norm << " vs " << b.grad_norm;
+  }
+  CHECK(on->sync_to_host().ok());
+  CHECK(off->sync_to_host().ok());
+  const size_t bytes = sizeof(float) * size_t(on->buffers().total);
+  CHECK(std::memcmp(on->buffers().params, off->buffers().params, bytes) == 0) << "parameters differ";
+  CHECK(std::memcmp(on->buffers().m, off->buffers().m, bytes) == 0) << "AdamW first moments differ";
+  CHECK(std::memcmp(on->buffers().v, off->buffers().v, bytes) == 0) << "AdamW second moments differ";
+}
+
+}  // namespace
+
+// Graphs on vs off: several steps, each with its own Philox offsets and
+// learning rate (warm-up, bias correction), give the same bits; the step is
+// captured once (after one plain warm-up step) and replayed, one graph launch
+// and one host wait per step.
+TEST(cuda_step_graph_matches_plain) {
+  if (!cudatest::have_gpu()) return;
+  for (int64_t k : {int64_t(1), int64_t(2)}) {
+    auto on = graph_model(true), off = graph_model(false);
+    if (!on || !off) return;
+    if (!on->backend().graphs_enabled()) return;
+    const TrainConfig t = graph_train(k);
+    std::vector<GraphTokens> data;
+    for (int v = 0; v < 5; ++v) data.emplace_back(t.batch * k, t.seq_len, graph_config().vocab_size, v, 0);
+    std::vector<const Batch*> steps;
+    for (auto& d : data) steps.push_back(&d.b);
+    train_both(on.get(), off.get(), t, steps, 0);
+    const auto& g = on->graph_stats();
+    CHECK(g.captures == 1 && g.plain == 1 && g.launches == 4)
+        << "k " << k << ": captures " << g.captures << ", plain " << g.plain << ", launches " << g.launches
+        << (g.fallback.empty() ? "" : ": " + g.fallback);
+    CHECK(off->graph_stats().launches == 0 && off->graph_stats().captures == 0);
+    // Evaluation between steps runs plainly (a new key) and leaves the kept graph.
+    StepMetrics a, b;
+    CHECK(on->evaluate(t, data[0].b, 9, &a).ok());
+    CHECK(off->evaluate(t, data[0].b, 9, &b).ok());
+    CHECK(same_metrics(a, b)) << "evaluation";
+  }
+}
+
+// A different masked-row count (padding) or batch is a different graph: the
+// new shape runs plainly once, is captured at its second step, and the old
+// shape's graph is replayed when it comes back.
+TEST(cuda_step_graph_shape_change_recaptures) {
+  if (!cudatest::have_gpu()) return;
+  auto on = graph_model(true), off = graph_model(false);
+  if (!on || !off || !on->backend().graphs_enabled()) return;
+  const TrainConfig t = graph_train(1);
+  const int64_t V = graph_config().vocab_size;
+  GraphTokens full0(t.batch, t.seq_len, V, 0, 0), full1(t.batch, t.seq_len, V, 1, 0);
+  GraphTokens padded0(t.batch, t.seq_len, V, 2, 12), padded1(t.batch, t.seq_len, V, 3, 12);
+  train_both(on.get(), off.get(), t, {&full0.b, &full1.b, &full0.b}, 0);  // plain, capture, replay
+  CHECK(on->graph_stats().captures == 1 && on->graph_stats().launches == 2);
+  train_both(on.get(), off.get(), t, {&padded0.b, &padded1.b, &padded0.b, &full1.b}, 3);
+  const auto& g = on->graph_stats();
+  CHECK(g.captures == 2 && g.launches == 5 && g.plain == 2)
+      << "captures " << g.captures << ", launches " << g.launches << ", plain " << g.plain;
+  // Another batch size: new buffers, the kept graphs are dropped.
+  TrainConfig t4 = t;
+  t4.batch = 4;
+  GraphTokens big0(4, t.seq_len, V, 4, 0), big1(4, t.seq_len, V, 5, 0);
+  train_both(on.get(), off.get(), t4, {&big0.b, &big1.b, &big0.b}, 7);
+  CHECK(on->graph_stats().captures == 3 && on->backend().graph_count() == 1);
 }
 
 #if defined(ELECTRA_CUDA_EMULATOR)
