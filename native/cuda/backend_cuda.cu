@@ -192,14 +192,16 @@ class CudaBackend final : public Backend {
 
   // ---- graphs ----
   bool graphs_enabled() const override { return graphs_on_; }
-  // Global mode: any call that could wait for the device (a sync, a blocking
-  // copy, cudaMalloc/cudaFree, e.g. a workspace that has to grow) fails and
-  // invalidates the capture instead of silently breaking the graph.
+  // Thread-local mode: a call of this thread that could wait for the device
+  // (a sync, a blocking copy, cudaMalloc/cudaFree, e.g. a workspace that has
+  // to grow) fails and invalidates the capture instead of silently breaking
+  // the graph; other threads (another model's) are not restricted, as they
+  // would be in global mode.
   Status begin_capture() override {
     if (!graphs_on_) return Status(StatusCode::kInternal, "CUDA graphs are off (ELECTRA_CUDA_GRAPHS=0)");
     if (capturing_) return Status(StatusCode::kInternal, "a graph capture is already running");
     ON_DEVICE();
-    CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal));
+    CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     capturing_ = true;
     return Status::Ok();
   }
