@@ -433,6 +433,8 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   // masking into its staging slot (so the masked-row count M is known with no
   // device round trip). Then the device part reads only the staging and the
   // step's values, and can be one graph launch.
+  // Philox: the step's part of every offset, read by the ops from StepValues.
+  const uint64_t step_base = static_cast<uint64_t>(step * k) * kRngWindow;
   std::vector<Micro> micros(static_cast<size_t>(k));
   for (int64_t micro = 0; micro < k; ++micro) {
     Micro& mb = micros[static_cast<size_t>(micro)];
@@ -440,7 +442,7 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     mb.ov = ov;
     mb.fixed = fixed;
     mb.base = static_cast<uint64_t>(micro) * kRngWindow;
-    mb.host_base = static_cast<uint64_t>(step * k + micro) * kRngWindow;
+    mb.host_base = step_base + mb.base;
     mb.ids = batch.input_ids + micro * B * S;
     mb.sl = slot(micro);
     // Evaluation: dropout off, no backward, no update.
@@ -452,7 +454,7 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   const float lr = train ? static_cast<float>(learning_rate(t, step)) : 0.0f;
   const bool update = train && !(ov && !ov->apply_update);
   StepValues& sv = *h_step_.data();
-  sv.philox_base = static_cast<uint64_t>(step * k) * kRngWindow;
+  sv.philox_base = step_base;
   sv.adam.lr = lr;
   sv.adam.step = step + 1;
   const AdamWConsts c = adamw_consts(t.beta1, t.beta2, lr, t.adam_eps, t.weight_decay, true, t.bias_correction,
