@@ -188,6 +188,8 @@ class Backend {
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                                     const int32_t* types, int64_t B, int64_t S, int64_t E) = 0;
+  // A row index < 0 is a padding row: gather_rows writes zeros for it, and
+  // gather_rows_backward skips it (a step padded to a fixed row count).
   virtual Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) = 0;
   virtual Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows, int64_t R,
                                       int64_t C) = 0;
@@ -235,9 +237,12 @@ class Backend {
                                     uint64_t seed, uint64_t offset) = 0;
 
   // ---- losses and the fused sampling step ---------------------------------
+  // A row whose target is < 0 is padding: loss 0, gradient 0 (argmax still
+  // written). grad_scale_mem (backend memory, or nullptr): when set, the
+  // scale is read from it when the op runs instead of grad_scale.
   virtual Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                                const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
-                                               float grad_scale) = 0;
+                                               float grad_scale, const float* grad_scale_mem = nullptr) = 0;
   // *loss_sum = sum_i loss_i (backend double).
   virtual Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
                                       const float* weights, int64_t N, float grad_scale) = 0;
@@ -250,6 +255,7 @@ class Backend {
   // The discriminator's inputs: disc_ids = ids with sampled[r] at positions[r];
   // labels[i] = disc_ids[i] != ids[i] (a sample equal to the original is "original").
   //   ids, disc_ids: [N]; positions, sampled: [M]; labels: [N] floats 0/1.
+  // A position < 0 is a padding row: skipped.
   virtual Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                                   const int32_t* sampled, int64_t M, int64_t N) = 0;
 
@@ -259,6 +265,7 @@ class Backend {
   // so the host, reading s and *disc_sum after the step, gets the same bits):
   //   s[0] = (sum over r < M of double(losses[r]), in index order) / M  (0 when M == 0)
   //   s[1] = #{r < M : argmax[r] == targets[r]}
+  // where rows with targets[r] < 0 (padding) are left out, of the sum and of M.
   //   *loss = (first ? 0 : *loss) + (s[0] + disc_weight * (*disc_sum / max(real, 1))) / k,
   //           or + s[0] / k when disc_sum is nullptr (MLM).
   virtual Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,

@@ -219,6 +219,7 @@ Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   for (auto* b : {&d_positions_, &d_targets_, &d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
   for (auto* b : {&d_dweights_, &d_labels_}) TRY(b->resize(be, N));
   TRY(d_scalars_.resize(be, 8));
+  TRY(d_ce_scale_.resize(be, 1));
   std::vector<int32_t> rows(M);
   for (size_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
   TRY(be->upload(d_rows_.data(), rows.data(), sizeof(int32_t) * M));
@@ -253,7 +254,7 @@ int64_t stage_round(int64_t bytes) { return (bytes + kStageAlign - 1) / kStageAl
 Status ElectraModel::ensure_staging(int64_t k) {
   const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
   slot_bytes_ = 4 * stage_round(N * i4) + 3 * stage_round(M * i4) + stage_round(N * i4) + stage_round(N * i4) +
-                stage_round(M * i4) + stage_round(3 * sizeof(double));
+                stage_round(M * i4) + stage_round(3 * sizeof(double)) + stage_round(sizeof(float));
   if (stage_slots_ >= k && stage_.size() > 0) return Status::Ok();
   // Growing frees the old staging: nothing may still read or fill it.
   TRY(be_->sync());
@@ -283,6 +284,7 @@ ElectraModel::Slot ElectraModel::slot(int64_t i) {
   sl.dlogit = reinterpret_cast<float*>(take(N * i4));
   sl.sampled = reinterpret_cast<int32_t*>(take(M * i4));
   sl.scalars = reinterpret_cast<double*>(take(3 * sizeof(double)));
+  sl.ce_scale = reinterpret_cast<float*>(take(sizeof(float)));
   return sl;
 }
 
@@ -496,6 +498,12 @@ void ElectraModel::mask_host(Micro* mb) {
   mb->M = static_cast<int64_t>(h_positions_.size());
   std::copy(h_positions_.begin(), h_positions_.end(), sl.positions);
   for (int64_t r = 0; r < mb->M; ++r) sl.targets[r] = mb->ids[h_positions_[r]];
+  // The device works on maxM rows whatever M is (so M is not part of a step
+  // graph's shape): the rows past M are padding (position and target -1).
+  for (int64_t r = mb->M; r < maxM_; ++r) sl.positions[r] = sl.targets[r] = -1;
+  const int64_t M = mb->M, k = t.grad_accum;
+  mb->ce_scale = M > 0 ? 1.0f / static_cast<float>(M * k) : 0.0f;
+  *sl.ce_scale = mb->ce_scale;
 }
 
 // Its uploads: the chosen rows, the generator's inputs and the targets.
@@ -504,8 +512,9 @@ Status ElectraModel::phase_mask(Micro* mb) {
   const size_t ib = sizeof(int32_t);
   const Slot& sl = mb->sl;
   TRY(be_->upload(d_gen_ids_.data(), sl.gen_ids, ib * N));
-  TRY(be_->upload(d_positions_.data(), sl.positions, ib * mb->M));
-  return be_->upload(d_targets_.data(), sl.targets, ib * mb->M);
+  TRY(be_->upload(d_positions_.data(), sl.positions, ib * maxM_));
+  TRY(be_->upload(d_ce_scale_.data(), sl.ce_scale, sizeof(float)));
+  return be_->upload(d_targets_.data(), sl.targets, ib * maxM_);
 }
 
 // Phase 2, generator: shared embeddings, encoder over all positions, head at
@@ -515,8 +524,8 @@ Status ElectraModel::phase_generator(Micro* mb) {
   TRY(embed_forward(d_gen_ids_.data(), &g_emb_, mb->hp, seed, mb->base + kSlotGenEmb));
   TRY(gen_.forward(P_, g_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, seed,
                    mb->base + kSlotGenEnc, &mb->hg));
-  if (mb->M == 0) return Status::Ok();
-  TRY(gen_head_forward(mb->hg, d_positions_.data(), mb->M, logits_.data()));
+  if (maxM_ == 0) return Status::Ok();
+  TRY(gen_head_forward(mb->hg, d_positions_.data(), maxM_, logits_.data()));  // M rows + padding
   if (mb->ov && mb->ov->gen_logits_out) {  // test hook: a pageable download
     mb->ov->gen_logits_out->resize(static_cast<size_t>(mb->M * cfg_.vocab_size));
     TRY(be_->download(mb->ov->gen_logits_out->data(), logits_.data(), sizeof(float) * mb->M * cfg_.vocab_size));
@@ -527,7 +536,7 @@ Status ElectraModel::phase_generator(Micro* mb) {
 // Phase 3, sample: Gumbel-max samples from the logits, then the generator
 // loss (mean over masked rows), whose gradient overwrites the logits.
 Status ElectraModel::phase_sample(Micro* mb) {
-  const int64_t M = mb->M, V = cfg_.vocab_size, k = mb->t->grad_accum;
+  const int64_t M = maxM_, V = cfg_.vocab_size;  // the masked rows and the padding
   if (M == 0) return Status::Ok();
   float* logits = logits_.data();
   if (electra_) {
@@ -542,7 +551,7 @@ Status ElectraModel::phase_sample(Micro* mb) {
     TRY(be_->download(mb->sl.sampled, d_sampled_.data(), sizeof(int32_t) * M));
   }
   return be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
-                                            d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k));
+                                            d_targets_.data(), M, V, mb->ce_scale, d_ce_scale_.data());
 }
 
 // Phase 4, discriminator: inputs and labels from the samples, forward, sigmoid
@@ -552,7 +561,7 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
   const int64_t N = B_ * S_;
   const size_t fb = sizeof(float);
   TRY(be_->make_disc_inputs(d_disc_ids_.data(), d_labels_.data(), d_ids_.data(), d_positions_.data(),
-                            d_sampled_.data(), mb->M, N));
+                            d_sampled_.data(), maxM_, N));
   TRY(embed_forward(d_disc_ids_.data(), &d_emb_, mb->hp, t.seed, mb->base + kSlotDiscEmb));
   TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, t.seed,
                     mb->base + kSlotDiscEnc, &mb->hd));
@@ -572,7 +581,7 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
 Status ElectraModel::phase_losses(Micro* mb, int64_t micro) {
   const TrainConfig& t = *mb->t;
   double* s = d_scalars_.data();
-  TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), mb->M,
+  TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), maxM_,
                      electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0));
   return be_->download(mb->sl.scalars, s, 3 * sizeof(double));
 }
@@ -584,7 +593,7 @@ Status ElectraModel::phase_backward(Micro* mb) {
   Backend& be = *be_;
   const float* P = P_;
   float* G = G_;
-  const int64_t N = B_ * S_, M = mb->M, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
+  const int64_t N = B_ * S_, M = maxM_, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
   const uint64_t seed = mb->t->seed;
   const size_t fb = sizeof(float);
   if (electra_) {
@@ -726,7 +735,7 @@ std::string ElectraModel::graph_key(const std::vector<Micro>& micros, const Trai
                 double(t.skip_above_loss), double(t.beta1), double(t.beta2), double(t.adam_eps),
                 double(t.weight_decay), int(t.bias_correction), double(micros[0].hp), double(micros[0].ap));
   std::string key = buf;
-  for (const Micro& mb : micros) key += " M" + std::to_string(mb.M) + "/" + std::to_string(mb.real);
+  for (const Micro& mb : micros) key += " real" + std::to_string(mb.real);
   return key;
 }
 

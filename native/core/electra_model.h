@@ -137,6 +137,7 @@ class ElectraModel {
     float* dlogit;                                                              // downloaded: [N]
     int32_t* sampled;                                                           // downloaded: [maxM]
     double* scalars;  // downloaded: disc BCE sum, generator mean loss, generator correct count
+    float* ce_scale;  // uploaded: [1] Micro::ce_scale
   };
   // Sizes the staging for k micro-batch slots (plus the step's tail scalars).
   Status ensure_staging(int64_t k);
@@ -169,6 +170,7 @@ class ElectraModel {
     const int32_t* ids = nullptr;       // [B*S] original tokens
     float hp = 0, ap = 0;               // dropout (0 when evaluating)
     int64_t real = 0, M = 0;            // non-padding tokens, masked rows
+    float ce_scale = 0;                 // the generator loss's gradient scale, 1 / (M k)
     const float *hg = nullptr, *hd = nullptr;  // encoder outputs
     Slot sl{};                          // its host staging
   };
@@ -223,6 +225,7 @@ class ElectraModel {
   // [8]: disc BCE sum, gen mean loss, gen correct (one micro-batch's, downloaded
   // each micro-batch), step loss, grad norm, apply flag (downloaded at the end), 2 spare.
   BackendBuffer<double> d_scalars_;
+  BackendBuffer<float> d_ce_scale_;  // [1]: this micro-batch's Micro::ce_scale
   EmbActs g_emb_, d_emb_;                                                          // generator / discriminator
   BackendBuffer<float> emb_scratch_;                       // [N,E] embed_backward's LayerNorm gradient
   BackendBuffer<float> dh_gen_;                            // [N,Hg]

@@ -409,10 +409,10 @@ class CudaBackend final : public Backend {
   // ---- losses and sampling ----
   Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                        const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
-                                       float grad_scale) override {
+                                       float grad_scale, const float* grad_scale_mem = nullptr) override {
     ON_DEVICE();
     return cuda::crossentropy_forward_backward(losses, argmax, dlogits, logits, rows, targets, R, V, grad_scale,
-                                               stream_);
+                                               stream_, grad_scale_mem);
   }
   Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
                               const float* weights, int64_t N, float grad_scale) override {

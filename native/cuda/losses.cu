@@ -17,7 +17,8 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
                                     float* dlogits, const float* logits,
                                     const int32_t* __restrict__ rows,
                                     const int32_t* __restrict__ targets, int64_t V,
-                                    float grad_scale) {
+                                    float grad_scale, const float* __restrict__ grad_scale_mem) {
+  if (grad_scale_mem) grad_scale = *grad_scale_mem;  // the step's, read at run time (graph replays)
   __shared__ float sh_v[kRowThreads];
   __shared__ int64_t sh_i[kRowThreads];
   __shared__ double sh_d[kRowThreads];
@@ -25,8 +26,8 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
   const int64_t r = blockIdx.x;
   const int64_t row = rows[r];
   const float* x = logits + row * V;
-  const int32_t t = targets[r];
-  const float xt = x[t];
+  const int32_t t = targets[r];  // < 0: a padding row (loss and gradient 0)
+  const float xt = t >= 0 ? x[t] : 0.0f;
 
   // Pass 1: per-thread max over a strided subset (increasing j, strict >:
   // the lowest index wins a tie), then a tree that prefers the lower index.
@@ -64,11 +65,14 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
   const double sum = block_sum(s, sh_d);  // ends with a barrier: every x[t] read is done
 
   if (tid == 0) {
-    if (losses) losses[r] = float(log(sum) - (double(xt) - double(mx)));
+    if (losses) losses[r] = t >= 0 ? float(log(sum) - (double(xt) - double(mx))) : 0.0f;
     if (argmax) argmax[r] = int32_t(best);
   }
   // Pass 3.
-  if (dlogits) {
+  if (dlogits && t < 0) {
+    float* d = dlogits + row * V;
+    for (int64_t j = tid; j < V; j += blockDim.x) d[j] = 0.0f;
+  } else if (dlogits) {
     float* d = dlogits + row * V;
     const float sc = float(double(grad_scale) / sum);
     for (int64_t j = tid; j < V; j += blockDim.x) {
@@ -127,11 +131,14 @@ __global__ void step_loss_kernel(double* __restrict__ s, double* __restrict__ lo
                                  const double* __restrict__ disc_sum, float disc_weight, int64_t real,
                                  int64_t k, int first) {
   double sum = 0, correct = 0;
+  int64_t rows = 0;
   for (int64_t r = 0; r < M; ++r) {
+    if (targets[r] < 0) continue;  // padding
     sum = __dadd_rn(sum, double(losses[r]));
     correct += argmax[r] == targets[r] ? 1.0 : 0.0;
+    ++rows;
   }
-  const double mean = M > 0 ? sum / double(M) : 0.0;
+  const double mean = rows > 0 ? sum / double(rows) : 0.0;
   s[0] = mean;
   s[1] = correct;
   const double prev = first ? 0.0 : *loss;
@@ -162,11 +169,12 @@ Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, c
 Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits,
                                      const float* logits, const int32_t* rows,
                                      const int32_t* targets, int64_t R, int64_t V,
-                                     float grad_scale, cudaStream_t stream) {
+                                     float grad_scale, cudaStream_t stream, const float* grad_scale_mem) {
   if (R <= 0 || V <= 0) return Status::Ok();
   if (R > 0x7fffffff) return InvalidArgument("cuda::crossentropy: R exceeds the grid");
   crossentropy_kernel<<<unsigned(R), kRowThreads, 0, stream>>>(losses, argmax, dlogits, logits,
-                                                               rows, targets, V, grad_scale);
+                                                               rows, targets, V, grad_scale,
+                                                               grad_scale_mem);
   return launch_status("crossentropy_kernel");
 }
 

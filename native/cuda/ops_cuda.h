@@ -134,7 +134,7 @@ Status residual_backward(float* da, float* db, const float* dout, int64_t n,
 Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits,
                                      const float* logits, const int32_t* rows,
                                      const int32_t* targets, int64_t R, int64_t V,
-                                     float grad_scale, cudaStream_t stream = 0);
+                                     float grad_scale, cudaStream_t stream = 0, const float* grad_scale_mem = nullptr);
 // *loss_sum (device double) = sum_i loss_i; scratch: kReduceBlocks doubles.
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,

@@ -100,6 +100,7 @@ __global__ void disc_scatter_kernel(int32_t* __restrict__ disc_ids, float* __res
   for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < M;
        r += int64_t(gridDim.x) * blockDim.x) {
     const int64_t pos = positions[r];
+    if (pos < 0) continue;  // a padding row
     const int32_t s = sampled[r];
     disc_ids[pos] = s;
     labels[pos] = s != ids[pos] ? 1.0f : 0.0f;

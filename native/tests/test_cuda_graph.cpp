@@ -11,6 +11,7 @@
 #if defined(ELECTRA_HAVE_CUDA)
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -220,10 +221,9 @@ TrainConfig graph_train(int64_t k) {
   t.total_steps = 10;
   t.bias_correction = true;  // so do the bias-correction factors
   t.seed = 5;
-  // The masked-row count M shapes the step (a graph's key). The reference
-  // masking draws with replacement, so M varies with the duplicates; the exact
-  // count makes it a function of the real-token count alone.
-  t.masking = MaskingMode::kExactCount;
+  // The reference masking (the default) draws with replacement, so the
+  // masked-row count M changes from step to step: the device pads to the most
+  // rows, and M is not part of a graph's shape.
   return t;
 }
 
@@ -332,7 +332,7 @@ TEST(cuda_step_graph_matches_plain) {
   }
 }
 
-// A different masked-row count (padding) or batch is a different graph: the
+// A different real-token count (padding) or batch is a different graph: the
 // new shape runs plainly once, is captured at its second step, and the old
 // shape's graph is replayed when it comes back.
 TEST(cuda_step_graph_shape_change_recaptures) {
@@ -355,6 +355,106 @@ TEST(cuda_step_graph_shape_change_recaptures) {
   GraphTokens big0(4, t.seq_len, V, 4, 0), big1(4, t.seq_len, V, 5, 0);
   train_both(on.get(), off.get(), t4, {&big0.b, &big1.b, &big0.b}, 7);
   CHECK(on->graph_stats().captures == 3 && on->backend().graph_count() == 1);
+}
+
+// The padding rows a step graph works with (rows past the masked-row count):
+// a row index, position or target < 0. CUDA and the CPU oracle agree, and the
+// padding contributes nothing; the cross-entropy's scale read from memory.
+TEST(cuda_padding_rows_match_cpu) {
+  if (!cudatest::have_gpu()) return;
+  auto cu = cuda_backend();
+  std::unique_ptr<Backend> cpu;
+  CHECK(make_backend(ExecOptions{}, &cpu).ok());
+  if (!cu || !cpu) return;
+  constexpr int64_t R = 5, V = 7, C = 3, N = 6;
+  const std::vector<int32_t> rows = {0, 1, 2, 3, 4}, targets = {2, -1, 4, -1, 0};
+  const std::vector<int32_t> positions = {4, -1, 1, -1, 0}, sampled = {6, 9, 5, 9, 3}, ids = {0, 1, 2, 3, 4, 5};
+  std::vector<float> logits(size_t(R * V)), inp(size_t(N * C)), dout(size_t(R * C));
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = 0.37f * float(int(i * 5 % 11) - 5);
+  for (size_t i = 0; i < inp.size(); ++i) inp[i] = 0.5f + float(i);
+  for (size_t i = 0; i < dout.size(); ++i) dout[i] = 1.0f + float(i);
+  const float scale = 0.125f;
+  struct Out {
+    std::vector<float> losses, dlogits, gathered, dinp, labels;
+    std::vector<int32_t> argmax, disc_ids;
+    std::vector<double> s;
+  };
+  auto run = [&](Backend* be) {
+    Out o;
+    auto dev = [&](size_t bytes, const void* host) {
+      void* p = nullptr;
+      CHECK(be->alloc(bytes, &p).ok());
+      if (host) CHECK(be->upload(p, host, bytes).ok());
+      return p;
+    };
+    float* d_logits = static_cast<float*>(dev(logits.size() * 4, logits.data()));
+    float* d_losses = static_cast<float*>(dev(R * 4, nullptr));
+    int32_t* d_argmax = static_cast<int32_t*>(dev(R * 4, nullptr));
+    int32_t* d_rows = static_cast<int32_t*>(dev(R * 4, rows.data()));
+    int32_t* d_targets = static_cast<int32_t*>(dev(R * 4, targets.data()));
+    int32_t* d_pos = static_cast<int32_t*>(dev(R * 4, positions.data()));
+    int32_t* d_sampled = static_cast<int32_t*>(dev(R * 4, sampled.data()));
+    int32_t* d_ids = static_cast<int32_t*>(dev(N * 4, ids.data()));
+    int32_t* d_disc = static_cast<int32_t*>(dev(N * 4, nullptr));
+    float* d_labels = static_cast<float*>(dev(N * 4, nullptr));
+    float* d_scale = static_cast<float*>(dev(4, &scale));
+    float* d_inp = static_cast<float*>(dev(inp.size() * 4, inp.data()));
+    float* d_gath = static_cast<float*>(dev(R * C * 4, nullptr));
+    float* d_dout = static_cast<float*>(dev(dout.size() * 4, dout.data()));
+    float* d_dinp = static_cast<float*>(dev(N * C * 4, nullptr));
+    double* d_s = static_cast<double*>(dev(4 * sizeof(double), nullptr));
+    CHECK(be->zero(d_dinp, N * C * 4).ok());
+    // grad_scale by value is ignored when the memory one is given.
+    CHECK(be->crossentropy_forward_backward(d_losses, d_argmax, d_logits, d_logits, d_rows, d_targets, R, V, 99.0f,
+                                            d_scale).ok());
+    CHECK(be->step_loss(d_s, d_s + 2, d_losses, d_argmax, d_targets, R, nullptr, 0.0f, 1, 1, true).ok());
+    CHECK(be->make_disc_inputs(d_disc, d_labels, d_ids, d_pos, d_sampled, R, N).ok());
+    CHECK(be->gather_rows(d_gath, d_inp, d_pos, R, C).ok());
+    CHECK(be->gather_rows_backward(d_dinp, d_dout, d_pos, R, C).ok());
+    o.losses.resize(R); o.dlogits.resize(R * V); o.argmax.resize(R); o.disc_ids.resize(N); o.labels.resize(N);
+    o.gathered.resize(R * C); o.dinp.resize(N * C); o.s.resize(3);
+    CHECK(be->download(o.losses.data(), d_losses, R * 4).ok());
+    CHECK(be->download(o.dlogits.data(), d_logits, R * V * 4).ok());
+    CHECK(be->download(o.argmax.data(), d_argmax, R * 4).ok());
+    CHECK(be->download(o.disc_ids.data(), d_disc, N * 4).ok());
+    CHECK(be->download(o.labels.data(), d_labels, N * 4).ok());
+    CHECK(be->download(o.gathered.data(), d_gath, R * C * 4).ok());
+    CHECK(be->download(o.dinp.data(), d_dinp, N * C * 4).ok());
+    CHECK(be->download(o.s.data(), d_s, 3 * sizeof(double)).ok());
+    CHECK(be->sync().ok());
+    for (void* p : {(void*)d_logits, (void*)d_losses, (void*)d_argmax, (void*)d_rows, (void*)d_targets, (void*)d_pos,
+                    (void*)d_sampled, (void*)d_ids, (void*)d_disc, (void*)d_labels, (void*)d_scale, (void*)d_inp,
+                    (void*)d_gath, (void*)d_dout, (void*)d_dinp, (void*)d_s})
+      be->release(p);
+    return o;
+  };
+  const Out c = run(cpu.get()), g = run(cu.get());
+  for (int64_t r = 0; r < R; ++r) {
+    CHECK(std::fabs(c.losses[size_t(r)] - g.losses[size_t(r)]) <= 1e-5f * (1 + std::fabs(c.losses[size_t(r)])));
+    for (int64_t j = 0; j < V; ++j) {
+      const size_t i = size_t(r * V + j);
+      CHECK(std::fabs(c.dlogits[i] - g.dlogits[i]) <= 1e-6f) << r << "," << j;
+      if (targets[size_t(r)] < 0) CHECK(c.dlogits[i] == 0.0f && g.dlogits[i] == 0.0f) << "padding row gradient";
+    }
+    if (targets[size_t(r)] < 0) CHECK(c.losses[size_t(r)] == 0.0f && g.losses[size_t(r)] == 0.0f);
+    else CHECK(c.losses[size_t(r)] > 0.0f);
+  }
+  // The scale came from memory: a real row's gradient sums to 0 and its target
+  // entry is scale * (p_t - 1).
+  CHECK(c.dlogits[2] < 0.0f && c.dlogits[2] > -scale);
+  CHECK(c.argmax == g.argmax);
+  // step_loss: the mean over the 3 real rows, in index order.
+  const double mean = (double(c.losses[0]) + double(c.losses[2]) + double(c.losses[4])) / 3.0;
+  CHECK(c.s[0] == mean) << c.s[0] << " vs " << mean;
+  CHECK(std::fabs(g.s[0] - c.s[0]) <= 1e-6 * c.s[0]);
+  CHECK(c.s[1] == g.s[1]);
+  CHECK(c.disc_ids == g.disc_ids && c.labels == g.labels);
+  CHECK(c.disc_ids == (std::vector<int32_t>{3, 5, 2, 3, 6, 5})) << "positions < 0 are skipped";
+  CHECK(c.gathered == g.gathered && c.dinp == g.dinp);
+  for (int64_t r : {1, 3})
+    for (int64_t j = 0; j < C; ++j) CHECK(c.gathered[size_t(r * C + j)] == 0.0f) << "a padding row gathers zeros";
+  for (int64_t n : {2, 3, 5})
+    for (int64_t j = 0; j < C; ++j) CHECK(c.dinp[size_t(n * C + j)] == 0.0f) << "a padding row adds nothing";
 }
 
 #if defined(ELECTRA_CUDA_EMULATOR)

@@ -144,7 +144,8 @@ class CpuBackend final : public Backend {
   }
   Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                        const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
-                                       float grad_scale) override {
+                                       float grad_scale, const float* grad_scale_mem = nullptr) override {
+    if (grad_scale_mem) grad_scale = *grad_scale_mem;
     cpu::crossentropy_forward_backward(losses, argmax, dlogits, logits, rows, targets, R, V, grad_scale);
     return Status::Ok();
   }
@@ -166,7 +167,8 @@ class CpuBackend final : public Backend {
   Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                           const int32_t* sampled, int64_t M, int64_t N) override {
     std::memcpy(disc_ids, ids, sizeof(int32_t) * static_cast<size_t>(N));
-    for (int64_t r = 0; r < M; ++r) disc_ids[positions[r]] = sampled[r];
+    for (int64_t r = 0; r < M; ++r)
+      if (positions[r] >= 0) disc_ids[positions[r]] = sampled[r];
     for (int64_t i = 0; i < N; ++i) labels[i] = disc_ids[i] != ids[i] ? 1.0f : 0.0f;
     return Status::Ok();
   }
@@ -189,11 +191,14 @@ class CpuBackend final : public Backend {
                    int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
                    bool first) override {
     double sum = 0, correct = 0;
+    int64_t rows = 0;
     for (int64_t r = 0; r < M; ++r) {
+      if (targets[r] < 0) continue;  // padding
       sum += losses[r];
       correct += argmax[r] == targets[r] ? 1.0 : 0.0;
+      ++rows;
     }
-    const double mean = M > 0 ? sum / static_cast<double>(M) : 0.0;
+    const double mean = rows > 0 ? sum / static_cast<double>(rows) : 0.0;
     s[0] = mean;
     s[1] = correct;
     const double prev = first ? 0.0 : *loss;
