@@ -243,9 +243,10 @@ class Backend {
   virtual Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                                const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
                                                float grad_scale, const float* grad_scale_mem = nullptr) = 0;
-  // *loss_sum = sum_i loss_i (backend double).
+  // *loss_sum = sum_i loss_i (backend double). grad_scale_mem: as the cross-entropy's.
   virtual Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
-                                      const float* weights, int64_t N, float grad_scale) = 0;
+                                      const float* weights, int64_t N, float grad_scale,
+                                      const float* grad_scale_mem = nullptr) = 0;
   // *loss_sum = sum_i (pred_i - target_i)^2 (backend double); cpu::mse_forward_backward.
   virtual Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
                                       int64_t N, float grad_scale) = 0;
@@ -268,9 +269,11 @@ class Backend {
   // where rows with targets[r] < 0 (padding) are left out, of the sum and of M.
   //   *loss = (first ? 0 : *loss) + (s[0] + disc_weight * (*disc_sum / max(real, 1))) / k,
   //           or + s[0] / k when disc_sum is nullptr (MLM).
+  // real_mem (backend double, or nullptr): when set, real is read from it when
+  // the op runs.
   virtual Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
                            const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
-                           int64_t real, int64_t k, bool first) = 0;
+                           int64_t real, int64_t k, bool first, const double* real_mem = nullptr) = 0;
   // The update's guard, decided where the gradients are: *apply = 1 when
   // `update`, *loss is finite and not (skip_above > 0 and *loss > skip_above),
   // and the global norm is finite; else 0. *norm = the norm before clipping;

@@ -219,7 +219,7 @@ Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   for (auto* b : {&d_positions_, &d_targets_, &d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
   for (auto* b : {&d_dweights_, &d_labels_}) TRY(b->resize(be, N));
   TRY(d_scalars_.resize(be, 8));
-  TRY(d_ce_scale_.resize(be, 1));
+  TRY(d_scales_.resize(be, 1));
   std::vector<int32_t> rows(M);
   for (size_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
   TRY(be->upload(d_rows_.data(), rows.data(), sizeof(int32_t) * M));
@@ -254,7 +254,7 @@ int64_t stage_round(int64_t bytes) { return (bytes + kStageAlign - 1) / kStageAl
 Status ElectraModel::ensure_staging(int64_t k) {
   const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
   slot_bytes_ = 4 * stage_round(N * i4) + 3 * stage_round(M * i4) + stage_round(N * i4) + stage_round(N * i4) +
-                stage_round(M * i4) + stage_round(3 * sizeof(double)) + stage_round(sizeof(float));
+                stage_round(M * i4) + stage_round(3 * sizeof(double)) + stage_round(sizeof(MicroScales));
   if (stage_slots_ >= k && stage_.size() > 0) return Status::Ok();
   // Growing frees the old staging: nothing may still read or fill it.
   TRY(be_->sync());
@@ -284,7 +284,7 @@ ElectraModel::Slot ElectraModel::slot(int64_t i) {
   sl.dlogit = reinterpret_cast<float*>(take(N * i4));
   sl.sampled = reinterpret_cast<int32_t*>(take(M * i4));
   sl.scalars = reinterpret_cast<double*>(take(3 * sizeof(double)));
-  sl.ce_scale = reinterpret_cast<float*>(take(sizeof(float)));
+  sl.scales = reinterpret_cast<MicroScales*>(take(sizeof(MicroScales)));
   return sl;
 }
 
@@ -502,8 +502,10 @@ void ElectraModel::mask_host(Micro* mb) {
   // graph's shape): the rows past M are padding (position and target -1).
   for (int64_t r = mb->M; r < maxM_; ++r) sl.positions[r] = sl.targets[r] = -1;
   const int64_t M = mb->M, k = t.grad_accum;
-  mb->ce_scale = M > 0 ? 1.0f / static_cast<float>(M * k) : 0.0f;
-  *sl.ce_scale = mb->ce_scale;
+  mb->scales.ce = M > 0 ? 1.0f / static_cast<float>(M * k) : 0.0f;
+  mb->scales.bce = t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum);
+  mb->scales.real = static_cast<double>(mb->real);
+  *sl.scales = mb->scales;
 }
 
 // Its uploads: the chosen rows, the generator's inputs and the targets.
@@ -513,7 +515,7 @@ Status ElectraModel::phase_mask(Micro* mb) {
   const Slot& sl = mb->sl;
   TRY(be_->upload(d_gen_ids_.data(), sl.gen_ids, ib * N));
   TRY(be_->upload(d_positions_.data(), sl.positions, ib * maxM_));
-  TRY(be_->upload(d_ce_scale_.data(), sl.ce_scale, sizeof(float)));
+  TRY(be_->upload(d_scales_.data(), sl.scales, sizeof(MicroScales)));
   return be_->upload(d_targets_.data(), sl.targets, ib * maxM_);
 }
 
@@ -551,7 +553,7 @@ Status ElectraModel::phase_sample(Micro* mb) {
     TRY(be_->download(mb->sl.sampled, d_sampled_.data(), sizeof(int32_t) * M));
   }
   return be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
-                                            d_targets_.data(), M, V, mb->ce_scale, d_ce_scale_.data());
+                                            d_targets_.data(), M, V, mb->scales.ce, &d_scales_.data()->ce);
 }
 
 // Phase 4, discriminator: inputs and labels from the samples, forward, sigmoid
@@ -572,8 +574,7 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
   }
   TRY(be_->download(mb->sl.dlogit, dlogit_.data(), fb * N));
   return be_->bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
-                                   d_dweights_.data(), N,
-                                   t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum));
+                                   d_dweights_.data(), N, mb->scales.bce, &d_scales_.data()->bce);
 }
 
 // The micro-batch's losses on the backend: the generator's mean and accuracy,
@@ -582,7 +583,8 @@ Status ElectraModel::phase_losses(Micro* mb, int64_t micro) {
   const TrainConfig& t = *mb->t;
   double* s = d_scalars_.data();
   TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), maxM_,
-                     electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0));
+                     electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0,
+                     &d_scales_.data()->real));
   return be_->download(mb->sl.scalars, s, 3 * sizeof(double));
 }
 
@@ -735,7 +737,6 @@ std::string ElectraModel::graph_key(const std::vector<Micro>& micros, const Trai
                 double(t.skip_above_loss), double(t.beta1), double(t.beta2), double(t.adam_eps),
                 double(t.weight_decay), int(t.bias_correction), double(micros[0].hp), double(micros[0].ap));
   std::string key = buf;
-  for (const Micro& mb : micros) key += " real" + std::to_string(mb.real);
   return key;
 }
 

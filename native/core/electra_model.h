@@ -131,13 +131,19 @@ class ElectraModel {
   // One micro-batch's host side of the step, in the backend's host staging
   // memory (pinned on CUDA), so every transfer of the step is asynchronous and
   // the step's only host synchronisation is the one before its metrics are read.
+  // One micro-batch's loss scales and real-token count, read by the ops when
+  // they run (so they are not part of a step graph's shape).
+  struct MicroScales {
+    float ce = 0, bce = 0;  // the generator's 1 / (M k), the discriminator's disc_weight / (real k)
+    double real = 0;
+  };
   struct Slot {
     int32_t *ids, *types, *mask, *gen_ids, *positions, *targets, *sampled_in;  // uploaded: [N] x4, [maxM] x3
     float* dweights;                                                            // uploaded: [N]
     float* dlogit;                                                              // downloaded: [N]
     int32_t* sampled;                                                           // downloaded: [maxM]
     double* scalars;  // downloaded: disc BCE sum, generator mean loss, generator correct count
-    float* ce_scale;  // uploaded: [1] Micro::ce_scale
+    MicroScales* scales;  // uploaded
   };
   // Sizes the staging for k micro-batch slots (plus the step's tail scalars).
   Status ensure_staging(int64_t k);
@@ -170,7 +176,7 @@ class ElectraModel {
     const int32_t* ids = nullptr;       // [B*S] original tokens
     float hp = 0, ap = 0;               // dropout (0 when evaluating)
     int64_t real = 0, M = 0;            // non-padding tokens, masked rows
-    float ce_scale = 0;                 // the generator loss's gradient scale, 1 / (M k)
+    MicroScales scales;                 // its loss scales (uploaded from the slot)
     const float *hg = nullptr, *hd = nullptr;  // encoder outputs
     Slot sl{};                          // its host staging
   };
@@ -225,7 +231,7 @@ class ElectraModel {
   // [8]: disc BCE sum, gen mean loss, gen correct (one micro-batch's, downloaded
   // each micro-batch), step loss, grad norm, apply flag (downloaded at the end), 2 spare.
   BackendBuffer<double> d_scalars_;
-  BackendBuffer<float> d_ce_scale_;  // [1]: this micro-batch's Micro::ce_scale
+  BackendBuffer<MicroScales> d_scales_;  // [1]: this micro-batch's
   EmbActs g_emb_, d_emb_;                                                          // generator / discriminator
   BackendBuffer<float> emb_scratch_;                       // [N,E] embed_backward's LayerNorm gradient
   BackendBuffer<float> dh_gen_;                            // [N,Hg]

@@ -415,10 +415,11 @@ class CudaBackend final : public Backend {
                                                stream_, grad_scale_mem);
   }
   Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
-                              const float* weights, int64_t N, float grad_scale) override {
+                              const float* weights, int64_t N, float grad_scale,
+                              const float* grad_scale_mem = nullptr) override {
     ON_DEVICE();
     return cuda::bce_forward_backward(loss_sum, scratch_.data(), dlogits, logits, labels, weights, N, grad_scale,
-                                      stream_);
+                                      stream_, grad_scale_mem);
   }
   Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target, int64_t N,
                               float grad_scale) override {
@@ -439,9 +440,10 @@ class CudaBackend final : public Backend {
   // ---- the step's scalars ----
   Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax, const int32_t* targets,
                    int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
-                   bool first) override {
+                   bool first, const double* real_mem = nullptr) override {
     ON_DEVICE();
-    return cuda::step_loss(s, loss, losses, argmax, targets, M, disc_sum, disc_weight, real, k, first, stream_);
+    return cuda::step_loss(s, loss, losses, argmax, targets, M, disc_sum, disc_weight, real, k, first, stream_,
+                           real_mem);
   }
   Status guard_clip_grad_norm(double* norm, double* apply, float* grads, int64_t n, float max_norm,
                               const double* loss, float skip_above, bool update) override {

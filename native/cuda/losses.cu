@@ -84,7 +84,8 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
 
 __global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const float* logits,
                            const float* __restrict__ labels, const float* __restrict__ weights,
-                           int64_t N, float grad_scale) {
+                           int64_t N, float grad_scale, const float* __restrict__ grad_scale_mem) {
+  if (grad_scale_mem) grad_scale = *grad_scale_mem;  // the step's, read at run time (graph replays)
   __shared__ double sh[kBceThreads];
   double acc = 0.0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N;
@@ -129,7 +130,8 @@ __global__ void step_loss_kernel(double* __restrict__ s, double* __restrict__ lo
                                  const float* __restrict__ losses, const int32_t* __restrict__ argmax,
                                  const int32_t* __restrict__ targets, int64_t M,
                                  const double* __restrict__ disc_sum, float disc_weight, int64_t real,
-                                 int64_t k, int first) {
+                                 int64_t k, int first, const double* __restrict__ real_mem) {
+  if (real_mem) real = int64_t(*real_mem);  // the step's, read at run time (graph replays)
   double sum = 0, correct = 0;
   int64_t rows = 0;
   for (int64_t r = 0; r < M; ++r) {
@@ -154,9 +156,9 @@ __global__ void step_loss_kernel(double* __restrict__ s, double* __restrict__ lo
 
 Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
                  const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
-                 int64_t real, int64_t k, bool first, cudaStream_t stream) {
+                 int64_t real, int64_t k, bool first, cudaStream_t stream, const double* real_mem) {
   step_loss_kernel<<<1, 1, 0, stream>>>(s, loss, losses, argmax, targets, M < 0 ? 0 : M, disc_sum,
-                                        disc_weight, real, k < 1 ? 1 : k, first ? 1 : 0);
+                                        disc_weight, real, k < 1 ? 1 : k, first ? 1 : 0, real_mem);
   return launch_status("step_loss_kernel");
 }
 
@@ -180,11 +182,11 @@ Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlog
 
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
-                            int64_t N, float grad_scale, cudaStream_t stream) {
+                            int64_t N, float grad_scale, cudaStream_t stream, const float* grad_scale_mem) {
   // A fixed grid (every block writes its partial, empty ones 0): the sum
   // order depends only on N, never on the GPU.
   bce_kernel<<<kReduceBlocks, kBceThreads, 0, stream>>>(scratch, dlogits, logits, labels, weights,
-                                                        N < 0 ? 0 : N, grad_scale);
+                                                        N < 0 ? 0 : N, grad_scale, grad_scale_mem);
   CUDA_LAUNCH_CHECK("bce_kernel");
   sum_partials_kernel<<<1, kReduceBlocks, 0, stream>>>(loss_sum, scratch);
   return launch_status("sum_partials_kernel(bce)");

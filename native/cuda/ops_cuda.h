@@ -138,7 +138,8 @@ Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlog
 // *loss_sum (device double) = sum_i loss_i; scratch: kReduceBlocks doubles.
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
-                            int64_t N, float grad_scale, cudaStream_t stream = 0);
+                            int64_t N, float grad_scale, cudaStream_t stream = 0,
+                            const float* grad_scale_mem = nullptr);
 // *loss_sum (device double) = sum_i (pred_i - target_i)^2; dpred as cpu::mse_forward_backward.
 // One thread sums in index order (N is a regression batch), as the CPU does.
 Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
@@ -147,7 +148,8 @@ Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, c
 // Backend::step_loss (core/backend.h): one thread, the host metrics' order and arithmetic.
 Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
                  const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
-                 int64_t real, int64_t k, bool first, cudaStream_t stream = 0);
+                 int64_t real, int64_t k, bool first, cudaStream_t stream = 0,
+                 const double* real_mem = nullptr);
 
 // ---------------------------------------------------------------- adamw.cu
 // hp.apply (device double, may be nullptr): no update when *apply == 0.

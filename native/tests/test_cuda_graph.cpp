@@ -332,9 +332,10 @@ TEST(cuda_step_graph_matches_plain) {
   }
 }
 
-// A different real-token count (padding) or batch is a different graph: the
-// new shape runs plainly once, is captured at its second step, and the old
-// shape's graph is replayed when it comes back.
+// Rows with padding (another real-token count, another masked-row count)
+// replay the same graph, and still match the plain path bit for bit; another
+// batch size is another shape: its buffers are new, the kept graphs are
+// dropped, and it is captured again after its own warm-up step.
 TEST(cuda_step_graph_shape_change_recaptures) {
   if (!cudatest::have_gpu()) return;
   auto on = graph_model(true), off = graph_model(false);
@@ -342,19 +343,20 @@ TEST(cuda_step_graph_shape_change_recaptures) {
   const TrainConfig t = graph_train(1);
   const int64_t V = graph_config().vocab_size;
   GraphTokens full0(t.batch, t.seq_len, V, 0, 0), full1(t.batch, t.seq_len, V, 1, 0);
-  GraphTokens padded0(t.batch, t.seq_len, V, 2, 12), padded1(t.batch, t.seq_len, V, 3, 12);
+  GraphTokens padded0(t.batch, t.seq_len, V, 2, 12), padded1(t.batch, t.seq_len, V, 3, 7);
   train_both(on.get(), off.get(), t, {&full0.b, &full1.b, &full0.b}, 0);  // plain, capture, replay
   CHECK(on->graph_stats().captures == 1 && on->graph_stats().launches == 2);
   train_both(on.get(), off.get(), t, {&padded0.b, &padded1.b, &padded0.b, &full1.b}, 3);
   const auto& g = on->graph_stats();
-  CHECK(g.captures == 2 && g.launches == 5 && g.plain == 2)
+  CHECK(g.captures == 1 && g.launches == 6 && g.plain == 1)
       << "captures " << g.captures << ", launches " << g.launches << ", plain " << g.plain;
   // Another batch size: new buffers, the kept graphs are dropped.
   TrainConfig t4 = t;
   t4.batch = 4;
-  GraphTokens big0(4, t.seq_len, V, 4, 0), big1(4, t.seq_len, V, 5, 0);
+  GraphTokens big0(4, t.seq_len, V, 4, 0), big1(4, t.seq_len, V, 5, 3);
   train_both(on.get(), off.get(), t4, {&big0.b, &big1.b, &big0.b}, 7);
-  CHECK(on->graph_stats().captures == 3 && on->backend().graph_count() == 1);
+  CHECK(on->graph_stats().captures == 2 && on->graph_stats().launches == 8 && on->backend().graph_count() == 1)
+      << "captures " << on->graph_stats().captures << ", launches " << on->graph_stats().launches;
 }
 
 // The padding rows a step graph works with (rows past the masked-row count):

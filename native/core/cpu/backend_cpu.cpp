@@ -150,7 +150,9 @@ class CpuBackend final : public Backend {
     return Status::Ok();
   }
   Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
-                              const float* weights, int64_t N, float grad_scale) override {
+                              const float* weights, int64_t N, float grad_scale,
+                              const float* grad_scale_mem = nullptr) override {
+    if (grad_scale_mem) grad_scale = *grad_scale_mem;
     *loss_sum = cpu::bce_forward_backward(dlogits, logits, labels, weights, N, grad_scale);
     return Status::Ok();
   }
@@ -189,7 +191,8 @@ class CpuBackend final : public Backend {
   }
   Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax, const int32_t* targets,
                    int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
-                   bool first) override {
+                   bool first, const double* real_mem = nullptr) override {
+    if (real_mem) real = static_cast<int64_t>(*real_mem);
     double sum = 0, correct = 0;
     int64_t rows = 0;
     for (int64_t r = 0; r < M; ++r) {
