@@ -128,7 +128,8 @@ const Mode kModes[] = {
     {"gemm", mode_gemm, "gemm [--threads N] [--json]   sgemm GFLOP/s at the model's shapes"},
     {"step", electra_bench_mode_step,
      "step [--preset tiny|small|base|large] [--batch 16] [--seq 128] [--steps N] [--warmup 2]\n"
-     "       [--threads N] [--seed S] [--backend cpu|cuda] [--device N] [--precision fp32|bf16] [--json]\n"
+     "       [--threads N] [--seed S] [--backend cpu|cuda] [--device N] [--precision fp32|bf16]\n"
+     "       [--masking reference|exact] [--json]\n"
      "       ELECTRA training step tokens/s, ms/step, peak RSS (CPU) / peak device memory (CUDA)"},
 };
 

@@ -4,7 +4,8 @@
 //
 //   electra_bench step [--preset tiny|small|base|large] [--batch 16] [--seq 128]
 //                      [--steps N] [--warmup 2] [--threads N] [--seed S]
-//                      [--backend cpu|cuda] [--device N] [--precision fp32|bf16] [--json]
+//                      [--backend cpu|cuda] [--device N] [--precision fp32|bf16]
+//                      [--masking reference|exact] [--json]
 //
 // Input: random token ids, each row [CLS] w_1 .. w_{S-2} [SEP] with w_i uniform
 // in 1000..29999 (ordinary WordPiece ids, no special tokens), no padding, all
@@ -96,6 +97,9 @@ struct StepArgs {
   int device = 0;
   bool precision_set = false;  // false: fp32 on the CPU, bf16 on CUDA
   electra::Precision precision = electra::Precision::kFp32;
+  // exact: the masked-row count is the same every step here (full-length
+  // rows), so on CUDA the step is one graph launch after its warm-up step.
+  electra::MaskingMode masking = electra::MaskingMode::kReference;
 };
 
 
@@ -206,6 +210,14 @@ bool parse_step_args(int argc, char** argv, StepArgs* a) {
     } else if (std::strcmp(f, "--threads") == 0) {
       if (!need(1, &v)) return false;
       a->threads = int(v);
+    } else if (std::strcmp(f, "--masking") == 0) {
+      const char* m = i + 1 < argc ? argv[++i] : "";
+      if (std::strcmp(m, "reference") == 0) a->masking = electra::MaskingMode::kReference;
+      else if (std::strcmp(m, "exact") == 0) a->masking = electra::MaskingMode::kExactCount;
+      else {
+        std::fprintf(stderr, "electra_bench step: --masking must be reference or exact\n");
+        return false;
+      }
     } else if (std::strcmp(f, "--seed") == 0) {
       if (!need(0, &v)) return false;
       a->seed = uint64_t(v);
@@ -282,6 +294,7 @@ int electra_bench_mode_step(int argc, char** argv) {
   tc.seq_len = a.seq;
   tc.warmup_steps = 0;  // full learning rate from step 0, so the weights really move
   tc.seed = a.seed;
+  tc.masking = a.masking;
   const int64_t N = a.batch * a.seq;
   std::vector<int32_t> ids(static_cast<size_t>(N));
   uint64_t x = 0x9E3779B97F4A7C15ull ^ a.seed;

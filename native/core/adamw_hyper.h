@@ -7,6 +7,15 @@
 
 namespace electra {
 
+// The per-step part of an update, in backend memory (AdamWHyper::step_values),
+// so that a replayed CUDA graph sees each step's: the learning rate, the
+// 1-based step, and its bias-correction factors (adamw_consts's c1 and c2,
+// made on the host; the CPU recomputes them from `step` with the same code).
+struct AdamWStep {
+  float lr = 0, c1 = 1, c2 = 1, unused = 0;
+  int64_t step = 1;
+};
+
 struct AdamWHyper {
   float lr = 1e-3f;
   float beta1 = 0.9f;
@@ -19,6 +28,9 @@ struct AdamWHyper {
   // update runs only if *apply != 0, a decision read where the update runs
   // (no host round trip). nullptr: always.
   const double* apply = nullptr;
+  // Backend memory; when set, the update takes lr and step (and c1, c2) from
+  // it when it runs, not from the fields above. Not with per-tensor lr scales.
+  const AdamWStep* step_values = nullptr;
 };
 
 }  // namespace electra

@@ -100,6 +100,41 @@ class Backend {
   // Downloads issued before the mark are then valid, and uploads before it done.
   virtual Status mark() { return Status::Ok(); }
   virtual Status wait_marked() { return sync(); }
+  // The step's Philox offset base, in backend memory (one uint64_t, read when
+  // the ops run): every op that takes (seed, offset) then draws with offset +
+  // *base, so a per-step offset reaches a replayed graph. nullptr (the
+  // default): + 0.
+  void set_philox_base(const uint64_t* base) { philox_base_ = base; }
+
+  // ---- graphs of ops (CUDA graphs) ------------------------------------------
+  // The ops issued between begin_capture() and end_capture(key) are recorded
+  // as one graph kept under `key`, not run; launch_graph(key) runs it. Each op
+  // runs with its arguments as they were at capture: a value that changes
+  // from launch to launch must reach the graph through memory (backend memory,
+  // or alloc_host memory that an upload inside the graph reads at each launch).
+  // While capturing: no sync(), mark(), wait_marked(), alloc() or release(),
+  // and no download/upload of memory that is not from alloc_host. A capture
+  // that fails ends it (the ops issued were not run: the caller reruns them
+  // plainly) and keeps the graphs made before.
+  // Graphs are off on backends without them (the CPU: graphs_enabled() is
+  // false, begin_capture() a kInternal error) and on CUDA when the
+  // ELECTRA_CUDA_GRAPHS environment variable is 0 at the backend's creation.
+  virtual bool graphs_enabled() const { return false; }
+  virtual Status begin_capture() { return Status(StatusCode::kInternal, "this backend has no graphs"); }
+  virtual Status end_capture(const std::string& key) {
+    (void)key;
+    return Status(StatusCode::kInternal, "this backend has no graphs");
+  }
+  // *found = false (and nothing runs) when no graph is kept under key.
+  virtual Status launch_graph(const std::string& key, bool* found) {
+    (void)key;
+    *found = false;
+    return Status::Ok();
+  }
+  // How many graphs are kept; forgetting them all (they may point at freed buffers).
+  virtual size_t graph_count() const { return 0; }
+  virtual void drop_graphs() {}
+
   // Bytes this backend holds now and at most since creation (device memory
   // on CUDA; the allocations made through alloc() on the CPU).
   int64_t bytes_in_use() const;
@@ -171,6 +206,8 @@ class Backend {
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                                     const int32_t* types, int64_t B, int64_t S, int64_t E) = 0;
+  // A row index < 0 is a padding row: gather_rows writes zeros for it, and
+  // gather_rows_backward skips it (a step padded to a fixed row count).
   virtual Status gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) = 0;
   virtual Status gather_rows_backward(float* dinp, const float* dout, const int32_t* rows, int64_t R,
                                       int64_t C) = 0;
@@ -219,12 +256,16 @@ class Backend {
                                           int64_t hd, float p, uint64_t seed, uint64_t offset) = 0;
 
   // ---- losses and the fused sampling step ---------------------------------
+  // A row whose target is < 0 is padding: loss 0, gradient 0 (argmax still
+  // written). grad_scale_mem (backend memory, or nullptr): when set, the
+  // scale is read from it when the op runs instead of grad_scale.
   virtual Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                                const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
-                                               float grad_scale) = 0;
-  // *loss_sum = sum_i loss_i (backend double).
+                                               float grad_scale, const float* grad_scale_mem = nullptr) = 0;
+  // *loss_sum = sum_i loss_i (backend double). grad_scale_mem: as the cross-entropy's.
   virtual Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
-                                      const float* weights, int64_t N, float grad_scale) = 0;
+                                      const float* weights, int64_t N, float grad_scale,
+                                      const float* grad_scale_mem = nullptr) = 0;
   // *loss_sum = sum_i (pred_i - target_i)^2 (backend double); cpu::mse_forward_backward.
   virtual Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
                                       int64_t N, float grad_scale) = 0;
@@ -234,6 +275,7 @@ class Backend {
   // The discriminator's inputs: disc_ids = ids with sampled[r] at positions[r];
   // labels[i] = disc_ids[i] != ids[i] (a sample equal to the original is "original").
   //   ids, disc_ids: [N]; positions, sampled: [M]; labels: [N] floats 0/1.
+  // A position < 0 is a padding row: skipped.
   virtual Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                                   const int32_t* sampled, int64_t M, int64_t N) = 0;
 
@@ -243,11 +285,14 @@ class Backend {
   // so the host, reading s and *disc_sum after the step, gets the same bits):
   //   s[0] = (sum over r < M of double(losses[r]), in index order) / M  (0 when M == 0)
   //   s[1] = #{r < M : argmax[r] == targets[r]}
+  // where rows with targets[r] < 0 (padding) are left out, of the sum and of M.
   //   *loss = (first ? 0 : *loss) + (s[0] + disc_weight * (*disc_sum / max(real, 1))) / k,
   //           or + s[0] / k when disc_sum is nullptr (MLM).
+  // real_mem (backend double, or nullptr): when set, real is read from it when
+  // the op runs.
   virtual Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
                            const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
-                           int64_t real, int64_t k, bool first) = 0;
+                           int64_t real, int64_t k, bool first, const double* real_mem = nullptr) = 0;
   // The update's guard, decided where the gradients are: *apply = 1 when
   // `update`, *loss is finite and not (skip_above > 0 and *loss > skip_above),
   // and the global norm is finite; else 0. *norm = the norm before clipping;
@@ -264,6 +309,7 @@ class Backend {
                                     const AdamWHyper& hp) = 0;
 
  protected:
+  const uint64_t* philox_base_ = nullptr;  // set_philox_base
   // The accounting behind bytes_in_use()/peak_bytes(): implementations call
   // these for every allocation they make (alloc() and internal workspaces).
   void note_alloc(const void* p, size_t bytes);

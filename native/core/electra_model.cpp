@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "adamw_math.h"
 #include "masking.h"
 #include "philox.h"
 
@@ -88,6 +89,12 @@ Status ElectraModel::build() {
     TRY(dev_.resize(be_.get(), 4 * n));
     P_ = dev_.data(); G_ = P_ + n; M_ = G_ + n; V_ = M_ + n;
   }
+  TRY(d_step_.resize(be_.get(), 1));
+  TRY(h_step_.resize(be_.get(), 1));
+  *h_step_.data() = StepValues();
+  TRY(be_->upload(d_step_.data(), h_step_.data(), sizeof(StepValues)));
+  TRY(be_->sync());
+  be_->set_philox_base(&d_step_.data()->philox_base);
   init_weights(0);
   return Status::Ok();
 }
@@ -200,6 +207,7 @@ Status ElectraModel::sync_to_host() {
 Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   if (B == B_ && S == S_ && maxM == maxM_) return Status::Ok();
   B_ = S_ = maxM_ = 0;  // stays invalid unless every allocation below succeeds
+  forget_graphs();      // they point at the buffers reallocated here
   Backend* be = be_.get();
   const size_t N = B * S, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
   const size_t M = maxM;
@@ -211,6 +219,7 @@ Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   for (auto* b : {&d_positions_, &d_targets_, &d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
   for (auto* b : {&d_dweights_, &d_labels_}) TRY(b->resize(be, N));
   TRY(d_scalars_.resize(be, 8));
+  TRY(d_scales_.resize(be, 1));
   std::vector<int32_t> rows(M);
   for (size_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
   TRY(be->upload(d_rows_.data(), rows.data(), sizeof(int32_t) * M));
@@ -245,10 +254,11 @@ int64_t stage_round(int64_t bytes) { return (bytes + kStageAlign - 1) / kStageAl
 Status ElectraModel::ensure_staging(int64_t k) {
   const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
   slot_bytes_ = 4 * stage_round(N * i4) + 3 * stage_round(M * i4) + stage_round(N * i4) + stage_round(N * i4) +
-                stage_round(M * i4) + stage_round(3 * sizeof(double));
+                stage_round(M * i4) + stage_round(3 * sizeof(double)) + stage_round(sizeof(MicroScales));
   if (stage_slots_ >= k && stage_.size() > 0) return Status::Ok();
   // Growing frees the old staging: nothing may still read or fill it.
   TRY(be_->sync());
+  forget_graphs();
   TRY(stage_.resize(be_.get(), static_cast<size_t>(k * slot_bytes_ + stage_round(3 * sizeof(double)))));
   stage_slots_ = k;
   return Status::Ok();
@@ -274,12 +284,24 @@ ElectraModel::Slot ElectraModel::slot(int64_t i) {
   sl.dlogit = reinterpret_cast<float*>(take(N * i4));
   sl.sampled = reinterpret_cast<int32_t*>(take(M * i4));
   sl.scalars = reinterpret_cast<double*>(take(3 * sizeof(double)));
+  sl.scales = reinterpret_cast<MicroScales*>(take(sizeof(MicroScales)));
   return sl;
 }
 
 double* ElectraModel::tail_scalars() { return reinterpret_cast<double*>(stage_.data() + stage_slots_ * slot_bytes_); }
 
+void ElectraModel::forget_graphs() {
+  if (be_) be_->drop_graphs();
+  warm_key_.clear();
+  no_graph_.clear();
+}
+
 Status ElectraModel::upload_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens) {
+  fill_batch(b, r0, sl, real_tokens);
+  return upload_inputs(sl);
+}
+
+void ElectraModel::fill_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens) {
   const int64_t N = B_ * S_, first = r0 * S_;
   int64_t real = 0;
   std::memcpy(sl.ids, b.input_ids + first, sizeof(int32_t) * static_cast<size_t>(N));
@@ -289,13 +311,16 @@ Status ElectraModel::upload_batch(const Batch& b, int64_t r0, const Slot& sl, in
     sl.dweights[i] = static_cast<float>(sl.mask[i]);
     real += sl.mask[i];
   }
+  *real_tokens = real;
+}
+
+Status ElectraModel::upload_inputs(const Slot& sl) {
+  const int64_t N = B_ * S_;
   const size_t ib = sizeof(int32_t) * static_cast<size_t>(N), fb = sizeof(float) * static_cast<size_t>(N);
   TRY(be_->upload(d_ids_.data(), sl.ids, ib));
   TRY(be_->upload(d_types_.data(), sl.types, ib));
   TRY(be_->upload(d_mask_.data(), sl.mask, ib));
-  TRY(be_->upload(d_dweights_.data(), sl.dweights, fb));
-  *real_tokens = real;
-  return Status::Ok();
+  return be_->upload(d_dweights_.data(), sl.dweights, fb);
 }
 
 Status ElectraModel::embed_forward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off) {
@@ -405,41 +430,43 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   TRY(resize(B, S, B * max_predictions(t)));
   TRY(ensure_device());
   TRY(ensure_staging(k));
-  if (train) {
-    TRY(be_->zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
-    host_stale_ = !be_->memory_is_host();
-  }
-  // The whole step is enqueued without waiting: the losses, the update's
-  // guard (loss spike, non-finite values) and the clipping are decided on the
-  // backend (step_loss, guard_clip_grad_norm), and every transfer goes
-  // through the pinned staging. One host wait at the end, then the host metrics
-  // from what each micro-batch downloaded.
+  if (train) host_stale_ = !be_->memory_is_host();
+  // The host side first, for every micro-batch: its inputs and its dynamic
+  // masking into its staging slot (so the masked-row count M is known with no
+  // device round trip). Then the device part reads only the staging and the
+  // step's values, and can be one graph launch.
+  // Philox: the step's part of every offset, read by the ops from StepValues.
+  const uint64_t step_base = static_cast<uint64_t>(step * k) * kRngWindow;
   std::vector<Micro> micros(static_cast<size_t>(k));
   for (int64_t micro = 0; micro < k; ++micro) {
     Micro& mb = micros[static_cast<size_t>(micro)];
     mb.t = &t;
     mb.ov = ov;
     mb.fixed = fixed;
-    mb.base = static_cast<uint64_t>(step * k + micro) * kRngWindow;
+    mb.base = static_cast<uint64_t>(micro) * kRngWindow;
+    mb.host_base = step_base + mb.base;
     mb.ids = batch.input_ids + micro * B * S;
     mb.sl = slot(micro);
     // Evaluation: dropout off, no backward, no update.
     mb.hp = train ? cfg_.hidden_dropout : 0.0f;
     mb.ap = train ? cfg_.attention_dropout : 0.0f;
-    TRY(upload_batch(batch, micro * B, mb.sl, &mb.real));
-    TRY(phase_mask(&mb));
-    TRY(phase_generator(&mb));
-    TRY(phase_sample(&mb));
-    if (electra_) TRY(phase_discriminator(&mb));
-    TRY(phase_losses(&mb, micro));
-    if (train) TRY(phase_backward(&mb));
+    fill_batch(batch, micro * B, mb.sl, &mb.real);
+    mask_host(&mb);
   }
   const float lr = train ? static_cast<float>(learning_rate(t, step)) : 0.0f;
   const bool update = train && !(ov && !ov->apply_update);
-  if (train) TRY(phase_update(t, step, update, lr));
-  else TRY(be_->mark());
-  // The step's one host wait: for its metrics only (the update may still be
-  // running; the next step's work queues behind it).
+  StepValues& sv = *h_step_.data();
+  sv.philox_base = step_base;
+  sv.adam.lr = lr;
+  sv.adam.step = step + 1;
+  const AdamWConsts c = adamw_consts(t.beta1, t.beta2, lr, t.adam_eps, t.weight_decay, true, t.bias_correction,
+                                     step + 1);
+  sv.adam.c1 = c.c1;
+  sv.adam.c2 = c.c2;
+  // The test hooks download into pageable memory: not capturable.
+  TRY(run_device_step(micros, t, train, update, ov == nullptr));
+  TRY(be_->mark());
+  // The step's one host wait: for its metrics and the update.
   TRY(be_->wait_marked());
   StepMetrics m;
   MetricCounts counts;
@@ -457,10 +484,8 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
 // Phase 1, mask: dynamic masking on the host (or the test hook's fixed
 // choice), so the masked-row count M is known here, with no device round
 // trip; the chosen rows, generator inputs and targets are uploaded.
-Status ElectraModel::phase_mask(Micro* mb) {
+void ElectraModel::mask_host(Micro* mb) {
   const TrainConfig& t = *mb->t;
-  const int64_t N = B_ * S_;
-  const size_t ib = sizeof(int32_t);
   const Slot& sl = mb->sl;
   if (mb->fixed) {
     h_positions_ = mb->ov->masked_positions;
@@ -468,14 +493,30 @@ Status ElectraModel::phase_mask(Micro* mb) {
   } else {
     const SpecialIds sp{cfg_.pad_id, cfg_.cls_id, cfg_.sep_id, cfg_.mask_id};
     dynamic_mask(t.masking, &h_positions_, sl.gen_ids, mb->ids, sl.mask, B_, S_, t.mask_prob, max_predictions(t), sp,
-                 t.seed, mb->base + kSlotMask);
+                 t.seed, mb->host_base + kSlotMask);
   }
   mb->M = static_cast<int64_t>(h_positions_.size());
   std::copy(h_positions_.begin(), h_positions_.end(), sl.positions);
   for (int64_t r = 0; r < mb->M; ++r) sl.targets[r] = mb->ids[h_positions_[r]];
+  // The device works on maxM rows whatever M is (so M is not part of a step
+  // graph's shape): the rows past M are padding (position and target -1).
+  for (int64_t r = mb->M; r < maxM_; ++r) sl.positions[r] = sl.targets[r] = -1;
+  const int64_t M = mb->M, k = t.grad_accum;
+  mb->scales.ce = M > 0 ? 1.0f / static_cast<float>(M * k) : 0.0f;
+  mb->scales.bce = t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum);
+  mb->scales.real = static_cast<double>(mb->real);
+  *sl.scales = mb->scales;
+}
+
+// Its uploads: the chosen rows, the generator's inputs and the targets.
+Status ElectraModel::phase_mask(Micro* mb) {
+  const int64_t N = B_ * S_;
+  const size_t ib = sizeof(int32_t);
+  const Slot& sl = mb->sl;
   TRY(be_->upload(d_gen_ids_.data(), sl.gen_ids, ib * N));
-  TRY(be_->upload(d_positions_.data(), sl.positions, ib * mb->M));
-  return be_->upload(d_targets_.data(), sl.targets, ib * mb->M);
+  TRY(be_->upload(d_positions_.data(), sl.positions, ib * maxM_));
+  TRY(be_->upload(d_scales_.data(), sl.scales, sizeof(MicroScales)));
+  return be_->upload(d_targets_.data(), sl.targets, ib * maxM_);
 }
 
 // Phase 2, generator: shared embeddings, encoder over all positions, head at
@@ -485,8 +526,8 @@ Status ElectraModel::phase_generator(Micro* mb) {
   TRY(embed_forward(d_gen_ids_.data(), &g_emb_, mb->hp, seed, mb->base + kSlotGenEmb));
   TRY(gen_.forward(P_, g_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, seed,
                    mb->base + kSlotGenEnc, &mb->hg));
-  if (mb->M == 0) return Status::Ok();
-  TRY(gen_head_forward(mb->hg, d_positions_.data(), mb->M, logits_.data()));
+  if (maxM_ == 0) return Status::Ok();
+  TRY(gen_head_forward(mb->hg, d_positions_.data(), maxM_, logits_.data()));  // M rows + padding
   if (mb->ov && mb->ov->gen_logits_out) {  // test hook: a pageable download
     mb->ov->gen_logits_out->resize(static_cast<size_t>(mb->M * cfg_.vocab_size));
     TRY(be_->download(mb->ov->gen_logits_out->data(), logits_.data(), sizeof(float) * mb->M * cfg_.vocab_size));
@@ -497,7 +538,7 @@ Status ElectraModel::phase_generator(Micro* mb) {
 // Phase 3, sample: Gumbel-max samples from the logits, then the generator
 // loss (mean over masked rows), whose gradient overwrites the logits.
 Status ElectraModel::phase_sample(Micro* mb) {
-  const int64_t M = mb->M, V = cfg_.vocab_size, k = mb->t->grad_accum;
+  const int64_t M = maxM_, V = cfg_.vocab_size;  // the masked rows and the padding
   if (M == 0) return Status::Ok();
   float* logits = logits_.data();
   if (electra_) {
@@ -512,7 +553,7 @@ Status ElectraModel::phase_sample(Micro* mb) {
     TRY(be_->download(mb->sl.sampled, d_sampled_.data(), sizeof(int32_t) * M));
   }
   return be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
-                                            d_targets_.data(), M, V, 1.0f / static_cast<float>(M * k));
+                                            d_targets_.data(), M, V, mb->scales.ce, &d_scales_.data()->ce);
 }
 
 // Phase 4, discriminator: inputs and labels from the samples, forward, sigmoid
@@ -522,7 +563,7 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
   const int64_t N = B_ * S_;
   const size_t fb = sizeof(float);
   TRY(be_->make_disc_inputs(d_disc_ids_.data(), d_labels_.data(), d_ids_.data(), d_positions_.data(),
-                            d_sampled_.data(), mb->M, N));
+                            d_sampled_.data(), maxM_, N));
   TRY(embed_forward(d_disc_ids_.data(), &d_emb_, mb->hp, t.seed, mb->base + kSlotDiscEmb));
   TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, mb->hp, mb->ap, t.seed,
                     mb->base + kSlotDiscEnc, &mb->hd));
@@ -533,8 +574,7 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
   }
   TRY(be_->download(mb->sl.dlogit, dlogit_.data(), fb * N));
   return be_->bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
-                                   d_dweights_.data(), N,
-                                   t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum));
+                                   d_dweights_.data(), N, mb->scales.bce, &d_scales_.data()->bce);
 }
 
 // The micro-batch's losses on the backend: the generator's mean and accuracy,
@@ -542,8 +582,9 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
 Status ElectraModel::phase_losses(Micro* mb, int64_t micro) {
   const TrainConfig& t = *mb->t;
   double* s = d_scalars_.data();
-  TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), mb->M,
-                     electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0));
+  TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), maxM_,
+                     electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0,
+                     &d_scales_.data()->real));
   return be_->download(mb->sl.scalars, s, 3 * sizeof(double));
 }
 
@@ -554,7 +595,7 @@ Status ElectraModel::phase_backward(Micro* mb) {
   Backend& be = *be_;
   const float* P = P_;
   float* G = G_;
-  const int64_t N = B_ * S_, M = mb->M, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
+  const int64_t N = B_ * S_, M = maxM_, E = cfg_.embedding_size, V = cfg_.vocab_size, Hg = cfg_.gen.hidden;
   const uint64_t seed = mb->t->seed;
   const size_t fb = sizeof(float);
   if (electra_) {
@@ -639,31 +680,105 @@ void ElectraModel::finish_metrics(const MetricCounts& c, StepMetrics* m) const {
   m->replaced_fraction = m->candidates > 0 ? double(m->replaced) / double(m->candidates) : 0;
 }
 
-// Phase 6, update: the guard and the clipping by the global norm, the
-// metrics' mark, then AdamW, all enqueued: the backend decides from the step's loss (d_scalars_[3]) and
+// Phase 6, update: the guard and the clipping by the global norm, the norm's
+// download, then AdamW, all enqueued: the backend decides from the step's loss (d_scalars_[3]) and
 // the norm whether the update runs (d_scalars_[5]), so no host round trip
 // sits between the backward and the update. No update when `update` is false
 // (the gradients stay unclipped; only the norm is measured), when the loss-spike
 // guard skips the step, or when the loss or the norm is not finite.
-Status ElectraModel::phase_update(const TrainConfig& t, int64_t step, bool update, float lr) {
+Status ElectraModel::phase_update(const TrainConfig& t, bool update) {
   Backend& be = *be_;
   double* s = d_scalars_.data();
   TRY(be.guard_clip_grad_norm(s + 4, s + 5, G_, buf_.total, t.clip_norm, s + 3, t.skip_above_loss, update));
   TRY(be.download(tail_scalars(), s + 4, 2 * sizeof(double)));
-  TRY(be.mark());  // the metrics are complete here
   if (update) {
     AdamWHyper h;
-    h.lr = lr;
+    h.step_values = &d_step_.data()->adam;  // lr and step: this step's, read when the update runs
     h.beta1 = t.beta1;
     h.beta2 = t.beta2;
     h.eps = t.adam_eps;
     h.weight_decay = t.weight_decay;
-    h.step = step + 1;
     h.bias_correction = t.bias_correction;
     h.apply = s + 5;
     TRY(be.adamw_update_table(table_, P_, G_, M_, V_, h));
   }
   return Status::Ok();
+}
+
+// The device part of one step: every value that changes from step to step
+// comes from the staging slots or the step's values (d_step_), both uploaded
+// here from pinned memory, so the same sequence replayed as a graph computes
+// this step.
+Status ElectraModel::enqueue_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update) {
+  TRY(be_->upload(d_step_.data(), h_step_.data(), sizeof(StepValues)));
+  if (train) TRY(be_->zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
+  for (size_t micro = 0; micro < micros.size(); ++micro) {
+    Micro& mb = micros[micro];
+    TRY(upload_inputs(mb.sl));
+    TRY(phase_mask(&mb));
+    TRY(phase_generator(&mb));
+    TRY(phase_sample(&mb));
+    if (electra_) TRY(phase_discriminator(&mb));
+    TRY(phase_losses(&mb, static_cast<int64_t>(micro)));
+    if (train) TRY(phase_backward(&mb));
+  }
+  if (train) TRY(phase_update(t, update));
+  return Status::Ok();
+}
+
+// Everything that the device part passes to an op by value, and every shape:
+// two steps with the same key enqueue the same ops with the same arguments.
+std::string ElectraModel::graph_key(const std::vector<Micro>& micros, const TrainConfig& t, bool train,
+                                    bool update) const {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "B%lld S%lld k%lld train%d update%d seed%llu T%a dw%a clip%a skip%a b%a,%a eps%a wd%a "
+                "bc%d drop%a,%a",
+                (long long)B_, (long long)S_, (long long)micros.size(), int(train), int(update),
+                (unsigned long long)t.seed, double(t.temperature), double(t.disc_weight), double(t.clip_norm),
+                double(t.skip_above_loss), double(t.beta1), double(t.beta2), double(t.adam_eps),
+                double(t.weight_decay), int(t.bias_correction), double(micros[0].hp), double(micros[0].ap));
+  std::string key = buf;
+  return key;
+}
+
+// A step's device part as a CUDA graph where it can be: replayed when a graph
+// of its key is kept; captured when the previous step had the same key (that
+// step ran plainly and grew the workspaces, so nothing allocates in the
+// capture); plainly otherwise. A capture that fails ran nothing: the step then
+// runs plainly, and its key is not captured again.
+Status ElectraModel::run_device_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update,
+                                     bool graphs) {
+  if (!graphs || !be_->graphs_enabled()) {
+    ++graph_stats_.plain;
+    return enqueue_step(micros, t, train, update);
+  }
+  const std::string key = graph_key(micros, t, train, update);
+  bool found = false;
+  TRY(be_->launch_graph(key, &found));
+  if (found) {
+    ++graph_stats_.launches;
+    return Status::Ok();
+  }
+  if (key != warm_key_ || no_graph_.count(key)) {
+    warm_key_ = key;
+    ++graph_stats_.plain;
+    return enqueue_step(micros, t, train, update);
+  }
+  TRY(be_->begin_capture());
+  const Status st = enqueue_step(micros, t, train, update);
+  const Status end = be_->end_capture(key);
+  if (st.ok() && end.ok()) {
+    ++graph_stats_.captures;
+    TRY(be_->launch_graph(key, &found));
+    if (!found) return Status(StatusCode::kInternal, "a captured step graph was not kept");
+    ++graph_stats_.launches;
+    return Status::Ok();
+  }
+  graph_stats_.fallback = "the step could not be captured as a CUDA graph, so it runs op by op: " +
+                          (st.ok() ? end : st).message();
+  no_graph_.insert(key);
+  ++graph_stats_.plain;
+  return enqueue_step(micros, t, train, update);
 }
 
 // After the step's sync: the norm, and what the guard decided. The host's

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "backend.h"
@@ -111,6 +113,15 @@ class ElectraModel {
 
   static double learning_rate(const TrainConfig& t, int64_t step);
 
+  // CUDA graphs of the training step (Backend::begin_capture): a step whose
+  // shape key (graph_key) matches the previous step's is captured once, then
+  // replayed; `fallback` says why the last capture failed ("" when none did).
+  struct GraphStats {
+    int64_t captures = 0, launches = 0, plain = 0;
+    std::string fallback;
+  };
+  const GraphStats& graph_stats() const { return graph_stats_; }
+
  private:
   ElectraModel(const ModelConfig& cfg, const ExecOptions& exec) : cfg_(cfg), exec_(exec) {}
   Status build();
@@ -120,12 +131,19 @@ class ElectraModel {
   // One micro-batch's host side of the step, in the backend's host staging
   // memory (pinned on CUDA), so every transfer of the step is asynchronous and
   // the step's only host synchronisation is the one before its metrics are read.
+  // One micro-batch's loss scales and real-token count, read by the ops when
+  // they run (so they are not part of a step graph's shape).
+  struct MicroScales {
+    float ce = 0, bce = 0;  // the generator's 1 / (M k), the discriminator's disc_weight / (real k)
+    double real = 0;
+  };
   struct Slot {
     int32_t *ids, *types, *mask, *gen_ids, *positions, *targets, *sampled_in;  // uploaded: [N] x4, [maxM] x3
     float* dweights;                                                            // uploaded: [N]
     float* dlogit;                                                              // downloaded: [N]
     int32_t* sampled;                                                           // downloaded: [maxM]
     double* scalars;  // downloaded: disc BCE sum, generator mean loss, generator correct count
+    MicroScales* scales;  // uploaded
   };
   // Sizes the staging for k micro-batch slots (plus the step's tail scalars).
   Status ensure_staging(int64_t k);
@@ -134,6 +152,9 @@ class ElectraModel {
   // Host-side batch preparation into slot `sl`: types, mask and dweights of
   // micro-batch rows [r0, r0 + B_), uploaded with the ids.
   Status upload_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens);
+  // Its two halves: the host staging filled, then uploaded from it.
+  void fill_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens);
+  Status upload_inputs(const Slot& sl);
   // Shared embeddings: ids -> emb [N,E] after LayerNorm and dropout.
   struct EmbActs {
     BackendBuffer<float> pre, mean, rstd, out, dout;  // [N,E], [N], [N], [N,E], [N,E]
@@ -150,23 +171,32 @@ class ElectraModel {
     const TrainConfig* t = nullptr;
     const StepOverrides* ov = nullptr;
     bool fixed = false;                 // the overrides set masks and samples
-    uint64_t base = 0;                  // Philox window
+    uint64_t base = 0;                  // Philox window within the step (+ the step's base, in memory)
+    uint64_t host_base = 0;             // the whole offset, for the host's masking
     const int32_t* ids = nullptr;       // [B*S] original tokens
     float hp = 0, ap = 0;               // dropout (0 when evaluating)
     int64_t real = 0, M = 0;            // non-padding tokens, masked rows
+    MicroScales scales;                 // its loss scales (uploaded from the slot)
     const float *hg = nullptr, *hd = nullptr;  // encoder outputs
     Slot sl{};                          // its host staging
   };
   struct MetricCounts {
     int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
   };
+  void mask_host(Micro* mb);
   Status phase_mask(Micro* mb);
   Status phase_generator(Micro* mb);
   Status phase_sample(Micro* mb);
   Status phase_discriminator(Micro* mb);
   Status phase_losses(Micro* mb, int64_t micro);
   Status phase_backward(Micro* mb);
-  Status phase_update(const TrainConfig& t, int64_t step, bool update, float lr);
+  Status phase_update(const TrainConfig& t, bool update);
+  // The device part of a step (uploads from the staging, the phases, the
+  // update), enqueued plainly, or as a CUDA graph replayed or captured.
+  Status enqueue_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update);
+  Status run_device_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update, bool graphs);
+  std::string graph_key(const std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update) const;
+  void forget_graphs();
   Status check_update(int64_t step, bool update, StepMetrics* m);
   void collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, MetricCounts* c);
   void finish_metrics(const MetricCounts& c, StepMetrics* m) const;
@@ -201,12 +231,27 @@ class ElectraModel {
   // [8]: disc BCE sum, gen mean loss, gen correct (one micro-batch's, downloaded
   // each micro-batch), step loss, grad norm, apply flag (downloaded at the end), 2 spare.
   BackendBuffer<double> d_scalars_;
+  BackendBuffer<MicroScales> d_scales_;  // [1]: this micro-batch's
   EmbActs g_emb_, d_emb_;                                                          // generator / discriminator
   BackendBuffer<float> emb_scratch_;                       // [N,E] embed_backward's LayerNorm gradient
   BackendBuffer<float> dh_gen_;                            // [N,Hg]
   BackendBuffer<float> hm_, hd1_, hg1_, hl_, hl_mean_, hl_rstd_, logits_, dtmp_m_, dtmp_m2_, hd1_grad_;  // gen head [M,*]
   BackendBuffer<float> losses_;                            // [maxM]
   BackendBuffer<float> dd1_, dg1_, dlogit_, dh_disc_, dtmp_n_;  // disc head [N,*]
+
+  // The values that change from step to step, uploaded at the start of the
+  // step's device part from a pinned slot (so a replayed graph reads the
+  // step's own): the Philox offset base (step * k * kRngWindow, added by the
+  // backend to every op's offset) and the AdamW learning rate and step.
+  struct StepValues {
+    uint64_t philox_base = 0;
+    AdamWStep adam;
+  };
+  BackendBuffer<StepValues> d_step_;
+  HostBuffer<StepValues> h_step_;
+  GraphStats graph_stats_;
+  std::string warm_key_;             // the last step's key, run plainly
+  std::set<std::string> no_graph_;   // keys whose capture failed
 };
 
 }  // namespace electra

@@ -163,7 +163,8 @@ __global__ void __launch_bounds__(kThreads, kFwdMinBlocks)
                     const float* __restrict__ q, const float* __restrict__ k,
                     const float* __restrict__ v, int64_t ld, const int32_t* __restrict__ mask,
                     int S, int NH, int hd, float scale, float p, float drop_scale,
-                    uint64_t seed, uint64_t offset) {
+                    uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   extern __shared__ float smem[];
   const int kvs = int(kv_stride(hd));
   float* sq = smem;                  // [kFwdTQ][hd]   the query tile
@@ -297,7 +298,8 @@ __global__ void __launch_bounds__(kThreads, TQ == 32 ? 3 : 2)
                     const float* __restrict__ probs, const float* __restrict__ q,
                     const float* __restrict__ k, const float* __restrict__ v, int64_t ld, int S,
                     int NH, int hd, float scale, float p, float drop_scale, uint64_t seed,
-                    uint64_t offset) {
+                    uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   constexpr int kRows = TQ / kWarps;  // query rows per warp: ii = warp + kWarps r
   static_assert(TQ % kWarps == 0, "rows per warp");
   extern __shared__ float smem[];
@@ -500,7 +502,7 @@ Status check_shape(int64_t B, int64_t S, int64_t NH, int64_t hd, const char* op)
 Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                          int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
                          int64_t hd, float p, uint64_t seed, uint64_t offset,
-                         cudaStream_t stream) {
+                         cudaStream_t stream, const uint64_t* offset_base) {
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
   ELECTRA_RETURN_IF_ERROR(check_shape(B, S, NH, hd, "cuda::attention_forward"));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));  // as the CPU
@@ -511,7 +513,7 @@ Status attention_forward(float* out, float* probs, const float* q, const float* 
   const dim3 grid(unsigned(B * NH), unsigned((S + kFwdTQ - 1) / kFwdTQ));
   attn_fwd_kernel<<<grid, kThreads, size_t(smem), stream>>>(out, probs, q, k, v, ld, mask, int(S),
                                                             int(NH), int(hd), scale, p, drop_scale,
-                                                            seed, offset);
+                                                            seed, offset, offset_base);
   CUDA_LAUNCH_CHECK("attn_fwd_kernel");
   return Status::Ok();
 }
@@ -519,7 +521,8 @@ Status attention_forward(float* out, float* probs, const float* q, const float* 
 Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* probs,
                                 const float* q, const float* k, const float* v, int64_t ld,
                                 const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
+                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
+                                const uint64_t* offset_base) {
   (void)mask;  // padded keys have probability exactly 0: nothing to mask (as the CPU)
   if (!dq && !dk && !dv) return Status::Ok();
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
@@ -533,7 +536,7 @@ Status attention_backward_write(float* dq, float* dk, float* dv, const float* do
                                        "cudaFuncSetAttribute(attn_bwd_kernel<32>)"));
     attn_bwd_kernel<32><<<grid, kThreads, size_t(smem32), stream>>>(
         dq, dk, dv, dout, probs, q, k, v, ld, int(S), int(NH), int(hd), scale, p, drop_scale, seed,
-        offset);
+        offset, offset_base);
     CUDA_LAUNCH_CHECK("attn_bwd_kernel<32>");
   } else {
     const int64_t smem16 = bwd_smem_bytes(16, S, hd);
@@ -541,7 +544,7 @@ Status attention_backward_write(float* dq, float* dk, float* dv, const float* do
                                        "cudaFuncSetAttribute(attn_bwd_kernel<16>)"));
     attn_bwd_kernel<16><<<grid, kThreads, size_t(smem16), stream>>>(
         dq, dk, dv, dout, probs, q, k, v, ld, int(S), int(NH), int(hd), scale, p, drop_scale, seed,
-        offset);
+        offset, offset_base);
     CUDA_LAUNCH_CHECK("attn_bwd_kernel<16>");
   }
   return Status::Ok();

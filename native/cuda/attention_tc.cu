@@ -274,7 +274,8 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 1)
                        const float* __restrict__ q, const float* __restrict__ k,
                        const float* __restrict__ v, int64_t ld, const int32_t* __restrict__ mask,
                        int S, int NH, int hd, float scale, float p, float drop_scale,
-                       uint64_t seed, uint64_t offset) {
+                       uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   extern __shared__ float smem_raw[];
   unsigned char* base = aligned_smem(smem_raw);
   constexpr int LD = Tc<HDP>::ld, WLD = Tc<HDP>::wld;
@@ -588,7 +589,8 @@ __global__ void __launch_bounds__(kKvWarps * 32, 1)
                        const float* __restrict__ out, const float* __restrict__ lse,
                        const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
                        int64_t ld, const int32_t* __restrict__ mask, int S, int NH, int hd, float scale, float p,
-                       float drop_scale, uint64_t seed, uint64_t offset, int nqb) {
+                       float drop_scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base, int nqb) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   extern __shared__ float smem_raw[];
   unsigned char* base = aligned_smem(smem_raw);
   const int y = int(blockIdx.y);
@@ -634,12 +636,12 @@ Status allow(Kernel kernel, int64_t bytes, int64_t limit, const char* what) {
 template <int HDP>
 Status launch_fwd(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
                   const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float scale, float p,
-                  float drop_scale, uint64_t seed, uint64_t offset, int64_t limit, cudaStream_t stream) {
+                  float drop_scale, uint64_t seed, uint64_t offset, const uint64_t* offset_base, int64_t limit, cudaStream_t stream) {
   const int64_t smem = fwd_smem<HDP>(int(S));
   ELECTRA_RETURN_IF_ERROR(allow(attn_fwd_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_fwd_tc_kernel)"));
   const dim3 grid(unsigned(B * NH), unsigned((S + kQTile - 1) / kQTile));
   attn_fwd_tc_kernel<HDP><<<grid, kFwdWarps * 32, size_t(smem), stream>>>(
-      out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset);
+      out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset, offset_base);
   CUDA_LAUNCH_CHECK("attn_fwd_tc_kernel");
   return Status::Ok();
 }
@@ -648,7 +650,7 @@ template <int HDP>
 Status launch_bwd(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
                   const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
                   int64_t S, int64_t NH, int64_t hd, float scale, float p, float drop_scale, uint64_t seed,
-                  uint64_t offset, int64_t limit, cudaStream_t stream) {
+                  uint64_t offset, const uint64_t* offset_base, int64_t limit, cudaStream_t stream) {
   const bool has_dkv = dk != nullptr || dv != nullptr;
   const int64_t tiles = (S + kKTile - 1) / kKTile;  // 32 rows (dq) or 32 keys (dkv) per block
   const int nqb = dq != nullptr ? int(tiles) : 0;
@@ -656,7 +658,7 @@ Status launch_bwd(float* dq, float* dk, float* dv, const float* dout, const floa
   ELECTRA_RETURN_IF_ERROR(allow(attn_bwd_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_bwd_tc_kernel)"));
   const dim3 grid(unsigned(B * NH), unsigned(nqb + (has_dkv ? tiles : 0)));
   attn_bwd_tc_kernel<HDP><<<grid, kKvWarps * 32, size_t(smem), stream>>>(
-      dq, dk, dv, dout, out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset,
+      dq, dk, dv, dout, out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset, offset_base,
       nqb);
   CUDA_LAUNCH_CHECK("attn_bwd_tc_kernel");
   return Status::Ok();
@@ -683,44 +685,46 @@ Status attention_tc_fits(int64_t S, int64_t hd, bool* fits) {
 
 Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
                               int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
+                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
   ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, "cuda::attention_forward_bf16"));
   bool fits = false;
   ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
-  if (!fits) return attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream);
+  if (!fits) return attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream, offset_base);
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));  // as the CPU
   const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
   switch (head_pad(hd)) {
-    case 16: return launch_fwd<16>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
-    case 32: return launch_fwd<32>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
-    case 64: return launch_fwd<64>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
-    default: return launch_fwd<128>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
+    case 16: return launch_fwd<16>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
+    case 32: return launch_fwd<32>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
+    case 64: return launch_fwd<64>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
+    default: return launch_fwd<128>(out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
   }
 }
 
 Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
                                      const float* probs, const float* q, const float* k, const float* v,
                                      int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
-                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
+                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
+                                     const uint64_t* offset_base) {
   if (!dq && !dk && !dv) return Status::Ok();
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
   ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, "cuda::attention_backward_write_bf16"));
   bool fits = false;
   ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
   if (!fits)
-    return attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream);
+    return attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream,
+                                    offset_base);
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
   switch (head_pad(hd)) {
-    case 16: return launch_bwd<16>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
-    case 32: return launch_bwd<32>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
-    case 64: return launch_bwd<64>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
-    default: return launch_bwd<128>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, limit, stream);
+    case 16: return launch_bwd<16>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
+    case 32: return launch_bwd<32>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
+    case 64: return launch_bwd<64>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
+    default: return launch_bwd<128>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
   }
 }
 

@@ -7,6 +7,8 @@
 // device is per thread, so every entry point first makes dev_ current.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <map>
 #include <new>
 #include <string>
 #include <vector>
@@ -38,9 +40,16 @@ std::string versions(const DeviceInfo& info) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int dev, Precision prec, std::string desc) : dev_(dev), prec_(prec), desc_(std::move(desc)) {}
+  CudaBackend(int dev, Precision prec, std::string desc, bool graphs)
+      : dev_(dev), prec_(prec), desc_(std::move(desc)), graphs_on_(graphs) {}
   ~CudaBackend() override {
     cudaSetDevice(dev_);
+    if (capturing_) {
+      cudaGraph_t g = nullptr;
+      if (cudaStreamEndCapture(stream_, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+      cudaGetLastError();
+    }
+    drop_graphs();
     note_release(scratch_.data());
     note_release(counter_.data());
     note_release(decay_.data());
@@ -182,6 +191,69 @@ class CudaBackend final : public Backend {
     if (p) cudaFreeHost(p);
   }
 
+  // ---- graphs ----
+  bool graphs_enabled() const override { return graphs_on_; }
+  // Thread-local mode: a call of this thread that could wait for the device
+  // (a sync, a blocking copy, cudaMalloc/cudaFree, e.g. a workspace that has
+  // to grow) fails and invalidates the capture instead of silently breaking
+  // the graph; other threads (another model's) are not restricted, as they
+  // would be in global mode.
+  Status begin_capture() override {
+    if (!graphs_on_) return Status(StatusCode::kInternal, "CUDA graphs are off (ELECTRA_CUDA_GRAPHS=0)");
+    if (capturing_) return Status(StatusCode::kInternal, "a graph capture is already running");
+    ON_DEVICE();
+    CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    capturing_ = true;
+    return Status::Ok();
+  }
+  Status end_capture(const std::string& key) override {
+    if (!capturing_) return Status(StatusCode::kInternal, "end_capture without begin_capture");
+    ON_DEVICE();
+    capturing_ = false;
+    cudaGraph_t g = nullptr;
+    cudaError_t e = cudaStreamEndCapture(stream_, &g);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // the failing call inside the capture set it too
+      return cuda_status(e, "cudaStreamEndCapture (an op inside the capture was not capturable)");
+    }
+    cudaGraphExec_t x = nullptr;
+    e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      return cuda_status(e, "cudaGraphInstantiate");
+    }
+    auto old = graphs_.find(key);
+    if (old != graphs_.end()) {
+      cudaGraphExecDestroy(old->second.exec);
+      graphs_.erase(old);
+    }
+    if (graphs_.size() >= kMaxGraphs) {  // the least recently launched goes
+      auto lru = graphs_.begin();
+      for (auto it = graphs_.begin(); it != graphs_.end(); ++it)
+        if (it->second.used < lru->second.used) lru = it;
+      cudaGraphExecDestroy(lru->second.exec);
+      graphs_.erase(lru);
+    }
+    graphs_[key] = Graph{x, ++graph_tick_};
+    return Status::Ok();
+  }
+  Status launch_graph(const std::string& key, bool* found) override {
+    *found = false;
+    auto it = graphs_.find(key);
+    if (!graphs_on_ || capturing_ || it == graphs_.end()) return Status::Ok();
+    ON_DEVICE();
+    CUDA_TRY(cudaGraphLaunch(it->second.exec, stream_));
+    it->second.used = ++graph_tick_;
+    *found = true;
+    return Status::Ok();
+  }
+  size_t graph_count() const override { return graphs_.size(); }
+  void drop_graphs() override {
+    for (auto& [k, g] : graphs_) cudaGraphExecDestroy(g.exec);
+    graphs_.clear();
+  }
+
   // ---- linears ----
   Status linear_forward(float* out, const float* inp, const float* w, const float* b, int64_t M, int64_t K,
                         int64_t N) override {
@@ -301,7 +373,8 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
     return cuda::layernorm_backward_write(dinp, ddrop, dg, db, dout, inp, g, mean, rstd, N, C, p, seed, offset,
-                                          stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data());
+                                          stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
+                                          philox_base_);
   }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
@@ -310,7 +383,7 @@ class CudaBackend final : public Backend {
   Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                          uint64_t offset) override {
     ON_DEVICE();
-    return cuda::dropout_forward(out, inp, n, p, seed, offset, stream_);
+    return cuda::dropout_forward(out, inp, n, p, seed, offset, stream_, philox_base_);
   }
   Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
     ON_DEVICE();
@@ -321,15 +394,17 @@ class CudaBackend final : public Backend {
                                             float eps, float p, uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
     return cuda::dropout_residual_layernorm_forward(res, out, mean, rstd, a, x, g, b, N, C, eps, p, seed, offset,
-                                                    stream_);
+                                                    stream_, philox_base_);
   }
   Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                            uint64_t seed, uint64_t offset) override {
     ON_DEVICE();
     if (prec_ == Precision::kBf16)  // tensor cores, P recomputed (attention_tc.cu)
-      return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
-    return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_);
+      return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_,
+                                          philox_base_);
+    return cuda::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_,
+                                   philox_base_);
   }
   // The bf16 entry points take the tensor-core kernels (a log-sum-exp per
   // query row) exactly when attention_tc_fits(S, hd) on this device, the
@@ -354,24 +429,25 @@ class CudaBackend final : public Backend {
     ON_DEVICE();
     if (prec_ == Precision::kBf16)
       return cuda::attention_backward_write_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p,
-                                                 seed, offset, stream_);
+                                                 seed, offset, stream_, philox_base_);
     return cuda::attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset,
-                                          stream_);
+                                          stream_, philox_base_);
   }
 
   // ---- losses and sampling ----
   Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                        const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
-                                       float grad_scale) override {
+                                       float grad_scale, const float* grad_scale_mem = nullptr) override {
     ON_DEVICE();
     return cuda::crossentropy_forward_backward(losses, argmax, dlogits, logits, rows, targets, R, V, grad_scale,
-                                               stream_);
+                                               stream_, grad_scale_mem);
   }
   Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
-                              const float* weights, int64_t N, float grad_scale) override {
+                              const float* weights, int64_t N, float grad_scale,
+                              const float* grad_scale_mem = nullptr) override {
     ON_DEVICE();
     return cuda::bce_forward_backward(loss_sum, scratch_.data(), dlogits, logits, labels, weights, N, grad_scale,
-                                      stream_);
+                                      stream_, grad_scale_mem);
   }
   Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target, int64_t N,
                               float grad_scale) override {
@@ -381,7 +457,7 @@ class CudaBackend final : public Backend {
   Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                        uint64_t offset) override {
     ON_DEVICE();
-    return cuda::gumbel_sample(sampled, logits, R, V, T, seed, offset, stream_);
+    return cuda::gumbel_sample(sampled, logits, R, V, T, seed, offset, stream_, philox_base_);
   }
   Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                           const int32_t* sampled, int64_t M, int64_t N) override {
@@ -392,9 +468,10 @@ class CudaBackend final : public Backend {
   // ---- the step's scalars ----
   Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax, const int32_t* targets,
                    int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
-                   bool first) override {
+                   bool first, const double* real_mem = nullptr) override {
     ON_DEVICE();
-    return cuda::step_loss(s, loss, losses, argmax, targets, M, disc_sum, disc_weight, real, k, first, stream_);
+    return cuda::step_loss(s, loss, losses, argmax, targets, M, disc_sum, disc_weight, real, k, first, stream_,
+                           real_mem);
   }
   Status guard_clip_grad_norm(double* norm, double* apply, float* grads, int64_t n, float max_norm,
                               const double* loss, float skip_above, bool update) override {
@@ -417,6 +494,8 @@ class CudaBackend final : public Backend {
     bool scaled = false;
     for (const auto& s : table.specs()) scaled = scaled || s.lr_scale != 1.0f;
     if (scaled) {
+      if (hp.step_values)
+        return InvalidArgument("adamw_update_table: per-tensor learning-rate scales with step values in memory");
       for (const auto& s : table.specs()) {
         AdamWHyper h = hp;
         h.lr = hp.lr * s.lr_scale;
@@ -468,6 +547,7 @@ class CudaBackend final : public Backend {
   }
   Status grow_workspace(int64_t need) {
     if (need > 0 && size_t(need) > splitk_.size()) {
+      drop_graphs();  // they point at the old workspace
       note_release(splitk_.data());
       ELECTRA_RETURN_IF_ERROR(splitk_.alloc(size_t(need)));
       note_alloc(splitk_.data(), splitk_.bytes());
@@ -504,6 +584,7 @@ class CudaBackend final : public Backend {
     std::vector<uint8_t> host(size_t(table.total()), 0);
     for (const auto& s : table.specs())
       if (s.decay) std::fill(host.begin() + s.offset, host.begin() + s.offset + s.numel, uint8_t(1));
+    drop_graphs();  // they point at the old mask
     note_release(decay_.data());  // a previous table's mask is freed by alloc
     ELECTRA_RETURN_IF_ERROR(decay_.alloc(host.size()));
     note_alloc(decay_.data(), decay_.bytes());
@@ -530,6 +611,16 @@ class CudaBackend final : public Backend {
   DeviceBuffer<float> splitk_;
   DeviceBuffer<uint8_t> decay_;
   const ParamTable* decay_for_ = nullptr;
+  // Instantiated graphs by key (begin_capture/end_capture), at most kMaxGraphs.
+  struct Graph {
+    cudaGraphExec_t exec;
+    uint64_t used;  // graph_tick_ at the last launch or capture
+  };
+  static constexpr size_t kMaxGraphs = 4;
+  const bool graphs_on_;
+  bool capturing_ = false;
+  std::map<std::string, Graph> graphs_;
+  uint64_t graph_tick_ = 0;
 };
 
 }  // namespace
@@ -567,7 +658,10 @@ Status make_cuda_backend(const ExecOptions& o, std::unique_ptr<Backend>* out) {
   }
   const std::string desc = "cuda:" + std::to_string(o.device) + " (" + p.name + ", " + arch + ", " +
                            precision_name(o.precision) + ")";
-  std::unique_ptr<CudaBackend> b(new (std::nothrow) CudaBackend(o.device, o.precision, desc));
+  // The off switch of CUDA graphs, read once per backend (Backend::graphs_enabled).
+  const char* graphs = std::getenv("ELECTRA_CUDA_GRAPHS");
+  const bool graphs_on = !(graphs && std::string(graphs) == "0");
+  std::unique_ptr<CudaBackend> b(new (std::nothrow) CudaBackend(o.device, o.precision, desc, graphs_on));
   if (!b) return OutOfMemory("cannot allocate the CUDA backend");
   ELECTRA_RETURN_IF_ERROR(b->init());
   *out = std::move(b);

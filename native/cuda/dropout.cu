@@ -14,7 +14,8 @@ constexpr int kThreads = 256;
 
 template <bool kBackward>
 __global__ void dropout_kernel(float* out, const float* inp, int64_t n, float p, float scale,
-                               uint64_t seed, uint64_t offset) {
+                               uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   const int64_t nblk = (n + 3) / 4;
   for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < nblk;
        b += int64_t(gridDim.x) * blockDim.x) {
@@ -50,7 +51,7 @@ __global__ void accumulate_kernel(float* __restrict__ out, const float* __restri
 }  // namespace
 
 Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
-                       uint64_t offset, cudaStream_t stream) {
+                       uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
   if (n <= 0) return Status::Ok();
   if (p == 0.0f) {
     if (out == inp) return Status::Ok();
@@ -59,12 +60,12 @@ Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_
   }
   const float scale = 1.0f / (1.0f - p);  // host IEEE division, as the CPU
   dropout_kernel<false><<<grid_for((n + 3) / 4, kThreads), kThreads, 0, stream>>>(
-      out, inp, n, p, scale, seed, offset);
+      out, inp, n, p, scale, seed, offset, offset_base);
   return launch_status("dropout_kernel(forward)");
 }
 
 Status dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed,
-                        uint64_t offset, cudaStream_t stream) {
+                        uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
   if (n <= 0) return Status::Ok();
   if (p == 0.0f) {
     accumulate_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(dinp, dout, n);
@@ -72,7 +73,7 @@ Status dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint
   }
   const float scale = 1.0f / (1.0f - p);
   dropout_kernel<true><<<grid_for((n + 3) / 4, kThreads), kThreads, 0, stream>>>(
-      dinp, dout, n, p, scale, seed, offset);
+      dinp, dout, n, p, scale, seed, offset, offset_base);
   return launch_status("dropout_kernel(backward)");
 }
 

@@ -126,7 +126,7 @@ __global__ void gather_rows_kernel(float* __restrict__ out, const float* __restr
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / C, c = i - r * C;
-    out[i] = inp[int64_t(rows[r]) * C + c];
+    out[i] = rows[r] >= 0 ? inp[int64_t(rows[r]) * C + c] : 0.0f;  // < 0: a padding row
   }
 }
 
@@ -136,7 +136,7 @@ __global__ void gather_rows_bwd_kernel(float* __restrict__ dinp, const float* __
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / C, c = i - r * C;
-    atomicAdd(dinp + int64_t(rows[r]) * C + c, dout[i]);
+    if (rows[r] >= 0) atomicAdd(dinp + int64_t(rows[r]) * C + c, dout[i]);  // < 0: a padding row
   }
 }
 

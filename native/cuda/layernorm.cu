@@ -85,7 +85,8 @@ __global__ void dropout_residual_layernorm_fwd_kernel(float* res, float* __restr
                                                       const float* __restrict__ gamma,
                                                       const float* __restrict__ beta, int64_t C,
                                                       float eps, float p, float scale,
-                                                      uint64_t seed, uint64_t offset) {
+                                                      uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   __shared__ double sh[kRowThreads];
   const int64_t r = blockIdx.x;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
@@ -262,7 +263,8 @@ __global__ void __launch_bounds__(256)
     layernorm_fwd_warp_kernel(float* __restrict__ out, float* __restrict__ mean, float* __restrict__ rstd,
                               float* res, const float* a, const float* __restrict__ x,
                               const float* __restrict__ gamma, const float* __restrict__ beta, int64_t N,
-                              int64_t C, float eps, float p, float scale, uint64_t seed, uint64_t offset) {
+                              int64_t C, float eps, float p, float scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   const int lane = threadIdx.x & 31;
   const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
   if (r >= N) return;  // whole warps only
@@ -321,8 +323,9 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
                               const float* __restrict__ dout, const float* __restrict__ inp,
                               const float* __restrict__ gamma, const float* __restrict__ mean,
                               const float* __restrict__ rstd, int64_t N, int64_t C, int accumulate, float p,
-                              float scale, uint64_t seed, uint64_t offset, float* __restrict__ dgamma,
+                              float scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base, float* __restrict__ dgamma,
                               float* __restrict__ dbeta, unsigned* __restrict__ counter) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   __shared__ float sh[kWarpRows][32 * NV];
   __shared__ int last_block;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -450,53 +453,53 @@ __global__ void layernorm_params_reduce_kernel(float* __restrict__ dgamma, float
 // log (and scripts/cuda-static-report) sees which one ran.
 Status launch_fwd(float* out, float* mean, float* rstd, float* res, const float* a, const float* x,
                   const float* gamma, const float* beta, int64_t N, int64_t C, float eps, float p, float scale,
-                  uint64_t seed, uint64_t offset, cudaStream_t stream) {
+                  uint64_t seed, uint64_t offset, const uint64_t* offset_base, cudaStream_t stream) {
   const unsigned blocks = unsigned((N + kWarpRows - 1) / kWarpRows);
   const int t = 32 * kWarpRows;
   if (C <= 32)
     layernorm_fwd_warp_kernel<1><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset);
+                                                           scale, seed, offset, offset_base);
   else if (C <= 64)
     layernorm_fwd_warp_kernel<2><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset);
+                                                           scale, seed, offset, offset_base);
   else if (C <= 128)
     layernorm_fwd_warp_kernel<4><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset);
+                                                           scale, seed, offset, offset_base);
   else if (C <= 256)
     layernorm_fwd_warp_kernel<8><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset);
+                                                           scale, seed, offset, offset_base);
   else if (C <= 512)
     layernorm_fwd_warp_kernel<16><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                            scale, seed, offset);
+                                                            scale, seed, offset, offset_base);
   else
     layernorm_fwd_warp_kernel<32><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                            scale, seed, offset);
+                                                            scale, seed, offset, offset_base);
   return launch_status("layernorm_fwd_warp_kernel");
 }
 
 Status launch_bwd(unsigned blocks, float* dinp, float* ddrop, float* partial, const float* dout, const float* inp,
                   const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
-                  float p, float scale, uint64_t seed, uint64_t offset, float* dgamma, float* dbeta,
+                  float p, float scale, uint64_t seed, uint64_t offset, const uint64_t* offset_base, float* dgamma, float* dbeta,
                   unsigned* counter, cudaStream_t stream) {
   const int t = 32 * kWarpRows, acc = accumulate ? 1 : 0;
   if (C <= 32)
     layernorm_bwd_warp_kernel<1><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
   else if (C <= 64)
     layernorm_bwd_warp_kernel<2><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
   else if (C <= 128)
     layernorm_bwd_warp_kernel<4><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
   else if (C <= 256)
     layernorm_bwd_warp_kernel<8><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, dgamma, dbeta, counter);
+                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
   else if (C <= 512)
     layernorm_bwd_warp_kernel<16><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N,
-                                                            C, acc, p, scale, seed, offset, dgamma, dbeta, counter);
+                                                            C, acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
   else
     layernorm_bwd_warp_kernel<32><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N,
-                                                            C, acc, p, scale, seed, offset, dgamma, dbeta, counter);
+                                                            C, acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
   return launch_status("layernorm_bwd_warp_kernel");
 }
 
@@ -515,7 +518,7 @@ Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_forward: N exceeds the grid");
   if (C <= kMaxWarpC)
-    return launch_fwd(out, mean, rstd, nullptr, inp, nullptr, gamma, beta, N, C, eps, 0.0f, 1.0f, 0, 0, stream);
+    return launch_fwd(out, mean, rstd, nullptr, inp, nullptr, gamma, beta, N, C, eps, 0.0f, 1.0f, 0, 0, nullptr, stream);
   layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(out, mean, rstd, inp, gamma, beta,
                                                                C, eps);
   return launch_status("layernorm_fwd_kernel");
@@ -525,14 +528,14 @@ Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, f
                                           const float* a, const float* x, const float* gamma,
                                           const float* beta, int64_t N, int64_t C, float eps,
                                           float p, uint64_t seed, uint64_t offset,
-                                          cudaStream_t stream) {
+                                          cudaStream_t stream, const uint64_t* offset_base) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::dropout_residual_layernorm_forward: N exceeds the grid");
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;  // host IEEE division, as the CPU
   if (C <= kMaxWarpC)
-    return launch_fwd(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p, scale, seed, offset, stream);
+    return launch_fwd(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p, scale, seed, offset, offset_base, stream);
   dropout_residual_layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(
-      res, out, mean, rstd, a, x, gamma, beta, C, eps, p, scale, seed, offset);
+      res, out, mean, rstd, a, x, gamma, beta, C, eps, p, scale, seed, offset, offset_base);
   return launch_status("dropout_residual_layernorm_fwd_kernel");
 }
 
@@ -541,7 +544,7 @@ namespace {
 // then ddrop = dropout(dinp) when set (write mode only).
 Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const float* dout, const float* inp,
                 const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
-                float p, uint64_t seed, uint64_t offset, cudaStream_t stream, float* workspace,
+                float p, uint64_t seed, uint64_t offset, const uint64_t* offset_base, cudaStream_t stream, float* workspace,
                 int64_t workspace_floats, unsigned* counter) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_backward: N exceeds the grid");
@@ -557,7 +560,7 @@ Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const fl
     unsigned* last = split ? counter : nullptr;
     if (dinp || split)
       ELECTRA_RETURN_IF_ERROR(launch_bwd(blocks, dinp, ddrop, split ? workspace : nullptr, dout, inp, gamma, mean,
-                                         rstd, N, C, accumulate, p, scale, seed, offset, dgamma, dbeta, last,
+                                         rstd, N, C, accumulate, p, scale, seed, offset, offset_base, dgamma, dbeta, last,
                                          stream));
     if (split && !last) {
       layernorm_params_reduce_kernel<<<unsigned((2 * C + kColTile - 1) / kColTile), dim3(kColTile, kRowLanes), 0,
@@ -570,7 +573,7 @@ Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const fl
     layernorm_bwd_dinp_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(dinp, dout, inp, gamma,
                                                                       mean, rstd, C);
     CUDA_LAUNCH_CHECK("layernorm_bwd_dinp_kernel");
-    if (ddrop) ELECTRA_RETURN_IF_ERROR(dropout_forward(ddrop, dinp, N * C, p, seed, offset, stream));
+    if (ddrop) ELECTRA_RETURN_IF_ERROR(dropout_forward(ddrop, dinp, N * C, p, seed, offset, stream, offset_base));
   }
   if (!params) return Status::Ok();
   if (C > kMaxWarpC && workspace != nullptr && need > 0) {
@@ -598,7 +601,7 @@ Status layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float*
                           const float* inp, const float* gamma, const float* mean,
                           const float* rstd, int64_t N, int64_t C, cudaStream_t stream,
                           float* workspace, int64_t workspace_floats, unsigned* counter) {
-  return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, true, 0.0f, 0, 0, stream,
+  return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, true, 0.0f, 0, 0, nullptr, stream,
                   workspace, workspace_floats, counter);
 }
 
@@ -606,9 +609,9 @@ Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float*
                                 const float* inp, const float* gamma, const float* mean, const float* rstd,
                                 int64_t N, int64_t C, float p, uint64_t seed, uint64_t offset,
                                 cudaStream_t stream, float* workspace, int64_t workspace_floats,
-                                unsigned* counter) {
+                                unsigned* counter, const uint64_t* offset_base) {
   if (!dinp && ddrop) return InvalidArgument("cuda::layernorm_backward_write: ddrop needs dinp");
-  return backward(dinp, ddrop, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, p, seed, offset, stream,
+  return backward(dinp, ddrop, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, p, seed, offset, offset_base, stream,
                   workspace, workspace_floats, counter);
 }
 

@@ -17,7 +17,8 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
                                     float* dlogits, const float* logits,
                                     const int32_t* __restrict__ rows,
                                     const int32_t* __restrict__ targets, int64_t V,
-                                    float grad_scale) {
+                                    float grad_scale, const float* __restrict__ grad_scale_mem) {
+  if (grad_scale_mem) grad_scale = *grad_scale_mem;  // the step's, read at run time (graph replays)
   __shared__ float sh_v[kRowThreads];
   __shared__ int64_t sh_i[kRowThreads];
   __shared__ double sh_d[kRowThreads];
@@ -25,8 +26,8 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
   const int64_t r = blockIdx.x;
   const int64_t row = rows[r];
   const float* x = logits + row * V;
-  const int32_t t = targets[r];
-  const float xt = x[t];
+  const int32_t t = targets[r];  // < 0: a padding row (loss and gradient 0)
+  const float xt = t >= 0 ? x[t] : 0.0f;
 
   // Pass 1: per-thread max over a strided subset (increasing j, strict >:
   // the lowest index wins a tie), then a tree that prefers the lower index.
@@ -64,11 +65,14 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
   const double sum = block_sum(s, sh_d);  // ends with a barrier: every x[t] read is done
 
   if (tid == 0) {
-    if (losses) losses[r] = float(log(sum) - (double(xt) - double(mx)));
+    if (losses) losses[r] = t >= 0 ? float(log(sum) - (double(xt) - double(mx))) : 0.0f;
     if (argmax) argmax[r] = int32_t(best);
   }
   // Pass 3.
-  if (dlogits) {
+  if (dlogits && t < 0) {
+    float* d = dlogits + row * V;
+    for (int64_t j = tid; j < V; j += blockDim.x) d[j] = 0.0f;
+  } else if (dlogits) {
     float* d = dlogits + row * V;
     const float sc = float(double(grad_scale) / sum);
     for (int64_t j = tid; j < V; j += blockDim.x) {
@@ -80,7 +84,8 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
 
 __global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const float* logits,
                            const float* __restrict__ labels, const float* __restrict__ weights,
-                           int64_t N, float grad_scale) {
+                           int64_t N, float grad_scale, const float* __restrict__ grad_scale_mem) {
+  if (grad_scale_mem) grad_scale = *grad_scale_mem;  // the step's, read at run time (graph replays)
   __shared__ double sh[kBceThreads];
   double acc = 0.0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N;
@@ -125,13 +130,17 @@ __global__ void step_loss_kernel(double* __restrict__ s, double* __restrict__ lo
                                  const float* __restrict__ losses, const int32_t* __restrict__ argmax,
                                  const int32_t* __restrict__ targets, int64_t M,
                                  const double* __restrict__ disc_sum, float disc_weight, int64_t real,
-                                 int64_t k, int first) {
+                                 int64_t k, int first, const double* __restrict__ real_mem) {
+  if (real_mem) real = int64_t(*real_mem);  // the step's, read at run time (graph replays)
   double sum = 0, correct = 0;
+  int64_t rows = 0;
   for (int64_t r = 0; r < M; ++r) {
+    if (targets[r] < 0) continue;  // padding
     sum = __dadd_rn(sum, double(losses[r]));
     correct += argmax[r] == targets[r] ? 1.0 : 0.0;
+    ++rows;
   }
-  const double mean = M > 0 ? sum / double(M) : 0.0;
+  const double mean = rows > 0 ? sum / double(rows) : 0.0;
   s[0] = mean;
   s[1] = correct;
   const double prev = first ? 0.0 : *loss;
@@ -147,9 +156,9 @@ __global__ void step_loss_kernel(double* __restrict__ s, double* __restrict__ lo
 
 Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
                  const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
-                 int64_t real, int64_t k, bool first, cudaStream_t stream) {
+                 int64_t real, int64_t k, bool first, cudaStream_t stream, const double* real_mem) {
   step_loss_kernel<<<1, 1, 0, stream>>>(s, loss, losses, argmax, targets, M < 0 ? 0 : M, disc_sum,
-                                        disc_weight, real, k < 1 ? 1 : k, first ? 1 : 0);
+                                        disc_weight, real, k < 1 ? 1 : k, first ? 1 : 0, real_mem);
   return launch_status("step_loss_kernel");
 }
 
@@ -162,21 +171,22 @@ Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, c
 Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits,
                                      const float* logits, const int32_t* rows,
                                      const int32_t* targets, int64_t R, int64_t V,
-                                     float grad_scale, cudaStream_t stream) {
+                                     float grad_scale, cudaStream_t stream, const float* grad_scale_mem) {
   if (R <= 0 || V <= 0) return Status::Ok();
   if (R > 0x7fffffff) return InvalidArgument("cuda::crossentropy: R exceeds the grid");
   crossentropy_kernel<<<unsigned(R), kRowThreads, 0, stream>>>(losses, argmax, dlogits, logits,
-                                                               rows, targets, V, grad_scale);
+                                                               rows, targets, V, grad_scale,
+                                                               grad_scale_mem);
   return launch_status("crossentropy_kernel");
 }
 
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
-                            int64_t N, float grad_scale, cudaStream_t stream) {
+                            int64_t N, float grad_scale, cudaStream_t stream, const float* grad_scale_mem) {
   // A fixed grid (every block writes its partial, empty ones 0): the sum
   // order depends only on N, never on the GPU.
   bce_kernel<<<kReduceBlocks, kBceThreads, 0, stream>>>(scratch, dlogits, logits, labels, weights,
-                                                        N < 0 ? 0 : N, grad_scale);
+                                                        N < 0 ? 0 : N, grad_scale, grad_scale_mem);
   CUDA_LAUNCH_CHECK("bce_kernel");
   sum_partials_kernel<<<1, kReduceBlocks, 0, stream>>>(loss_sum, scratch);
   return launch_status("sum_partials_kernel(bce)");

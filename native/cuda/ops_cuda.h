@@ -69,7 +69,8 @@ Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, f
                                           const float* a, const float* x, const float* gamma,
                                           const float* beta, int64_t N, int64_t C, float eps,
                                           float p, uint64_t seed, uint64_t offset,
-                                          cudaStream_t stream = 0);
+                                          cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 // dinp += ...: re-centred against the saved mean with the CPU's correction
 // term (fp32 for C <= 1024, double beyond). dgamma/dbeta, with a workspace of
 // layernorm_backward_workspace_floats(N, C) floats: per-block partial sums
@@ -91,7 +92,8 @@ Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float*
                                 const float* mean, const float* rstd, int64_t N, int64_t C,
                                 float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
                                 float* workspace = nullptr, int64_t workspace_floats = 0,
-                                unsigned* counter = nullptr);
+                                unsigned* counter = nullptr,
+    const uint64_t* offset_base = nullptr);
 int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C);
 
 // ----------------------------------------------------------------- gelu.cu
@@ -104,9 +106,11 @@ Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int
 
 // -------------------------------------------------------------- dropout.cu
 Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
-                       uint64_t offset, cudaStream_t stream = 0);
+                       uint64_t offset, cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 Status dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed,
-                        uint64_t offset, cudaStream_t stream = 0);
+                        uint64_t offset, cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 
 // ----------------------------------------------------------------- zero.cu
 // Up to kMaxZeroBuffers buffers of `floats` floats each, zeroed by one launch.
@@ -130,11 +134,12 @@ Status residual_backward(float* da, float* db, const float* dout, int64_t n,
 Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits,
                                      const float* logits, const int32_t* rows,
                                      const int32_t* targets, int64_t R, int64_t V,
-                                     float grad_scale, cudaStream_t stream = 0);
+                                     float grad_scale, cudaStream_t stream = 0, const float* grad_scale_mem = nullptr);
 // *loss_sum (device double) = sum_i loss_i; scratch: kReduceBlocks doubles.
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
-                            int64_t N, float grad_scale, cudaStream_t stream = 0);
+                            int64_t N, float grad_scale, cudaStream_t stream = 0,
+                            const float* grad_scale_mem = nullptr);
 // *loss_sum (device double) = sum_i (pred_i - target_i)^2; dpred as cpu::mse_forward_backward.
 // One thread sums in index order (N is a regression batch), as the CPU does.
 Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
@@ -143,7 +148,8 @@ Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, c
 // Backend::step_loss (core/backend.h): one thread, the host metrics' order and arithmetic.
 Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax,
                  const int32_t* targets, int64_t M, const double* disc_sum, float disc_weight,
-                 int64_t real, int64_t k, bool first, cudaStream_t stream = 0);
+                 int64_t real, int64_t k, bool first, cudaStream_t stream = 0,
+                 const double* real_mem = nullptr);
 
 // ---------------------------------------------------------------- adamw.cu
 // hp.apply (device double, may be nullptr): no update when *apply == 0.
@@ -183,11 +189,13 @@ Status guard_clip_grad_norm(double* norm, double* apply, double* scratch, float*
 Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                          int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
                          int64_t hd, float p, uint64_t seed, uint64_t offset,
-                         cudaStream_t stream = 0);
+                         cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 Status attention_backward_write(float* dq, float* dk, float* dv, const float* dout, const float* probs,
                                 const float* q, const float* k, const float* v, int64_t ld,
                                 const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+                                float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 
 // --------------------------------------------------------- attention_tc.cu
 // The bf16 precision path: the same semantics (masks, dropout mask bit for
@@ -202,12 +210,14 @@ Status attention_backward_write(float* dq, float* dk, float* dv, const float* do
 // choice in both, as attention_tc_fits reports. Limits: S <= 512, hd <= 128 (kInvalidArgument).
 Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
                               int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
                                      const float* probs, const float* q, const float* k, const float* v,
                                      int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
                                      int64_t hd, float p, uint64_t seed, uint64_t offset,
-                                     cudaStream_t stream = 0);
+                                     cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 // *fits = the tensor-core kernels run for this shape on the current device.
 Status attention_tc_fits(int64_t S, int64_t hd, bool* fits);
 
@@ -218,7 +228,8 @@ Status attention_tc_fits(int64_t S, int64_t hd, bool* fits);
 // from the CPU's in its last bit (CUDA logf vs glibc logf, both <= 1 ulp), so
 // only a near-exact tie between the two best candidates could differ.
 Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T,
-                     uint64_t seed, uint64_t offset, cudaStream_t stream = 0);
+                     uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+    const uint64_t* offset_base = nullptr);
 // disc_ids[N] = ids with disc_ids[positions[r]] = sampled[r] for r < M
 // (positions unique), labels[i] = disc_ids[i] != ids[i] ? 1 : 0. Outputs must
 // not alias the inputs.

@@ -37,7 +37,8 @@ constexpr int32_t kNoIndex = 0x7fffffff;
 
 __global__ void __launch_bounds__(kGumbelThreads)
     gumbel_kernel(int32_t* __restrict__ sampled, const float* __restrict__ logits, int64_t V,
-                  float inv_t, uint64_t seed, uint64_t offset) {
+                  float inv_t, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+  offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   __shared__ float sh_v[kGumbelThreads];
   __shared__ int32_t sh_i[kGumbelThreads];
   const int tid = threadIdx.x;
@@ -99,6 +100,7 @@ __global__ void disc_scatter_kernel(int32_t* __restrict__ disc_ids, float* __res
   for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < M;
        r += int64_t(gridDim.x) * blockDim.x) {
     const int64_t pos = positions[r];
+    if (pos < 0) continue;  // a padding row
     const int32_t s = sampled[r];
     disc_ids[pos] = s;
     labels[pos] = s != ids[pos] ? 1.0f : 0.0f;
@@ -108,14 +110,14 @@ __global__ void disc_scatter_kernel(int32_t* __restrict__ disc_ids, float* __res
 }  // namespace
 
 Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T,
-                     uint64_t seed, uint64_t offset, cudaStream_t stream) {
+                     uint64_t seed, uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
   if (R <= 0) return Status::Ok();
   if (R > 0x7fffffff) return InvalidArgument("cuda::gumbel_sample: R exceeds the grid");
   if (V <= 0 || V > 0x7fffffff)
     return InvalidArgument("cuda::gumbel_sample: V must be in [1, 2^31)");
   const float inv_t = 1.0f / T;  // as the CPU
   gumbel_kernel<<<unsigned(R), kGumbelThreads, 0, stream>>>(sampled, logits, V, inv_t, seed,
-                                                            offset);
+                                                            offset, offset_base);
   CUDA_LAUNCH_CHECK("gumbel_kernel");
   return Status::Ok();
 }

@@ -14,6 +14,9 @@ namespace cpu {
 namespace {
 
 class CpuBackend final : public Backend {
+  // The Philox offset with the step's base added (set_philox_base; host memory here).
+  uint64_t off(uint64_t offset) const { return offset + (philox_base_ ? *philox_base_ : 0); }
+
  public:
   BackendKind kind() const override { return BackendKind::kCpu; }
   bool memory_is_host() const override { return true; }
@@ -103,12 +106,12 @@ class CpuBackend final : public Backend {
                                   int64_t C, float p, uint64_t seed, uint64_t offset) override {
     if (dinp) std::memset(dinp, 0, sizeof(float) * static_cast<size_t>(N * C));
     cpu::layernorm_backward(dinp, dg, db, dout, inp, g, mean, rstd, N, C);
-    if (ddrop) cpu::dropout_forward(ddrop, dinp, N * C, p, seed, offset);
+    if (ddrop) cpu::dropout_forward(ddrop, dinp, N * C, p, seed, off(offset));
     return Status::Ok();
   }
   Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                          uint64_t offset) override {
-    cpu::dropout_forward(out, inp, n, p, seed, offset);
+    cpu::dropout_forward(out, inp, n, p, seed, off(offset));
     return Status::Ok();
   }
   Status residual_backward(float* da, float* db, const float* dout, int64_t n) override {
@@ -118,7 +121,7 @@ class CpuBackend final : public Backend {
   Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd, const float* a,
                                             const float* x, const float* g, const float* b, int64_t N, int64_t C,
                                             float eps, float p, uint64_t seed, uint64_t offset) override {
-    cpu::dropout_forward(res, a, N * C, p, seed, offset);
+    cpu::dropout_forward(res, a, N * C, p, seed, off(offset));
     cpu::residual_forward(res, res, x, N * C);
     cpu::layernorm_forward(out, mean, rstd, res, g, b, N, C, eps);
     return Status::Ok();
@@ -126,7 +129,7 @@ class CpuBackend final : public Backend {
   Status attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t ld,
                            const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                            uint64_t seed, uint64_t offset) override {
-    cpu::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
+    cpu::attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, off(offset));
     return Status::Ok();
   }
   int64_t attention_saved_floats(int64_t B, int64_t S, int64_t NH, int64_t /*hd*/) const override {
@@ -136,17 +139,20 @@ class CpuBackend final : public Backend {
                                   const float* probs, const float* q, const float* k, const float* v, int64_t ld,
                                   const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float p,
                                   uint64_t seed, uint64_t offset) override {
-    cpu::attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset);
+    cpu::attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, off(offset));
     return Status::Ok();
   }
   Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogits, const float* logits,
                                        const int32_t* rows, const int32_t* targets, int64_t R, int64_t V,
-                                       float grad_scale) override {
+                                       float grad_scale, const float* grad_scale_mem = nullptr) override {
+    if (grad_scale_mem) grad_scale = *grad_scale_mem;
     cpu::crossentropy_forward_backward(losses, argmax, dlogits, logits, rows, targets, R, V, grad_scale);
     return Status::Ok();
   }
   Status bce_forward_backward(double* loss_sum, float* dlogits, const float* logits, const float* labels,
-                              const float* weights, int64_t N, float grad_scale) override {
+                              const float* weights, int64_t N, float grad_scale,
+                              const float* grad_scale_mem = nullptr) override {
+    if (grad_scale_mem) grad_scale = *grad_scale_mem;
     *loss_sum = cpu::bce_forward_backward(dlogits, logits, labels, weights, N, grad_scale);
     return Status::Ok();
   }
@@ -157,13 +163,14 @@ class CpuBackend final : public Backend {
   }
   Status gumbel_sample(int32_t* sampled, const float* logits, int64_t R, int64_t V, float T, uint64_t seed,
                        uint64_t offset) override {
-    cpu::gumbel_sample(sampled, logits, R, V, T, seed, offset);
+    cpu::gumbel_sample(sampled, logits, R, V, T, seed, off(offset));
     return Status::Ok();
   }
   Status make_disc_inputs(int32_t* disc_ids, float* labels, const int32_t* ids, const int32_t* positions,
                           const int32_t* sampled, int64_t M, int64_t N) override {
     std::memcpy(disc_ids, ids, sizeof(int32_t) * static_cast<size_t>(N));
-    for (int64_t r = 0; r < M; ++r) disc_ids[positions[r]] = sampled[r];
+    for (int64_t r = 0; r < M; ++r)
+      if (positions[r] >= 0) disc_ids[positions[r]] = sampled[r];
     for (int64_t i = 0; i < N; ++i) labels[i] = disc_ids[i] != ids[i] ? 1.0f : 0.0f;
     return Status::Ok();
   }
@@ -174,18 +181,27 @@ class CpuBackend final : public Backend {
   Status adamw_update_table(const ParamTable& table, float* params, const float* grads, float* m, float* v,
                             const AdamWHyper& hp) override {
     if (hp.apply && *hp.apply == 0.0) return Status::Ok();
-    cpu::adamw_update_table(table, params, grads, m, v, hp);
+    AdamWHyper h = hp;
+    if (hp.step_values) {  // host memory here; CUDA reads it when its kernel runs
+      h.lr = hp.step_values->lr;
+      h.step = hp.step_values->step;
+    }
+    cpu::adamw_update_table(table, params, grads, m, v, h);
     return Status::Ok();
   }
   Status step_loss(double* s, double* loss, const float* losses, const int32_t* argmax, const int32_t* targets,
                    int64_t M, const double* disc_sum, float disc_weight, int64_t real, int64_t k,
-                   bool first) override {
+                   bool first, const double* real_mem = nullptr) override {
+    if (real_mem) real = static_cast<int64_t>(*real_mem);
     double sum = 0, correct = 0;
+    int64_t rows = 0;
     for (int64_t r = 0; r < M; ++r) {
+      if (targets[r] < 0) continue;  // padding
       sum += losses[r];
       correct += argmax[r] == targets[r] ? 1.0 : 0.0;
+      ++rows;
     }
-    const double mean = M > 0 ? sum / static_cast<double>(M) : 0.0;
+    const double mean = rows > 0 ? sum / static_cast<double>(rows) : 0.0;
     s[0] = mean;
     s[1] = correct;
     const double prev = first ? 0.0 : *loss;

@@ -73,9 +73,14 @@ void embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout
 
 void gather_rows(float* out, const float* inp, const int32_t* rows, int64_t R, int64_t C) {
   parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
+    for (int64_t r = r0; r < r1; ++r) {
+      if (rows[r] < 0) {  // padding row
+        std::fill(out + r * C, out + r * C + C, 0.0f);
+        continue;
+      }
       std::copy(inp + static_cast<int64_t>(rows[r]) * C, inp + static_cast<int64_t>(rows[r]) * C + C,
                 out + r * C);
+    }
   });
 }
 
@@ -84,6 +89,7 @@ void gather_rows_backward(float* dinp, const float* dout, const int32_t* rows, i
   // rows may repeat (summed), so split the columns as in embedding_backward.
   parallel_for(C, col_grain(R, C), [&](int64_t c0, int64_t c1) {
     for (int64_t r = 0; r < R; ++r) {
+      if (rows[r] < 0) continue;  // padding row
       float* d = dinp + static_cast<int64_t>(rows[r]) * C;
       const float* g = dout + r * C;
       for (int64_t c = c0; c < c1; ++c) d[c] += g[c];

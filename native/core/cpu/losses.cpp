@@ -37,6 +37,12 @@ void crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlogit
           mx = x[j];
           best = j;
         }
+      if (t < 0) {  // a padding row: no loss, no gradient
+        if (losses) losses[r] = 0.0f;
+        if (argmax) argmax[r] = static_cast<int32_t>(best);
+        if (dlogits) std::fill(dlogits + row * V, dlogits + row * V + V, 0.0f);
+        continue;
+      }
 
       // Pass 2: shifted exponentials, their sum in double.
       double sum = 0.0;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <set>
@@ -75,6 +76,7 @@ static std::FILE* log_file() {
   return f;
 }
 bool logging() { return log_file() != nullptr; }
+static bool g_in_graph = false;  // a graph's nodes are running: their log lines start with "NODE "
 void log_line(const char* fmt, ...) {
   std::FILE* f = log_file();
   if (!f) return;
@@ -92,6 +94,7 @@ void log_line(const char* fmt, ...) {
     name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
     line = "KERNEL " + name + line.substr(name_end);
   }
+  if (g_in_graph) line = "NODE " + line;
   std::fprintf(f, "%s\n", line.c_str());
   std::fflush(f);
 }
@@ -129,6 +132,7 @@ bool is_device_range(const void* p, size_t n) {
 }
 cudaError_t malloc_dev(void** p, size_t n) {
   if (p == nullptr) return record(cudaErrorInvalidValue);
+  if (cudaError_t e = capture_forbids(nullptr, "cudaMalloc"); e != cudaSuccess) return e;
   *p = nullptr;
   if (n == 0) return cudaSuccess;
   const size_t rounded = (n + 255) / 256 * 256;
@@ -153,6 +157,7 @@ cudaError_t malloc_dev(void** p, size_t n) {
 }
 cudaError_t free_dev(void* p) {
   if (!p) return cudaSuccess;
+  if (cudaError_t e = capture_forbids(nullptr, "cudaFree"); e != cudaSuccess) return e;
   complete_pinned(true, nullptr, 0);  // cudaFree synchronises the device
   std::lock_guard<std::mutex> l(g_mem_mu);
   auto it = g_allocs.find(reinterpret_cast<uintptr_t>(p));
@@ -258,6 +263,7 @@ static void complete_pinned(bool all, cudaStream_t s, uint64_t upto) {
 void complete_until(cudaStream_t s, uint64_t seq) { complete_pinned(false, s, seq); }
 cudaError_t malloc_host(void** p, size_t n) {
   if (p == nullptr) return record(cudaErrorInvalidValue);
+  if (cudaError_t e = capture_forbids(nullptr, "cudaMallocHost"); e != cudaSuccess) return e;
   *p = nullptr;
   if (n == 0) return cudaSuccess;
   void* q = nullptr;
@@ -271,6 +277,7 @@ cudaError_t malloc_host(void** p, size_t n) {
 }
 cudaError_t free_host(void* p) {
   if (!p) return cudaSuccess;
+  if (cudaError_t e = capture_forbids(nullptr, "cudaFreeHost"); e != cudaSuccess) return e;
   complete_pinned(true, nullptr, 0);  // cudaFreeHost waits for the device
   std::lock_guard<std::mutex> l(g_pin_mu);
   auto it = g_pinned.find(reinterpret_cast<uintptr_t>(p));
@@ -291,6 +298,11 @@ cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStre
   const bool dd = is_device_range(d, n), sd = is_device_range(s, n);
   const bool host_side = dd != sd;
   const bool pinned = host_side && is_pinned_range(dd ? s : d, n);
+  if (!sync && capturing(st)) {
+    // A pageable host side would need the host to stage or wait: not capturable.
+    if (host_side && !pinned) return capture_forbids(st, "cudaMemcpyAsync with pageable host memory");
+    return record_node(st, "copy", [=](cudaStream_t ls) { copy_on(d, s, n, k, ls, false); });
+  }
   if (logging())
     log_line("MEMCPY %s %zu %s%s", dd && sd ? "DtoD" : dd ? "HtoD" : sd ? "DtoH" : "HtoH", n, sync ? "sync" : "async",
              !host_side ? "" : pinned ? " pinned" : " pageable");
@@ -316,6 +328,10 @@ cudaError_t copy_on(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStre
   return cudaSuccess;
 }
 cudaError_t memset_on(void* d, int v, size_t n, cudaStream_t st) {
+  if (n && capturing(st)) {
+    if (!is_device_range(d, n)) return record(cudaErrorInvalidValue);
+    return record_node(st, "memset", [=](cudaStream_t ls) { memset_on(d, v, n, ls); });
+  }
   if (logging() && n) log_line("MEMSET %zu", n);
   cudaError_t e = memset_dev(d, v, n);
   if (e == cudaSuccess && n) stream_access(st, d, "cudaMemset");
@@ -336,6 +352,121 @@ void check_kernel_ptr(const char* name, int arg, const void* p) {
     std::fprintf(stderr, "EMU FAULT: kernel %s argument %d (%p) is not inside a cudaMalloc allocation\n", name, arg, p);
     std::abort();
   }
+}
+
+// ------------------------------------------------ stream capture and graphs
+struct GraphNode {
+  const char* what;  // "kernel", "copy", "memset"
+  std::function<void(cudaStream_t)> run;
+};
+}  // namespace emu
+struct CUgraph_st { std::vector<emu::GraphNode> nodes; };
+struct CUgraphExec_st { std::vector<emu::GraphNode> nodes; };
+namespace emu {
+struct Capture {
+  cudaStreamCaptureMode mode;
+  CUgraph_st* graph;
+  bool invalid;
+};
+static std::map<cudaStream_t, Capture> g_captures;
+static uint64_t g_graph_launches = 0;
+bool capturing(cudaStream_t s) { return s != nullptr && g_captures.count(s) != 0; }
+cudaError_t capture_status(cudaStream_t s, cudaStreamCaptureStatus* st) {
+  if (!valid_stream(s) || !st) return record(cudaErrorInvalidValue);
+  auto it = g_captures.find(s);
+  *st = s == nullptr || it == g_captures.end() ? cudaStreamCaptureStatusNone
+        : it->second.invalid                    ? cudaStreamCaptureStatusInvalidated
+                                                : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+cudaError_t record_node(cudaStream_t s, const char* what, std::function<void(cudaStream_t)> run) {
+  Capture& c = g_captures.at(s);
+  if (c.invalid) return record(cudaErrorStreamCaptureInvalidated);
+  c.graph->nodes.push_back(GraphNode{what, std::move(run)});
+  return cudaSuccess;
+}
+cudaError_t capture_forbids(cudaStream_t s, const char* what) {
+  bool hit = false;
+  for (auto& [cs, c] : g_captures) {
+    if (cs == s || (s == nullptr && c.mode != cudaStreamCaptureModeRelaxed)) {
+      if (!c.invalid)
+        std::fprintf(stderr, "EMU: %s during the capture of stream %p: not allowed, the capture is invalidated\n",
+                     what, (void*)cs);
+      c.invalid = true;
+      hit = true;
+    }
+  }
+  return hit ? record(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+}
+cudaError_t begin_capture(cudaStream_t s, cudaStreamCaptureMode mode) {
+  if (s == nullptr) return record(cudaErrorStreamCaptureUnsupported);  // the legacy stream cannot be captured
+  if (!valid_stream(s)) return record(cudaErrorInvalidResourceHandle);
+  if (capturing(s)) return record(cudaErrorIllegalState);
+  g_captures[s] = Capture{mode, new CUgraph_st(), false};
+  return cudaSuccess;
+}
+cudaError_t end_capture(cudaStream_t s, cudaGraph_t* g) {
+  if (!g) return record(cudaErrorInvalidValue);
+  auto it = g_captures.find(s);
+  if (s == nullptr || it == g_captures.end()) return record(cudaErrorIllegalState);
+  Capture c = it->second;
+  g_captures.erase(it);
+  *g = nullptr;
+  if (c.invalid) {
+    delete c.graph;
+    return record(cudaErrorStreamCaptureInvalidated);
+  }
+  *g = c.graph;
+  return cudaSuccess;
+}
+cudaError_t graph_instantiate(cudaGraphExec_t* e, cudaGraph_t g) {
+  if (!e || !g) return record(cudaErrorInvalidValue);
+  *e = new CUgraphExec_st{g->nodes};
+  return cudaSuccess;
+}
+cudaError_t graph_launch(cudaGraphExec_t e, cudaStream_t s) {
+  if (!e) return record(cudaErrorInvalidValue);
+  if (!valid_stream(s)) return record(cudaErrorInvalidResourceHandle);
+  // A graph launched into a capture becomes a child graph on a GPU: not emulated.
+  if (capturing(s)) return capture_forbids(s, "cudaGraphLaunch");
+  ++g_graph_launches;
+  if (logging()) log_line("GRAPH nodes %zu", e->nodes.size());
+  g_in_graph = true;
+  for (const GraphNode& n : e->nodes) n.run(s);
+  g_in_graph = false;
+  return cudaSuccess;
+}
+cudaError_t graph_destroy(cudaGraph_t g) {
+  delete g;
+  return cudaSuccess;
+}
+cudaError_t graph_exec_destroy(cudaGraphExec_t e) {
+  delete e;
+  return cudaSuccess;
+}
+uint64_t graph_launches() { return g_graph_launches; }
+
+// A kernel name that outlives its launch (the stream-order checker keeps it).
+static const char* intern(const std::string& s) {
+  static std::set<std::string> names;
+  return names.insert(s).first->c_str();
+}
+void launch_kernel(cudaStream_t st, KernelLaunch k) {
+  if (capturing(st)) {
+    auto kp = std::make_shared<const KernelLaunch>(std::move(k));
+    const cudaError_t e = record_node(st, "kernel", [kp](cudaStream_t ls) { launch_kernel(ls, *kp); });
+    if (e != cudaSuccess) record(e);
+    return;
+  }
+  const char* name = intern(k.name);
+  if (logging())
+    log_line("KERNEL %s grid %u %u %u block %u %u %u smem %zu args%s", name, k.grid.x, k.grid.y, k.grid.z,
+             k.block.x, k.block.y, k.block.z, k.smem, k.args.c_str());
+  for (size_t i = 0; i < k.ptrs.size(); ++i) {
+    check_kernel_ptr(name, int(i), k.ptrs[i]);  // a replay after the buffer was freed faults
+    stream_access(st, k.ptrs[i], name);
+  }
+  run_grid(name, k.fkey, k.grid, k.block, k.smem, k.max_threads, k.body);
 }
 
 // -------------------------------------------------------- device / streams
@@ -443,6 +574,8 @@ const char* error_name(cudaError_t e) {
     N(cudaErrorInvalidConfiguration) N(cudaErrorInvalidDevicePointer) N(cudaErrorInvalidMemcpyDirection)
     N(cudaErrorInsufficientDriver) N(cudaErrorNoDevice) N(cudaErrorInvalidDevice) N(cudaErrorInvalidResourceHandle)
     N(cudaErrorIllegalAddress) N(cudaErrorLaunchOutOfResources) N(cudaErrorLaunchFailure) N(cudaErrorSystemDriverMismatch)
+    N(cudaErrorIllegalState) N(cudaErrorStreamCaptureUnsupported) N(cudaErrorStreamCaptureInvalidated)
+    N(cudaErrorCapturedEvent)
 #undef N
   }
   return "cudaErrorUnknown";

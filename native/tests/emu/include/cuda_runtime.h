@@ -42,13 +42,23 @@ enum cudaError_t {
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
   cudaErrorIllegalAddress = 700,
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
   cudaErrorSystemDriverMismatch = 803,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorCapturedEvent = 907,
 };
 typedef struct CUstream_st* cudaStream_t;
 typedef struct CUevent_st* cudaEvent_t;
+typedef struct CUgraph_st* cudaGraph_t;
+typedef struct CUgraphExec_st* cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1,
+                             cudaStreamCaptureModeRelaxed = 2 };
+enum cudaStreamCaptureStatus { cudaStreamCaptureStatusNone = 0, cudaStreamCaptureStatusActive = 1,
+                               cudaStreamCaptureStatusInvalidated = 2 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
                       cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
@@ -108,6 +118,45 @@ int func_smem(const void* f);
 int smem_optin();
 void run_grid(const char* name, const void* fkey, dim3 grid, dim3 block, size_t smem, int max_threads,
               const std::function<void()>& body);
+// Runs (or, on a capturing stream, records) one kernel launch: logs it, checks
+// its pointer arguments against the live allocations and the stream order,
+// runs the grid.
+struct KernelLaunch {
+  std::string name, args;  // args: the launch log's scalar-argument text
+  std::vector<const void*> ptrs;
+  const void* fkey;
+  dim3 grid, block;
+  size_t smem;
+  int max_threads;
+  std::function<void()> body;  // the kernel with its arguments, copied by value
+};
+void launch_kernel(cudaStream_t st, KernelLaunch k);
+// Stream capture (cudaStreamBeginCapture ... cudaStreamEndCapture). While a
+// stream captures, the kernels, asynchronous copies and memsets issued on it
+// are recorded as graph nodes, not run; cudaGraphLaunch runs them in order on
+// its stream. A kernel's arguments are copied at capture (a host scalar that
+// changes later is not seen by a replay); an asynchronous copy reads its
+// source when the node runs (pinned host memory: at each replay).
+bool capturing(cudaStream_t s);
+// The capture status of s; a node recorded into its graph. Recording into an
+// invalidated capture is the error CUDA gives (cudaErrorStreamCaptureInvalidated).
+cudaError_t capture_status(cudaStream_t s, cudaStreamCaptureStatus* st);
+cudaError_t record_node(cudaStream_t s, const char* what, std::function<void(cudaStream_t)> run);
+// A call that CUDA prohibits during a capture (a synchronisation, a
+// synchronous copy, an allocation, a pageable copy into a capture): when
+// `s`'s capture, or any capture in global mode (s == nullptr: any), forbids
+// it, that capture is invalidated and cudaErrorStreamCaptureUnsupported is
+// returned; else cudaSuccess.
+cudaError_t capture_forbids(cudaStream_t s, const char* what);
+cudaError_t begin_capture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t end_capture(cudaStream_t s, cudaGraph_t* g);
+cudaError_t graph_instantiate(cudaGraphExec_t* e, cudaGraph_t g);
+cudaError_t graph_launch(cudaGraphExec_t e, cudaStream_t s);
+cudaError_t graph_destroy(cudaGraph_t g);
+cudaError_t graph_exec_destroy(cudaGraphExec_t e);
+// Graph launches so far (each logged as "GRAPH nodes N", then its nodes, each
+// line prefixed "NODE ").
+uint64_t graph_launches();
 void check_kernel_ptr(const char* name, int arg, const void* p);
 float* dyn_smem();
 void poison_shared(void* p, size_t bytes);
@@ -175,7 +224,10 @@ inline cudaError_t cudaPeekAtLastError() { return emu::g_last_error; }
 template <class T>
 inline cudaError_t cudaMalloc(T** p, size_t n) { return emu::malloc_dev(reinterpret_cast<void**>(p), n); }
 inline cudaError_t cudaFree(void* p) { return emu::free_dev(p); }
-inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind k) { return emu::copy_on(d, s, n, k, nullptr, true); }
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind k) {
+  if (cudaError_t e = emu::capture_forbids(nullptr, "cudaMemcpy"); e != cudaSuccess) return e;
+  return emu::copy_on(d, s, n, k, nullptr, true);
+}
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st = nullptr) {
   if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
   return emu::copy_on(d, s, n, k, st, false);
@@ -187,9 +239,15 @@ inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st = n
 }
 inline cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { return emu::mem_info(f, t); }
 // Kernels run to completion at launch: synchronisation only reports (sticky) errors.
-inline cudaError_t cudaDeviceSynchronize() { emu::note_host_sync("device"); emu::sync_device(); return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() {
+  if (cudaError_t e = emu::capture_forbids(nullptr, "cudaDeviceSynchronize"); e != cudaSuccess) return e;
+  emu::note_host_sync("device");
+  emu::sync_device();
+  return cudaSuccess;
+}
 inline cudaError_t cudaStreamSynchronize(cudaStream_t st) {
   if (!emu::valid_stream(st)) return emu::record(cudaErrorInvalidResourceHandle);
+  if (emu::capturing(st)) return emu::capture_forbids(st, "cudaStreamSynchronize");
   emu::note_host_sync("stream");
   emu::sync_stream(st);
   return cudaSuccess;
@@ -234,7 +292,14 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, F* f) {
 }
 // Events: host wall clock; an event is complete once recorded (work runs at
 // launch), and synchronising on it lands the pinned copies issued before it on its stream.
-struct CUevent_st { std::chrono::steady_clock::time_point t; uint64_t seq = 0; cudaStream_t stream = nullptr; };
+// An event recorded on a capturing stream belongs to the capture: waiting on
+// it is cudaErrorCapturedEvent (as on a GPU) until it is recorded again outside.
+struct CUevent_st {
+  std::chrono::steady_clock::time_point t;
+  uint64_t seq = 0;
+  cudaStream_t stream = nullptr;
+  bool captured = false;
+};
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new CUevent_st(); return cudaSuccess; }
 #define cudaEventDefault 0x00
 #define cudaEventDisableTiming 0x02
@@ -242,12 +307,22 @@ inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = new
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr) {
   if (!emu::valid_stream(s)) return emu::record(cudaErrorInvalidResourceHandle);
+  if (emu::capturing(s)) {
+    cudaStreamCaptureStatus cs;
+    emu::capture_status(s, &cs);
+    if (cs != cudaStreamCaptureStatusActive) return emu::record(cudaErrorStreamCaptureInvalidated);
+    e->captured = true;
+    return cudaSuccess;
+  }
   e->t = std::chrono::steady_clock::now();
   e->seq = emu::next_seq();
   e->stream = s;
+  e->captured = false;
   return cudaSuccess;
 }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  if (e->captured) return emu::record(cudaErrorCapturedEvent);
+  if (cudaError_t c = emu::capture_forbids(nullptr, "cudaEventSynchronize"); c != cudaSuccess) return c;
   emu::note_host_sync("event");
   emu::complete_until(e->stream, e->seq);
   return cudaSuccess;
@@ -267,6 +342,25 @@ inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned flags) {
   return emu::malloc_host(p, n);
 }
 inline cudaError_t cudaFreeHost(void* p) { return emu::free_host(p); }
+// Stream capture and graphs (CUDA 12/13 signatures).
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
+  return emu::begin_capture(s, mode);
+}
+inline cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) { return emu::end_capture(s, g); }
+inline cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
+  return emu::capture_status(s, st);
+}
+#define cudaGraphInstantiateFlagAutoFreeOnLaunch 1
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long flags = 0) {
+  if (flags & ~1ull) return emu::record(cudaErrorInvalidValue);  // other flags: not emulated
+  return emu::graph_instantiate(e, g);
+}
+inline cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long flags = 0) {
+  return cudaGraphInstantiate(e, g, flags);
+}
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) { return emu::graph_launch(e, s); }
+inline cudaError_t cudaGraphDestroy(cudaGraph_t g) { return emu::graph_destroy(g); }
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { return emu::graph_exec_destroy(e); }
 
 // ---------------------------------------------------------------- device side
 extern uint3 threadIdx, blockIdx;
@@ -357,10 +451,7 @@ struct Launcher {
   template <class A>
   void check_arg(const char* name, int i, const A& a) {
     if constexpr (std::is_pointer_v<A>) {
-      if (a != nullptr) {
-        check_kernel_ptr(name, i, reinterpret_cast<const void*>(a));
-        stream_access(stream, reinterpret_cast<const void*>(a), name);
-      }
+      if (a != nullptr) check_kernel_ptr(name, i, reinterpret_cast<const void*>(a));
     }
   }
   // Scalar kernel arguments, in order, for the launch log ("p" for a pointer,
@@ -378,17 +469,29 @@ struct Launcher {
   template <class F, class... Args>
   void run(const char* name, int max_threads, F* kernel, Args... args) {
     if (!valid_stream(stream)) { record(cudaErrorInvalidResourceHandle); return; }
+    KernelLaunch k;
+    k.name = name;
     if (logging()) {
       char buf[1024], *o = buf;
       buf[0] = 0;
       (arg_text(o, buf + sizeof(buf), args), ...);
-      log_line("KERNEL %s grid %u %u %u block %u %u %u smem %zu args%s", name, grid.x, grid.y, grid.z, block.x,
-               block.y, block.z, smem, buf);
+      k.args = buf;
     }
     int i = 0;
     (check_arg(name, i++, args), ...);
-    run_grid(name, reinterpret_cast<const void*>(kernel), grid, block, smem, max_threads,
-             [=]() { kernel(args...); });
+    (add_ptr(k.ptrs, args), ...);
+    k.fkey = reinterpret_cast<const void*>(kernel);
+    k.grid = grid;
+    k.block = block;
+    k.smem = smem;
+    k.max_threads = max_threads;
+    k.body = [=]() { kernel(args...); };  // by value: what a captured launch replays
+    launch_kernel(stream, std::move(k));
+  }
+  template <class A>
+  static void add_ptr(std::vector<const void*>& v, const A& a) {
+    if constexpr (std::is_pointer_v<A>)
+      if (a != nullptr) v.push_back(reinterpret_cast<const void*>(a));
   }
 };
 }  // namespace emu
