@@ -235,6 +235,18 @@ class Backend {
                                                     const float* a, const float* x, const float* gamma,
                                                     const float* beta, int64_t N, int64_t C, float eps, float p,
                                                     uint64_t seed, uint64_t offset) = 0;
+  // A linear feeding that tail: res = inp[M,K] @ weight[N,K]^T + bias (the
+  // linear's output, kept as the tail's pre-LayerNorm sum), then
+  // dropout_residual_layernorm_forward(res, out, mean, rstd, res, x, ...) --
+  // exactly these two ops (this default); CUDA fuses the tail into the GEMM.
+  virtual Status linear_dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd,
+                                                           const float* inp, const float* weight, const float* bias,
+                                                           const float* x, const float* gamma, const float* beta,
+                                                           int64_t M, int64_t K, int64_t N, float eps, float p,
+                                                           uint64_t seed, uint64_t offset) {
+    ELECTRA_RETURN_IF_ERROR(linear_forward(res, inp, weight, bias, M, K, N));
+    return dropout_residual_layernorm_forward(res, out, mean, rstd, res, x, gamma, beta, M, N, eps, p, seed, offset);
+  }
   // probs is the backend's saved state between the two calls, of
   // attention_saved_floats(B, S, NH, hd) floats: the CPU and the fp32 CUDA
   // path store the probabilities [B,NH,S,S] there; the bf16 CUDA path on

@@ -113,15 +113,14 @@ Status Encoder::forward(const float* P, const float* emb, const int32_t* mask, f
     TRY(be.attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
                              hd, attn_p, seed, lo + 0));
     // r1 = dropout(ctx @ Wao^T + b) + x; h1 = LayerNorm(r1)
-    TRY(be.linear_forward(a.r1.data(), a.ctx.data(), P + o.wao, P + o.bao, N, H, H));
-    TRY(be.dropout_residual_layernorm_forward(a.r1.data(), a.h1.data(), a.mean1.data(), a.rstd1.data(), a.r1.data(),
-                                              x, P + o.ln1g, P + o.ln1b, N, H, eps, hidden_p, seed, lo + 1));
+    TRY(be.linear_dropout_residual_layernorm_forward(a.r1.data(), a.h1.data(), a.mean1.data(), a.rstd1.data(),
+                                                     a.ctx.data(), P + o.wao, P + o.bao, x, P + o.ln1g, P + o.ln1b, N,
+                                                     H, H, eps, hidden_p, seed, lo + 1));
     TRY(be.linear_gelu_forward(a.f.data(), a.g.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F));
     // r2 = dropout(g @ Wo^T + b) + h1; out = LayerNorm(r2)
-    TRY(be.linear_forward(a.r2.data(), a.g.data(), P + o.wo, P + o.bo, N, F, H));
-    TRY(be.dropout_residual_layernorm_forward(a.r2.data(), a.out.data(), a.mean2.data(), a.rstd2.data(),
-                                              a.r2.data(), a.h1.data(), P + o.ln2g, P + o.ln2b, N, H, eps, hidden_p,
-                                              seed, lo + 2));
+    TRY(be.linear_dropout_residual_layernorm_forward(a.r2.data(), a.out.data(), a.mean2.data(), a.rstd2.data(),
+                                                     a.g.data(), P + o.wo, P + o.bo, a.h1.data(), P + o.ln2g,
+                                                     P + o.ln2b, N, F, H, eps, hidden_p, seed, lo + 2));
     x = a.out.data();
   }
   *out = x;

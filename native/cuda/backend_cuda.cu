@@ -263,6 +263,28 @@ class CudaBackend final : public Backend {
     ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
     return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, out, N, o);
   }
+  // One GEMM whose last block per row block runs the dropout + residual +
+  // LayerNorm over the finished rows (gemm_cuda.h's layernorm finish): the
+  // bits of the two-op default. Rows wider than 1024 or more row blocks than
+  // the counters hold take the default.
+  Status linear_dropout_residual_layernorm_forward(float* res, float* out, float* mean, float* rstd,
+                                                   const float* inp, const float* w, const float* b, const float* x,
+                                                   const float* gamma, const float* beta, int64_t M, int64_t K,
+                                                   int64_t N, float eps, float p, uint64_t seed,
+                                                   uint64_t offset) override {
+    ON_DEVICE();
+    if (!gemm_layernorm_finish_fits(gemm_precision(), M, N))
+      return Backend::linear_dropout_residual_layernorm_forward(res, out, mean, rstd, inp, w, b, x, gamma, beta, M,
+                                                                K, N, eps, p, seed, offset);
+    GemmLayerNormFinish ln;
+    ln.res = res, ln.out = out, ln.mean = mean, ln.rstd = rstd, ln.x = x, ln.gamma = gamma, ln.beta = beta;
+    ln.eps = eps, ln.p = p, ln.seed = seed, ln.offset = offset, ln.offset_base = philox_base_;
+    GemmOptions o = gemm_options();
+    o.bias = b;
+    o.layernorm = &ln;
+    ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
+    return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, res, N, o);
+  }
   // One GEMM writes both the GELU's input (pre, which the backward needs)
   // and its output: the bits of linear_forward then gelu_forward.
   Status linear_gelu_forward(float* pre, float* out, const float* inp, const float* w, const float* b, int64_t M,

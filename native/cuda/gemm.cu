@@ -10,6 +10,9 @@
 //    operands are 16-byte aligned with leading dimensions that are multiples
 //    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
+// With GemmOptions::layernorm, the last block of each row block of C (a
+// per-row-block counter, the split-K finish's pattern) also runs the
+// dropout + residual + LayerNorm over those rows (layernorm_finish_rows).
 // gemm_grouped runs up to four same-shape GEMMs (Q, K, V forward; the Q, K,
 // V and attention-output weight gradients) in one mma launch (blockIdx.z =
 // group x split, GroupPtrs by value).
@@ -39,6 +42,7 @@
 #include "cuda/cuda_util.h"
 #include "cuda/gelu_math.h"
 #include "cuda/gemm_cuda.h"
+#include "cuda/layernorm_row.h"
 #include "cuda/mma_ptx.h"
 
 namespace electra {
@@ -121,6 +125,22 @@ __device__ __forceinline__ P pick(P const (&p)[kMaxGroups], int g) {
 __device__ __forceinline__ int group_of(int z, int splits) {
   return z >= 3 * splits ? 3 : z >= 2 * splits ? 2 : z >= splits ? 1 : 0;
 }
+// The layernorm row finish (GemmLayerNormFinish, with C as `a` and the
+// row-block counters; counters == nullptr: none).
+struct RowFinish {
+  unsigned* counters;  // per row block (blockIdx.y): arrived column tiles; 0 before and after
+  const float* a;      // the final C, [M, N] (ldc == N)
+  float* res;
+  float* out;
+  float* mean;
+  float* rstd;
+  const float* x;
+  const float* gamma;
+  const float* beta;
+  float eps, p, scale;
+  uint64_t seed, offset;
+  const uint64_t* offset_base;  // nullptr, or device memory added to offset at run time
+};
 struct SplitK {
   int64_t kchunk;
   int64_t c_split_stride;
@@ -134,6 +154,7 @@ struct SplitK {
   Epilogue ep;           // the real epilogue
   int64_t ldc;
   int64_t seg_k;  // 0: not segmented
+  RowFinish rf;
 };
 
 // Sum of a thread's freshly loaded A elements, in fp32 within the tile (few
@@ -155,8 +176,9 @@ __device__ __forceinline__ double tile_sum(const float (&r)[kItems]) {
 // 0 (so the bits do not depend on the arrival order), and, when `rows`
 // (first column tile, row sums), dbias[m] = float(dbias[m] + sum_z
 // row_sum[z][m]) for the tile's rows. One function for both kernels: the
-// epilogue's one place after the split.
-__device__ __forceinline__ void splitk_finish_tile(const SplitK& sk, int M, int N, int g, int64_t m0,
+// epilogue's one place after the split. Returns (block-uniform) whether this
+// block finished the tile.
+__device__ __forceinline__ bool splitk_finish_tile(const SplitK& sk, int M, int N, int g, int64_t m0,
                                                    int64_t n0, int bm, int bn, bool rows) {
   __threadfence();
   __syncthreads();
@@ -164,7 +186,7 @@ __device__ __forceinline__ void splitk_finish_tile(const SplitK& sk, int M, int 
     unsigned* const count = sk.counters + (unsigned(g) * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
     int last = 0;
     if (threadIdx.x == 0) last = atomicAdd(count, 1u) == unsigned(sk.splits - 1);
-    if (!__syncthreads_or(last)) return;
+    if (!__syncthreads_or(last)) return false;
     __threadfence();  // the other blocks' partials, fenced before their counts, are visible
     if (threadIdx.x == 0) *count = 0;  // ready for the next launch on the stream
   }
@@ -191,6 +213,42 @@ __device__ __forceinline__ void splitk_finish_tile(const SplitK& sk, int M, int 
       for (int z = 0; z < sk.splits; ++z) t += __ldcg(rg + int64_t(z) * M + m);
       dbias[m] = float(t);
     }
+  }
+  return true;
+}
+
+// The layernorm row finish, called by every thread of a block whose output
+// tile (blockIdx.y, blockIdx.x) of rows [m0, m0 + bm) is final in C: the
+// block counts itself in on the row block's counter (its C writes fenced
+// before, device scope), and the last of the gridDim.x column tiles to
+// arrive resets the counter and runs layernorm_fwd_warp_row over the row
+// block, warp per row, reading C back through L2. The rows' values do not
+// depend on which block is last: the same bits as the separate kernel, whose
+// NV = 32 * ceil(C / 32) rounded up to a power of two; a larger NV gives the
+// same bits (the lanes' columns past C take no part in any sum), so two
+// widths cover C <= 1024 here. Inlined: a call costs the mma kernels
+// spills (the ABI's saved registers and a local copy of the parameters); the
+// finish runs after the accumulators are dead.
+__device__ __forceinline__ void layernorm_finish_rows(const RowFinish& rf, int M, int N, int64_t m0, int bm) {
+  __threadfence();
+  __syncthreads();
+  unsigned* const count = rf.counters + blockIdx.y;
+  int last = 0;
+  if (threadIdx.x == 0) last = atomicAdd(count, 1u) == gridDim.x - 1;
+  if (!__syncthreads_or(last)) return;
+  __threadfence();  // the other column tiles, fenced before their counts, are visible
+  if (threadIdx.x == 0) *count = 0;
+  const int lane = int(threadIdx.x) & 31;
+  const uint64_t offset = rf.offset + (rf.offset_base != nullptr ? *rf.offset_base : 0);  // graph replays
+  const int64_t end = min(int64_t(M), m0 + bm);
+#pragma unroll 1
+  for (int64_t r = m0 + (threadIdx.x >> 5); r < end; r += blockDim.x >> 5) {
+#define ELECTRA_LN_ROW(NV)                                                                                     \
+  layernorm_fwd_warp_row<NV>(rf.out, rf.mean, rf.rstd, rf.res, rf.a, rf.x, rf.gamma, rf.beta, r, N, rf.eps, rf.p, \
+                             rf.scale, rf.seed, offset, lane)
+    if (N <= 256) ELECTRA_LN_ROW(8);
+    else ELECTRA_LN_ROW(32);
+#undef ELECTRA_LN_ROW
   }
 }
 
@@ -300,8 +358,11 @@ __global__ void __launch_bounds__(kF32Threads)
       *c = apply_epilogue(ep, acc[i][j], c, gm, gn);
     }
   }
+  bool final_tile = true;
   if (partials != 0)
-    splitk_finish_tile(sk, M, N, 0, m0, n0, kF32BM, kF32BN, kTA && sk.row_sum != nullptr && blockIdx.x == 0);
+    final_tile =
+        splitk_finish_tile(sk, M, N, 0, m0, n0, kF32BM, kF32BN, kTA && sk.row_sum != nullptr && blockIdx.x == 0);
+  if (sk.rf.counters != nullptr && final_tile) layernorm_finish_rows(sk.rf, M, N, m0, kF32BM);
 }
 
 // The bf16 tensor-core kernel's launch grid: 128 x 128 output tiles (the
@@ -670,10 +731,12 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
           }
       }
   }
+  bool final_tile = true;
   if (partials != 0) {
-    splitk_finish_tile(sk, M, N, group_of(int(blockIdx.z), sk.splits), m0, n0, kBMt, kMmaBN,
-                       kRowSum && sk.row_sum != nullptr && blockIdx.x == 0);
+    final_tile = splitk_finish_tile(sk, M, N, group_of(int(blockIdx.z), sk.splits), m0, n0, kBMt, kMmaBN,
+                                    kRowSum && sk.row_sum != nullptr && blockIdx.x == 0);
   }
+  if (sk.rf.counters != nullptr && final_tile) layernorm_finish_rows(sk.rf, M, N, m0, kBMt);
 }
 
 // The mma kernel's dynamic shared memory is above the default 48 KB: opt in
@@ -878,6 +941,17 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
       return InvalidArgument("cuda::gemm_grouped: a group's A, B or C is null, or not every group has a_row_sum");
   if (io.dbias[0] != nullptr && (!transA || alpha != 1.f))
     return InvalidArgument("cuda::gemm: a_row_sum needs transA and alpha == 1");
+  const GemmLayerNormFinish* const ln = options.layernorm;
+  if (ln != nullptr) {
+    if (groups != 1 || ldc != N || options.gelu || options.gelu_grad_input != nullptr || io.dbias[0] != nullptr ||
+        options.tile_counters == nullptr || !gemm_layernorm_finish_fits(options.precision, M, N))
+      return InvalidArgument("cuda::gemm: the layernorm finish needs one group, ldc == N <= 1024, no gelu, "
+                             "gelu_grad_input or a_row_sum, and tile_counters for its row blocks");
+    if (ln->res == nullptr || ln->out == nullptr || ln->mean == nullptr || ln->rstd == nullptr ||
+        ln->x == nullptr || ln->gamma == nullptr || ln->beta == nullptr || !(ln->p >= 0.f && ln->p < 1.f))
+      return InvalidArgument("cuda::gemm: the layernorm finish needs res, out, mean, rstd, x, gamma, beta and "
+                             "0 <= p < 1");
+  }
 
   const int64_t grid_m_bf16 = (M + kBM - 1) / kBM, grid_m_f32 = (M + kF32BM - 1) / kF32BM;
   if (grid_m_f32 > 65535) return InvalidArgument("cuda::gemm: M too large for one launch");
@@ -918,6 +992,16 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
       row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
   SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits), options.workspace,
             plan.splits > 1 ? options.tile_counters : nullptr, io, ep, ldc, seg_k};
+  sk.rf = RowFinish{};
+  if (ln != nullptr) {
+    // Row-block counters: after the split tiles' when split (a split GEMM
+    // has fewer than 2 x S tiles, so fewer row blocks), else from 0.
+    sk.rf.counters = options.tile_counters + (plan.splits > 1 ? gemm_tile_counters(options.precision) / 2 : 0);
+    sk.rf.a = C, sk.rf.res = ln->res, sk.rf.out = ln->out, sk.rf.mean = ln->mean, sk.rf.rstd = ln->rstd;
+    sk.rf.x = ln->x, sk.rf.gamma = ln->gamma, sk.rf.beta = ln->beta, sk.rf.eps = ln->eps, sk.rf.p = ln->p;
+    sk.rf.scale = ln->p > 0.0f ? 1.0f / (1.0f - ln->p) : 1.0f;  // host IEEE division, as layernorm.cu
+    sk.rf.seed = ln->seed, sk.rf.offset = ln->offset, sk.rf.offset_base = ln->offset_base;
+  }
   for (int g = groups; g < kMaxGroups; ++g) sk.out.C[g] = nullptr, sk.out.bias[g] = nullptr, sk.out.dbias[g] = nullptr;
   if (!row_sum)
     for (int g = 0; g < kMaxGroups; ++g) sk.out.dbias[g] = nullptr;
@@ -977,6 +1061,7 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
                     const GemmOptions& options) {
   if (groups < 1 || groups > kMaxGroups || group == nullptr)
     return InvalidArgument("cuda::gemm_grouped: 1 to " + std::to_string(kMaxGroups) + " groups");
+  if (options.layernorm != nullptr) return InvalidArgument("cuda::gemm_grouped: no layernorm finish");
   if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu_grad_input != nullptr ||
       options.gelu_pre != nullptr)
     return InvalidArgument("cuda::gemm_grouped: bias and a_row_sum are per group; no gelu_grad_input or gelu_pre");
@@ -1011,6 +1096,7 @@ Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t se
                       const GemmOptions& options) {
   if (segments < 1 || segments > kMaxSegments || seg == nullptr || seg_k < 0)
     return InvalidArgument("cuda::gemm_segmented: 1 to " + std::to_string(kMaxSegments) + " segments, seg_k >= 0");
+  if (options.layernorm != nullptr) return InvalidArgument("cuda::gemm_segmented: no layernorm finish");
   if (options.gelu || options.gelu_grad_input != nullptr || options.gelu_pre != nullptr ||
       options.a_row_sum != nullptr)
     return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input, gelu_pre or a_row_sum");
@@ -1074,7 +1160,12 @@ int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64
 // A split GEMM has fewer than two waves of tiles (plan_split), a wave being
 // blocks_per_sm() x SMs blocks.
 int64_t gemm_tile_counters(GemmPrecision precision) {
-  return 2 * blocks_per_sm(precision) * int64_t(sm_count());
+  return 4 * blocks_per_sm(precision) * int64_t(sm_count());
+}
+
+// Row blocks are >= 64 rows (the mma kernel's small tile, the fp32 one's).
+bool gemm_layernorm_finish_fits(GemmPrecision precision, int64_t M, int64_t N) {
+  return N >= 1 && N <= 1024 && (M + 63) / 64 <= gemm_tile_counters(precision) / 2;
 }
 
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn) {

@@ -59,6 +59,33 @@ enum class GemmPrecision {
   kBf16,  // tensor cores, bf16 products, fp32 accumulation and epilogue
 };
 
+// The row finish of GemmOptions::layernorm: once every column tile of a block
+// of C's rows is final (after the split-K finish when split), the last block to
+// complete that row block computes, per row m (warp per row, fp32),
+//   res[m] = dropout(C[m]; p, seed, offset) + x[m];  out[m] = LayerNorm(res[m])
+// (mean, rstd saved) with the arithmetic and Philox stream of
+// dropout_residual_layernorm_forward (layernorm_row.h, one source): so
+// linear_forward + dropout_residual_layernorm_forward in one launch, the same
+// bits. res may be C (the sublayer's pre-LayerNorm sum kept for the
+// backward); x, out, mean, rstd must not overlap C. Needs ldc == N <= 1024,
+// one group, no gelu / gelu_grad_input / a_row_sum, and tile_counters (its
+// per-row-block arrival counters share that buffer; see gemm_tile_counters).
+struct GemmLayerNormFinish {
+  float* res = nullptr;          // [M, N]
+  float* out = nullptr;          // [M, N]
+  float* mean = nullptr;         // [M]
+  float* rstd = nullptr;         // [M]
+  const float* x = nullptr;      // [M, N] the residual
+  const float* gamma = nullptr;  // [N]
+  const float* beta = nullptr;   // [N]
+  float eps = 1e-12f;
+  float p = 0.0f;  // dropout probability on C (0: none)
+  uint64_t seed = 0, offset = 0;
+  // Device memory added to offset when the finish runs (the step's Philox base,
+  // which a replayed CUDA graph must read at run time), or nullptr.
+  const uint64_t* offset_base = nullptr;
+};
+
 struct GemmOptions {
   GemmPrecision precision = GemmPrecision::kFp32;
   const float* bias = nullptr;  // [N] device pointer, added to every row; nullptr = none
@@ -90,6 +117,9 @@ struct GemmOptions {
   // weight-gradient GEMM dW = dout^T @ inp, fused into the split-K finish. Needs
   // the workspace.
   float* a_row_sum = nullptr;
+  // The fused dropout + residual + LayerNorm of C's rows (see
+  // GemmLayerNormFinish); nullptr = none. Read at the call (by value).
+  const GemmLayerNormFinish* layernorm = nullptr;
 };
 
 const char* gemm_precision_name(GemmPrecision p);
@@ -115,8 +145,14 @@ int64_t gemm_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, in
 // an unsplit one with a row sum keeps its whole output.
 int64_t gemm_workspace_floats_bound(GemmPrecision precision, int64_t max_rows, int64_t max_mn);
 // The tile_counters a split gemm() or gemm_grouped() needs on this device:
-// a split GEMM has fewer than 2 x S output tiles (S as above).
+// a split GEMM has fewer than 2 x S output tiles (S as above); the second
+// 2 x S hold a layernorm finish's row-block counters (an unsplit GEMM's
+// start at 0); up to 2 x S row blocks of 64 rows are offered.
 int64_t gemm_tile_counters(GemmPrecision precision);
+// Whether gemm() offers the layernorm finish for an M x N output on this
+// device (N <= 1024 and the row blocks fit the counters); callers fall back
+// to two launches otherwise.
+bool gemm_layernorm_finish_fits(GemmPrecision precision, int64_t M, int64_t N);
 
 // Floats per cp.async a kBf16 gemm() with these operands uses: 4 (A and B
 // 16-byte aligned, lda and ldb multiples of 4), 2 (8-byte aligned, even), else
@@ -143,6 +179,9 @@ struct GemmGroup {
   float* C = nullptr;
   const float* bias = nullptr;
   float* a_row_sum = nullptr;
+  // The fused dropout + residual + LayerNorm of C's rows (see
+  // GemmLayerNormFinish); nullptr = none. Read at the call (by value).
+  const GemmLayerNormFinish* layernorm = nullptr;
 };
 // The workspace floats gemm_grouped() needs (row_sums: the groups have a_row_sum).
 int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int groups,

@@ -27,6 +27,7 @@
 
 #include "core/philox.h"
 #include "cuda/cuda_util.h"
+#include "cuda/layernorm_row.h"
 #include "cuda/ops_cuda.h"
 
 namespace electra {
@@ -255,9 +256,7 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// out = layernorm(in) per row, in = a, or (res != nullptr) in = res =
-// dropout(a; p) + x written to res (res may alias a: each element is read,
-// then written, by one lane).
+// out = layernorm(in) per row (layernorm_row.h's layernorm_fwd_warp_row).
 template <int NV>
 __global__ void __launch_bounds__(256)
     layernorm_fwd_warp_kernel(float* __restrict__ out, float* __restrict__ mean, float* __restrict__ rstd,
@@ -265,52 +264,10 @@ __global__ void __launch_bounds__(256)
                               const float* __restrict__ gamma, const float* __restrict__ beta, int64_t N,
                               int64_t C, float eps, float p, float scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
   offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
-  const int lane = threadIdx.x & 31;
   const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
   if (r >= N) return;  // whole warps only
-  const int64_t base = r * C;
-  float v[NV];
-#pragma unroll
-  for (int j = 0; j < NV; ++j) {
-    const int64_t c = lane + 32 * j;
-    float t = 0.0f;
-    if (c < C) {
-      t = a[base + c];
-      if (res) {
-        if (p > 0.0f)
-          t = philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p ? __fmul_rn(t, scale) : 0.0f;
-        t = t + x[base + c];
-        res[base + c] = t;
-      }
-    }
-    v[j] = t;
-  }
-  const float x0 = __shfl_sync(0xffffffffu, v[0], 0);  // the pivot: the row's first value
-  float s = 0.0f;
-#pragma unroll
-  for (int j = 0; j < NV; ++j)
-    if (lane + 32 * j < C) {
-      v[j] -= x0;
-      s += v[j];
-    }
-  const float ms = warp_sum(s) / float(C);
-  float q = 0.0f;
-#pragma unroll
-  for (int j = 0; j < NV; ++j)
-    if (lane + 32 * j < C) {
-      v[j] -= ms;
-      q = fmaf(v[j], v[j], q);
-    }
-  const float rs = 1.0f / sqrtf(warp_sum(q) / float(C) + eps);
-#pragma unroll
-  for (int j = 0; j < NV; ++j) {
-    const int64_t c = lane + 32 * j;
-    if (c < C) out[base + c] = fmaf(v[j] * rs, gamma[c], beta[c]);
-  }
-  if (lane == 0) {
-    if (mean) mean[r] = x0 + ms;
-    if (rstd) rstd[r] = rs;
-  }
+  layernorm_fwd_warp_row<NV>(out, mean, rstd, res, a, x, gamma, beta, r, C, eps, p, scale, seed, offset,
+                             threadIdx.x & 31);
 }
 
 // dinp (+= or =) rstd * (g - mean(g) - xhat * mean(g xhat)), g = dout * gamma;

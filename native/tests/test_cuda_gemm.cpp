@@ -1038,4 +1038,109 @@ TEST(cuda_gemm_bench) {
   }
 }
 
+// The layernorm row finish (GemmLayerNormFinish): linear_forward + the
+// sublayer tail dropout_residual_layernorm_forward in one GEMM launch, whose
+// last block per row block runs the tail. Bit for bit what the two launches
+// give (res, out, mean, rstd), in both precisions, unsplit and split-K (the
+// row finish after the tile finish), H = 64, 256 and an odd width, with and
+// without dropout, under every block order; the counters are left at 0. A
+// wrong argument is an InvalidArgument.
+void run_ln_finish_case(GemmPrecision prec, int64_t M, int64_t N, int64_t K, float p, bool split) {
+  const std::vector<float> A = etest::rand_vec(M * K, -2.f, 2.f), W = etest::rand_vec(N * K),
+                           bs = etest::rand_vec(N), X = etest::rand_vec(M * N, -1.f, 1.f),
+                           G = etest::rand_vec(N, 0.5f, 1.5f), Be = etest::rand_vec(N);
+  const size_t mn = size_t(M * N);
+  const size_t rows = size_t(M);
+  DevBuf a(A.size()), w(W.size()), b(bs.size()), x(X.size()), g(G.size()), be(Be.size()), r1(mn), o1(mn),
+      m1(rows), s1(rows), r2(mn), o2(mn), m2(rows), s2(rows);
+  if (!a.p || !w.p || !b.p || !x.p || !g.p || !be.p || !r1.p || !o1.p || !m1.p || !s1.p || !r2.p || !o2.p ||
+      !m2.p || !s2.p)
+    return;
+  a.upload(A), w.upload(W), b.upload(bs), x.upload(X), g.upload(G), be.upload(Be);
+  GemmOptions o;
+  o.precision = prec;
+  o.bias = b.p;
+  const int64_t ws_floats = split ? cuda::gemm_workspace_floats(false, true, M, N, K, o) : 0;
+  CHECK((ws_floats > 0) == split) << "the case " << (split ? "does not split" : "splits");
+  DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
+  DevCounters counters;
+  o.tile_counters = counters.p;
+  if (split) o.workspace = ws.p, o.workspace_floats = ws_floats;
+  const float eps = 1e-12f;
+  const uint64_t seed = 1234, off = 77;
+  char tag[120];
+  std::snprintf(tag, sizeof tag, " [ln finish %s M=%lld N=%lld K=%lld p=%g split=%d]",
+                cuda::gemm_precision_name(prec), (long long)M, (long long)N, (long long)K, double(p), int(split));
+  set_block_order("fwd");
+  Status st = cuda::gemm(false, true, M, N, K, 1.f, a.p, K, w.p, K, 0.f, r2.p, N, o);
+  CHECK(st.ok()) << st.message() << tag;
+  st = cuda::dropout_residual_layernorm_forward(r2.p, o2.p, m2.p, s2.p, r2.p, x.p, g.p, be.p, M, N, eps, p, seed, off);
+  CHECK(st.ok()) << st.message() << tag;
+  CHECK(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> want_r(mn), want_o(mn), want_m(rows), want_s(rows);
+  r2.download(&want_r), o2.download(&want_o), m2.download(&want_m), s2.download(&want_s);
+  cuda::GemmLayerNormFinish ln;
+  ln.res = r1.p, ln.out = o1.p, ln.mean = m1.p, ln.rstd = s1.p, ln.x = x.p, ln.gamma = g.p, ln.beta = be.p;
+  ln.eps = eps, ln.p = p, ln.seed = seed, ln.offset = off;
+  GemmOptions of = o;
+  of.layernorm = &ln;
+  const std::vector<float> nan_mn(mn, std::nanf("")), nan_m(rows, std::nanf(""));
+  for (const char* order : block_orders()) {
+    r1.upload(nan_mn), o1.upload(nan_mn), m1.upload(nan_m), s1.upload(nan_m);
+    if (split) CHECK(cudaMemset(ws.p, 0xff, size_t(ws_floats) * sizeof(float)) == cudaSuccess);
+    set_block_order(order);
+    st = cuda::gemm(false, true, M, N, K, 1.f, a.p, K, w.p, K, 0.f, r1.p, N, of);
+    CHECK(st.ok()) << st.message() << tag << " " << order;
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<float> hr(mn), ho(mn), hm(rows), hs(rows);
+    r1.download(&hr), o1.download(&ho), m1.download(&hm), s1.download(&hs);
+    CHECK(std::memcmp(hr.data(), want_r.data(), mn * 4) == 0) << "res differs" << tag << " " << order;
+    CHECK(std::memcmp(ho.data(), want_o.data(), mn * 4) == 0) << "out differs" << tag << " " << order;
+    CHECK(std::memcmp(hm.data(), want_m.data(), size_t(M) * 4) == 0) << "mean differs" << tag << " " << order;
+    CHECK(std::memcmp(hs.data(), want_s.data(), size_t(M) * 4) == 0) << "rstd differs" << tag << " " << order;
+    CHECK(counters.all_zero()) << "counters left non-zero" << tag << " " << order;
+  }
+  set_block_order("fwd");
+}
+
+TEST(cuda_gemm_layernorm_finish) {
+  if (!have_gpu("cuda_gemm_layernorm_finish")) return;
+  // Its own draws: the tests after it (the shared seeded generator) see the data they saw without it.
+  const std::mt19937_64 saved_rng = etest::rng();
+  struct Restore {
+    std::mt19937_64 s;
+    ~Restore() { etest::rng() = s; }
+  } restore{saved_rng};
+  for (GemmPrecision prec : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    run_ln_finish_case(prec, 130, 64, 48, 0.1f, false);
+    run_ln_finish_case(prec, 70, 64, 600, 0.0f, true);
+    run_ln_finish_case(prec, 130, 256, 40, 0.0f, false);
+    run_ln_finish_case(prec, 70, 256, 600, 0.1f, true);
+    run_ln_finish_case(prec, 130, 97, 33, 0.1f, false);
+    run_ln_finish_case(prec, 70, 97, 600, 0.1f, true);
+    run_ln_finish_case(prec, 70, 300, 20, 0.1f, false);  // the separate kernel's NV = 16, the finish's 32
+  }
+  // Argument errors: nothing launched.
+  DevCounters counters;
+  DevBuf buf(4096);
+  if (!buf.p) return;
+  cuda::GemmLayerNormFinish ln;
+  ln.res = ln.out = ln.mean = ln.rstd = buf.p;
+  ln.x = ln.gamma = ln.beta = buf.p;
+  GemmOptions o;
+  o.tile_counters = counters.p;
+  o.layernorm = &ln;
+  CHECK(cuda::gemm(false, true, 4, 8, 4, 1.f, buf.p, 4, buf.p, 4, 0.f, buf.p, 9, o).code() ==
+        StatusCode::kInvalidArgument) << "ldc != N";
+  CHECK(cuda::gemm(false, true, 2, 1025, 1, 1.f, buf.p, 1, buf.p, 1, 0.f, buf.p, 1025, o).code() ==
+        StatusCode::kInvalidArgument) << "N > 1024";
+  GemmOptions nc = o;
+  nc.tile_counters = nullptr;
+  CHECK(cuda::gemm(false, true, 4, 8, 4, 1.f, buf.p, 4, buf.p, 4, 0.f, buf.p, 8, nc).code() ==
+        StatusCode::kInvalidArgument) << "no counters";
+  ln.p = 1.0f;
+  CHECK(cuda::gemm(false, true, 4, 8, 4, 1.f, buf.p, 4, buf.p, 4, 0.f, buf.p, 8, o).code() ==
+        StatusCode::kInvalidArgument) << "p == 1";
+}
+
 #endif  // ELECTRA_HAVE_CUDA

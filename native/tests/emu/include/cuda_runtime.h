@@ -370,6 +370,9 @@ constexpr int warpSize = 32;
 #define __device__
 #define __host__
 #define __forceinline__ inline
+// Empty (a code-size hint only): a system header's __attribute__((__noinline__))
+// included after this stays valid.
+#define __noinline__
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define __align__(n) __attribute__((aligned(n)))
