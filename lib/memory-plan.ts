@@ -105,7 +105,9 @@ export function activationBytes(
   four.push(...encoderBuffers(c.generator, E, B, S, saved));
   if (electra) four.push(...encoderBuffers(c.discriminator, E, B, S, saved), ...Array(4).fill(N * c.discriminator.hidden), N);
   const round = (bytes: number) => (bytes === 0 ? 0 : Math.ceil(bytes / align) * align);
-  return four.reduce((a, n) => a + round(F32 * n), 0) + round(2 * 8);
+  // + the step's device scalars (8 doubles) and the micro-batch's scales
+  // (ElectraModel::MicroScales: two floats and a double, read by the kernels at run time).
+  return four.reduce((a, n) => a + round(F32 * n), 0) + round(8 * 8) + round(16);
 }
 
 /** The plan of a model with `numParameters` weights training at `shape`. */
