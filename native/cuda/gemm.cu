@@ -818,6 +818,18 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms, 
   return sp;
 }
 
+// A swapped pair (kBf16): each group splits as gemm() would split it alone
+// (the pair fills twice its waves: with 16 tiles a group, 2 x 32 splits make
+// 3.9 waves where one plan for 32 tiles would take 17 splits, 2.06 waves)
+// unless that exceeds the step workspace bound's 4 waves of tiles
+// (gemm_workspace_floats_bound); else one plan over both groups' tiles.
+SplitPlan plan_swapped(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) {
+  const SplitPlan alone = plan_split(p, M, N, K, sms);
+  const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+  if (2 * alone.splits * tiles <= 4 * blocks_per_sm(p) * int64_t(sms)) return alone;
+  return plan_split(p, M, N, K, sms, 2);
+}
+
 // The mma kernel's block rows: 64 when a GEMM that does not split K has at
 // most one 128-row tile per SM (so half the SMs' block slots would idle), for
 // twice the blocks; else 128. (The 64-row kernel fits three blocks per SM, so
@@ -903,7 +915,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   SplitPlan plan;
   plan.kchunk = Keff;
   if (reads_ab && options.workspace != nullptr)
-    plan = plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
+    plan = swap1 ? plan_swapped(options.precision, M, N, K, sm_count())
+                 : plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
   const bool row_sum = reads_ab && io.dbias[0] != nullptr;
   const bool split = plan.splits > 1 || row_sum;
   const int64_t gs = groups * plan.splits;  // partial products, group-major
@@ -1088,7 +1101,7 @@ int64_t gemm_grouped_swapped_workspace_floats(int64_t M, int64_t N, int64_t K, b
     return std::max(gemm_workspace_floats(true, false, M, N, K, o), gemm_workspace_floats(true, false, N, M, K, o));
   }
   if (M <= 0 || N <= 0 || K <= 0) return 0;
-  const SplitPlan plan = plan_split(options.precision, M, N, K, sm_count(), 2);
+  const SplitPlan plan = plan_swapped(options.precision, M, N, K, sm_count());
   if (plan.splits < 2 && !row_sums) return 0;
   return workspace_floats(2 * plan.splits, M, N, row_sums, std::max(M, N));
 }

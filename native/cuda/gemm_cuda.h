@@ -155,9 +155,10 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
 // shapes (the FFN's [F,H] and [H,F]) in one launch on kBf16:
 //   group 0: C0 [M,N] = A0^T @ B0 + beta*C0, A0 [K,M], B0 [K,N] (tight strides)
 //   group 1: C1 [N,M] = A1^T @ B1 + beta*C1, A1 [K,N], B1 [K,M]
-// with a_row_sum per group (both or neither; [M] and [N]). As gemm_grouped:
-// one split plan counts both groups' tiles, and each group is bit for bit
-// gemm() of its shape with that plan. kFp32: one gemm() per group, in order.
+// with a_row_sum per group (both or neither; [M] and [N]). Each group splits
+// K as gemm() would alone (so is bit for bit gemm() of its shape) unless the
+// pair would then pass 4 waves of tiles; then, as gemm_grouped, one plan
+// counts both groups' tiles. kFp32: one gemm() per group, in order.
 Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup group[2], float beta,
                             const GemmOptions& options = GemmOptions());
 int64_t gemm_grouped_swapped_workspace_floats(int64_t M, int64_t N, int64_t K, bool row_sums,
