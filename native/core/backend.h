@@ -202,6 +202,18 @@ class Backend {
       ELECTRA_RETURN_IF_ERROR(linear_backward(nullptr, dweight[g], dbias[g], dout[g], inp[g], nullptr, M, K, N));
     return Status::Ok();
   }
+  // The weight and bias gradients of a linear pair of transposed shapes (the
+  // FFN's output and input projections), each with its own output gradient
+  // and input: linear 0 (dout[0] [M,N], inp[0] [M,K], dweight[0] [N,K]) and
+  // linear 1 (dout[1] [M,K], inp[1] [M,N], dweight[1] [K,N]), i.e.
+  // linear_backward(nullptr, ...) of each, in order. Backends may run them as
+  // one grouped GEMM.
+  virtual Status linear_backward_weights_pair(float* const dweight[2], float* const dbias[2],
+                                              const float* const dout[2], const float* const inp[2], int64_t M,
+                                              int64_t K, int64_t N) {
+    ELECTRA_RETURN_IF_ERROR(linear_backward(nullptr, dweight[0], dbias[0], dout[0], inp[0], nullptr, M, K, N));
+    return linear_backward(nullptr, dweight[1], dbias[1], dout[1], inp[1], nullptr, M, N, K);
+  }
   virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,

@@ -144,10 +144,18 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     // into dtmp_. No zeroing, no copy.
     TRY(be.layernorm_backward_write(dh_.data(), dtmp_.data(), G + o.ln2g, G + o.ln2b, dx, a.r2.data(), P + o.ln2g,
                                     a.mean2.data(), a.rstd2.data(), N, H, hidden_p, seed, lo + 2));
-    // dff = gelu'(f) * (dr2 @ Wo); Wo's gradients come from dr2 (dtmp_) and g.
-    TRY(be.linear_backward_gelu_write(dff_.data(), G + o.wo, G + o.bo, dtmp_.data(), a.g.data(), P + o.wo,
+    // dff = gelu'(f) * (dr2 @ Wo), then dh1 += dff @ Wi; the two weight
+    // gradients together below (Wo's from dr2 in dtmp_ and g, Wi's from dff and h1).
+    TRY(be.linear_backward_gelu_write(dff_.data(), nullptr, nullptr, dtmp_.data(), a.g.data(), P + o.wo,
                                       a.f.data(), N, F, H));
-    TRY(be.linear_backward(dh_.data(), G + o.wi, G + o.bi, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
+    TRY(be.linear_backward(dh_.data(), nullptr, nullptr, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
+    {
+      float* const dw[2] = {G + o.wo, G + o.wi};
+      float* const db[2] = {G + o.bo, G + o.bi};
+      const float* const d[2] = {dtmp_.data(), dff_.data()};
+      const float* const in[2] = {a.g.data(), a.h1.data()};
+      TRY(be.linear_backward_weights_pair(dw, db, d, in, N, F, H));
+    }
     // LayerNorm 1 -> dr1, written into dx: the layer output's gradient was
     // consumed by LayerNorm 2, and dx becomes the layer input's gradient
     // (dr1 via the residual + the q/k/v projections' input gradients, added

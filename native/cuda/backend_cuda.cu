@@ -356,6 +356,21 @@ class CudaBackend final : public Backend {
     return gemm_grouped(true, false, N, K, M, 1.0f, n, g, N, K, 1.0f, K, o);
   }
 
+  // One launch for the pair (gemm_grouped_swapped: dweight[1] is dweight[0]'s shape transposed).
+  Status linear_backward_weights_pair(float* const dw[2], float* const db[2], const float* const dout[2],
+                                      const float* const inp[2], int64_t M, int64_t K, int64_t N) override {
+    const bool all_db = db[0] && db[1], no_db = !db[0] && !db[1];
+    if (!dw[0] || !dw[1] || !(all_db || no_db)) return Backend::linear_backward_weights_pair(dw, db, dout, inp, M, K, N);
+    ON_DEVICE();
+    GemmGroup g[2];
+    for (int i = 0; i < 2; ++i) g[i].A = dout[i], g[i].B = inp[i], g[i].C = dw[i], g[i].a_row_sum = db[i];
+    GemmOptions o = gemm_options();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::gemm_grouped_swapped_workspace_floats(N, K, M, all_db, o)));
+    o.workspace = splitk_.data();
+    o.workspace_floats = int64_t(splitk_.size());
+    return gemm_grouped_swapped(N, K, M, g, 1.0f, o);
+  }
+
   // ---- layers ----
   Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                            const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) override {

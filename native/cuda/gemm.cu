@@ -15,7 +15,10 @@
 // dropout + residual + LayerNorm over those rows (layernorm_finish_rows).
 // gemm_grouped runs up to four same-shape GEMMs (Q, K, V forward; the Q, K,
 // V and attention-output weight gradients) in one mma launch (blockIdx.z =
-// group x split, GroupPtrs by value).
+// group x split, GroupPtrs by value); gemm_grouped_swapped runs two of
+// transposed shapes (the FFN's [H,F] and [F,H] weight gradients) in the same
+// launch, group 1 taking its shape, strides and tile (the transposed grid's)
+// at block start (SplitK::swap1).
 // gemm_segmented runs one GEMM whose K is up to three (A, B) segments (the
 // Q/K/V input gradient dq @ Wq + dk @ Wk + dv @ Wv) in the same kernels: the
 // segments sit in GroupPtrs' slots, and load_stage moves both tile sources to
@@ -154,6 +157,10 @@ struct SplitK {
   Epilogue ep;           // the real epilogue
   int64_t ldc;
   int64_t seg_k;  // 0: not segmented
+  // A swapped pair (gemm_grouped_swapped; transA, !transB, lda = M, ldb =
+  // ldc = N): group 1 is N x M, its strides swapped likewise; its block
+  // (x, y) takes the tile (row x, column y) of the same 128 x 128 grid.
+  bool swap1;
   RowFinish rf;
 };
 
@@ -201,7 +208,7 @@ __device__ __forceinline__ bool splitk_finish_tile(const SplitK& sk, int M, int 
     const int64_t at = m * N + n;
     float acc = 0.f;
     for (int z = 0; z < sk.splits; ++z) acc += __ldcg(pg + int64_t(z) * MN + at);
-    float* c = C + m * sk.ldc + n;
+    float* c = C + m * (sk.swap1 ? int64_t(N) : sk.ldc) + n;  // (a swapped pair's C is tight)
     *c = apply_epilogue(ep, acc, c, m, n);
   }
   if (rows) {
@@ -527,14 +534,21 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
   const int wm = warp / 4, wn = warp % 4;  // warp's sub-tile: rows wm*kBMt/2, cols wn*32
-  const int64_t m0 = int64_t(blockIdx.y) * kBMt;
-  const int64_t n0 = int64_t(blockIdx.x) * kMmaBN;
-
   // The group (grouped GEMM; else 0) and this block's share of K (split-K:
   // its split; otherwise all of it).
   // (C and the bias are picked at the epilogue: no registers held across the loop.)
   const int bz = int(blockIdx.z);
   const int grp_i = group_of(bz, sk.splits);
+  // A swapped pair's group 1: its shape, strides and tile (see SplitK).
+  const bool swapped = sk.swap1 && grp_i == 1;
+  if (swapped) {
+    const int t = M;
+    M = N, N = t;
+    const int64_t u = lda;
+    lda = ldb, ldb = u, ldc = N;
+  }
+  const int64_t m0 = int64_t(swapped ? blockIdx.x : blockIdx.y) * kBMt;
+  const int64_t n0 = int64_t(swapped ? blockIdx.y : blockIdx.x) * kMmaBN;
   const int64_t kb = int64_t(int(blockIdx.z) - grp_i * sk.splits) * sk.kchunk;
   const int64_t ke = min(int64_t(K), kb + sk.kchunk);
   // The operands the split starts in: the group's, or (segmented, one group)
@@ -546,7 +560,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   }
   const int64_t kb_src = kb - (sk.seg_k == 0 ? 0 : src * sk.seg_k);
   const int nk = kb < ke ? int((ke - kb + kMmaBK - 1) / kMmaBK) : 0;
-  const bool row_sums = kRowSum && sk.row_sum != nullptr && blockIdx.x == 0;
+  const bool row_sums = kRowSum && sk.row_sum != nullptr && n0 == 0;
   // op(A) rows m0 + kVec*(tid % (kBMt/kVec)) + q (row_sums only): a
   // thread's A chunks are all in those kVec columns of the stored A^T.
   double rs[kVec];
@@ -666,7 +680,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
     if (t >= 1) multiply((t - 1) % 2);
   }
 
-  if (kRowSum && sk.row_sum != nullptr && blockIdx.x == 0) {
+  if (kRowSum && sk.row_sum != nullptr && n0 == 0) {
     // Thread tid holds rows kVec*(tid % kQ) + q, kQ = kBMt/kVec, summed over the
     // k-rows tid/kQ (mod kL) of every tile: the kL partial sums of a row meet
     // in the (free) tile space and are added in a fixed order.
@@ -734,7 +748,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   bool final_tile = true;
   if (partials != 0) {
     final_tile = splitk_finish_tile(sk, M, N, group_of(int(blockIdx.z), sk.splits), m0, n0, kBMt, kMmaBN,
-                                    kRowSum && sk.row_sum != nullptr && blockIdx.x == 0);
+                                    kRowSum && sk.row_sum != nullptr && n0 == 0);
   }
   if (sk.rf.counters != nullptr && final_tile) layernorm_finish_rows(sk.rf, M, N, m0, kBMt);
 }
@@ -867,6 +881,18 @@ SplitPlan plan_split(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms, 
   return sp;
 }
 
+// A swapped pair (kBf16): each group splits as gemm() would split it alone
+// (the pair fills twice its waves: with 16 tiles a group, 2 x 32 splits make
+// 3.9 waves where one plan for 32 tiles would take 17 splits, 2.06 waves)
+// unless that exceeds the step workspace bound's 4 waves of tiles
+// (gemm_workspace_floats_bound); else one plan over both groups' tiles.
+SplitPlan plan_swapped(GemmPrecision p, int64_t M, int64_t N, int64_t K, int sms) {
+  const SplitPlan alone = plan_split(p, M, N, K, sms);
+  const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+  if (2 * alone.splits * tiles <= 4 * blocks_per_sm(p) * int64_t(sms)) return alone;
+  return plan_split(p, M, N, K, sms, 2);
+}
+
 // The mma kernel's block rows: 64 when a GEMM that does not split K has at
 // most one 128-row tile per SM (so half the SMs' block slots would idle), for
 // twice the blocks; else 128. (The 64-row kernel fits three blocks per SM, so
@@ -878,9 +904,10 @@ int mma_block_rows(int64_t M, int64_t N, int64_t splits, int sms, int64_t groups
 
 // Workspace floats for `splits` partial products plus their row sums (as
 // doubles, 8-byte aligned after the partials).
-int64_t workspace_floats(int64_t splits, int64_t M, int64_t N, bool row_sum) {
+// rows: the row sums per partial (M; a swapped pair's larger M).
+int64_t workspace_floats(int64_t splits, int64_t M, int64_t N, bool row_sum, int64_t rows = -1) {
   const int64_t partial = (splits * M * N + 1) / 2 * 2;
-  return partial + (row_sum ? 2 * splits * M : 0);
+  return partial + (row_sum ? 2 * splits * (rows < 0 ? M : rows) : 0);
 }
 
 }  // namespace
@@ -901,7 +928,7 @@ namespace {
 // operands in io's slot s.
 Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
                    const GroupPtrs& io, int64_t lda, int64_t ldb, float beta, int64_t ldc,
-                   const GemmOptions& options, int64_t seg_k = 0) {
+                   const GemmOptions& options, int64_t seg_k = 0, bool swap1 = false) {
   const float* const A = io.A[0];
   const float* const B = io.B[0];
   float* const C = io.C[0];
@@ -962,10 +989,13 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   SplitPlan plan;
   plan.kchunk = Keff;
   if (reads_ab && options.workspace != nullptr)
-    plan = plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
+    plan = swap1 ? plan_swapped(options.precision, M, N, K, sm_count())
+                 : plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
   const bool row_sum = reads_ab && io.dbias[0] != nullptr;
   const bool split = plan.splits > 1 || row_sum;
   const int64_t gs = groups * plan.splits;  // partial products, group-major
+  // Row sums per partial: M (a swapped pair: group 1's M is N >= M).
+  const int64_t rows = swap1 ? N : M;
   if (plan.splits > 1) {
     const int64_t tiles = options.precision == GemmPrecision::kBf16
                               ? groups * ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN)
@@ -976,7 +1006,7 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
                              std::to_string(tiles) + " output tiles)");
   }
   if (split) {
-    const int64_t need = workspace_floats(gs, M, N, row_sum);
+    const int64_t need = workspace_floats(gs, M, N, row_sum, rows);
     if (options.workspace == nullptr || options.workspace_floats < need)
       return InvalidArgument("cuda::gemm: split-K workspace of " + std::to_string(options.workspace_floats) +
                              " floats, needs " + std::to_string(need) + " (gemm_workspace_floats)");
@@ -991,7 +1021,7 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   double* row_partials =
       row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
   SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits), options.workspace,
-            plan.splits > 1 ? options.tile_counters : nullptr, io, ep, ldc, seg_k};
+            plan.splits > 1 ? options.tile_counters : nullptr, io, ep, ldc, seg_k, swap1};
   sk.rf = RowFinish{};
   if (ln != nullptr) {
     // Row-block counters: after the split tiles' when split (a split GEMM
@@ -1020,7 +1050,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   int vec = copy_floats(A, lda, B, ldb);
   for (int g = 1; g < kMaxGroups; ++g)
     if (kio.A[g] != nullptr) vec = std::min(vec, copy_floats(io.A[g], lda, io.B[g], ldb));
-  const int mma_bm = vec == 4 ? mma_block_rows(M, N, plan.splits, sm_count(), groups) : 128;
+  // (A swapped pair: square tiles, so group 1's grid is group 0's transposed.)
+  const int mma_bm = vec == 4 && !swap1 ? mma_block_rows(M, N, plan.splits, sm_count(), groups) : 128;
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
   // on this kernel: report it for what it is (and clear it) instead.
@@ -1119,6 +1150,46 @@ Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t se
   }
   io.C[0] = C, io.bias[0] = options.bias;
   return gemm_groups(transA, transB, M, N, segments * seg_k, alpha, 1, io, lda, ldb, beta, ldc, options, seg_k);
+}
+
+// The pair with the smaller row count first (group 1's row sums then sit
+// after group 0's; see the kernel's row_sum layout).
+Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup group[2], float beta,
+                            const GemmOptions& options) {
+  if (group == nullptr) return InvalidArgument("cuda::gemm_grouped_swapped: no groups");
+  if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu || options.gelu_grad_input != nullptr ||
+      options.gelu_pre != nullptr || group[0].bias != nullptr || group[1].bias != nullptr)
+    return InvalidArgument("cuda::gemm_grouped_swapped: no bias, gelu, gelu_grad_input or gelu_pre; a_row_sum per group");
+  if (options.precision == GemmPrecision::kFp32) {  // no grouped kernel: one gemm() per group, in order
+    for (int g = 0; g < 2; ++g) {
+      const int64_t m = g == 0 ? M : N, n = g == 0 ? N : M;
+      GemmOptions o = options;
+      o.a_row_sum = group[g].a_row_sum;
+      ELECTRA_RETURN_IF_ERROR(gemm(true, false, m, n, K, 1.f, group[g].A, m, group[g].B, n, beta, group[g].C, n, o));
+    }
+    return Status::Ok();
+  }
+  const int first = M <= N ? 0 : 1;  // the group whose M is the smaller
+  const int64_t m = std::min(M, N), n = std::max(M, N);
+  GroupPtrs io{};
+  for (int g = 0; g < 2; ++g) {
+    const GemmGroup& x = group[g == 0 ? first : 1 - first];
+    io.A[g] = x.A, io.B[g] = x.B, io.C[g] = x.C, io.dbias[g] = x.a_row_sum;
+  }
+  return gemm_groups(true, false, m, n, K, 1.f, 2, io, m, n, beta, n, options, 0, true);
+}
+
+int64_t gemm_grouped_swapped_workspace_floats(int64_t M, int64_t N, int64_t K, bool row_sums,
+                                              const GemmOptions& options) {
+  if (options.precision == GemmPrecision::kFp32) {
+    GemmOptions o = options;
+    o.a_row_sum = row_sums ? reinterpret_cast<float*>(16) : nullptr;  // only its presence counts
+    return std::max(gemm_workspace_floats(true, false, M, N, K, o), gemm_workspace_floats(true, false, N, M, K, o));
+  }
+  if (M <= 0 || N <= 0 || K <= 0) return 0;
+  const SplitPlan plan = plan_swapped(options.precision, M, N, K, sm_count());
+  if (plan.splits < 2 && !row_sums) return 0;
+  return workspace_floats(2 * plan.splits, M, N, row_sums, std::max(M, N));
 }
 
 int64_t gemm_segmented_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t seg_k,

@@ -190,6 +190,19 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
                     const GemmGroup* group, int64_t lda, int64_t ldb, float beta, int64_t ldc,
                     const GemmOptions& options = GemmOptions());
 
+// A swapped pair: the weight gradients of two linears K -> ... of transposed
+// shapes (the FFN's [F,H] and [H,F]) in one launch on kBf16:
+//   group 0: C0 [M,N] = A0^T @ B0 + beta*C0, A0 [K,M], B0 [K,N] (tight strides)
+//   group 1: C1 [N,M] = A1^T @ B1 + beta*C1, A1 [K,N], B1 [K,M]
+// with a_row_sum per group (both or neither; [M] and [N]). Each group splits
+// K as gemm() would alone (so is bit for bit gemm() of its shape) unless the
+// pair would then pass 4 waves of tiles; then, as gemm_grouped, one plan
+// counts both groups' tiles. kFp32: one gemm() per group, in order.
+Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup group[2], float beta,
+                            const GemmOptions& options = GemmOptions());
+int64_t gemm_grouped_swapped_workspace_floats(int64_t M, int64_t N, int64_t K, bool row_sums,
+                                              const GemmOptions& options);
+
 // Segmented GEMM: one GEMM whose K runs over `segments` (1 to 3) operand
 // pairs of seg_k each, summed into one result:
 //   C = epilogue(alpha * sum_s op(A_s) @ op(B_s) + beta * C)

@@ -784,6 +784,116 @@ TEST(cuda_gemm_grouped) {
   CHECK(cuda::gemm_grouped(false, false, 4, 4, 4, 1.f, 1, g, 4, 4, 0.f, 4, o).code() == StatusCode::kInvalidArgument);
 }
 
+// Swapped pair (cuda::gemm_grouped_swapped): the FFN's two weight gradients,
+// C0 [M,N] += A0^T B0 and C1 [N,M] += A1^T B1 (TN, tight strides, beta 1),
+// with or without row sums, split-K or not. Each group's C and row sums are
+// bit for bit gemm() on the group alone (shapes whose split plans agree: by
+// K's depth, or none), which catches a group computed with the other's
+// shape, strides or tile; within 1e-4 (bf16 inputs) / 1e-5 (fp32) of float64,
+// the row sums within 1e-6; tile counters back at 0; a reversed block order
+// gives the same bits.
+void run_swapped_case(GemmPrecision prec, int64_t M, int64_t N, int64_t K, bool row_sums, bool split) {
+  const int64_t Mg[2] = {M, N}, Ng[2] = {N, M};
+  std::vector<float> A[2], B[2], C0[2], rs0[2];
+  std::unique_ptr<DevBuf> da[2], db[2], dc[2], drs[2];
+  cuda::GemmGroup grp[2];
+  for (int g = 0; g < 2; ++g) {
+    A[g] = etest::rand_vec(K * Mg[g]);
+    B[g] = etest::rand_vec(K * Ng[g]);
+    if (prec == GemmPrecision::kBf16) {
+      for (auto& x : A[g]) x = bf16_round(x);
+      for (auto& x : B[g]) x = bf16_round(x);
+    }
+    C0[g] = etest::rand_vec(Mg[g] * Ng[g]);
+    rs0[g] = etest::rand_vec(Mg[g]);
+    da[g].reset(new DevBuf(A[g].size()));
+    db[g].reset(new DevBuf(B[g].size()));
+    dc[g].reset(new DevBuf(C0[g].size()));
+    drs[g].reset(new DevBuf(rs0[g].size()));
+    if (!da[g]->p || !db[g]->p || !dc[g]->p || !drs[g]->p) return;
+    da[g]->upload(A[g]);
+    db[g]->upload(B[g]);
+    grp[g] = {da[g]->p, db[g]->p, dc[g]->p, nullptr, row_sums ? drs[g]->p : nullptr};
+  }
+  GemmOptions opt;
+  opt.precision = prec;
+  const int64_t ws_floats = split ? cuda::gemm_grouped_swapped_workspace_floats(M, N, K, row_sums, opt) : 0;
+  DevBuf ws(size_t(std::max<int64_t>(ws_floats, 1)));
+  DevCounters counters;
+  if (split) opt.workspace = ws.p, opt.workspace_floats = ws_floats, opt.tile_counters = counters.p;
+  char tag[120];
+  std::snprintf(tag, sizeof tag, " [swapped %s M=%lld N=%lld K=%lld rows=%d split=%d]", cuda::gemm_precision_name(prec),
+                (long long)M, (long long)N, (long long)K, int(row_sums), int(split));
+  std::vector<float> got[2], rs_got[2];
+  for (const char* order : {"fwd", "rev"}) {
+    for (int g = 0; g < 2; ++g) dc[g]->upload(C0[g]), drs[g]->upload(rs0[g]);
+    set_block_order(order);
+    const Status st = cuda::gemm_grouped_swapped(M, N, K, grp, 1.f, opt);
+    set_block_order("fwd");
+    CHECK(st.ok()) << st.code_name() << ": " << st.message() << tag;
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    CHECK(counters.all_zero()) << "swapped pair left a tile counter set" << tag;
+    for (int g = 0; g < 2; ++g) {
+      std::vector<float> c(C0[g].size()), r(rs0[g].size());
+      dc[g]->download(&c);
+      drs[g]->download(&r);
+      if (got[g].empty()) {
+        got[g] = c, rs_got[g] = r;
+      } else {
+        CHECK(etest::bit_equal(c.data(), got[g].data(), int64_t(c.size()))) << " block order changed group " << g << tag;
+        CHECK(etest::bit_equal(r.data(), rs_got[g].data(), int64_t(r.size()))) << " block order changed rows " << g << tag;
+      }
+    }
+  }
+  for (int g = 0; g < 2; ++g) {
+    const int64_t m = Mg[g], n = Ng[g];
+    GemmOptions o1;
+    o1.precision = prec;
+    o1.a_row_sum = row_sums ? drs[g]->p : nullptr;
+    const int64_t ws1 = split ? cuda::gemm_workspace_floats(true, false, m, n, K, o1) : 0;
+    DevBuf w1(size_t(std::max<int64_t>(ws1, 1)));
+    if (split) o1.workspace = w1.p, o1.workspace_floats = ws1, o1.tile_counters = counters.p;
+    dc[g]->upload(C0[g]), drs[g]->upload(rs0[g]);
+    const Status st = cuda::gemm(true, false, m, n, K, 1.f, da[g]->p, m, db[g]->p, n, 1.f, dc[g]->p, n, o1);
+    CHECK(st.ok()) << st.code_name() << ": " << st.message();
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<float> c(C0[g].size()), r(rs0[g].size());
+    dc[g]->download(&c);
+    drs[g]->download(&r);
+    CHECK(etest::bit_equal(c.data(), got[g].data(), m * n)) << " swapped pair != gemm() alone, group " << g << tag;
+    CHECK(etest::bit_equal(r.data(), rs_got[g].data(), m)) << " swapped row sums != gemm() alone, group " << g << tag;
+    std::vector<double> ref(m * n), rref(m);
+    for (int64_t i = 0; i < m; ++i) {
+      double t = rs0[g][i];
+      for (int64_t k = 0; k < K; ++k) t += A[g][k * m + i];
+      rref[i] = t;
+      for (int64_t j = 0; j < n; ++j) {
+        double v = C0[g][i * n + j];
+        for (int64_t k = 0; k < K; ++k) v += double(A[g][k * m + i]) * double(B[g][k * n + j]);
+        ref[i * n + j] = v;
+      }
+    }
+    CHECK_LT(etest::rel_error(got[g].data(), ref.data(), m * n), prec == GemmPrecision::kFp32 ? 1e-5 : 1e-4)
+        << " group " << g << tag;
+    if (row_sums) CHECK_LT(etest::rel_error(rs_got[g].data(), rref.data(), m), 1e-6) << " row sums, group " << g << tag;
+  }
+}
+
+TEST(cuda_gemm_grouped_swapped) {
+  if (!have_gpu("cuda_gemm_grouped_swapped")) return;
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    run_swapped_case(p, 64, 200, 1500, true, true);   // the FFN's dW + db (H < F), split-K
+    run_swapped_case(p, 200, 64, 1500, true, true);   // the larger group first
+    run_swapped_case(p, 64, 200, 300, true, true);    // one split: row sums through the workspace
+    run_swapped_case(p, 33, 150, 1500, true, true);   // odd: 4-byte copies, ragged tiles
+    run_swapped_case(p, 40, 136, 300, false, false);  // no row sums, no workspace
+  }
+  cuda::GemmGroup g[2];
+  GemmOptions o;
+  o.gelu = true;
+  CHECK(cuda::gemm_grouped_swapped(4, 4, 4, g, 1.f, o).code() == StatusCode::kInvalidArgument);
+}
+
 // Segmented GEMM (cuda::gemm_segmented): C = beta*C + bias + sum_s op(A_s) @
 // op(B_s), the Q/K/V input gradient dq @ Wq + dk @ Wk + dv @ Wv in one GEMM.
 // Against a float64 reference of the same sum (on bf16-rounded A and B for
