@@ -199,18 +199,6 @@ TEST(cuda_backend_graphs_off_switch_and_cpu) {
 
 namespace {
 
-ModelConfig graph_config() {
-  ModelConfig c;
-  c.vocab_size = 300;
-  c.embedding_size = 32;
-  c.max_position = 32;
-  c.type_vocab_size = 2;
-  c.disc = {64, 2, 4, 128};
-  c.gen = {32, 1, 1, 64};
-  c.pad_id = 0; c.unk_id = 1; c.cls_id = 2; c.sep_id = 3; c.mask_id = 4;
-  return c;  // hidden and attention dropout 0.1: every op's Philox offset matters
-}
-
 TrainConfig graph_train(int64_t k) {
   TrainConfig t;
   t.batch = 2;
@@ -253,7 +241,7 @@ std::unique_ptr<ElectraModel> graph_model(bool graphs) {
   setenv("ELECTRA_CUDA_GRAPHS", graphs ? "1" : "0", 1);
   ExecOptions e;
   e.backend = BackendKind::kCuda;
-  auto m = etest::make_model(graph_config(), 4, e);
+  auto m = etest::make_model(etest::tiny_step_config(), 4, e);
   if (old) setenv("ELECTRA_CUDA_GRAPHS", keep.c_str(), 1);
   else unsetenv("ELECTRA_CUDA_GRAPHS");
   return m;
@@ -315,7 +303,7 @@ TEST(cuda_step_graph_matches_plain) {
     if (!on->backend().graphs_enabled()) return;
     const TrainConfig t = graph_train(k);
     std::vector<GraphTokens> data;
-    for (int v = 0; v < 5; ++v) data.emplace_back(t.batch * k, t.seq_len, graph_config().vocab_size, v, 0);
+    for (int v = 0; v < 5; ++v) data.emplace_back(t.batch * k, t.seq_len, etest::tiny_step_config().vocab_size, v, 0);
     std::vector<const Batch*> steps;
     for (auto& d : data) steps.push_back(&d.b);
     train_both(on.get(), off.get(), t, steps, 0);
@@ -341,7 +329,7 @@ TEST(cuda_step_graph_shape_change_recaptures) {
   auto on = graph_model(true), off = graph_model(false);
   if (!on || !off || !on->backend().graphs_enabled()) return;
   const TrainConfig t = graph_train(1);
-  const int64_t V = graph_config().vocab_size;
+  const int64_t V = etest::tiny_step_config().vocab_size;
   GraphTokens full0(t.batch, t.seq_len, V, 0, 0), full1(t.batch, t.seq_len, V, 1, 0);
   GraphTokens padded0(t.batch, t.seq_len, V, 2, 12), padded1(t.batch, t.seq_len, V, 3, 7);
   train_both(on.get(), off.get(), t, {&full0.b, &full1.b, &full0.b}, 0);  // plain, capture, replay

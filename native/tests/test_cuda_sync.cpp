@@ -28,18 +28,6 @@ using namespace electra;
 
 namespace {
 
-ModelConfig sync_config() {
-  ModelConfig c;
-  c.vocab_size = 300;
-  c.embedding_size = 32;
-  c.max_position = 32;
-  c.type_vocab_size = 2;
-  c.disc = {64, 2, 4, 128};
-  c.gen = {32, 1, 1, 64};
-  c.pad_id = 0; c.unk_id = 1; c.cls_id = 2; c.sep_id = 3; c.mask_id = 4;
-  return c;
-}
-
 TrainConfig sync_train(int64_t k) {
   TrainConfig t;
   t.batch = 2;
@@ -82,8 +70,8 @@ TEST(cuda_step_one_host_sync) {
   if (!cudatest::have_gpu()) return;
   for (int64_t k : {int64_t(1), int64_t(2)}) {
     const TrainConfig t = sync_train(k);
-    const Tokens data(t.batch * k, t.seq_len, sync_config().vocab_size);
-    auto m = etest::make_model(sync_config(), 4, cuda_fp32());
+    const Tokens data(t.batch * k, t.seq_len, etest::tiny_step_config().vocab_size);
+    auto m = etest::make_model(etest::tiny_step_config(), 4, cuda_fp32());
     if (!m) return;
     StepMetrics sm;
     CHECK(m->train_step(t, data.b, 0, &sm).ok());  // warm-up: uploads the weights, grows the workspaces
@@ -151,9 +139,9 @@ TEST(cuda_step_loss_spike_guard_matches_cpu) {
   if (!etest::gpu_or_skip()) return;
   TrainConfig t = sync_train(1);
   t.skip_above_loss = 1e-3f;  // far below any loss of a fresh model
-  const Tokens data(t.batch, t.seq_len, sync_config().vocab_size);
-  auto cpu = etest::make_model(sync_config(), 6, ExecOptions());
-  auto gpu = etest::make_model(sync_config(), 6, cuda_fp32());
+  const Tokens data(t.batch, t.seq_len, etest::tiny_step_config().vocab_size);
+  auto cpu = etest::make_model(etest::tiny_step_config(), 6, ExecOptions());
+  auto gpu = etest::make_model(etest::tiny_step_config(), 6, cuda_fp32());
   if (!cpu || !gpu) return;
   StepMetrics mc, mg;
   CHECK(cpu->train_step(t, data.b, 0, &mc).ok());
