@@ -29,6 +29,14 @@ using namespace electra;
 
 namespace {
 
+// False, with the test marked skipped and why, when graphs are off here
+// (ELECTRA_CUDA_GRAPHS=0 in the environment): a graph test then tests nothing.
+bool graphs_on(const Backend& be) {
+  if (be.graphs_enabled()) return true;
+  etest::skip("CUDA graphs are off in this environment (ELECTRA_CUDA_GRAPHS=0)");
+  return false;
+}
+
 constexpr int64_t kN = 1000;
 constexpr float kP = 0.25f;
 constexpr uint64_t kSeed = 77;
@@ -93,7 +101,7 @@ TEST(cuda_backend_graph_replay_reads_pinned_inputs) {
   if (!cudatest::have_gpu()) return;
   auto be = cuda_backend();
   if (!be) return;
-  if (!be->graphs_enabled()) return;  // ELECTRA_CUDA_GRAPHS=0 in this environment
+  if (!graphs_on(*be)) return;
   StepBuffers b(be.get());
   const uint64_t offset = 4096;
   fill_input(b.h_in, 0);
@@ -133,7 +141,7 @@ TEST(cuda_backend_graph_replay_reads_pinned_inputs) {
 TEST(cuda_backend_graph_freezes_by_value_arguments) {
   if (!cudatest::have_gpu()) return;
   auto be = cuda_backend();
-  if (!be || !be->graphs_enabled()) return;
+  if (!be || !graphs_on(*be)) return;
   StepBuffers b(be.get());
   fill_input(b.h_in, 0);
   CHECK(be->begin_capture().ok());
@@ -153,7 +161,7 @@ TEST(cuda_backend_graph_freezes_by_value_arguments) {
 TEST(cuda_backend_graph_capture_failure_is_a_status) {
   if (!cudatest::have_gpu()) return;
   auto be = cuda_backend();
-  if (!be || !be->graphs_enabled()) return;
+  if (!be || !graphs_on(*be)) return;
   StepBuffers b(be.get());
   fill_input(b.h_in, 0);
   CHECK(be->begin_capture().ok());
@@ -300,7 +308,7 @@ TEST(cuda_step_graph_matches_plain) {
   for (int64_t k : {int64_t(1), int64_t(2)}) {
     auto on = graph_model(true), off = graph_model(false);
     if (!on || !off) return;
-    if (!on->backend().graphs_enabled()) return;
+    if (!graphs_on(on->backend())) return;
     const TrainConfig t = graph_train(k);
     std::vector<GraphTokens> data;
     for (int v = 0; v < 5; ++v) data.emplace_back(t.batch * k, t.seq_len, etest::tiny_step_config().vocab_size, v, 0);
@@ -327,7 +335,7 @@ TEST(cuda_step_graph_matches_plain) {
 TEST(cuda_step_graph_shape_change_recaptures) {
   if (!cudatest::have_gpu()) return;
   auto on = graph_model(true), off = graph_model(false);
-  if (!on || !off || !on->backend().graphs_enabled()) return;
+  if (!on || !off || !graphs_on(on->backend())) return;
   const TrainConfig t = graph_train(1);
   const int64_t V = etest::tiny_step_config().vocab_size;
   GraphTokens full0(t.batch, t.seq_len, V, 0, 0), full1(t.batch, t.seq_len, V, 1, 0);
