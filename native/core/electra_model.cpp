@@ -215,11 +215,23 @@ Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   h_positions_.reserve(M);
   stage_.reset();  // re-laid out for the new shape by ensure_staging
   stage_slots_ = 0;
-  for (auto* b : {&d_ids_, &d_gen_ids_, &d_disc_ids_, &d_types_, &d_mask_}) TRY(b->resize(be, N));
-  for (auto* b : {&d_positions_, &d_targets_, &d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
-  for (auto* b : {&d_dweights_, &d_labels_}) TRY(b->resize(be, N));
+  B_ = B; S_ = S; maxM_ = maxM;  // for input_layout(); reset below if an allocation fails
+  const InputLayout in = input_layout();
+  B_ = S_ = maxM_ = 0;
+  TRY(d_in_.resize(be, static_cast<size_t>(in.end)));
+  char* base = d_in_.data();
+  d_ids_.point(base, in.ids);
+  d_types_.point(base, in.types);
+  d_mask_.point(base, in.mask);
+  d_dweights_.point(base, in.dweights);
+  d_gen_ids_.point(base, in.gen_ids);
+  d_positions_.point(base, in.positions);
+  d_targets_.point(base, in.targets);
+  d_scales_.point(base, in.scales);
+  TRY(d_disc_ids_.resize(be, N));
+  for (auto* b : {&d_sampled_, &d_argmax_, &d_rows_}) TRY(b->resize(be, M));
+  TRY(d_labels_.resize(be, N));
   TRY(d_scalars_.resize(be, 8));
-  TRY(d_scales_.resize(be, 1));
   std::vector<int32_t> rows(M);
   for (size_t r = 0; r < M; ++r) rows[r] = static_cast<int32_t>(r);
   TRY(be->upload(d_rows_.data(), rows.data(), sizeof(int32_t) * M));
@@ -251,10 +263,26 @@ constexpr int64_t kStageAlign = 64;
 int64_t stage_round(int64_t bytes) { return (bytes + kStageAlign - 1) / kStageAlign * kStageAlign; }
 }  // namespace
 
+ElectraModel::InputLayout ElectraModel::input_layout() const {
+  const int64_t n = stage_round(B_ * S_ * int64_t(sizeof(int32_t))), m = stage_round(maxM_ * int64_t(sizeof(int32_t)));
+  InputLayout l;
+  l.ids = 0;
+  l.types = l.ids + n;
+  l.mask = l.types + n;
+  l.dweights = l.mask + n;  // float, as int32_t
+  l.inputs_end = l.dweights + n;
+  l.gen_ids = l.inputs_end;
+  l.positions = l.gen_ids + n;
+  l.targets = l.positions + m;
+  l.scales = l.targets + m;
+  l.end = l.scales + stage_round(sizeof(MicroScales));
+  return l;
+}
+
 Status ElectraModel::ensure_staging(int64_t k) {
   const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
-  slot_bytes_ = 4 * stage_round(N * i4) + 3 * stage_round(M * i4) + stage_round(N * i4) + stage_round(N * i4) +
-                stage_round(M * i4) + stage_round(3 * sizeof(double)) + stage_round(sizeof(MicroScales));
+  slot_bytes_ = input_layout().end + stage_round(M * i4) + stage_round(N * i4) + stage_round(M * i4) +
+                stage_round(3 * sizeof(double));
   if (stage_slots_ >= k && stage_.size() > 0) return Status::Ok();
   // Growing frees the old staging: nothing may still read or fill it.
   TRY(be_->sync());
@@ -266,25 +294,27 @@ Status ElectraModel::ensure_staging(int64_t k) {
 
 ElectraModel::Slot ElectraModel::slot(int64_t i) {
   const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
-  char* p = stage_.data() + i * slot_bytes_;
+  char* base = stage_.data() + i * slot_bytes_;
+  const InputLayout in = input_layout();
+  Slot sl;
+  sl.ids = reinterpret_cast<int32_t*>(base + in.ids);
+  sl.types = reinterpret_cast<int32_t*>(base + in.types);
+  sl.mask = reinterpret_cast<int32_t*>(base + in.mask);
+  sl.dweights = reinterpret_cast<float*>(base + in.dweights);
+  sl.gen_ids = reinterpret_cast<int32_t*>(base + in.gen_ids);
+  sl.positions = reinterpret_cast<int32_t*>(base + in.positions);
+  sl.targets = reinterpret_cast<int32_t*>(base + in.targets);
+  sl.scales = reinterpret_cast<MicroScales*>(base + in.scales);
+  char* p = base + in.end;  // the rest: not uploaded with the inputs
   auto take = [&p](int64_t bytes) {
     char* q = p;
     p += stage_round(bytes);
     return q;
   };
-  Slot sl;
-  sl.ids = reinterpret_cast<int32_t*>(take(N * i4));
-  sl.types = reinterpret_cast<int32_t*>(take(N * i4));
-  sl.mask = reinterpret_cast<int32_t*>(take(N * i4));
-  sl.gen_ids = reinterpret_cast<int32_t*>(take(N * i4));
-  sl.positions = reinterpret_cast<int32_t*>(take(M * i4));
-  sl.targets = reinterpret_cast<int32_t*>(take(M * i4));
   sl.sampled_in = reinterpret_cast<int32_t*>(take(M * i4));
-  sl.dweights = reinterpret_cast<float*>(take(N * i4));
   sl.dlogit = reinterpret_cast<float*>(take(N * i4));
   sl.sampled = reinterpret_cast<int32_t*>(take(M * i4));
   sl.scalars = reinterpret_cast<double*>(take(3 * sizeof(double)));
-  sl.scales = reinterpret_cast<MicroScales*>(take(sizeof(MicroScales)));
   return sl;
 }
 
@@ -314,13 +344,13 @@ void ElectraModel::fill_batch(const Batch& b, int64_t r0, const Slot& sl, int64_
   *real_tokens = real;
 }
 
+// The slot's uploaded part starts at sl.ids (slot()), d_in_'s at d_ids_.
 Status ElectraModel::upload_inputs(const Slot& sl) {
-  const int64_t N = B_ * S_;
-  const size_t ib = sizeof(int32_t) * static_cast<size_t>(N), fb = sizeof(float) * static_cast<size_t>(N);
-  TRY(be_->upload(d_ids_.data(), sl.ids, ib));
-  TRY(be_->upload(d_types_.data(), sl.types, ib));
-  TRY(be_->upload(d_mask_.data(), sl.mask, ib));
-  return be_->upload(d_dweights_.data(), sl.dweights, fb);
+  return be_->upload(d_in_.data(), sl.ids, static_cast<size_t>(input_layout().inputs_end));
+}
+
+Status ElectraModel::upload_micro(const Slot& sl) {
+  return be_->upload(d_in_.data(), sl.ids, static_cast<size_t>(input_layout().end));
 }
 
 Status ElectraModel::embed_forward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off) {
@@ -483,7 +513,8 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
 
 // Phase 1, mask: dynamic masking on the host (or the test hook's fixed
 // choice), so the masked-row count M is known here, with no device round
-// trip; the chosen rows, generator inputs and targets are uploaded.
+// trip; the chosen rows, generator inputs, targets and loss scales are
+// written to the slot, and uploaded with the batch inputs in one copy.
 void ElectraModel::mask_host(Micro* mb) {
   const TrainConfig& t = *mb->t;
   const Slot& sl = mb->sl;
@@ -506,17 +537,6 @@ void ElectraModel::mask_host(Micro* mb) {
   mb->scales.bce = t.disc_weight / static_cast<float>(std::max<int64_t>(mb->real, 1) * t.grad_accum);
   mb->scales.real = static_cast<double>(mb->real);
   *sl.scales = mb->scales;
-}
-
-// Its uploads: the chosen rows, the generator's inputs and the targets.
-Status ElectraModel::phase_mask(Micro* mb) {
-  const int64_t N = B_ * S_;
-  const size_t ib = sizeof(int32_t);
-  const Slot& sl = mb->sl;
-  TRY(be_->upload(d_gen_ids_.data(), sl.gen_ids, ib * N));
-  TRY(be_->upload(d_positions_.data(), sl.positions, ib * maxM_));
-  TRY(be_->upload(d_scales_.data(), sl.scales, sizeof(MicroScales)));
-  return be_->upload(d_targets_.data(), sl.targets, ib * maxM_);
 }
 
 // Phase 2, generator: shared embeddings, encoder over all positions, head at
@@ -714,8 +734,7 @@ Status ElectraModel::enqueue_step(std::vector<Micro>& micros, const TrainConfig&
   if (train) TRY(be_->zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
   for (size_t micro = 0; micro < micros.size(); ++micro) {
     Micro& mb = micros[micro];
-    TRY(upload_inputs(mb.sl));
-    TRY(phase_mask(&mb));
+    TRY(upload_micro(mb.sl));  // inputs, masking and scales: one copy
     TRY(phase_generator(&mb));
     TRY(phase_sample(&mb));
     if (electra_) TRY(phase_discriminator(&mb));

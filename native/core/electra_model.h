@@ -138,13 +138,22 @@ class ElectraModel {
     double real = 0;
   };
   struct Slot {
-    int32_t *ids, *types, *mask, *gen_ids, *positions, *targets, *sampled_in;  // uploaded: [N] x4, [maxM] x3
-    float* dweights;                                                            // uploaded: [N]
-    float* dlogit;                                                              // downloaded: [N]
-    int32_t* sampled;                                                           // downloaded: [maxM]
-    double* scalars;  // downloaded: disc BCE sum, generator mean loss, generator correct count
-    MicroScales* scales;  // uploaded
+    int32_t *ids, *types, *mask, *gen_ids, *positions, *targets;  // uploaded: [N] x4, [maxM] x2
+    float* dweights;                                              // uploaded: [N]
+    MicroScales* scales;                                          // uploaded
+    int32_t* sampled_in;  // uploaded by the test hook only: [maxM]
+    float* dlogit;        // downloaded: [N]
+    int32_t* sampled;     // downloaded: [maxM]
+    double* scalars;      // downloaded: disc BCE sum, generator mean loss, generator correct count
   };
+  // The uploaded part of a slot, laid out alike at the slot's start and in
+  // d_in_ (byte offsets), so a micro-batch's inputs are one copy:
+  //   ids, types, mask, dweights [N] | gen_ids [N], positions, targets [maxM], scales
+  // The batch inputs (inputs_end: what inference needs) come first.
+  struct InputLayout {
+    int64_t ids, types, mask, dweights, inputs_end, gen_ids, positions, targets, scales, end;
+  };
+  InputLayout input_layout() const;
   // Sizes the staging for k micro-batch slots (plus the step's tail scalars).
   Status ensure_staging(int64_t k);
   Slot slot(int64_t i);
@@ -155,6 +164,8 @@ class ElectraModel {
   // Its two halves: the host staging filled, then uploaded from it.
   void fill_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens);
   Status upload_inputs(const Slot& sl);
+  // The whole uploaded part of a micro-batch's slot (inputs, masking, scales).
+  Status upload_micro(const Slot& sl);
   // Shared embeddings: ids -> emb [N,E] after LayerNorm and dropout.
   struct EmbActs {
     BackendBuffer<float> pre, mean, rstd, out, dout;  // [N,E], [N], [N], [N,E], [N,E]
@@ -184,7 +195,6 @@ class ElectraModel {
     int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
   };
   void mask_host(Micro* mb);
-  Status phase_mask(Micro* mb);
   Status phase_generator(Micro* mb);
   Status phase_sample(Micro* mb);
   Status phase_discriminator(Micro* mb);
@@ -225,13 +235,26 @@ class ElectraModel {
   std::vector<float> h_labels_;        // [N] the discriminator's labels, for the metrics
   HostBuffer<char> stage_;             // k slots + the tail scalars
   int64_t stage_slots_ = 0, slot_bytes_ = 0;
-  BackendBuffer<int32_t> d_ids_, d_gen_ids_, d_disc_ids_, d_types_, d_mask_;       // [N]
-  BackendBuffer<int32_t> d_positions_, d_targets_, d_sampled_, d_argmax_, d_rows_;  // [maxM]
-  BackendBuffer<float> d_dweights_, d_labels_;                                     // [N]
+  // A typed region of d_in_ (input_layout()).
+  template <class T>
+  class InputView {
+   public:
+    T* data() const { return p_; }
+    void point(char* base, int64_t offset) { p_ = reinterpret_cast<T*>(base + offset); }
+   private:
+    T* p_ = nullptr;
+  };
+  BackendBuffer<char> d_in_;                                                        // input_layout().end bytes
+  InputView<int32_t> d_ids_, d_types_, d_mask_, d_gen_ids_;                        // [N]: regions of d_in_
+  InputView<float> d_dweights_;                                                     // [N]
+  InputView<int32_t> d_positions_, d_targets_;                                     // [maxM]
+  InputView<MicroScales> d_scales_;                                                 // [1]: this micro-batch's
+  BackendBuffer<int32_t> d_disc_ids_;                                               // [N]
+  BackendBuffer<int32_t> d_sampled_, d_argmax_, d_rows_;                           // [maxM]
+  BackendBuffer<float> d_labels_;                                                   // [N]
   // [8]: disc BCE sum, gen mean loss, gen correct (one micro-batch's, downloaded
   // each micro-batch), step loss, grad norm, apply flag (downloaded at the end), 2 spare.
   BackendBuffer<double> d_scalars_;
-  BackendBuffer<MicroScales> d_scales_;  // [1]: this micro-batch's
   EmbActs g_emb_, d_emb_;                                                          // generator / discriminator
   BackendBuffer<float> emb_scratch_;                       // [N,E] embed_backward's LayerNorm gradient
   BackendBuffer<float> dh_gen_;                            // [N,Hg]
