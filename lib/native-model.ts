@@ -154,6 +154,13 @@ export interface NativeModel {
   setTensor(name: string, data: Float32Array, kind?: NativeBufferKind): void;
   initWeights(seed: number): void;
   trainStep(batch: NativeBatch, train: NativeTrainConfig, step: number, overrides?: NativeStepOverrides): Promise<NativeStepMetrics>;
+  /**
+   * The same training step without its metrics: resolves once the step is
+   * enqueued (CUDA: the device may still be running it, so the next step's
+   * host work overlaps it; whatever reads the model waits for it) or done (CPU).
+   * A non-finite loss is not reported (the device skips such an update as always).
+   */
+  enqueueStep(batch: NativeBatch, train: NativeTrainConfig, step: number): Promise<void>;
   discriminate(batch: NativeBatch): Promise<Float32Array>;
   /** Forward-only step (dropout off, no update) at Philox index `index`. */
   evaluate(batch: NativeBatch, train: NativeTrainConfig, index: number): Promise<NativeStepMetrics>;

@@ -117,6 +117,15 @@ export interface TrainRunOptions {
   steps: number;
   /** Stops cleanly after the step in flight. */
   signal?: AbortSignal;
+  /**
+   * Read the metrics of every Nth step (and of the last one); default 1, every
+   * step. The other steps run without them (`trainStep({ metrics: false })`):
+   * on CUDA the host then prepares the next step while the device still runs
+   * this one, and the step's device part has no host wait. The loss-spike
+   * guard and the non-finite check see only the steps with metrics.
+   */
+  metricsEvery?: number;
+  /** Called with the metrics of each step that reads them. */
   onStep?: (m: StepMetrics) => void | Promise<void>;
 }
 
@@ -165,6 +174,8 @@ export class Trainer {
   /** Bytes this training needs (weights, optimizer state, activations, workspace), checked against free memory at construction. */
   readonly memoryPlan: MemoryPlan;
   private completed = 0;
+  /** Steps run since the last one that read its metrics (this one included), and when the first began. */
+  private unreported: { t0: number | undefined; steps: number } = { t0: undefined, steps: 0 };
   private running = false;
 
   constructor(opts: TrainerOptions) {
@@ -272,22 +283,44 @@ export class Trainer {
     }
   }
 
-  /** Runs one optimizer step. */
-  async trainStep(): Promise<StepMetrics> {
+  /**
+   * Runs one optimizer step and reads its metrics. With `{ metrics: false }`
+   * the step runs without them and resolves to null: on CUDA as soon as the
+   * step is enqueued, so the next step's host work (the data source, the
+   * masking) overlaps it on the device. Anything that reads the model waits
+   * for it. The next step with metrics reports `stepMs` and `tokensPerSecond`
+   * as the mean over the steps since the previous step with metrics.
+   */
+  async trainStep(): Promise<StepMetrics>;
+  async trainStep(opts: { metrics: false }): Promise<null>;
+  async trainStep(opts: { metrics?: boolean }): Promise<StepMetrics | null>;
+  async trainStep(opts: { metrics?: boolean } = {}): Promise<StepMetrics | null> {
     if (this.running) throw new ElectraError('ERR_BUSY', 'a training step is already running; await it first');
     this.running = true;
     try {
       const batch = await this.data.next(this.batchSize * this.gradAccum, this.seqLen);
       this.checkBatch(batch);
       const t0 = performance.now();
+      this.unreported.t0 ??= t0;
+      this.unreported.steps++;
       let m: NativeStepMetrics;
       const skipAboveLoss = this.lossSpike?.action === 'skip' ? this.lossSpike.threshold() : 0;
+      const cfg = { ...this.nativeTrainConfig(), skipAboveLoss };
       try {
-        m = await this.model.native.trainStep(batch, { ...this.nativeTrainConfig(), skipAboveLoss }, this.completed);
+        if (opts.metrics === false) {
+          await this.model.native.enqueueStep(batch, cfg, this.completed);
+          this.completed++;
+          return null;
+        }
+        m = await this.model.native.trainStep(batch, cfg, this.completed);
       } catch (e) {
+        this.unreported = { t0: undefined, steps: 0 };
         throw toElectraError(e);
       }
-      const stepMs = performance.now() - t0;
+      // The mean over this step and the ones before it that ran without metrics.
+      const steps = this.unreported.steps;
+      const stepMs = (performance.now() - this.unreported.t0) / steps;
+      this.unreported = { t0: undefined, steps: 0 };
       // The native step refuses non-finite values itself (ERR_DIVERGED); this also holds for any backend that did not.
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
         throw new ElectraError('ERR_DIVERGED', `non-finite loss (${m.loss}) or gradient norm (${m.gradNorm}) at step ${this.completed + 1}: lower the learning rate`);
@@ -357,24 +390,30 @@ export class Trainer {
     return out;
   }
 
-  /** Step metrics as they come; stops after `steps` or when `signal` aborts. */
-  async *iterate(opts: { steps: number; signal?: AbortSignal }): AsyncGenerator<StepMetrics, void, undefined> {
+  /**
+   * Step metrics as they come (of every `metricsEvery`th step and the last);
+   * stops after `steps` or when `signal` aborts.
+   */
+  async *iterate(opts: { steps: number; signal?: AbortSignal; metricsEvery?: number }): AsyncGenerator<StepMetrics, void, undefined> {
     if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new ElectraError('ERR_INVALID_ARGUMENT', `steps must be an integer >= 0, got ${opts.steps}`);
+    const every = opts.metricsEvery ?? 1;
+    if (!Number.isInteger(every) || every < 1) throw new ElectraError('ERR_INVALID_ARGUMENT', `metricsEvery must be an integer >= 1, got ${every}`);
     for (let i = 0; i < opts.steps; i++) {
       if (opts.signal?.aborted) return;
-      yield await this.trainStep();
+      if ((i + 1) % every === 0 || i === opts.steps - 1) yield await this.trainStep();
+      else await this.trainStep({ metrics: false });
     }
   }
 
   /** Trains for `steps` steps; resolves early with aborted: true when `signal` aborts. */
   async train(opts: TrainRunOptions): Promise<TrainResult> {
-    let done = 0;
+    const first = this.completed;
     let last: StepMetrics | undefined;
     for await (const m of this.iterate(opts)) {
-      done++;
       last = m;
       if (opts.onStep) await opts.onStep(m);
     }
+    const done = this.completed - first;
     return { device: this.device, steps: done, globalStep: this.completed, aborted: done < opts.steps, last };
   }
 

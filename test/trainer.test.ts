@@ -101,6 +101,31 @@ describe('Trainer on the CPU', () => {
     }
   });
 
+  test('metricsEvery: the steps without metrics are the same steps (losses, weights and moments have the same bits)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-metrics-every-'));
+    try {
+      const every = trainer(tinyModel(), { steps: 100 });
+      const all: StepMetrics[] = [];
+      await every.train({ steps: 8, onStep: (m) => void all.push(m) });
+      const sparse = trainer(tinyModel(), { steps: 100 });
+      const seen: StepMetrics[] = [];
+      const res = await sparse.train({ steps: 8, metricsEvery: 3, onStep: (m) => void seen.push(m) });
+      expect(res).toMatchObject({ steps: 8, globalStep: 8, aborted: false });
+      expect(seen.map((m) => m.step)).toEqual([3, 6, 8]); // and the last step
+      for (const m of seen) expect(m.loss).toBe(all[m.step - 1].loss);
+      expect(seen[0].stepMs).toBeGreaterThan(0);
+      // One step alone, then the state read back: it waits for the step.
+      expect(await sparse.trainStep({ metrics: false })).toBeNull();
+      await every.trainStep();
+      await every.saveCheckpoint(path.join(dir, 'every'));
+      await sparse.saveCheckpoint(path.join(dir, 'sparse'));
+      expect(checkpointDifferences(path.join(dir, 'every'), path.join(dir, 'sparse'))).toEqual([]);
+      await expect(sparse.train({ steps: 2, metricsEvery: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('10 steps, checkpoint, resume, 10 more equals 20 uninterrupted steps', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-ckpt-'));
     try {

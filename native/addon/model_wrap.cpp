@@ -210,6 +210,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("setTensor", &ModelWrap::SetTensor),
                         InstanceMethod("initWeights", &ModelWrap::InitWeights),
                         InstanceMethod("trainStep", &ModelWrap::TrainStep),
+                        InstanceMethod("enqueueStep", &ModelWrap::EnqueueStep),
                         InstanceMethod("discriminate", &ModelWrap::Discriminate),
                         InstanceMethod("generatorLogits", &ModelWrap::GeneratorLogits),
                         InstanceMethod("evaluate", &ModelWrap::Evaluate),
@@ -442,6 +443,23 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           return o;
         },
         [this]() { busy_ = false; });
+  }
+
+  // enqueueStep(batch, trainConfig, step) -> Promise<undefined>: the same step,
+  // without metrics. It resolves once the step is enqueued (CUDA: the device
+  // may still run it; anything that reads the model waits for it) or done (CPU).
+  Napi::Value EnqueueStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckIdle(env, "enqueueStep");
+    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
+    electra::TrainConfig train = ReadTrainConfig(Obj(info[1], "enqueueStep", "train config"));
+    double step = NumberArg(info, 2, "enqueueStep", "step");
+    if (!(step >= 0) || step != std::floor(step)) ThrowInvalid(env, "enqueueStep", "step must be a non-negative integer");
+    electra::ElectraModel* model = Live(env);
+    busy_ = true;
+    return PromiseWorker::Run(
+        env, Value(), [=]() { return model->train_step(train, batch->view(), static_cast<int64_t>(step), nullptr); },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, [this]() { busy_ = false; });
   }
 
   // evaluate(batch, trainConfig, index) -> Promise<metrics>: forward only, dropout off.

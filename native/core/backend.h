@@ -94,12 +94,13 @@ class Backend {
   // be rewritten before the next sync().
   virtual Status alloc_host(size_t bytes, void** out);
   virtual void release_host(void* p);
-  // mark() records the point the op stream has reached (CUDA: an event);
-  // wait_marked() waits for the ops issued before the last mark() only, so
-  // the host can go on while later ops (the optimizer update) still run.
-  // Downloads issued before the mark are then valid, and uploads before it done.
-  virtual Status mark() { return Status::Ok(); }
-  virtual Status wait_marked() { return sync(); }
+  // mark(i) records the point the op stream has reached (CUDA: an event, one
+  // per i < kMarks); wait_marked(i) waits for the ops issued before the last
+  // mark(i) only, so the host can go on while later ops still run. Downloads
+  // issued before the mark are then valid, and uploads before it done.
+  static constexpr int kMarks = 2;
+  virtual Status mark(int i = 0) { return i >= 0 && i < kMarks ? Status::Ok() : InvalidArgument("no such mark"); }
+  virtual Status wait_marked(int i = 0) { return i >= 0 && i < kMarks ? sync() : InvalidArgument("no such mark"); }
   // The step's Philox offset base, in backend memory (one uint64_t, read when
   // the ops run): every op that takes (seed, offset) then draws with offset +
   // *base, so a per-step offset reaches a replayed graph. nullptr (the

@@ -90,8 +90,8 @@ Status ElectraModel::build() {
     P_ = dev_.data(); G_ = P_ + n; M_ = G_ + n; V_ = M_ + n;
   }
   TRY(d_step_.resize(be_.get(), 1));
-  TRY(h_step_.resize(be_.get(), 1));
-  *h_step_.data() = StepValues();
+  TRY(h_step_.resize(be_.get(), kStageSets));
+  for (int i = 0; i < kStageSets; ++i) h_step_.data()[i] = StepValues();
   TRY(be_->upload(d_step_.data(), h_step_.data(), sizeof(StepValues)));
   TRY(be_->sync());
   be_->set_philox_base(&d_step_.data()->philox_base);
@@ -193,6 +193,7 @@ Status ElectraModel::ensure_device() {
 }
 
 Status ElectraModel::sync_to_host() {
+  TRY(settle());
   if (be_->memory_is_host() || !host_stale_ || device_stale_) return Status::Ok();
   const size_t bytes = sizeof(float) * static_cast<size_t>(buf_.total);
   TRY(be_->download(buf_.params, P_, bytes));
@@ -206,6 +207,7 @@ Status ElectraModel::sync_to_host() {
 
 Status ElectraModel::resize(int64_t B, int64_t S, int64_t maxM) {
   if (B == B_ && S == S_ && maxM == maxM_) return Status::Ok();
+  TRY(settle());  // the steps in flight read the buffers reallocated here
   B_ = S_ = maxM_ = 0;  // stays invalid unless every allocation below succeeds
   forget_graphs();      // they point at the buffers reallocated here
   Backend* be = be_.get();
@@ -285,16 +287,18 @@ Status ElectraModel::ensure_staging(int64_t k) {
                 stage_round(3 * sizeof(double));
   if (stage_slots_ >= k && stage_.size() > 0) return Status::Ok();
   // Growing frees the old staging: nothing may still read or fill it.
+  TRY(settle());
   TRY(be_->sync());
   forget_graphs();
-  TRY(stage_.resize(be_.get(), static_cast<size_t>(k * slot_bytes_ + stage_round(3 * sizeof(double)))));
+  set_bytes_ = k * slot_bytes_ + stage_round(3 * sizeof(double));
+  TRY(stage_.resize(be_.get(), static_cast<size_t>(kStageSets * set_bytes_)));
   stage_slots_ = k;
   return Status::Ok();
 }
 
-ElectraModel::Slot ElectraModel::slot(int64_t i) {
+ElectraModel::Slot ElectraModel::slot(int set, int64_t i) {
   const int64_t N = B_ * S_, M = maxM_, i4 = sizeof(int32_t);
-  char* base = stage_.data() + i * slot_bytes_;
+  char* base = stage_.data() + set * set_bytes_ + i * slot_bytes_;
   const InputLayout in = input_layout();
   Slot sl;
   sl.ids = reinterpret_cast<int32_t*>(base + in.ids);
@@ -318,11 +322,22 @@ ElectraModel::Slot ElectraModel::slot(int64_t i) {
   return sl;
 }
 
-double* ElectraModel::tail_scalars() { return reinterpret_cast<double*>(stage_.data() + stage_slots_ * slot_bytes_); }
+double* ElectraModel::tail_scalars(int set) {
+  return reinterpret_cast<double*>(stage_.data() + set * set_bytes_ + stage_slots_ * slot_bytes_);
+}
+
+Status ElectraModel::settle() {
+  bool any = false;
+  for (bool f : in_flight_) any = any || f;
+  if (!any) return Status::Ok();
+  TRY(be_->sync());
+  for (bool& f : in_flight_) f = false;
+  return Status::Ok();
+}
 
 void ElectraModel::forget_graphs() {
   if (be_) be_->drop_graphs();
-  warm_key_.clear();
+  warm_keys_.clear();
   no_graph_.clear();
 }
 
@@ -457,9 +472,26 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   const int64_t B = t.batch, S = t.seq_len, k = t.grad_accum;
   bool fixed = false;
   TRY(check_overrides(ov, k, B * S, cfg_.vocab_size, B * max_predictions(t), &fixed));
+  if (!out && !train) return InvalidArgument("an evaluation without metrics does nothing");
   TRY(resize(B, S, B * max_predictions(t)));
   TRY(ensure_device());
   TRY(ensure_staging(k));
+  StepRun run;
+  // Set 0, unless the previous step (enqueued without metrics) may still read
+  // its set: then the other one. So steps with metrics always use set 0 (one
+  // graph), and a run of steps without them alternates between two.
+  run.set = in_flight_[last_set_] ? (last_set_ + 1) % kStageSets : 0;
+  last_set_ = run.set;
+  run.metrics = out != nullptr;
+  run.train = train;
+  run.update = train && !(ov && !ov->apply_update);
+  // This set's last step (two steps ago) must have read its staging before
+  // the host refills it; normally long done. (A bounded pipeline: the host
+  // runs at most two steps ahead of the device.)
+  if (in_flight_[run.set]) {
+    TRY(be_->wait_marked(run.set));
+    in_flight_[run.set] = false;
+  }
   if (train) host_stale_ = !be_->memory_is_host();
   // The host side first, for every micro-batch: its inputs and its dynamic
   // masking into its staging slot (so the masked-row count M is known with no
@@ -476,7 +508,8 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     mb.base = static_cast<uint64_t>(micro) * kRngWindow;
     mb.host_base = step_base + mb.base;
     mb.ids = batch.input_ids + micro * B * S;
-    mb.sl = slot(micro);
+    mb.sl = slot(run.set, micro);
+    mb.run = &run;
     // Evaluation: dropout off, no backward, no update.
     mb.hp = train ? cfg_.hidden_dropout : 0.0f;
     mb.ap = train ? cfg_.attention_dropout : 0.0f;
@@ -484,8 +517,7 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
     mask_host(&mb);
   }
   const float lr = train ? static_cast<float>(learning_rate(t, step)) : 0.0f;
-  const bool update = train && !(ov && !ov->apply_update);
-  StepValues& sv = *h_step_.data();
+  StepValues& sv = h_step_.data()[run.set];
   sv.philox_base = step_base;
   sv.adam.lr = lr;
   sv.adam.step = step + 1;
@@ -494,16 +526,22 @@ Status ElectraModel::run_step(const TrainConfig& t, const Batch& batch, int64_t 
   sv.adam.c1 = c.c1;
   sv.adam.c2 = c.c2;
   // The test hooks download into pageable memory: not capturable.
-  TRY(run_device_step(micros, t, train, update, ov == nullptr));
-  TRY(be_->mark());
-  // The step's one host wait: for its metrics and the update.
-  TRY(be_->wait_marked());
+  TRY(run_device_step(micros, t, run, ov == nullptr));
+  TRY(be_->mark(run.set));
+  if (!run.metrics) {
+    in_flight_[run.set] = true;
+    return Status::Ok();
+  }
+  // The step's one host wait: for its metrics and the update. Every earlier
+  // step is done with it (one stream).
+  TRY(be_->wait_marked(run.set));
+  for (bool& f : in_flight_) f = false;
   StepMetrics m;
   MetricCounts counts;
   for (const Micro& mb : micros) collect_metrics(mb, k, &m, &counts);
   finish_metrics(counts, &m);
   m.lr = train ? learning_rate(t, step) : 0.0;
-  if (train) TRY(check_update(step, update, &m));
+  if (train) TRY(check_update(step, run, &m));
   if (!std::isfinite(m.loss))
     return Status(StatusCode::kDiverged, "loss is not finite at step " + std::to_string(step + 1) +
                                              " (1-based; diverged: lower the learning rate)");
@@ -570,7 +608,7 @@ Status ElectraModel::phase_sample(Micro* mb) {
                              mb->base + kSlotSample));
     }
     // The metrics' labels come from the samples (M ids, not N labels).
-    TRY(be_->download(mb->sl.sampled, d_sampled_.data(), sizeof(int32_t) * M));
+    if (mb->run->metrics) TRY(be_->download(mb->sl.sampled, d_sampled_.data(), sizeof(int32_t) * M));
   }
   return be_->crossentropy_forward_backward(losses_.data(), d_argmax_.data(), logits, logits, d_rows_.data(),
                                             d_targets_.data(), M, V, mb->scales.ce, &d_scales_.data()->ce);
@@ -592,7 +630,7 @@ Status ElectraModel::phase_discriminator(Micro* mb) {
     mb->ov->disc_logits_out->resize(static_cast<size_t>(N));
     TRY(be_->download(mb->ov->disc_logits_out->data(), dlogit_.data(), fb * N));
   }
-  TRY(be_->download(mb->sl.dlogit, dlogit_.data(), fb * N));
+  if (mb->run->metrics) TRY(be_->download(mb->sl.dlogit, dlogit_.data(), fb * N));
   return be_->bce_forward_backward(d_scalars_.data(), dlogit_.data(), dlogit_.data(), d_labels_.data(),
                                    d_dweights_.data(), N, mb->scales.bce, &d_scales_.data()->bce);
 }
@@ -605,7 +643,7 @@ Status ElectraModel::phase_losses(Micro* mb, int64_t micro) {
   TRY(be_->step_loss(s + 1, s + 3, losses_.data(), d_argmax_.data(), d_targets_.data(), maxM_,
                      electra_ ? s : nullptr, t.disc_weight, mb->real, t.grad_accum, micro == 0,
                      &d_scales_.data()->real));
-  return be_->download(mb->sl.scalars, s, 3 * sizeof(double));
+  return mb->run->metrics ? be_->download(mb->sl.scalars, s, 3 * sizeof(double)) : Status::Ok();
 }
 
 // Phase 5, backward: the discriminator (head, encoder, its embeddings), then
@@ -706,12 +744,12 @@ void ElectraModel::finish_metrics(const MetricCounts& c, StepMetrics* m) const {
 // sits between the backward and the update. No update when `update` is false
 // (the gradients stay unclipped; only the norm is measured), when the loss-spike
 // guard skips the step, or when the loss or the norm is not finite.
-Status ElectraModel::phase_update(const TrainConfig& t, bool update) {
+Status ElectraModel::phase_update(const TrainConfig& t, const StepRun& r) {
   Backend& be = *be_;
   double* s = d_scalars_.data();
-  TRY(be.guard_clip_grad_norm(s + 4, s + 5, G_, buf_.total, t.clip_norm, s + 3, t.skip_above_loss, update));
-  TRY(be.download(tail_scalars(), s + 4, 2 * sizeof(double)));
-  if (update) {
+  TRY(be.guard_clip_grad_norm(s + 4, s + 5, G_, buf_.total, t.clip_norm, s + 3, t.skip_above_loss, r.update));
+  if (r.metrics) TRY(be.download(tail_scalars(r.set), s + 4, 2 * sizeof(double)));
+  if (r.update) {
     AdamWHyper h;
     h.step_values = &d_step_.data()->adam;  // lr and step: this step's, read when the update runs
     h.beta1 = t.beta1;
@@ -729,8 +767,9 @@ Status ElectraModel::phase_update(const TrainConfig& t, bool update) {
 // comes from the staging slots or the step's values (d_step_), both uploaded
 // here from pinned memory, so the same sequence replayed as a graph computes
 // this step.
-Status ElectraModel::enqueue_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update) {
-  TRY(be_->upload(d_step_.data(), h_step_.data(), sizeof(StepValues)));
+Status ElectraModel::enqueue_step(std::vector<Micro>& micros, const TrainConfig& t, const StepRun& r) {
+  const bool train = r.train;
+  TRY(be_->upload(d_step_.data(), h_step_.data() + r.set, sizeof(StepValues)));
   if (train) TRY(be_->zero(G_, sizeof(float) * static_cast<size_t>(buf_.total)));
   for (size_t micro = 0; micro < micros.size(); ++micro) {
     Micro& mb = micros[micro];
@@ -741,18 +780,18 @@ Status ElectraModel::enqueue_step(std::vector<Micro>& micros, const TrainConfig&
     TRY(phase_losses(&mb, static_cast<int64_t>(micro)));
     if (train) TRY(phase_backward(&mb));
   }
-  if (train) TRY(phase_update(t, update));
+  if (train) TRY(phase_update(t, r));
   return Status::Ok();
 }
 
 // Everything that the device part passes to an op by value, and every shape:
 // two steps with the same key enqueue the same ops with the same arguments.
-std::string ElectraModel::graph_key(const std::vector<Micro>& micros, const TrainConfig& t, bool train,
-                                    bool update) const {
+std::string ElectraModel::graph_key(const std::vector<Micro>& micros, const TrainConfig& t, const StepRun& r) const {
   char buf[512];
-  std::snprintf(buf, sizeof(buf), "B%lld S%lld k%lld train%d update%d seed%llu T%a dw%a clip%a skip%a b%a,%a eps%a wd%a "
-                "bc%d drop%a,%a",
-                (long long)B_, (long long)S_, (long long)micros.size(), int(train), int(update),
+  std::snprintf(buf, sizeof(buf), "B%lld S%lld k%lld set%d metrics%d train%d update%d seed%llu T%a dw%a clip%a skip%a "
+                "b%a,%a eps%a wd%a bc%d drop%a,%a",
+                (long long)B_, (long long)S_, (long long)micros.size(), r.set, int(r.metrics), int(r.train),
+                int(r.update),
                 (unsigned long long)t.seed, double(t.temperature), double(t.disc_weight), double(t.clip_norm),
                 double(t.skip_above_loss), double(t.beta1), double(t.beta2), double(t.adam_eps),
                 double(t.weight_decay), int(t.bias_correction), double(micros[0].hp), double(micros[0].ap));
@@ -761,30 +800,31 @@ std::string ElectraModel::graph_key(const std::vector<Micro>& micros, const Trai
 }
 
 // A step's device part as a CUDA graph where it can be: replayed when a graph
-// of its key is kept; captured when the previous step had the same key (that
-// step ran plainly and grew the workspaces, so nothing allocates in the
-// capture); plainly otherwise. A capture that fails ran nothing: the step then
+// of its key is kept; captured when a step of the same key ran plainly since
+// the last resize (it grew the workspaces, so nothing allocates in the
+// capture); plainly otherwise. The staging set is part of the key, so two
+// sets alternate between two graphs. A capture that fails ran nothing: the step then
 // runs plainly, and its key is not captured again.
-Status ElectraModel::run_device_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update,
+Status ElectraModel::run_device_step(std::vector<Micro>& micros, const TrainConfig& t, const StepRun& r,
                                      bool graphs) {
   if (!graphs || !be_->graphs_enabled()) {
     ++graph_stats_.plain;
-    return enqueue_step(micros, t, train, update);
+    return enqueue_step(micros, t, r);
   }
-  const std::string key = graph_key(micros, t, train, update);
+  const std::string key = graph_key(micros, t, r);
   bool found = false;
   TRY(be_->launch_graph(key, &found));
   if (found) {
     ++graph_stats_.launches;
     return Status::Ok();
   }
-  if (key != warm_key_ || no_graph_.count(key)) {
-    warm_key_ = key;
+  if (!warm_keys_.count(key) || no_graph_.count(key)) {
+    warm_keys_.insert(key);
     ++graph_stats_.plain;
-    return enqueue_step(micros, t, train, update);
+    return enqueue_step(micros, t, r);
   }
   TRY(be_->begin_capture());
-  const Status st = enqueue_step(micros, t, train, update);
+  const Status st = enqueue_step(micros, t, r);
   const Status end = be_->end_capture(key);
   if (st.ok() && end.ok()) {
     ++graph_stats_.captures;
@@ -797,19 +837,19 @@ Status ElectraModel::run_device_step(std::vector<Micro>& micros, const TrainConf
                           (st.ok() ? end : st).message();
   no_graph_.insert(key);
   ++graph_stats_.plain;
-  return enqueue_step(micros, t, train, update);
+  return enqueue_step(micros, t, r);
 }
 
 // After the step's sync: the norm, and what the guard decided. The host's
 // loss has the bits of the one the guard read (step_loss), so `skipped` is
 // also what the host rule (loss > skip_above_loss) gives.
-Status ElectraModel::check_update(int64_t step, bool update, StepMetrics* m) {
-  const double* tail = tail_scalars();  // grad norm, apply flag
+Status ElectraModel::check_update(int64_t step, const StepRun& r, StepMetrics* m) {
+  const double* tail = tail_scalars(r.set);  // grad norm, apply flag
   m->grad_norm = tail[0];
   if (!std::isfinite(m->grad_norm) || !std::isfinite(m->loss))
     return Status(StatusCode::kDiverged, "non-finite loss or gradient norm at step " + std::to_string(step + 1) +
                                              " (1-based); no update was applied (diverged: lower the learning rate, or check the data)");
-  m->skipped = update && tail[1] == 0.0;
+  m->skipped = r.update && tail[1] == 0.0;
   return Status::Ok();
 }
 
@@ -836,8 +876,9 @@ Status ElectraModel::generator_logits(const Batch& b, const std::vector<int32_t>
   TRY(resize(b.rows, b.seq_len, std::max<int64_t>({maxM_, R, 1})));
   TRY(ensure_device());
   TRY(ensure_staging(1));
+  TRY(settle());  // a step without metrics may still read staging set 0
   int64_t real = 0;
-  TRY(upload_batch(b, 0, slot(0), &real));
+  TRY(upload_batch(b, 0, slot(0, 0), &real));
   const float eps = cfg_.layer_norm_eps;
   TRY(embed_forward(d_ids_.data(), &g_emb_, 0.0f, 0, 0));
   const float* hg = nullptr;
@@ -857,8 +898,9 @@ Status ElectraModel::discriminate(const Batch& b, std::vector<float>* logits) {
   TRY(resize(b.rows, b.seq_len, std::max<int64_t>(maxM_, 1)));
   TRY(ensure_device());
   TRY(ensure_staging(1));
+  TRY(settle());  // a step without metrics may still read staging set 0
   int64_t real = 0;
-  TRY(upload_batch(b, 0, slot(0), &real));
+  TRY(upload_batch(b, 0, slot(0, 0), &real));
   TRY(embed_forward(d_ids_.data(), &d_emb_, 0.0f, 0, 0));
   const float* hd = nullptr;
   TRY(disc_.forward(P_, d_emb_.out.data(), d_mask_.data(), cfg_.layer_norm_eps, 0.0f, 0.0f, 0, 0, &hd));

@@ -96,8 +96,17 @@ class ElectraModel {
   void init_weights(uint64_t seed);
 
   // One optimizer step at 0-based `step` over batch.rows / train.batch micro-batches.
+  // m == nullptr asks for no metrics: the step is enqueued and the call returns
+  // without waiting for the device (CUDA; the CPU runs it in the call), so the
+  // host prepares the next step while this one runs. Its metrics are not
+  // read, so a non-finite loss or norm is not reported by this call (the
+  // device skips such an update all the same); the next step with metrics
+  // reports its own. The host waits for a step only before reusing its
+  // staging (two sets, alternating), or before anything else reads the model.
   Status train_step(const TrainConfig& train, const Batch& batch, int64_t step, StepMetrics* m,
                     const StepOverrides* ov = nullptr);
+  // Waits for the steps enqueued without metrics (a no-op when none is).
+  Status settle();
 
   // Held-out evaluation: the same masking, sampling and losses as a training
   // step (dropout off), without backward or update. `index` plays the role of
@@ -154,10 +163,13 @@ class ElectraModel {
     int64_t ids, types, mask, dweights, inputs_end, gen_ids, positions, targets, scales, end;
   };
   InputLayout input_layout() const;
-  // Sizes the staging for k micro-batch slots (plus the step's tail scalars).
+  // Sizes the staging: kStageSets sets of k micro-batch slots plus the step's
+  // tail scalars. Consecutive steps use alternate sets, so a step enqueued
+  // without metrics may still read its set while the host fills the other.
+  static constexpr int kStageSets = 2;
   Status ensure_staging(int64_t k);
-  Slot slot(int64_t i);
-  double* tail_scalars();  // downloaded after the update: grad norm, apply flag
+  Slot slot(int set, int64_t i);
+  double* tail_scalars(int set);  // downloaded after the update: grad norm, apply flag
   // Host-side batch preparation into slot `sl`: types, mask and dweights of
   // micro-batch rows [r0, r0 + B_), uploaded with the ids.
   Status upload_batch(const Batch& b, int64_t r0, const Slot& sl, int64_t* real_tokens);
@@ -178,6 +190,12 @@ class ElectraModel {
   // discriminator and backward per micro-batch, then update.
   Status run_step(const TrainConfig& t, const Batch& batch, int64_t step, StepMetrics* m, const StepOverrides* ov,
                   bool train);
+  // What the phases of one step's device part share, beyond the micro-batches.
+  struct StepRun {
+    int set = 0;           // its staging set (slot(), tail_scalars(), h_step_)
+    bool metrics = true;   // download what the metrics read (else skip those copies)
+    bool train = true, update = true;
+  };
   struct Micro {  // one micro-batch's state, passed from phase to phase
     const TrainConfig* t = nullptr;
     const StepOverrides* ov = nullptr;
@@ -190,6 +208,7 @@ class ElectraModel {
     MicroScales scales;                 // its loss scales (uploaded from the slot)
     const float *hg = nullptr, *hd = nullptr;  // encoder outputs
     Slot sl{};                          // its host staging
+    const StepRun* run = nullptr;       // the step's set and what it downloads
   };
   struct MetricCounts {
     int64_t gen_correct = 0, disc_correct = 0, tp = 0, pred_pos = 0;
@@ -200,14 +219,14 @@ class ElectraModel {
   Status phase_discriminator(Micro* mb);
   Status phase_losses(Micro* mb, int64_t micro);
   Status phase_backward(Micro* mb);
-  Status phase_update(const TrainConfig& t, bool update);
+  Status phase_update(const TrainConfig& t, const StepRun& r);
   // The device part of a step (uploads from the staging, the phases, the
   // update), enqueued plainly, or as a CUDA graph replayed or captured.
-  Status enqueue_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update);
-  Status run_device_step(std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update, bool graphs);
-  std::string graph_key(const std::vector<Micro>& micros, const TrainConfig& t, bool train, bool update) const;
+  Status enqueue_step(std::vector<Micro>& micros, const TrainConfig& t, const StepRun& r);
+  Status run_device_step(std::vector<Micro>& micros, const TrainConfig& t, const StepRun& r, bool graphs);
+  std::string graph_key(const std::vector<Micro>& micros, const TrainConfig& t, const StepRun& r) const;
   void forget_graphs();
-  Status check_update(int64_t step, bool update, StepMetrics* m);
+  Status check_update(int64_t step, const StepRun& r, StepMetrics* m);
   void collect_metrics(const Micro& mb, int64_t k, StepMetrics* m, MetricCounts* c);
   void finish_metrics(const MetricCounts& c, StepMetrics* m) const;
   Status check_inference_batch(const Batch& b);
@@ -234,7 +253,9 @@ class ElectraModel {
   std::vector<int32_t> h_positions_;   // the masking's output
   std::vector<float> h_labels_;        // [N] the discriminator's labels, for the metrics
   HostBuffer<char> stage_;             // k slots + the tail scalars
-  int64_t stage_slots_ = 0, slot_bytes_ = 0;
+  int64_t stage_slots_ = 0, slot_bytes_ = 0, set_bytes_ = 0;
+  int last_set_ = 0;                        // the staging set of the last step
+  bool in_flight_[kStageSets] = {};         // a step without metrics may still use this set
   // A typed region of d_in_ (input_layout()).
   template <class T>
   class InputView {
@@ -271,9 +292,9 @@ class ElectraModel {
     AdamWStep adam;
   };
   BackendBuffer<StepValues> d_step_;
-  HostBuffer<StepValues> h_step_;
+  HostBuffer<StepValues> h_step_;  // [kStageSets]: one per staging set
   GraphStats graph_stats_;
-  std::string warm_key_;             // the last step's key, run plainly
+  std::set<std::string> warm_keys_;  // keys run plainly since the last resize
   std::set<std::string> no_graph_;   // keys whose capture failed
 };
 

@@ -58,14 +58,15 @@ class CudaBackend final : public Backend {
     counter_.reset();
     decay_.reset();
     splitk_.reset();
-    if (marked_) cudaEventDestroy(marked_);
+    for (cudaEvent_t e : marked_)
+      if (e) cudaEventDestroy(e);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
   Status init() {
     ON_DEVICE();
     CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    CUDA_TRY(cudaEventCreateWithFlags(&marked_, cudaEventDisableTiming));
+    for (cudaEvent_t& e : marked_) CUDA_TRY(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
     note_alloc(scratch_.data(), scratch_.bytes());
     // Zeroed once: each kernel that counts finished blocks leaves it at 0.
@@ -163,14 +164,16 @@ class CudaBackend final : public Backend {
     CUDA_TRY(cudaStreamSynchronize(stream_));
     return Status::Ok();
   }
-  Status mark() override {
+  Status mark(int i) override {
+    if (i < 0 || i >= kMarks) return InvalidArgument("no such mark");
     ON_DEVICE();
-    CUDA_TRY(cudaEventRecord(marked_, stream_));
+    CUDA_TRY(cudaEventRecord(marked_[i], stream_));
     return Status::Ok();
   }
-  Status wait_marked() override {
+  Status wait_marked(int i) override {
+    if (i < 0 || i >= kMarks) return InvalidArgument("no such mark");
     ON_DEVICE();
-    CUDA_TRY(cudaEventSynchronize(marked_));
+    CUDA_TRY(cudaEventSynchronize(marked_[i]));
     return Status::Ok();
   }
   // Page-locked: copies to and from it are truly asynchronous (a pageable
@@ -639,7 +642,7 @@ class CudaBackend final : public Backend {
   const Precision prec_;
   const std::string desc_;
   cudaStream_t stream_ = nullptr;
-  cudaEvent_t marked_ = nullptr;  // mark() / wait_marked()
+  cudaEvent_t marked_[kMarks] = {};  // mark(i) / wait_marked(i)
   DeviceBuffer<double> scratch_;  // kReduceBlocks partial sums (BCE, norm)
   DeviceBuffer<unsigned> counter_;  // finished-block counts of last-block reductions (0 between ops)
   // Partial sums of the split reductions (split-K GEMMs, LayerNorm dgamma/dbeta,

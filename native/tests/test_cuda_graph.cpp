@@ -328,6 +328,66 @@ TEST(cuda_step_graph_matches_plain) {
   }
 }
 
+// Steps without metrics (train_step with no StepMetrics): the host does not
+// wait for the step it enqueued, nor for the one before; it waits only before
+// refilling a staging set that a step two back may still read. Interleaved
+// with steps that ask for metrics, they give the same bits as a run that asks
+// every step: metrics, parameters and AdamW moments. The emulator's pinned-copy
+// check (EMU RACE) sees a staging set rewritten before its upload was done.
+TEST(cuda_step_without_metrics_matches_and_does_not_wait) {
+  if (!cudatest::have_gpu()) return;
+  auto lazy = graph_model(true), eager = graph_model(true);
+  if (!lazy || !eager) return;
+  if (!graphs_on(lazy->backend())) return;
+  const TrainConfig t = graph_train(1);
+  std::vector<GraphTokens> data;
+  for (int v = 0; v < 7; ++v) data.emplace_back(t.batch, t.seq_len, etest::tiny_step_config().vocab_size, v, v % 3);
+  // Which steps ask for metrics, and how often each step may wait for the device.
+  const bool metrics[7] = {true, false, false, false, true, false, true};
+  const int waits[7] = {-1, 0, 0, 1, 2, 0, 1};  // -1: the first step also grows the buffers
+#if defined(ELECTRA_CUDA_EMULATOR)
+  const uint64_t races = emu::race_count();
+#endif
+  for (int step = 0; step < 7; ++step) {
+    StepMetrics a, b;
+#if defined(ELECTRA_CUDA_EMULATOR)
+    const uint64_t syncs = emu::host_syncs();
+#endif
+    Status st = lazy->train_step(t, data[size_t(step)].b, step, metrics[step] ? &a : nullptr);
+    CHECK(st.ok()) << st.message();
+#if defined(ELECTRA_CUDA_EMULATOR)
+    if (waits[step] >= 0)
+      CHECK(emu::host_syncs() - syncs == uint64_t(waits[step]))
+          << "step " << step << " waited " << (emu::host_syncs() - syncs) << " times, expected " << waits[step];
+#endif
+    st = eager->train_step(t, data[size_t(step)].b, step, &b);
+    CHECK(st.ok()) << st.message();
+    if (metrics[step])
+      CHECK(same_metrics(a, b)) << "step " << step << ": loss " << a.loss << " vs " << b.loss << ", norm "
+                                << a.grad_norm << " vs " << b.grad_norm;
+  }
+  // Keys: set 0 and 1 without metrics, set 0 and 1 with: steps 3, 5 and 6 replay.
+  const auto& g = lazy->graph_stats();
+  CHECK(g.captures == 2 && g.launches == 3 && g.plain == 4)
+      << "captures " << g.captures << ", plain " << g.plain << ", launches " << g.launches
+      << (g.fallback.empty() ? "" : ": " + g.fallback);
+  // A step without metrics, then reading the model: it waits for the step.
+  CHECK(lazy->train_step(t, data[0].b, 7, nullptr).ok());
+  StepMetrics b;
+  CHECK(eager->train_step(t, data[0].b, 7, &b).ok());
+  CHECK(lazy->sync_to_host().ok());
+  CHECK(eager->sync_to_host().ok());
+  const size_t bytes = sizeof(float) * size_t(lazy->buffers().total);
+  CHECK(std::memcmp(lazy->buffers().params, eager->buffers().params, bytes) == 0) << "parameters differ";
+  CHECK(std::memcmp(lazy->buffers().m, eager->buffers().m, bytes) == 0) << "AdamW first moments differ";
+  CHECK(std::memcmp(lazy->buffers().v, eager->buffers().v, bytes) == 0) << "AdamW second moments differ";
+#if defined(ELECTRA_CUDA_EMULATOR)
+  CHECK(emu::race_count() == races) << "a staging set was rewritten while a step still read it";
+#endif
+  // An evaluation needs its metrics.
+  CHECK(lazy->evaluate(t, data[0].b, 0, nullptr).code() == StatusCode::kInvalidArgument);
+}
+
 // Rows with padding (another real-token count, another masked-row count)
 // replay the same graph, and still match the plain path bit for bit; another
 // batch size is another shape: its buffers are new, the kept graphs are

@@ -266,6 +266,28 @@ TEST(model_determinism_and_resume) {
   CHECK(la.back() < la.front()) << "loss did not fall: " << la.front() << " -> " << la.back();
 }
 
+// A step asked for no metrics (train_step with m == nullptr) is the same step:
+// interleaved with steps that ask, the metrics and the weights keep their bits.
+TEST(model_step_without_metrics_is_the_same_step) {
+  ModelConfig c = tiny_config();
+  TrainConfig t = tiny_train();
+  t.grad_accum = 2;
+  Data d = make_data(t.batch * 2, t.seq_len, c.vocab_size, 6);
+  Batch b = as_batch(d, t.batch * 2, t.seq_len);
+  auto lazy = make_model(c, 9), eager = make_model(c, 9);
+  for (int64_t s = 0; s < 6; ++s) {
+    const bool want = s % 3 == 2;
+    StepMetrics ml, me;
+    CHECK(lazy->train_step(t, b, s, want ? &ml : nullptr).ok());
+    CHECK(eager->train_step(t, b, s, &me).ok());
+    if (want) CHECK(std::memcmp(&ml.loss, &me.loss, sizeof(double)) == 0) << "step " << s;
+  }
+  CHECK(lazy->sync_to_host().ok());
+  CHECK(std::memcmp(lazy->buffers().params, eager->buffers().params, sizeof(float) * lazy->buffers().total) == 0);
+  CHECK(std::memcmp(lazy->buffers().v, eager->buffers().v, sizeof(float) * lazy->buffers().total) == 0);
+  CHECK(lazy->evaluate(t, b, 0, nullptr).code() == StatusCode::kInvalidArgument);
+}
+
 TEST(model_mlm_objective_and_bad_batch) {
   ModelConfig c = tiny_config();
   c.objective = Objective::kMlm;
