@@ -5,7 +5,11 @@
 //   electra_bench step [--preset tiny|small|base|large] [--batch 16] [--seq 128]
 //                      [--steps N] [--warmup 2] [--threads N] [--seed S]
 //                      [--backend cpu|cuda] [--device N] [--precision fp32|bf16]
-//                      [--masking reference|exact] [--json]
+//                      [--masking reference|exact] [--no-metrics] [--json]
+//
+// --no-metrics: every step runs without its metrics (train_step with no
+// StepMetrics; the timing still drains the backend after each step, and the
+// printed losses are 0: none was read).
 //
 // Input: random token ids, each row [CLS] w_1 .. w_{S-2} [SEP] with w_i uniform
 // in 1000..29999 (ordinary WordPiece ids, no special tokens), no padding, all
@@ -100,6 +104,7 @@ struct StepArgs {
   // exact: the masked-row count is the same every step here (full-length
   // rows), so on CUDA the step is one graph launch after its warm-up step.
   electra::MaskingMode masking = electra::MaskingMode::kReference;
+  bool metrics = true;
 };
 
 
@@ -218,6 +223,8 @@ bool parse_step_args(int argc, char** argv, StepArgs* a) {
         std::fprintf(stderr, "electra_bench step: --masking must be reference or exact\n");
         return false;
       }
+    } else if (std::strcmp(f, "--no-metrics") == 0) {
+      a->metrics = false;
     } else if (std::strcmp(f, "--seed") == 0) {
       if (!need(0, &v)) return false;
       a->seed = uint64_t(v);
@@ -336,7 +343,7 @@ int electra_bench_mode_step(int argc, char** argv) {
     // the emulator's launch log for scripts/cuda-static-report).
     if (cuda) cudaProfilerStart();
 #endif
-    check(model->train_step(tc, batch, step, &m), "train_step");
+    check(model->train_step(tc, batch, step, a.metrics ? &m : nullptr), "train_step");
 #if defined(ELECTRA_HAVE_CUDA)
     if (cuda) cudaProfilerStop();
 #endif

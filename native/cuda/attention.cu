@@ -62,8 +62,8 @@
 // only B for the NH=1 generator): no scratch buffer is available to split a
 // (batch, head) across blocks deterministically.
 // Kernels needing more than 48 KB of dynamic shared memory are opted in with
-// cudaFuncSetAttribute on each such launch (a cheap host call; the value set
-// is the kernel's fixed maximum, so concurrent callers agree).
+// cudaFuncSetAttribute, once per kernel and device (opt_in_smem_once; the
+// value set is the kernel's fixed maximum, so concurrent callers agree).
 //
 // The flash-style version (running statistics instead of saved probs, P
 // recomputed in the backward from a per-row log-sum-exp, tensor cores, a
@@ -484,9 +484,7 @@ __global__ void __launch_bounds__(kThreads, TQ == 32 ? 3 : 2)
 template <class Kernel>
 Status allow_smem(Kernel kernel, int64_t bytes, int64_t max_bytes, const char* what) {
   if (bytes <= kStaticSmemLimit) return Status::Ok();
-  return cuda_status(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(max_bytes)),
-      what);
+  return cuda_status(opt_in_smem_once(kernel, int(max_bytes)), what);
 }
 
 Status check_shape(int64_t B, int64_t S, int64_t NH, int64_t hd, const char* op) {

@@ -629,8 +629,7 @@ Status optin_limit(int64_t* bytes) {
 template <class Kernel>
 Status allow(Kernel kernel, int64_t bytes, int64_t limit, const char* what) {
   if (bytes <= kDefaultSmem) return Status::Ok();
-  return cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(limit)),
-                     what);
+  return cuda_status(opt_in_smem_once(kernel, int(limit)), what);
 }
 
 template <int HDP>

@@ -7,7 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "core/status.h"
@@ -32,6 +35,24 @@ inline Status cuda_status(cudaError_t e, const char* what) {
 // configuration. Does not synchronise.
 inline Status launch_status(const char* kernel) {
   return cuda_status(cudaGetLastError(), kernel);
+}
+
+// Opts `kernel` in to `bytes` of dynamic shared memory (above the default
+// 48 KB) once per kernel, device and size: the calls after the first make no
+// runtime call, so a step captured as a CUDA graph (after its warm-up step)
+// has none inside the capture.
+template <class Kernel>
+cudaError_t opt_in_smem_once(Kernel* kernel, int bytes) {
+  static std::mutex mu;
+  static std::set<std::tuple<const void*, int, int>> done;
+  int dev = 0;
+  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
+  const auto key = std::make_tuple(reinterpret_cast<const void*>(kernel), dev, bytes);
+  std::lock_guard<std::mutex> lock(mu);
+  if (done.count(key)) return cudaSuccess;
+  const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e == cudaSuccess) done.insert(key);
+  return e;
 }
 
 }  // namespace cuda

@@ -20,6 +20,7 @@
 #include "core/backend.h"
 #include "core/cpu/ops.h"
 #include "core/electra_model.h"
+#include "cuda/cuda_util.h"
 #include "cuda/ops_cuda.h"
 #include "cuda_test_util.h"
 #include "model_test_util.h"
@@ -591,6 +592,26 @@ TEST(cuda_emu_stream_capture_rules) {
     cudaEventDestroy(ev);
     cudaGetLastError();
   }
+#if defined(ELECTRA_CUDA_EMULATOR)
+  // Setting a kernel's shared-memory limit is refused inside a capture (the
+  // emulator's conservative rule), so the backend opts each kernel in once,
+  // before: cuda::opt_in_smem_once makes no runtime call the second time.
+  {
+    void (*probe)(float*) = [](float*) {};
+    CHECK(cuda::opt_in_smem_once(probe, 64 * 1024) == cudaSuccess);
+    CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaSuccess);
+    CHECK(cuda::opt_in_smem_once(probe, 64 * 1024) == cudaSuccess);
+    CHECK(cudaStreamIsCapturing(s, &cs) == cudaSuccess && cs == cudaStreamCaptureStatusActive)
+        << "an attribute already set was set again inside the capture";
+    CHECK(cudaFuncSetAttribute(probe, cudaFuncAttributeMaxDynamicSharedMemorySize, 80 * 1024) ==
+          cudaErrorStreamCaptureUnsupported);
+    CHECK(cudaStreamIsCapturing(s, &cs) == cudaSuccess && cs == cudaStreamCaptureStatusInvalidated);
+    cudaGraph_t bad = nullptr;
+    CHECK(cudaStreamEndCapture(s, &bad) != cudaSuccess);
+    if (bad) cudaGraphDestroy(bad);
+    cudaGetLastError();
+  }
+#endif
   // A relaxed capture allows an allocation (not a sync of the capturing stream).
   CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) == cudaSuccess);
   void* extra = nullptr;

@@ -598,7 +598,11 @@ int smem_optin() {
   return v > 0 ? int(v) : 101376;
 }
 static std::map<const void*, int> g_smem_attr;
-void set_func_smem(const void* f, int b) { g_smem_attr[f] = b; }
+cudaError_t set_func_smem(const void* f, int b) {
+  if (cudaError_t e = capture_forbids(nullptr, "cudaFuncSetAttribute"); e != cudaSuccess) return e;
+  g_smem_attr[f] = b;
+  return cudaSuccess;
+}
 int func_smem(const void* f) {
   auto it = g_smem_attr.find(f);
   return it == g_smem_attr.end() ? 48 * 1024 : it->second;

@@ -111,7 +111,10 @@ struct cudaFuncAttributes {
 namespace emu {
 extern cudaError_t g_last_error;
 cudaError_t record(cudaError_t e);  // records a failing API result as the last error; returns e
-void set_func_smem(const void* f, int bytes);
+// Conservatively refused while a (global or thread-local) capture runs: it
+// invalidates the capture, like a sync (the backend sets attributes once,
+// before any capture: cuda::opt_in_smem_once).
+cudaError_t set_func_smem(const void* f, int bytes);
 int func_smem(const void* f);
 // The per-block opt-in shared memory limit: 101376 bytes (sm_86/89, the
 // strictest target) unless EMU_SMEM_OPTIN says otherwise (read at each call).
@@ -277,8 +280,7 @@ template <class F>
 cudaError_t cudaFuncSetAttribute(F* f, cudaFuncAttribute a, int v) {
   if (a != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
   if (v < 0 || v > emu::smem_optin()) return emu::record(cudaErrorInvalidValue);  // EMU_SMEM_OPTIN
-  emu::set_func_smem(reinterpret_cast<const void*>(f), v);
-  return cudaSuccess;
+  return emu::set_func_smem(reinterpret_cast<const void*>(f), v);
 }
 template <class F>
 cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, F* f) {
