@@ -118,8 +118,8 @@ export interface TrainRunOptions {
   /** Stops cleanly after the step in flight. */
   signal?: AbortSignal;
   /**
-   * Read the metrics of every Nth step (and of the last one); default 1, every
-   * step. The other steps run without them (`trainStep({ metrics: false })`):
+   * Read the metrics of the steps whose (1-based, global) number is a multiple
+   * of N, and of this call's last step; default 1, every step. The other steps run without them (`trainStep({ metrics: false })`):
    * on CUDA the host then prepares the next step while the device still runs
    * this one, and the step's device part has no host wait. The loss-spike
    * guard and the non-finite check see only the steps with metrics.
@@ -400,7 +400,8 @@ export class Trainer {
     if (!Number.isInteger(every) || every < 1) throw new ElectraError('ERR_INVALID_ARGUMENT', `metricsEvery must be an integer >= 1, got ${every}`);
     for (let i = 0; i < opts.steps; i++) {
       if (opts.signal?.aborted) return;
-      if ((i + 1) % every === 0 || i === opts.steps - 1) yield await this.trainStep();
+      // By the global step, so a resumed run reads the same steps' metrics.
+      if ((this.completed + 1) % every === 0 || i === opts.steps - 1) yield await this.trainStep();
       else await this.trainStep({ metrics: false });
     }
   }

@@ -55,6 +55,24 @@ describe('electra-native train', () => {
     }
   });
 
+  test('--metrics-every N: metrics, log lines and evaluations at multiples of N and the last step; other intervals must be multiples', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'electra-run-'));
+    try {
+      const common = ['train', '--corpus', 'toy', '--steps', '5', '--batch', '2', '--seq', '32', '--metrics-every', '2'];
+      const r = spawnSync(process.execPath, [BIN, ...common, '--log-every', '2', '--out', out], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      const steps = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+      expect(steps).toEqual([2, 4, 5]);
+      const evals = fs.readFileSync(path.join(out, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+      expect(evals).toEqual([0, 2, 4, 5]); // before training, then every 2 (5 steps / 5, rounded up to a multiple of 2)
+      const bad = spawnSync(process.execPath, [BIN, ...common, '--log-every', '3', '--out', path.join(out, 'b')], { encoding: 'utf8' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/ERR_INVALID_ARGUMENT: --log-every 3 is not a multiple of --metrics-every 2/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   test('impossible values and unknown options fail with a message, not a crash', () => {
     const bad = spawnSync(process.execPath, [BIN, 'train', '--corpus', 'toy', '--steps', '2', '--batch', '0', '--out', os.tmpdir()], { encoding: 'utf8' });
     expect(bad.status).not.toBe(0);

@@ -66,6 +66,7 @@ interface TrainArgs {
   resume?: string;
   override: boolean;
   logEvery: number;
+  metricsEvery: number;
   logFormat: 'text' | 'json';
   checkpointEvery: number;
   checkpointMinutes: number;
@@ -120,6 +121,7 @@ export function builder(y: Argv): Argv<TrainArgs> {
     .option('resume', { type: 'string', describe: "continue a run (its newest checkpoint) or a checkpoint directory, with the run's own recipe and data; --steps extends it" })
     .option('override', { type: 'boolean', default: false, describe: 'with --resume: let recipe and data flags change the resumed run (logged in RUN/overrides.jsonl)' })
     .option('log-every', { type: 'number', default: 20, describe: 'plain log line every N steps (when stdout is not a terminal)' })
+    .option('metrics-every', { type: 'number', default: 1, describe: 'read the metrics of every Nth step only (on a GPU the steps between run without a host wait); --log-every, --eval-every and --checkpoint-every must be multiples of it' })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'stdout: text, or one JSON object per step' })
     .option('json', { type: 'boolean', default: false, describe: 'same as --log-format json' })
     .option('checkpoint-every', { type: 'number', default: 0, describe: 'save every N steps (0: only at the end)' })
@@ -274,8 +276,13 @@ function readJsonl(file: string): MetricRow[] {
 }
 
 export async function handler(cli: ArgumentsCamelCase<TrainArgs>): Promise<void> {
-  for (const [k, v, min] of [['keep', cli.keep, 1], ['eval-every', cli.evalEvery, 0], ['eval-batches', cli.evalBatches, 0], ['checkpoint-every', cli.checkpointEvery, 0], ['log-every', cli.logEvery, 1]] as const) {
+  for (const [k, v, min] of [['keep', cli.keep, 1], ['eval-every', cli.evalEvery, 0], ['eval-batches', cli.evalBatches, 0], ['checkpoint-every', cli.checkpointEvery, 0], ['log-every', cli.logEvery, 1], ['metrics-every', cli.metricsEvery, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be an integer >= ${min}, got ${v}`);
+  }
+  // Logging, evaluation and checkpoints by step happen at steps that read their metrics.
+  for (const [k, v] of [['log-every', cli.logEvery], ['eval-every', cli.evalEvery], ['checkpoint-every', cli.checkpointEvery]] as const) {
+    if (v > 0 && v % cli.metricsEvery !== 0)
+      throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} ${v} is not a multiple of --metrics-every ${cli.metricsEvery}: only the steps that read their metrics can log, evaluate or save`);
   }
   for (const [k, v, min] of [['steps', cli.steps, 0], ['batch', cli.batch, 1], ['seq', cli.seq, 2], ['grad-accum', cli.gradAccum, 1], ['warmup', cli.warmup, 0], ['seed', cli.seed, 0]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new ElectraError('ERR_INVALID_ARGUMENT', `--${k} must be an integer >= ${min}, got ${v}`);
@@ -433,7 +440,8 @@ async function trainLocked(argv: RunArgs, recipe: RunRecipe, out: string, resume
     throw new ElectraError('ERR_INVALID_ARGUMENT', `--stop-at must be a positive integer, got ${argv.stopAt}`);
   }
   const remaining = Math.max(0, Math.min(argv.steps, argv.stopAt ?? argv.steps) - trainer.globalStep);
-  const evalEvery = argv.evalEvery > 0 ? argv.evalEvery : Math.max(1, Math.ceil(argv.steps / 5));
+  const me = argv.metricsEvery;
+  const evalEvery = argv.evalEvery > 0 ? argv.evalEvery : Math.max(1, Math.ceil(argv.steps / 5 / me)) * me;
   const jsonOut = argv.json || argv.logFormat === 'json';
   process.stderr.write(
     `electra-native: training ${preset} (${(trainer.model.numParameters / 1e6).toFixed(2)}M parameters, ${trainer.model.config.objective}) ` +
@@ -475,6 +483,7 @@ async function trainLocked(argv: RunArgs, recipe: RunRecipe, out: string, resume
     const res = await trainer.train({
       steps: remaining,
       signal: ac.signal,
+      metricsEvery: me,
       onStep: async (m) => {
         last = m;
         metrics.append(m);
