@@ -8,8 +8,9 @@
 //                      [--masking reference|exact] [--no-metrics] [--json]
 //
 // --no-metrics: every step runs without its metrics (train_step with no
-// StepMetrics; the timing still drains the backend after each step, and the
-// printed losses are 0: none was read).
+// StepMetrics), back to back as Trainer metricsEvery runs them: the backend is
+// not drained between the timed steps, only once after the last, and each
+// step's time is that total / steps. The printed losses are 0: none was read.
 //
 // Input: random token ids, each row [CLS] w_1 .. w_{S-2} [SEP] with w_i uniform
 // in 1000..29999 (ordinary WordPiece ids, no special tokens), no padding, all
@@ -336,7 +337,7 @@ int electra_bench_mode_step(int argc, char** argv) {
   // One step, timed from a drained backend to a drained backend (on the CPU
   // the ops run inside the call, so the syncs are skipped).
   auto run_step = [&]() -> double {
-    if (cuda) check(model->backend().sync(), "sync before step");
+    if (cuda && a.metrics) check(model->backend().sync(), "sync before step");
     const auto t0 = Clock::now();
 #if defined(ELECTRA_HAVE_CUDA)
     // One profiler range per step (nsys/ncu --capture-range=cudaProfilerApi;
@@ -347,7 +348,7 @@ int electra_bench_mode_step(int argc, char** argv) {
 #if defined(ELECTRA_HAVE_CUDA)
     if (cuda) cudaProfilerStop();
 #endif
-    if (cuda) check(model->backend().sync(), "sync after step");
+    if (cuda && a.metrics) check(model->backend().sync(), "sync after step");
     const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
     ++step;
     return sec;
@@ -363,9 +364,12 @@ int electra_bench_mode_step(int argc, char** argv) {
     steps = std::min(20, std::max(3, steps));
   }
   std::vector<double> ts;
+  if (cuda && !a.metrics) check(model->backend().sync(), "sync before the timed steps");
   const auto T0 = Clock::now();
   for (int i = 0; i < steps; ++i) ts.push_back(run_step());
+  if (cuda && !a.metrics) check(model->backend().sync(), "sync after the timed steps");
   const double total = std::chrono::duration<double>(Clock::now() - T0).count();
+  if (!a.metrics) ts.assign(ts.size(), total / double(steps));  // no per-step boundary on the device
   int64_t peak_dev = -1, in_use_dev = -1;
   if (cuda) {
     check(model->backend().sync(), "sync after the timed steps");
@@ -390,6 +394,18 @@ int electra_bench_mode_step(int argc, char** argv) {
   if (cuda) kernel = std::string("cuda-") + electra::precision_name(a.precision);
   const double MiB = 1024.0 * 1024.0;
 
+  // The last step's metrics; null (JSON) or "not read" without them.
+  auto fixed4 = [&](double v) {
+    char b[32];
+    std::snprintf(b, sizeof(b), "%.4f", v);
+    return a.metrics ? std::string(b) : std::string("null");
+  };
+  char last_metrics[160];
+  if (a.metrics)
+    std::snprintf(last_metrics, sizeof(last_metrics), "last loss %.4f (gen %.4f, disc %.4f), %lld masked", m.loss,
+                  m.gen_loss, m.disc_loss, (long long)m.masked);
+  else
+    std::snprintf(last_metrics, sizeof(last_metrics), "steps back to back, no metrics read");
   if (a.json) {
     auto num_or_null = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string((long long)v); };
     std::printf(
@@ -399,13 +415,14 @@ int electra_bench_mode_step(int argc, char** argv) {
         "\"steps\": %d, \"median_ms\": %.2f, \"min_ms\": %.2f, \"max_ms\": %.2f, \"mean_ms\": %.2f, "
         "\"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"tokens_per_s_mean\": %.1f, \"peak_rss_mb\": %.1f, "
         "\"peak_device_bytes\": %s, \"device_bytes_in_use\": %s, \"device_mem_delta_bytes\": %s, "
-        "\"device_total_bytes\": %s, \"loss\": %.4f, "
-        "\"gen_loss\": %.4f, \"disc_loss\": %.4f, \"masked\": %lld, \"step_ms\": [",
+        "\"device_total_bytes\": %s, \"loss\": %s, "
+        "\"gen_loss\": %s, \"disc_loss\": %s, \"masked\": %s, \"step_ms\": [",
         electra::backend_kind_name(a.backend), cuda ? std::to_string(a.device).c_str() : "null", json_escape(device_desc).c_str(),
         electra::precision_name(a.precision), ps->name, (long long)a.batch, (long long)a.seq, threads, kernel.c_str(), params, a.warmup, steps, med * 1e3,
         sorted.front() * 1e3, sorted.back() * 1e3, mean * 1e3, med * 1e3, tps, double(N) * double(n) / total, rss,
         num_or_null(peak_dev).c_str(), num_or_null(in_use_dev).c_str(), num_or_null(dev_delta).c_str(),
-        num_or_null(have_meminfo ? total_dev : -1).c_str(), m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
+        num_or_null(have_meminfo ? total_dev : -1).c_str(), fixed4(m.loss).c_str(), fixed4(m.gen_loss).c_str(),
+        fixed4(m.disc_loss).c_str(), a.metrics ? std::to_string((long long)m.masked).c_str() : "null");
     for (size_t i = 0; i < ts.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ts[i] * 1e3);
     std::printf("]}\n");
   } else if (!cuda) {
@@ -413,8 +430,7 @@ int electra_bench_mode_step(int argc, char** argv) {
         "ELECTRA training step (electra-native, CPU): preset %s (%lld params), batch %lld x seq %lld, "
         "%d thread(s), kernel %s\n",
         ps->name, params, (long long)a.batch, (long long)a.seq, threads, kernel.c_str());
-    std::printf("%d warm-up + %d timed steps; last loss %.4f (gen %.4f, disc %.4f), %lld masked\n", a.warmup,
-                steps, m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
+    std::printf("%d warm-up + %d timed steps; %s\n", a.warmup, steps, last_metrics);
     std::printf("%12s %10s %10s %10s %12s %14s\n", "tokens/s", "ms/step", "min ms", "max ms", "tokens/step",
                 "peak RSS MB");
     std::printf("%12.1f %10.1f %10.1f %10.1f %12lld %14.1f\n", tps, med * 1e3, sorted.front() * 1e3,
@@ -422,8 +438,7 @@ int electra_bench_mode_step(int argc, char** argv) {
   } else {
     std::printf("ELECTRA training step (electra-native, %s): preset %s (%lld params), batch %lld x seq %lld\n",
                 device_desc.c_str(), ps->name, params, (long long)a.batch, (long long)a.seq);
-    std::printf("%d warm-up + %d timed steps; last loss %.4f (gen %.4f, disc %.4f), %lld masked\n", a.warmup,
-                steps, m.loss, m.gen_loss, m.disc_loss, (long long)m.masked);
+    std::printf("%d warm-up + %d timed steps; %s\n", a.warmup, steps, last_metrics);
     std::printf("%12s %10s %10s %10s %12s %16s %16s %12s\n", "tokens/s", "ms/step", "min ms", "max ms",
                 "tokens/step", "peak dev MiB", "dev delta MiB", "peak RSS MB");
     char delta[32];
