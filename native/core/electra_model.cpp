@@ -328,9 +328,8 @@ Status ElectraModel::embed_forward(const int32_t* ids, EmbActs* a, float p, uint
   const float* P = P_;
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
   TRY(be.embedding_forward(a->pre.data(), ids, d_types_.data(), P + wte_, P + wpe_, P + wtt_, B_, S_, E));
-  TRY(be.layernorm_forward(a->out.data(), a->mean.data(), a->rstd.data(), a->pre.data(), P + eln_g_, P + eln_b_, N,
-                           E, cfg_.layer_norm_eps));
-  return be.dropout_forward(a->out.data(), a->out.data(), N * E, p, seed, off);
+  return be.layernorm_dropout_forward(a->out.data(), a->mean.data(), a->rstd.data(), a->pre.data(), P + eln_g_,
+                                      P + eln_b_, N, E, cfg_.layer_norm_eps, p, seed, off);
 }
 
 Status ElectraModel::embed_backward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off) {
@@ -338,13 +337,11 @@ Status ElectraModel::embed_backward(const int32_t* ids, EmbActs* a, float p, uin
   const float* P = P_;
   float* G = G_;
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
-  // a->dout is the gradient of the dropout output (consumed here): the dropout
-  // backward into a fresh buffer equals the dropout forward of dout, done in
-  // place; the LayerNorm backward writes the scratch.
-  TRY(be.dropout_forward(a->dout.data(), a->dout.data(), N * E, p, seed, off));
+  // a->dout is the gradient of the dropout output (consumed here); the
+  // dropout and LayerNorm backwards write the scratch.
   float* d2 = emb_scratch_.data();
-  TRY(be.layernorm_backward_write(d2, nullptr, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_,
-                                  a->mean.data(), a->rstd.data(), N, E, 0.0f, 0, 0));
+  TRY(be.dropout_layernorm_backward_write(d2, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_,
+                                          a->mean.data(), a->rstd.data(), N, E, p, seed, off));
   return be.embedding_backward(G + wte_, G + wpe_, G + wtt_, d2, ids, d_types_.data(), B_, S_, E);
 }
 

@@ -413,6 +413,22 @@ class CudaBackend final : public Backend {
                                           stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
                                           philox_base_);
   }
+  Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
+                                   const float* b, int64_t N, int64_t C, float eps, float p, uint64_t seed,
+                                   uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::layernorm_dropout_forward(out, mean, rstd, inp, g, b, N, C, eps, p, seed, offset, stream_,
+                                           philox_base_);
+  }
+  Status dropout_layernorm_backward_write(float* dinp, float* dg, float* db, float* dout, const float* inp,
+                                          const float* g, const float* mean, const float* rstd, int64_t N, int64_t C,
+                                          float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
+    return cuda::dropout_layernorm_backward_write(dinp, dg, db, dout, inp, g, mean, rstd, N, C, p, seed, offset,
+                                                  stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
+                                                  philox_base_);
+  }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
     return cuda::gelu_backward_write(dinp, dout, inp, n, stream_);

@@ -95,6 +95,21 @@ Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float*
                                 unsigned* counter = nullptr,
     const uint64_t* offset_base = nullptr);
 int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C);
+// out = layernorm(inp) (mean/rstd saved), then out = dropout_forward(out; p,
+// seed, offset): layernorm_forward and dropout_forward in place, one kernel
+// for C <= 1024, the same bits.
+Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
+                                 const float* beta, int64_t N, int64_t C, float eps, float p, uint64_t seed,
+                                 uint64_t offset, cudaStream_t stream = 0, const uint64_t* offset_base = nullptr);
+// Its backward: dout = dropout_forward(dout; p, seed, offset) in place (the
+// dropout's backward), then layernorm_backward_write(dinp, nullptr, ...) --
+// one kernel for C <= 1024 with a workspace (dout then left as it was), the
+// same bits. dout afterwards holds either its old values or their dropout.
+Status dropout_layernorm_backward_write(float* dinp, float* dgamma, float* dbeta, float* dout, const float* inp,
+                                       const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C,
+                                       float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+                                       float* workspace = nullptr, int64_t workspace_floats = 0,
+                                       unsigned* counter = nullptr, const uint64_t* offset_base = nullptr);
 
 // ----------------------------------------------------------------- gelu.cu
 // Exact erf GELU (Phi = 0.5 * erfc(-x / sqrt 2), as the CPU).
