@@ -611,10 +611,10 @@ Status ElectraModel::phase_backward(Micro* mb) {
   TRY(be.zero(dh_gen_.data(), fb * N * Hg));
   if (M > 0) {
     TRY(be.linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits_.data(), hl_.data(), P + wte_, M, E, V));
-    TRY(be.layernorm_backward_write(hd1_grad_.data(), nullptr, G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(),
-                                    P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), M, E, 0.0f, 0, 0));
-    TRY(be.gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E));
-    TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M,
+    // The head's LayerNorm backward through its GELU, into hd1_grad_ (hd1_ the GELU's input).
+    TRY(be.layernorm_backward_gelu_write(nullptr, hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(),
+                                         hg1_.data(), P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), hd1_.data(), M, E));
+    TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, hd1_grad_.data(), hm_.data(), P + gpd_w_, M,
                                  Hg, E));
     TRY(be.gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), d_positions_.data(), M, Hg));
   }

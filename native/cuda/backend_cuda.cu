@@ -429,6 +429,14 @@ class CudaBackend final : public Backend {
                                                   stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
                                                   philox_base_);
   }
+  Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dg, float* db, const float* dout,
+                                       const float* inp, const float* g, const float* mean, const float* rstd,
+                                       const float* pre, int64_t N, int64_t C) override {
+    ON_DEVICE();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
+    return cuda::layernorm_backward_gelu_write(dinp, dpre, dg, db, dout, inp, g, mean, rstd, pre, N, C, stream_,
+                                               splitk_.data(), int64_t(splitk_.size()), counter_.data());
+  }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
     return cuda::gelu_backward_write(dinp, dout, inp, n, stream_);

@@ -22,14 +22,17 @@
 // (about two waves of blocks), and a second kernel adds the partials in a
 // fixed order: deterministic, the same bits on every run.
 // Wider rows (C > 1024) keep the block-per-row kernels below, in double.
-// The warp kernels also take in the dropout after the embeddings'
-// LayerNorm, one launch fewer with the bits of the two (forward: on out;
-// backward: on dout, before anything reads it). Wider rows run the two ops.
+// The warp kernels also take in an op next to the LayerNorm, one launch
+// fewer with the bits of the two: the dropout after the embeddings'
+// LayerNorm (forward: on out; backward: on dout, before anything reads it)
+// and a GELU in front of one (backward: dinp * gelu'(pre)). Wider rows run
+// the two ops.
 #include <algorithm>
 #include <string>
 
 #include "core/philox.h"
 #include "cuda/cuda_util.h"
+#include "cuda/gelu_math.h"
 #include "cuda/layernorm_row.h"
 #include "cuda/ops_cuda.h"
 
@@ -277,12 +280,14 @@ __global__ void __launch_bounds__(256)
 
 // dinp (+= or =) rstd * (g - mean(g) - xhat * mean(g xhat)), g = dout * gamma;
 // ddrop (when set) = dropout(dinp as written; p) -- the dropout backward of
-// the branch feeding a post-LayerNorm residual, written; partial (when set):
-// this block's column sums of dout * xhat and dout, [gridDim.x][2][C].
-// drop_in (ddrop null): dout is read through the dropout (p, seed, offset)
-// -- dropout_forward of dout, then all of the above -- for a LayerNorm whose
-// output fed a dropout. drop_in is read by the kFused instantiations only,
-// so the plain ones keep their registers.
+// the branch feeding a post-LayerNorm residual, written -- or, with pre set,
+// ddrop = dinp * gelu'(pre) (gelu.cu's gelu_backward_write of dinp: a GELU
+// in front of the LayerNorm); partial (when set): this block's column sums
+// of dout * xhat and dout, [gridDim.x][2][C]. drop_in (ddrop null): dout is
+// read through the dropout (p, seed, offset) -- dropout_forward of dout,
+// then all of the above -- for a LayerNorm whose output fed a dropout.
+// drop_in and pre are read by the kFused instantiations only, so the plain
+// ones keep their registers.
 template <int NV, bool kFused>
 __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
     layernorm_bwd_warp_kernel(float* dinp, float* __restrict__ ddrop, float* __restrict__ partial,
@@ -290,7 +295,8 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
                               const float* __restrict__ gamma, const float* __restrict__ mean,
                               const float* __restrict__ rstd, int64_t N, int64_t C, int accumulate, float p,
                               float scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base, float* __restrict__ dgamma,
-                              float* __restrict__ dbeta, unsigned* __restrict__ counter, int drop_in) {
+                              float* __restrict__ dbeta, unsigned* __restrict__ counter, int drop_in,
+                              const float* __restrict__ pre) {
   offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   __shared__ float sh[kWarpRows][32 * NV];
   __shared__ int last_block;
@@ -348,7 +354,7 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
       }
     }
     const float mg = warp_sum(sg) / float(C), mgx = warp_sum(sgx) / float(C);
-    if (dinp) {
+    if (dinp || (kFused && ddrop)) {
 #pragma unroll
       for (int j = 0; j < NV; ++j) {
         const int64_t c = lane + 32 * j;
@@ -356,8 +362,10 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
           const float g = LN_DOUT(j, c) * gamma[c];
           float v = rs * (g - mg - d[j] * mgx);
           if (accumulate) v += dinp[base + c];
-          dinp[base + c] = v;
-          if (ddrop) {
+          if (!kFused || dinp) dinp[base + c] = v;
+          if (kFused && ddrop && pre) {
+            ddrop[base + c] = v * gelu_grad_of(pre[base + c]);
+          } else if (ddrop) {
             const bool keep = p <= 0.0f || philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p;
             ddrop[base + c] = keep ? __fmul_rn(v, scale) : 0.0f;
           }
@@ -463,32 +471,32 @@ template <bool kFused>
 Status launch_bwd(unsigned blocks, float* dinp, float* ddrop, float* partial, const float* dout, const float* inp,
                   const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
                   float p, float scale, uint64_t seed, uint64_t offset, const uint64_t* offset_base, float* dgamma, float* dbeta,
-                  unsigned* counter, cudaStream_t stream, bool drop_in) {
+                  unsigned* counter, cudaStream_t stream, bool drop_in, const float* pre) {
   const int t = 32 * kWarpRows, acc = accumulate ? 1 : 0, dri = drop_in ? 1 : 0;
   if (C <= 32)
     layernorm_bwd_warp_kernel<1, kFused><<<blocks, t, 0, stream>>>(
         dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
-        dbeta, counter, dri);
+        dbeta, counter, dri, pre);
   else if (C <= 64)
     layernorm_bwd_warp_kernel<2, kFused><<<blocks, t, 0, stream>>>(
         dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
-        dbeta, counter, dri);
+        dbeta, counter, dri, pre);
   else if (C <= 128)
     layernorm_bwd_warp_kernel<4, kFused><<<blocks, t, 0, stream>>>(
         dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
-        dbeta, counter, dri);
+        dbeta, counter, dri, pre);
   else if (C <= 256)
     layernorm_bwd_warp_kernel<8, kFused><<<blocks, t, 0, stream>>>(
         dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
-        dbeta, counter, dri);
+        dbeta, counter, dri, pre);
   else if (C <= 512)
     layernorm_bwd_warp_kernel<16, kFused><<<blocks, t, 0, stream>>>(
         dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
-        dbeta, counter, dri);
+        dbeta, counter, dri, pre);
   else
     layernorm_bwd_warp_kernel<32, kFused><<<blocks, t, 0, stream>>>(
         dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
-        dbeta, counter, dri);
+        dbeta, counter, dri, pre);
   return launch_status("layernorm_bwd_warp_kernel");
 }
 
@@ -546,12 +554,12 @@ Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const flo
 
 namespace {
 // The backward of every entry point: dinp accumulated (accumulate) or written,
-// then ddrop = dropout(dinp) when set (write mode only); drop_in: dout read
-// through the dropout instead.
+// then ddrop = dropout(dinp), or dinp * gelu'(pre) with pre set, when ddrop is
+// set (write mode only); drop_in: dout read through the dropout instead.
 Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const float* dout, const float* inp,
                 const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
                 float p, uint64_t seed, uint64_t offset, const uint64_t* offset_base, cudaStream_t stream, float* workspace,
-                int64_t workspace_floats, unsigned* counter, bool drop_in = false) {
+                int64_t workspace_floats, unsigned* counter, bool drop_in = false, const float* pre = nullptr) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_backward: N exceeds the grid");
   const bool no_ws_params = (dgamma || dbeta) && workspace == nullptr;
@@ -574,18 +582,18 @@ Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const fl
     const bool split = params && workspace != nullptr;
     const unsigned blocks = unsigned(bwd_blocks(N, C));
     unsigned* last = split ? counter : nullptr;
-    if (dinp || split)
+    if (dinp || ddrop || split)
       ELECTRA_RETURN_IF_ERROR(
-          (drop_in ? launch_bwd<true> : launch_bwd<false>)(
+          (drop_in || pre ? launch_bwd<true> : launch_bwd<false>)(
               blocks, dinp, ddrop, split ? workspace : nullptr, dout, inp, gamma, mean, rstd, N, C, accumulate, p, scale,
-              seed, offset, offset_base, dgamma, dbeta, last, stream, drop_in));
+              seed, offset, offset_base, dgamma, dbeta, last, stream, drop_in, pre));
     if (split && !last) {
       layernorm_params_reduce_kernel<<<unsigned((2 * C + kColTile - 1) / kColTile), dim3(kColTile, kRowLanes), 0,
                                        stream>>>(dgamma, dbeta, workspace, int64_t(blocks), C);
       return launch_status("layernorm_params_reduce_kernel");
     }
     if (split) return Status::Ok();  // the backward kernel's last block added the partials
-  } else if (dinp) {  // (no drop_in here: handled above)
+  } else if (dinp) {  // (no drop_in or pre here: handled above)
     if (!accumulate) CUDA_TRY(cudaMemsetAsync(dinp, 0, sizeof(float) * size_t(N * C), stream));
     layernorm_bwd_dinp_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(dinp, dout, inp, gamma,
                                                                       mean, rstd, C);
@@ -641,6 +649,23 @@ Status dropout_layernorm_backward_write(float* dinp, float* dgamma, float* dbeta
                     workspace, workspace_floats, counter);
   return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, p, seed, offset, offset_base,
                   stream, workspace, workspace_floats, counter, true);
+}
+
+Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dgamma, float* dbeta, const float* dout,
+                                     const float* inp, const float* gamma, const float* mean, const float* rstd,
+                                     const float* pre, int64_t N, int64_t C, cudaStream_t stream, float* workspace,
+                                     int64_t workspace_floats, unsigned* counter) {
+  if (!dpre || !pre) return InvalidArgument("cuda::layernorm_backward_gelu_write: needs dpre and pre");
+  if (C > kMaxWarpC) {
+    // No fused GELU in the block-per-row kernels: the two ops, dinp (or dpre)
+    // holding the LayerNorm's gradient in between.
+    float* d = dinp ? dinp : dpre;
+    ELECTRA_RETURN_IF_ERROR(backward(d, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, 0.0f, 0, 0,
+                                     nullptr, stream, workspace, workspace_floats, counter));
+    return gelu_backward_write(dpre, d, pre, N * C, stream);
+  }
+  return backward(dinp, dpre, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, 0.0f, 0, 0, nullptr, stream,
+                  workspace, workspace_floats, counter, false, pre);
 }
 
 }  // namespace cuda

@@ -110,6 +110,15 @@ Status dropout_layernorm_backward_write(float* dinp, float* dgamma, float* dbeta
                                        float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
                                        float* workspace = nullptr, int64_t workspace_floats = 0,
                                        unsigned* counter = nullptr, const uint64_t* offset_base = nullptr);
+// layernorm_backward_write(d, nullptr, ...), then dpre = gelu_backward_write
+// (d; pre) (pre [N,C]: the input of a GELU that fed the LayerNorm), d = dinp,
+// or nothing stored when dinp is null; one kernel for C <= 1024, the same
+// bits. dpre must not alias dout.
+Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dgamma, float* dbeta, const float* dout,
+                                     const float* inp, const float* gamma, const float* mean, const float* rstd,
+                                     const float* pre, int64_t N, int64_t C, cudaStream_t stream = 0,
+                                     float* workspace = nullptr, int64_t workspace_floats = 0,
+                                     unsigned* counter = nullptr);
 
 // ----------------------------------------------------------------- gelu.cu
 // Exact erf GELU (Phi = 0.5 * erfc(-x / sqrt 2), as the CPU).

@@ -3,7 +3,8 @@
 // in the same order, so equality is the contract, not a tolerance):
 //  - cuda::layernorm_dropout_forward = layernorm_forward, dropout_forward in place;
 //  - cuda::dropout_layernorm_backward_write = dropout_forward of dout in place,
-//    layernorm_backward_write.
+//    layernorm_backward_write;
+//  - cuda::layernorm_backward_gelu_write = layernorm_backward_write, gelu_backward_write.
 // The last-block reductions (dgamma/dbeta) are rerun with the
 // emulator's blocks reversed and shuffled (EMU_BLOCK_ORDER): the block that
 // arrives last must not change a bit. Cases cover the warp-per-row kernels
@@ -148,6 +149,54 @@ TEST(cuda_fused_dropout_layernorm_backward) {
       set_block_order("fwd");
       CHECK(counter.get("counter")[0] == 0u) << nm << ": the block counter was not reset";
     }
+  }
+}
+
+// The LayerNorm backward through a GELU in front of it: dpre = gelu'(pre) *
+// dinp, with dinp stored or not, every block order for the last-block finish.
+TEST(cuda_fused_layernorm_backward_gelu) {
+  if (!have_gpu()) return;
+  for (const LnCase& c : kLnCases) {
+    const int64_t n = c.N * c.C;
+    const std::vector<float> x = rand_vec(n, -1, 1), g = rand_vec(c.C, 0.5, 1.5), b = rand_vec(c.C, -0.5, 0.5),
+                             dy = rand_vec(n, -1, 1), pre = rand_vec(n, -4, 4), dg0 = rand_vec(c.C),
+                             db0 = rand_vec(c.C);
+    DevGuarded<float> dx(x), dgv(g), dbv(b), dpre_in(pre), ddy(dy), dm(std::vector<float>(c.N, 0.f)),
+        dr(std::vector<float>(c.N, 0.f)), dyv(std::vector<float>(n, 0.f));
+    check_ok(electra::cuda::layernorm_forward(dyv.data(), dm.data(), dr.data(), dx.data(), dgv.data(), dbv.data(), c.N,
+                                              c.C, 1e-12f),
+             "forward");
+    const int64_t ws = electra::cuda::layernorm_backward_workspace_floats(c.N, c.C);
+    DevGuarded<float> work(std::vector<float>(size_t(ws > 0 ? ws : 1), 0.f));
+    DevGuarded<unsigned> counter(std::vector<unsigned>(1, 0u));
+    DevGuarded<float> u_dinp(std::vector<float>(n, 7.f)), u_dpre(std::vector<float>(n, 7.f)), u_dg(dg0), u_db(db0);
+    check_ok(electra::cuda::layernorm_backward_write(u_dinp.data(), nullptr, u_dg.data(), u_db.data(), ddy.data(),
+                                                     dx.data(), dgv.data(), dm.data(), dr.data(), c.N, c.C, 0.0f, 0, 0,
+                                                     0, work.data(), ws, counter.data()),
+             "unfused");
+    check_ok(electra::cuda::gelu_backward_write(u_dpre.data(), u_dinp.data(), dpre_in.data(), n), "unfused gelu");
+    const std::vector<float> want_dinp = u_dinp.get("dinp"), want_dpre = u_dpre.get("dpre"),
+                             want_dg = u_dg.get("dgamma"), want_db = u_db.get("dbeta");
+    for (bool store_dinp : {true, false})
+      for (const char* order : block_orders()) {
+        set_block_order(order);
+        const std::string nm = name(c) + (store_dinp ? " dinp stored" : " dinp not stored") + " blocks " + order;
+        DevGuarded<float> f_dinp(std::vector<float>(n, 5.f)), f_dpre(std::vector<float>(n, 5.f)), f_dg(dg0),
+            f_db(db0);
+        check_ok(electra::cuda::layernorm_backward_gelu_write(store_dinp ? f_dinp.data() : nullptr, f_dpre.data(),
+                                                              f_dg.data(), f_db.data(), ddy.data(), dx.data(),
+                                                              dgv.data(), dm.data(), dr.data(), dpre_in.data(), c.N,
+                                                              c.C, 0, work.data(), ws, counter.data()),
+                 nm.c_str());
+        CHECK(same_bits(f_dpre.get("dpre"), want_dpre)) << nm << ": dpre differs from the unfused sequence";
+        CHECK(same_bits(f_dg.get("dgamma"), want_dg)) << nm << ": dgamma differs from the unfused sequence";
+        CHECK(same_bits(f_db.get("dbeta"), want_db)) << nm << ": dbeta differs from the unfused sequence";
+        const std::vector<float> got_dinp = f_dinp.get("dinp");
+        if (store_dinp) CHECK(same_bits(got_dinp, want_dinp)) << nm << ": dinp differs from the unfused sequence";
+        else CHECK(same_bits(got_dinp, std::vector<float>(n, 5.f))) << nm << ": dinp written though not asked for";
+      }
+    set_block_order("fwd");
+    CHECK(counter.get("counter")[0] == 0u) << name(c) << ": the block counter was not reset";
   }
 }
 
