@@ -69,7 +69,7 @@ class CudaBackend final : public Backend {
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
     note_alloc(scratch_.data(), scratch_.bytes());
     // Zeroed once: each kernel that counts finished blocks leaves it at 0.
-    // counter_[0] counts the LayerNorm backward's blocks; the split GEMMs' tiles use all of it.
+    // counter_[0] counts the LayerNorm and BCE kernels' blocks; the split GEMMs' tiles use all of it.
     ELECTRA_RETURN_IF_ERROR(counter_.alloc(size_t(std::max<int64_t>(1, gemm_tile_counters(gemm_precision())))));
     note_alloc(counter_.data(), counter_.bytes());
     CUDA_TRY(cudaMemsetAsync(counter_.data(), 0, counter_.bytes(), stream_));
@@ -508,7 +508,7 @@ class CudaBackend final : public Backend {
                               const float* grad_scale_mem = nullptr) override {
     ON_DEVICE();
     return cuda::bce_forward_backward(loss_sum, scratch_.data(), dlogits, logits, labels, weights, N, grad_scale,
-                                      stream_, grad_scale_mem);
+                                      stream_, grad_scale_mem, counter_.data());
   }
   Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target, int64_t N,
                               float grad_scale) override {

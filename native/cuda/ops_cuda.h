@@ -160,10 +160,13 @@ Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlog
                                      const int32_t* targets, int64_t R, int64_t V,
                                      float grad_scale, cudaStream_t stream = 0, const float* grad_scale_mem = nullptr);
 // *loss_sum (device double) = sum_i loss_i; scratch: kReduceBlocks doubles.
+// counter (device, 0 on entry and on return; one op at a time): the sum of
+// the blocks' partials runs in the kernel's last block, in the same order as
+// the second launch it replaces (the same bits).
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
                             int64_t N, float grad_scale, cudaStream_t stream = 0,
-                            const float* grad_scale_mem = nullptr);
+                            const float* grad_scale_mem = nullptr, unsigned* counter = nullptr);
 // *loss_sum (device double) = sum_i (pred_i - target_i)^2; dpred as cpu::mse_forward_backward.
 // One thread sums in index order (N is a regression batch), as the CPU does.
 Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,

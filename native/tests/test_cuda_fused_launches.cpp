@@ -4,13 +4,16 @@
 //  - cuda::layernorm_dropout_forward = layernorm_forward, dropout_forward in place;
 //  - cuda::dropout_layernorm_backward_write = dropout_forward of dout in place,
 //    layernorm_backward_write;
-//  - cuda::layernorm_backward_gelu_write = layernorm_backward_write, gelu_backward_write.
-// The last-block reductions (dgamma/dbeta) are rerun with the
+//  - cuda::layernorm_backward_gelu_write = layernorm_backward_write, gelu_backward_write;
+//  - cuda::bce_forward_backward with a counter (the partials summed by the
+//    kernel's last block) = the same without one (a second launch).
+// The last-block reductions (dgamma/dbeta, the BCE sum) are rerun with the
 // emulator's blocks reversed and shuffled (EMU_BLOCK_ORDER): the block that
 // arrives last must not change a bit. Cases cover the warp-per-row kernels
 // (C <= 1024), the wide-row fallbacks (C > 1024), p = 0 and a step offset in
 // device memory (offset_base). Without a GPU each test prints the SKIP line.
 #if defined(ELECTRA_HAVE_CUDA)
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -200,4 +203,43 @@ TEST(cuda_fused_layernorm_backward_gelu) {
   }
 }
 
+// One launch (the last block sums the partials) against two, every block
+// order: the loss sum's double bits, dlogits, the counter back at 0.
+TEST(cuda_fused_bce_last_block_sum) {
+  if (!have_gpu()) return;
+  std::vector<int64_t> sizes = etest::odd_sizes();
+  sizes.push_back(100003);
+  DevGuarded<unsigned> counter(std::vector<unsigned>(1, 0u));
+  for (int64_t n : sizes)
+    for (bool weighted : {false, true}) {
+      const std::string nm = "n=" + std::to_string(n) + (weighted ? " weighted" : "");
+      std::vector<float> x = rand_vec(n, -8.f, 8.f), y = rand_vec(n, 0.f, 1.f), w = rand_vec(n, 0.f, 1.f);
+      for (auto& v : y) v = v < 0.5f ? 0.f : 1.f;
+      DevGuarded<float> dx(x), dy(y), dw(w), u_dl(std::vector<float>(n, 0.f));
+      DevGuarded<double> u_sum(std::vector<double>(1, 0.0)), scratch(std::vector<double>(electra::cuda::kReduceBlocks, 0.0));
+      check_ok(electra::cuda::bce_forward_backward(u_sum.data(), scratch.data(), u_dl.data(), dx.data(), dy.data(),
+                                                   weighted ? dw.data() : nullptr, n, 0.5f),
+               nm.c_str());
+      const std::vector<double> want = u_sum.get("two-launch sum");
+      const std::vector<float> want_dl = u_dl.get("two-launch dlogits");
+      for (const char* order : block_orders()) {
+        set_block_order(order);
+        const std::string on = nm + " blocks " + order;
+        DevGuarded<float> f_dl(std::vector<float>(n, 0.f));
+        // Fresh NaN partials: a block that read them before every block wrote
+        // its own would not find the two launches' values left there.
+        DevGuarded<double> f_sum(std::vector<double>(1, -1.0)),
+            f_scratch(std::vector<double>(electra::cuda::kReduceBlocks, std::nan("")));
+        check_ok(electra::cuda::bce_forward_backward(f_sum.data(), f_scratch.data(), f_dl.data(), dx.data(), dy.data(),
+                                                     weighted ? dw.data() : nullptr, n, 0.5f, 0, nullptr,
+                                                     counter.data()),
+                 on.c_str());
+        const std::vector<double> got = f_sum.get("one-launch sum");
+        CHECK(same_bits(got, want)) << on << ": loss sum " << got[0] << " vs the two launches' " << want[0];
+        CHECK(same_bits(f_dl.get("one-launch dlogits"), want_dl)) << on << ": dlogits differ";
+        CHECK(counter.get("counter")[0] == 0u) << on << ": the block counter was not reset";
+      }
+      set_block_order("fwd");
+    }
+}
 #endif  // ELECTRA_HAVE_CUDA
