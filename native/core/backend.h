@@ -237,6 +237,41 @@ class Backend {
                                           const float* dout, const float* inp, const float* gamma, const float* mean,
                                           const float* rstd, int64_t N, int64_t C, float p, uint64_t seed,
                                           uint64_t offset) = 0;
+  // The embeddings' tail: out = layernorm(inp) (mean, rstd saved), then out =
+  // dropout(out; p, seed, offset) -- layernorm_forward and dropout_forward in
+  // place, in that order (this default); fused where the backend can.
+  virtual Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const float* inp,
+                                           const float* gamma, const float* beta, int64_t N, int64_t C, float eps,
+                                           float p, uint64_t seed, uint64_t offset) {
+    ELECTRA_RETURN_IF_ERROR(layernorm_forward(out, mean, rstd, inp, gamma, beta, N, C, eps));
+    return dropout_forward(out, out, N * C, p, seed, offset);
+  }
+  // Its backward: dout (the gradient of the dropout's output) = dropout(dout;
+  // p, seed, offset) in place -- the dropout's backward into a fresh buffer --
+  // then layernorm_backward_write(dinp, nullptr, dgamma, dbeta, dout, ...)
+  // (this default). A fused backend reads dout through the mask instead, so
+  // afterwards dout holds either its old values or their dropout.
+  virtual Status dropout_layernorm_backward_write(float* dinp, float* dgamma, float* dbeta, float* dout,
+                                                  const float* inp, const float* gamma, const float* mean,
+                                                  const float* rstd, int64_t N, int64_t C, float p, uint64_t seed,
+                                                  uint64_t offset) {
+    ELECTRA_RETURN_IF_ERROR(dropout_forward(dout, dout, N * C, p, seed, offset));
+    return layernorm_backward_write(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, 0.0f, 0, 0);
+  }
+  // A LayerNorm after a GELU, backward: layernorm_backward_write(d, nullptr,
+  // ...), then dpre = gelu_backward_write(d; pre) (pre [N,C], the GELU's
+  // input), d = dinp, or dpre itself when dinp is null (the LayerNorm's input
+  // gradient not wanted) -- exactly these two ops (this default); fused where
+  // the backend can. dpre must not alias dout.
+  virtual Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dgamma, float* dbeta,
+                                               const float* dout, const float* inp, const float* gamma,
+                                               const float* mean, const float* rstd, const float* pre, int64_t N,
+                                               int64_t C) {
+    float* d = dinp ? dinp : dpre;
+    ELECTRA_RETURN_IF_ERROR(
+        layernorm_backward_write(d, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, 0.0f, 0, 0));
+    return gelu_backward_write(dpre, d, pre, N * C);
+  }
   virtual Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) = 0;
   virtual Status dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed,
                                  uint64_t offset) = 0;

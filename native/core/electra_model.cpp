@@ -373,9 +373,8 @@ Status ElectraModel::embed_forward(const int32_t* ids, EmbActs* a, float p, uint
   const float* P = P_;
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
   TRY(be.embedding_forward(a->pre.data(), ids, d_types_.data(), P + wte_, P + wpe_, P + wtt_, B_, S_, E));
-  TRY(be.layernorm_forward(a->out.data(), a->mean.data(), a->rstd.data(), a->pre.data(), P + eln_g_, P + eln_b_, N,
-                           E, cfg_.layer_norm_eps));
-  return be.dropout_forward(a->out.data(), a->out.data(), N * E, p, seed, off);
+  return be.layernorm_dropout_forward(a->out.data(), a->mean.data(), a->rstd.data(), a->pre.data(), P + eln_g_,
+                                      P + eln_b_, N, E, cfg_.layer_norm_eps, p, seed, off);
 }
 
 Status ElectraModel::embed_backward(const int32_t* ids, EmbActs* a, float p, uint64_t seed, uint64_t off) {
@@ -383,13 +382,11 @@ Status ElectraModel::embed_backward(const int32_t* ids, EmbActs* a, float p, uin
   const float* P = P_;
   float* G = G_;
   const int64_t N = B_ * S_, E = cfg_.embedding_size;
-  // a->dout is the gradient of the dropout output (consumed here): the dropout
-  // backward into a fresh buffer equals the dropout forward of dout, done in
-  // place; the LayerNorm backward writes the scratch.
-  TRY(be.dropout_forward(a->dout.data(), a->dout.data(), N * E, p, seed, off));
+  // a->dout is the gradient of the dropout output (consumed here); the
+  // dropout and LayerNorm backwards write the scratch.
   float* d2 = emb_scratch_.data();
-  TRY(be.layernorm_backward_write(d2, nullptr, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_,
-                                  a->mean.data(), a->rstd.data(), N, E, 0.0f, 0, 0));
+  TRY(be.dropout_layernorm_backward_write(d2, G + eln_g_, G + eln_b_, a->dout.data(), a->pre.data(), P + eln_g_,
+                                          a->mean.data(), a->rstd.data(), N, E, p, seed, off));
   return be.embedding_backward(G + wte_, G + wpe_, G + wtt_, d2, ids, d_types_.data(), B_, S_, E);
 }
 
@@ -672,10 +669,10 @@ Status ElectraModel::phase_backward(Micro* mb) {
   TRY(be.zero(dh_gen_.data(), fb * N * Hg));
   if (M > 0) {
     TRY(be.linear_backward_write(dtmp_m2_.data(), G + wte_, G + glm_b_, logits_.data(), hl_.data(), P + wte_, M, E, V));
-    TRY(be.layernorm_backward_write(hd1_grad_.data(), nullptr, G + gpln_g_, G + gpln_b_, dtmp_m2_.data(), hg1_.data(),
-                                    P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), M, E, 0.0f, 0, 0));
-    TRY(be.gelu_backward_write(dtmp_m2_.data(), hd1_grad_.data(), hd1_.data(), M * E));
-    TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, dtmp_m2_.data(), hm_.data(), P + gpd_w_, M,
+    // The head's LayerNorm backward through its GELU, into hd1_grad_ (hd1_ the GELU's input).
+    TRY(be.layernorm_backward_gelu_write(nullptr, hd1_grad_.data(), G + gpln_g_, G + gpln_b_, dtmp_m2_.data(),
+                                         hg1_.data(), P + gpln_g_, hl_mean_.data(), hl_rstd_.data(), hd1_.data(), M, E));
+    TRY(be.linear_backward_write(dtmp_m_.data(), G + gpd_w_, G + gpd_b_, hd1_grad_.data(), hm_.data(), P + gpd_w_, M,
                                  Hg, E));
     TRY(be.gather_rows_backward(dh_gen_.data(), dtmp_m_.data(), d_positions_.data(), M, Hg));
   }

@@ -70,7 +70,7 @@ class CudaBackend final : public Backend {
     ELECTRA_RETURN_IF_ERROR(scratch_.alloc(kReduceBlocks));
     note_alloc(scratch_.data(), scratch_.bytes());
     // Zeroed once: each kernel that counts finished blocks leaves it at 0.
-    // counter_[0] counts the LayerNorm backward's blocks; the split GEMMs' tiles use all of it.
+    // counter_[0] counts the LayerNorm and BCE kernels' blocks; the split GEMMs' tiles use all of it.
     ELECTRA_RETURN_IF_ERROR(counter_.alloc(size_t(std::max<int64_t>(1, gemm_tile_counters(gemm_precision())))));
     note_alloc(counter_.data(), counter_.bytes());
     CUDA_TRY(cudaMemsetAsync(counter_.data(), 0, counter_.bytes(), stream_));
@@ -416,6 +416,30 @@ class CudaBackend final : public Backend {
                                           stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
                                           philox_base_);
   }
+  Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
+                                   const float* b, int64_t N, int64_t C, float eps, float p, uint64_t seed,
+                                   uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::layernorm_dropout_forward(out, mean, rstd, inp, g, b, N, C, eps, p, seed, offset, stream_,
+                                           philox_base_);
+  }
+  Status dropout_layernorm_backward_write(float* dinp, float* dg, float* db, float* dout, const float* inp,
+                                          const float* g, const float* mean, const float* rstd, int64_t N, int64_t C,
+                                          float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
+    return cuda::dropout_layernorm_backward_write(dinp, dg, db, dout, inp, g, mean, rstd, N, C, p, seed, offset,
+                                                  stream_, splitk_.data(), int64_t(splitk_.size()), counter_.data(),
+                                                  philox_base_);
+  }
+  Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dg, float* db, const float* dout,
+                                       const float* inp, const float* g, const float* mean, const float* rstd,
+                                       const float* pre, int64_t N, int64_t C) override {
+    ON_DEVICE();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::layernorm_backward_workspace_floats(N, C)));
+    return cuda::layernorm_backward_gelu_write(dinp, dpre, dg, db, dout, inp, g, mean, rstd, pre, N, C, stream_,
+                                               splitk_.data(), int64_t(splitk_.size()), counter_.data());
+  }
   Status gelu_backward_write(float* dinp, const float* dout, const float* inp, int64_t n) override {
     ON_DEVICE();
     return cuda::gelu_backward_write(dinp, dout, inp, n, stream_);
@@ -487,7 +511,7 @@ class CudaBackend final : public Backend {
                               const float* grad_scale_mem = nullptr) override {
     ON_DEVICE();
     return cuda::bce_forward_backward(loss_sum, scratch_.data(), dlogits, logits, labels, weights, N, grad_scale,
-                                      stream_, grad_scale_mem);
+                                      stream_, grad_scale_mem, counter_.data());
   }
   Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target, int64_t N,
                               float grad_scale) override {

@@ -22,11 +22,17 @@
 // (about two waves of blocks), and a second kernel adds the partials in a
 // fixed order: deterministic, the same bits on every run.
 // Wider rows (C > 1024) keep the block-per-row kernels below, in double.
+// The warp kernels also take in an op next to the LayerNorm, one launch
+// fewer with the bits of the two: the dropout after the embeddings'
+// LayerNorm (forward: on out; backward: on dout, before anything reads it)
+// and a GELU in front of one (backward: dinp * gelu'(pre)). Wider rows run
+// the two ops.
 #include <algorithm>
 #include <string>
 
 #include "core/philox.h"
 #include "cuda/cuda_util.h"
+#include "cuda/gelu_math.h"
 #include "cuda/layernorm_row.h"
 #include "cuda/ops_cuda.h"
 
@@ -256,8 +262,10 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// out = layernorm(in) per row (layernorm_row.h's layernorm_fwd_warp_row).
-template <int NV>
+// out = layernorm(in) per row (layernorm_row.h's layernorm_fwd_warp_row);
+// kDropOut: then dropout on out (its own instantiations, so the plain ones
+// keep their registers).
+template <int NV, bool kDropOut>
 __global__ void __launch_bounds__(256)
     layernorm_fwd_warp_kernel(float* __restrict__ out, float* __restrict__ mean, float* __restrict__ rstd,
                               float* res, const float* a, const float* __restrict__ x,
@@ -267,21 +275,28 @@ __global__ void __launch_bounds__(256)
   const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
   if (r >= N) return;  // whole warps only
   layernorm_fwd_warp_row<NV>(out, mean, rstd, res, a, x, gamma, beta, r, C, eps, p, scale, seed, offset,
-                             threadIdx.x & 31);
+                             threadIdx.x & 31, kDropOut);
 }
 
 // dinp (+= or =) rstd * (g - mean(g) - xhat * mean(g xhat)), g = dout * gamma;
 // ddrop (when set) = dropout(dinp as written; p) -- the dropout backward of
-// the branch feeding a post-LayerNorm residual, written; partial (when set):
-// this block's column sums of dout * xhat and dout, [gridDim.x][2][C].
-template <int NV>
+// the branch feeding a post-LayerNorm residual, written -- or, with pre set,
+// ddrop = dinp * gelu'(pre) (gelu.cu's gelu_backward_write of dinp: a GELU
+// in front of the LayerNorm); partial (when set): this block's column sums
+// of dout * xhat and dout, [gridDim.x][2][C]. drop_in (ddrop null): dout is
+// read through the dropout (p, seed, offset) -- dropout_forward of dout,
+// then all of the above -- for a LayerNorm whose output fed a dropout.
+// drop_in and pre are read by the kFused instantiations only, so the plain
+// ones keep their registers.
+template <int NV, bool kFused>
 __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
     layernorm_bwd_warp_kernel(float* dinp, float* __restrict__ ddrop, float* __restrict__ partial,
                               const float* __restrict__ dout, const float* __restrict__ inp,
                               const float* __restrict__ gamma, const float* __restrict__ mean,
                               const float* __restrict__ rstd, int64_t N, int64_t C, int accumulate, float p,
                               float scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base, float* __restrict__ dgamma,
-                              float* __restrict__ dbeta, unsigned* __restrict__ counter) {
+                              float* __restrict__ dbeta, unsigned* __restrict__ counter, int drop_in,
+                              const float* __restrict__ pre) {
   offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   __shared__ float sh[kWarpRows][32 * NV];
   __shared__ int last_block;
@@ -310,13 +325,27 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
     }
     // The saved mean's rounding, taken out as the CPU's correction term does.
     const float corr = warp_sum(s) / float(C);
+    // drop_in: bit j says this lane's element j is kept (NV <= 32), so the
+    // second read of dout below needs no second Philox draw.
+    unsigned keep = ~0u;
+    if (kFused && drop_in && p > 0.0f) {
+#pragma unroll
+      for (int j = 0; j < NV; ++j) {
+        const int64_t c = lane + 32 * j;
+        if (c < C && !(philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p)) keep &= ~(1u << j);
+      }
+    }
+    const float in_scale = drop_in ? scale : 1.0f;
+    // dropout_kernel's element arithmetic; __fmul_rn(x, 1) is x.
+#define LN_DOUT(j, c) \
+  (!kFused ? dout[base + (c)] : ((keep >> (j)) & 1u) ? __fmul_rn(dout[base + (c)], in_scale) : 0.0f)
     float sg = 0.0f, sgx = 0.0f;
 #pragma unroll
     for (int j = 0; j < NV; ++j) {
       const int64_t c = lane + 32 * j;
       if (c < C) {
         d[j] = (d[j] - corr) * rs;  // xhat
-        const float go = dout[base + c];
+        const float go = LN_DOUT(j, c);
         pg[j] = fmaf(go, d[j], pg[j]);
         pb[j] += go;
         const float g = go * gamma[c];
@@ -325,16 +354,18 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
       }
     }
     const float mg = warp_sum(sg) / float(C), mgx = warp_sum(sgx) / float(C);
-    if (dinp) {
+    if (dinp || (kFused && ddrop)) {
 #pragma unroll
       for (int j = 0; j < NV; ++j) {
         const int64_t c = lane + 32 * j;
         if (c < C) {
-          const float g = dout[base + c] * gamma[c];
+          const float g = LN_DOUT(j, c) * gamma[c];
           float v = rs * (g - mg - d[j] * mgx);
           if (accumulate) v += dinp[base + c];
-          dinp[base + c] = v;
-          if (ddrop) {
+          if (!kFused || dinp) dinp[base + c] = v;
+          if (kFused && ddrop && pre) {
+            ddrop[base + c] = v * gelu_grad_of(pre[base + c]);
+          } else if (ddrop) {
             const bool keep = p <= 0.0f || philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p;
             ddrop[base + c] = keep ? __fmul_rn(v, scale) : 0.0f;
           }
@@ -342,6 +373,7 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
       }
     }
   }
+#undef LN_DOUT
   if (!partial) return;  // block-uniform
   // The block's 8 warps, in warp order, per column.
   float* out = partial + int64_t(blockIdx.x) * 2 * C;
@@ -406,57 +438,65 @@ __global__ void layernorm_params_reduce_kernel(float* __restrict__ dgamma, float
   }
 }
 
-// The launches name each instantiation literally, so the emulator's launch
-// log (and scripts/cuda-static-report) sees which one ran.
+// The launches name each instantiation (the emulator's launch log carries the
+// template arguments' values), so scripts/cuda-static-report sees which one ran.
+template <bool kDropOut>
 Status launch_fwd(float* out, float* mean, float* rstd, float* res, const float* a, const float* x,
                   const float* gamma, const float* beta, int64_t N, int64_t C, float eps, float p, float scale,
                   uint64_t seed, uint64_t offset, const uint64_t* offset_base, cudaStream_t stream) {
   const unsigned blocks = unsigned((N + kWarpRows - 1) / kWarpRows);
   const int t = 32 * kWarpRows;
   if (C <= 32)
-    layernorm_fwd_warp_kernel<1><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset, offset_base);
+    layernorm_fwd_warp_kernel<1, kDropOut><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C,
+                                                                 eps, p, scale, seed, offset, offset_base);
   else if (C <= 64)
-    layernorm_fwd_warp_kernel<2><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset, offset_base);
+    layernorm_fwd_warp_kernel<2, kDropOut><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C,
+                                                                 eps, p, scale, seed, offset, offset_base);
   else if (C <= 128)
-    layernorm_fwd_warp_kernel<4><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset, offset_base);
+    layernorm_fwd_warp_kernel<4, kDropOut><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C,
+                                                                 eps, p, scale, seed, offset, offset_base);
   else if (C <= 256)
-    layernorm_fwd_warp_kernel<8><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                           scale, seed, offset, offset_base);
+    layernorm_fwd_warp_kernel<8, kDropOut><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C,
+                                                                 eps, p, scale, seed, offset, offset_base);
   else if (C <= 512)
-    layernorm_fwd_warp_kernel<16><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                            scale, seed, offset, offset_base);
+    layernorm_fwd_warp_kernel<16, kDropOut><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C,
+                                                                 eps, p, scale, seed, offset, offset_base);
   else
-    layernorm_fwd_warp_kernel<32><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p,
-                                                            scale, seed, offset, offset_base);
+    layernorm_fwd_warp_kernel<32, kDropOut><<<blocks, t, 0, stream>>>(out, mean, rstd, res, a, x, gamma, beta, N, C,
+                                                                 eps, p, scale, seed, offset, offset_base);
   return launch_status("layernorm_fwd_warp_kernel");
 }
 
+template <bool kFused>
 Status launch_bwd(unsigned blocks, float* dinp, float* ddrop, float* partial, const float* dout, const float* inp,
                   const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
                   float p, float scale, uint64_t seed, uint64_t offset, const uint64_t* offset_base, float* dgamma, float* dbeta,
-                  unsigned* counter, cudaStream_t stream) {
-  const int t = 32 * kWarpRows, acc = accumulate ? 1 : 0;
+                  unsigned* counter, cudaStream_t stream, bool drop_in, const float* pre) {
+  const int t = 32 * kWarpRows, acc = accumulate ? 1 : 0, dri = drop_in ? 1 : 0;
   if (C <= 32)
-    layernorm_bwd_warp_kernel<1><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
+    layernorm_bwd_warp_kernel<1, kFused><<<blocks, t, 0, stream>>>(
+        dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
+        dbeta, counter, dri, pre);
   else if (C <= 64)
-    layernorm_bwd_warp_kernel<2><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
+    layernorm_bwd_warp_kernel<2, kFused><<<blocks, t, 0, stream>>>(
+        dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
+        dbeta, counter, dri, pre);
   else if (C <= 128)
-    layernorm_bwd_warp_kernel<4><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
+    layernorm_bwd_warp_kernel<4, kFused><<<blocks, t, 0, stream>>>(
+        dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
+        dbeta, counter, dri, pre);
   else if (C <= 256)
-    layernorm_bwd_warp_kernel<8><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C,
-                                                           acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
+    layernorm_bwd_warp_kernel<8, kFused><<<blocks, t, 0, stream>>>(
+        dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
+        dbeta, counter, dri, pre);
   else if (C <= 512)
-    layernorm_bwd_warp_kernel<16><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N,
-                                                            C, acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
+    layernorm_bwd_warp_kernel<16, kFused><<<blocks, t, 0, stream>>>(
+        dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
+        dbeta, counter, dri, pre);
   else
-    layernorm_bwd_warp_kernel<32><<<blocks, t, 0, stream>>>(dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N,
-                                                            C, acc, p, scale, seed, offset, offset_base, dgamma, dbeta, counter);
+    layernorm_bwd_warp_kernel<32, kFused><<<blocks, t, 0, stream>>>(
+        dinp, ddrop, partial, dout, inp, gamma, mean, rstd, N, C, acc, p, scale, seed, offset, offset_base, dgamma,
+        dbeta, counter, dri, pre);
   return launch_status("layernorm_bwd_warp_kernel");
 }
 
@@ -475,7 +515,8 @@ Status layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_forward: N exceeds the grid");
   if (C <= kMaxWarpC)
-    return launch_fwd(out, mean, rstd, nullptr, inp, nullptr, gamma, beta, N, C, eps, 0.0f, 1.0f, 0, 0, nullptr, stream);
+    return launch_fwd<false>(out, mean, rstd, nullptr, inp, nullptr, gamma, beta, N, C, eps, 0.0f, 1.0f, 0, 0, nullptr,
+                             stream);
   layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(out, mean, rstd, inp, gamma, beta,
                                                                C, eps);
   return launch_status("layernorm_fwd_kernel");
@@ -490,21 +531,47 @@ Status dropout_residual_layernorm_forward(float* res, float* out, float* mean, f
   if (N > 0x7fffffff) return InvalidArgument("cuda::dropout_residual_layernorm_forward: N exceeds the grid");
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;  // host IEEE division, as the CPU
   if (C <= kMaxWarpC)
-    return launch_fwd(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p, scale, seed, offset, offset_base, stream);
+    return launch_fwd<false>(out, mean, rstd, res, a, x, gamma, beta, N, C, eps, p, scale, seed, offset, offset_base,
+                             stream);
   dropout_residual_layernorm_fwd_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(
       res, out, mean, rstd, a, x, gamma, beta, C, eps, p, scale, seed, offset, offset_base);
   return launch_status("dropout_residual_layernorm_fwd_kernel");
 }
 
+Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
+                                 const float* beta, int64_t N, int64_t C, float eps, float p, uint64_t seed,
+                                 uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
+  if (N <= 0 || C <= 0) return Status::Ok();
+  if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_dropout_forward: N exceeds the grid");
+  if (C > kMaxWarpC || p <= 0.0f) {  // the two ops (p = 0: dropout_forward in place launches nothing)
+    ELECTRA_RETURN_IF_ERROR(layernorm_forward(out, mean, rstd, inp, gamma, beta, N, C, eps, stream));
+    return dropout_forward(out, out, N * C, p, seed, offset, stream, offset_base);
+  }
+  const float scale = 1.0f / (1.0f - p);  // host IEEE division, as dropout_forward
+  return launch_fwd<true>(out, mean, rstd, nullptr, inp, nullptr, gamma, beta, N, C, eps, p, scale, seed, offset,
+                          offset_base, stream);
+}
+
 namespace {
-// The backward of both entry points: dinp accumulated (accumulate) or written,
-// then ddrop = dropout(dinp) when set (write mode only).
+// The backward of every entry point: dinp accumulated (accumulate) or written,
+// then ddrop = dropout(dinp), or dinp * gelu'(pre) with pre set, when ddrop is
+// set (write mode only); drop_in: dout read through the dropout instead.
 Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const float* dout, const float* inp,
                 const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C, bool accumulate,
                 float p, uint64_t seed, uint64_t offset, const uint64_t* offset_base, cudaStream_t stream, float* workspace,
-                int64_t workspace_floats, unsigned* counter) {
+                int64_t workspace_floats, unsigned* counter, bool drop_in = false, const float* pre = nullptr) {
   if (N <= 0 || C <= 0) return Status::Ok();
   if (N > 0x7fffffff) return InvalidArgument("cuda::layernorm_backward: N exceeds the grid");
+  const bool no_ws_params = (dgamma || dbeta) && workspace == nullptr;
+  if (drop_in && (C > kMaxWarpC || no_ws_params)) {
+    // The block-per-row kernels have no fused dropout, and the workspace-less
+    // dgamma/dbeta kernel reads dout itself: the two ops. dout is then
+    // rewritten in place, which dropout_layernorm_backward_write allows.
+    ELECTRA_RETURN_IF_ERROR(
+        dropout_forward(const_cast<float*>(dout), dout, N * C, p, seed, offset, stream, offset_base));
+    return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, accumulate, 0.0f, 0, 0, nullptr,
+                    stream, workspace, workspace_floats, counter);
+  }
   const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;  // host IEEE division, as the CPU
   const bool params = dgamma || dbeta;
   const int64_t need = layernorm_backward_workspace_floats(N, C);
@@ -515,17 +582,18 @@ Status backward(float* dinp, float* ddrop, float* dgamma, float* dbeta, const fl
     const bool split = params && workspace != nullptr;
     const unsigned blocks = unsigned(bwd_blocks(N, C));
     unsigned* last = split ? counter : nullptr;
-    if (dinp || split)
-      ELECTRA_RETURN_IF_ERROR(launch_bwd(blocks, dinp, ddrop, split ? workspace : nullptr, dout, inp, gamma, mean,
-                                         rstd, N, C, accumulate, p, scale, seed, offset, offset_base, dgamma, dbeta, last,
-                                         stream));
+    if (dinp || ddrop || split)
+      ELECTRA_RETURN_IF_ERROR(
+          (drop_in || pre ? launch_bwd<true> : launch_bwd<false>)(
+              blocks, dinp, ddrop, split ? workspace : nullptr, dout, inp, gamma, mean, rstd, N, C, accumulate, p, scale,
+              seed, offset, offset_base, dgamma, dbeta, last, stream, drop_in, pre));
     if (split && !last) {
       layernorm_params_reduce_kernel<<<unsigned((2 * C + kColTile - 1) / kColTile), dim3(kColTile, kRowLanes), 0,
                                        stream>>>(dgamma, dbeta, workspace, int64_t(blocks), C);
       return launch_status("layernorm_params_reduce_kernel");
     }
     if (split) return Status::Ok();  // the backward kernel's last block added the partials
-  } else if (dinp) {
+  } else if (dinp) {  // (no drop_in or pre here: handled above)
     if (!accumulate) CUDA_TRY(cudaMemsetAsync(dinp, 0, sizeof(float) * size_t(N * C), stream));
     layernorm_bwd_dinp_kernel<<<unsigned(N), kRowThreads, 0, stream>>>(dinp, dout, inp, gamma,
                                                                       mean, rstd, C);
@@ -570,6 +638,34 @@ Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float*
   if (!dinp && ddrop) return InvalidArgument("cuda::layernorm_backward_write: ddrop needs dinp");
   return backward(dinp, ddrop, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, p, seed, offset, offset_base, stream,
                   workspace, workspace_floats, counter);
+}
+
+Status dropout_layernorm_backward_write(float* dinp, float* dgamma, float* dbeta, float* dout, const float* inp,
+                                       const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C,
+                                       float p, uint64_t seed, uint64_t offset, cudaStream_t stream, float* workspace,
+                                       int64_t workspace_floats, unsigned* counter, const uint64_t* offset_base) {
+  if (p <= 0.0f)  // dropout_forward in place at p = 0 is no op
+    return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, 0.0f, 0, 0, nullptr, stream,
+                    workspace, workspace_floats, counter);
+  return backward(dinp, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, p, seed, offset, offset_base,
+                  stream, workspace, workspace_floats, counter, true);
+}
+
+Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dgamma, float* dbeta, const float* dout,
+                                     const float* inp, const float* gamma, const float* mean, const float* rstd,
+                                     const float* pre, int64_t N, int64_t C, cudaStream_t stream, float* workspace,
+                                     int64_t workspace_floats, unsigned* counter) {
+  if (!dpre || !pre) return InvalidArgument("cuda::layernorm_backward_gelu_write: needs dpre and pre");
+  if (C > kMaxWarpC) {
+    // No fused GELU in the block-per-row kernels: the two ops, dinp (or dpre)
+    // holding the LayerNorm's gradient in between.
+    float* d = dinp ? dinp : dpre;
+    ELECTRA_RETURN_IF_ERROR(backward(d, nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, 0.0f, 0, 0,
+                                     nullptr, stream, workspace, workspace_floats, counter));
+    return gelu_backward_write(dpre, d, pre, N * C, stream);
+  }
+  return backward(dinp, dpre, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C, false, 0.0f, 0, 0, nullptr, stream,
+                  workspace, workspace_floats, counter, false, pre);
 }
 
 }  // namespace cuda

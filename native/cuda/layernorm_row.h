@@ -22,14 +22,18 @@ __device__ __forceinline__ float ln_warp_sum(float v) {
 
 // Row r of out = layernorm(in), in = a, or (res != nullptr) in = res =
 // dropout(a; p) + x written to res (res may alias a: each element is read,
-// then written, by one lane); mean[r], rstd[r] saved when set. Called by a
+// then written, by one lane); mean[r], rstd[r] saved when set. drop_out (res
+// null): the dropout (p, seed, offset) applies to out instead, element
+// (r, c) as dropout_forward's element r * C + c, so out is the bits of
+// layernorm_forward then dropout_forward. Called by a
 // whole warp; lane = its lane. `a` is read through L2 (__ldcg): in the GEMM's
 // finish it was written by other blocks of the same launch.
 template <int NV>
 __device__ __forceinline__ void layernorm_fwd_warp_row(float* out, float* mean, float* rstd, float* res,
                                                        const float* a, const float* x, const float* gamma,
                                                        const float* beta, int64_t r, int64_t C, float eps, float p,
-                                                       float scale, uint64_t seed, uint64_t offset, int lane) {
+                                                       float scale, uint64_t seed, uint64_t offset, int lane,
+                                                       bool drop_out = false) {
   const int64_t base = r * C;
   float v[NV];
 #pragma unroll
@@ -67,7 +71,12 @@ __device__ __forceinline__ void layernorm_fwd_warp_row(float* out, float* mean, 
 #pragma unroll
   for (int j = 0; j < NV; ++j) {
     const int64_t c = lane + 32 * j;
-    if (c < C) out[base + c] = fmaf(v[j] * rs, gamma[c], beta[c]);
+    if (c < C) {
+      float o = fmaf(v[j] * rs, gamma[c], beta[c]);
+      if (drop_out && p > 0.0f)
+        o = philox_to_uniform(philox_u32(seed, offset, uint64_t(base + c))) >= p ? __fmul_rn(o, scale) : 0.0f;
+      out[base + c] = o;
+    }
   }
   if (lane == 0) {
     if (mean) mean[r] = x0 + ms;

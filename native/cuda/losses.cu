@@ -82,11 +82,16 @@ __global__ void crossentropy_kernel(float* __restrict__ losses, int32_t* __restr
   }
 }
 
+// Block b's partial sum to partial[b]; with counter set, the last block to
+// finish then writes *loss_sum = sum_partials_kernel's sum of them.
+static_assert(kBceThreads == kReduceBlocks, "the last block sums one partial per thread");
 __global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const float* logits,
                            const float* __restrict__ labels, const float* __restrict__ weights,
-                           int64_t N, float grad_scale, const float* __restrict__ grad_scale_mem) {
+                           int64_t N, float grad_scale, const float* __restrict__ grad_scale_mem,
+                           double* __restrict__ loss_sum, unsigned* __restrict__ counter) {
   if (grad_scale_mem) grad_scale = *grad_scale_mem;  // the step's, read at run time (graph replays)
   __shared__ double sh[kBceThreads];
+  __shared__ int last_block;
   double acc = 0.0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -102,6 +107,22 @@ __global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const f
   }
   const double b = block_sum(acc, sh);
   if (threadIdx.x == 0) partial[blockIdx.x] = b;
+  if (!counter) return;  // sum_partials_kernel adds the partials
+  // The last block to finish adds every block's partial with block_sum's
+  // tree over partial[0..kReduceBlocks), the order of sum_partials_kernel,
+  // whichever block it is. Thread 0 fences its partial store before it
+  // counts; the last block's fence orders its reads (L2: __ldcg) after it.
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_block = atomicAdd(counter, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
+  const double s = block_sum(__ldcg(partial + threadIdx.x), sh);
+  if (threadIdx.x == 0) {
+    *loss_sum = s;
+    *counter = 0;  // ready for the next launch on the stream
+  }
 }
 
 // One block of kReduceBlocks threads: *out = sum of partial[0, kReduceBlocks).
@@ -182,12 +203,14 @@ Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlog
 
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
-                            int64_t N, float grad_scale, cudaStream_t stream, const float* grad_scale_mem) {
+                            int64_t N, float grad_scale, cudaStream_t stream, const float* grad_scale_mem,
+                            unsigned* counter) {
   // A fixed grid (every block writes its partial, empty ones 0): the sum
   // order depends only on N, never on the GPU.
   bce_kernel<<<kReduceBlocks, kBceThreads, 0, stream>>>(scratch, dlogits, logits, labels, weights,
-                                                        N < 0 ? 0 : N, grad_scale, grad_scale_mem);
+                                                        N < 0 ? 0 : N, grad_scale, grad_scale_mem, loss_sum, counter);
   CUDA_LAUNCH_CHECK("bce_kernel");
+  if (counter) return Status::Ok();  // the kernel's last block summed the partials
   sum_partials_kernel<<<1, kReduceBlocks, 0, stream>>>(loss_sum, scratch);
   return launch_status("sum_partials_kernel(bce)");
 }

@@ -95,6 +95,30 @@ Status layernorm_backward_write(float* dinp, float* ddrop, float* dgamma, float*
                                 unsigned* counter = nullptr,
     const uint64_t* offset_base = nullptr);
 int64_t layernorm_backward_workspace_floats(int64_t N, int64_t C);
+// out = layernorm(inp) (mean/rstd saved), then out = dropout_forward(out; p,
+// seed, offset): layernorm_forward and dropout_forward in place, one kernel
+// for C <= 1024, the same bits.
+Status layernorm_dropout_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
+                                 const float* beta, int64_t N, int64_t C, float eps, float p, uint64_t seed,
+                                 uint64_t offset, cudaStream_t stream = 0, const uint64_t* offset_base = nullptr);
+// Its backward: dout = dropout_forward(dout; p, seed, offset) in place (the
+// dropout's backward), then layernorm_backward_write(dinp, nullptr, ...) --
+// one kernel for C <= 1024 with a workspace (dout then left as it was), the
+// same bits. dout afterwards holds either its old values or their dropout.
+Status dropout_layernorm_backward_write(float* dinp, float* dgamma, float* dbeta, float* dout, const float* inp,
+                                       const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C,
+                                       float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+                                       float* workspace = nullptr, int64_t workspace_floats = 0,
+                                       unsigned* counter = nullptr, const uint64_t* offset_base = nullptr);
+// layernorm_backward_write(d, nullptr, ...), then dpre = gelu_backward_write
+// (d; pre) (pre [N,C]: the input of a GELU that fed the LayerNorm), d = dinp,
+// or nothing stored when dinp is null; one kernel for C <= 1024, the same
+// bits. dpre must not alias dout.
+Status layernorm_backward_gelu_write(float* dinp, float* dpre, float* dgamma, float* dbeta, const float* dout,
+                                     const float* inp, const float* gamma, const float* mean, const float* rstd,
+                                     const float* pre, int64_t N, int64_t C, cudaStream_t stream = 0,
+                                     float* workspace = nullptr, int64_t workspace_floats = 0,
+                                     unsigned* counter = nullptr);
 
 // ----------------------------------------------------------------- gelu.cu
 // Exact erf GELU (Phi = 0.5 * erfc(-x / sqrt 2), as the CPU).
@@ -136,10 +160,13 @@ Status crossentropy_forward_backward(float* losses, int32_t* argmax, float* dlog
                                      const int32_t* targets, int64_t R, int64_t V,
                                      float grad_scale, cudaStream_t stream = 0, const float* grad_scale_mem = nullptr);
 // *loss_sum (device double) = sum_i loss_i; scratch: kReduceBlocks doubles.
+// counter (device, 0 on entry and on return; one op at a time): the sum of
+// the blocks' partials runs in the kernel's last block, in the same order as
+// the second launch it replaces (the same bits).
 Status bce_forward_backward(double* loss_sum, double* scratch, float* dlogits,
                             const float* logits, const float* labels, const float* weights,
                             int64_t N, float grad_scale, cudaStream_t stream = 0,
-                            const float* grad_scale_mem = nullptr);
+                            const float* grad_scale_mem = nullptr, unsigned* counter = nullptr);
 // *loss_sum (device double) = sum_i (pred_i - target_i)^2; dpred as cpu::mse_forward_backward.
 // One thread sums in index order (N is a regression batch), as the CPU does.
 Status mse_forward_backward(double* loss_sum, float* dpred, const float* pred, const float* target,
