@@ -7,7 +7,8 @@
 // bias, beta, split-K and the fused bias gradient. A bf16 result (c_bf16) must
 // be the round-to-nearest-even of the fp32 result the same call writes to C,
 // GELU included (gelu_pre then bit-equal too). The swapped pair with one
-// bf16 group (two launches) must equal the all-fp32 pair bit for bit.
+// bf16 group (two launches) must equal the all-fp32 pair bit for bit, and
+// so must gemm_grouped and the pair with every group's operand in bf16.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -196,8 +197,8 @@ void run_output_case(bool tA, bool tB, int64_t M, int64_t N, int64_t K, bool gel
 
 // The swapped pair with group 0's B stored as bf16 (the FFN's Wo gradient
 // with its bf16 input) and group 1 fp32: two launches with the pair's plan,
-// the bits of the all-fp32 pair.
-void run_mixed_pair_case(int64_t M, int64_t N, int64_t K) {
+// the bits of the all-fp32 pair. both: both groups' B bf16 (one launch).
+void run_mixed_pair_case(int64_t M, int64_t N, int64_t K, bool both = false) {
   const int64_t Mg[2] = {M, N}, Ng[2] = {N, M};
   Operand A[2], B[2];
   std::vector<float> C0[2], rs0[2];
@@ -220,6 +221,9 @@ void run_mixed_pair_case(int64_t M, int64_t N, int64_t K) {
   b16.reset(new Dev<uint16_t>(B[0].h.size()));
   b16->up(B[0].h);
   mixed[0].B = nullptr, mixed[0].b_bf16 = b16->p;
+  Dev<uint16_t> b16_1(B[1].h.size());
+  b16_1.up(B[1].h);
+  if (both) mixed[1].B = nullptr, mixed[1].b_bf16 = b16_1.p;
   GemmOptions o;
   o.precision = GemmPrecision::kBf16;
   const int64_t wsf = cuda::gemm_grouped_swapped_workspace_floats(M, N, K, true, o);
@@ -236,12 +240,61 @@ void run_mixed_pair_case(int64_t M, int64_t N, int64_t K) {
   }
   for (int g = 0; g < 2; ++g) {
     CHECK(etest::bit_equal(out[0][g].data(), out[1][g].data(), Mg[g] * Ng[g]))
-        << " mixed pair != fp32 pair, group " << g << " M=" << M << " N=" << N << " K=" << K;
+        << " mixed pair != fp32 pair, group " << g << " M=" << M << " N=" << N << " K=" << K << " both=" << both;
     CHECK(etest::bit_equal(rows[0][g].data(), rows[1][g].data(), Mg[g])) << " mixed pair row sums, group " << g;
   }
 }
 
+// gemm_grouped with every group's A stored as bf16 (the Q/K/V forward's
+// layout) vs the same groups in fp32: bit for bit, each group.
+void run_grouped_case(int G, int64_t M, int64_t N, int64_t K) {
+  const int64_t lda = pad8(K), ldb = pad8(K);
+  std::vector<Operand> A, B;
+  std::vector<std::unique_ptr<Dev<float>>> af, bfl, c;
+  std::vector<std::unique_ptr<Dev<uint16_t>>> ah;
+  cuda::GemmGroup f32[4], b16[4];
+  for (int g = 0; g < G; ++g) {
+    A.push_back(make_operand(M, lda));
+    B.push_back(make_operand(N, ldb));
+    af.emplace_back(new Dev<float>(A[g].f.size()));
+    bfl.emplace_back(new Dev<float>(B[g].f.size()));
+    c.emplace_back(new Dev<float>(size_t(M * N)));
+    ah.emplace_back(new Dev<uint16_t>(A[g].h.size()));
+    af[g]->up(A[g].f), bfl[g]->up(B[g].f), ah[g]->up(A[g].h);
+    f32[g] = {af[g]->p, bfl[g]->p, c[g]->p};
+    b16[g] = f32[g];
+    b16[g].A = nullptr, b16[g].a_bf16 = ah[g]->p;
+  }
+  GemmOptions o;
+  o.precision = GemmPrecision::kBf16;
+  const int64_t wsf = cuda::gemm_grouped_workspace_floats(false, true, M, N, K, G, false, o);
+  Dev<float> ws(size_t(std::max<int64_t>(wsf, 1)));
+  Counters counters;
+  o.workspace = ws.p, o.workspace_floats = wsf, o.tile_counters = counters.p;
+  std::vector<float> out[2][4];
+  for (int run = 0; run < 2; ++run) {
+    const Status st = cuda::gemm_grouped(false, true, M, N, K, 1.f, G, run == 0 ? f32 : b16, lda, ldb, 0.f, N, o);
+    CHECK(st.ok()) << st.code_name() << ": " << st.message();
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    for (int g = 0; g < G; ++g) out[run][g] = c[g]->down();
+  }
+  for (int g = 0; g < G; ++g)
+    CHECK(etest::bit_equal(out[0][g].data(), out[1][g].data(), M * N))
+        << " grouped bf16 A != fp32, group " << g << " M=" << M << " N=" << N << " K=" << K << " ws=" << wsf;
+  b16[1].a_bf16 = nullptr, b16[1].A = af[1]->p;  // groups that differ
+  CHECK(cuda::gemm_grouped(false, true, M, N, K, 1.f, G, b16, lda, ldb, 0.f, N, o).code() ==
+        StatusCode::kInvalidArgument);
+}
+
 }  // namespace
+
+TEST(cuda_gemm_bf16_grouped) {
+  if (!etest::gpu_or_skip()) return;
+  run_grouped_case(3, 70, 50, 40);    // Q, K, V forward: odd sizes
+  run_grouped_case(2, 33, 40, 1100);  // split-K over the groups
+  run_mixed_pair_case(64, 200, 1500, true);  // the swapped pair with both B bf16: one launch
+  run_mixed_pair_case(200, 64, 300, true);
+}
 
 TEST(cuda_gemm_bf16_operands) {
   if (!etest::gpu_or_skip()) return;
