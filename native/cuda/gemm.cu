@@ -422,6 +422,11 @@ constexpr int kLdK = kMmaBK + 8;  // bf16 [mn][k] rows: 24 (48 B)
 // the copies by one tile, so the slot refilled at iteration t must be the one
 // multiplied at t - 1, before that iteration's barrier).
 constexpr int kOpsA16 = 1, kOpsB16 = 2;
+// A swapped pair (transA, !transB) whose group 0 has B in bf16 and group 1 in
+// fp32 (the FFN's weight gradients with a bf16 GELU output): one launch, the
+// B loader's geometry chosen per block (BSrcMix), group 0's bf16 ring in the
+// fp32 ring's B stages.
+constexpr int kOpsMixB0 = 4;
 constexpr int kMma16Stages = kMmaStages + 1;
 
 // kVec: floats per cp.async of an fp32 operand (4, 2 or 1: 16-, 8- or 4-byte
@@ -431,11 +436,17 @@ constexpr int kMma16Stages = kMmaStages + 1;
 template <int kBMt, int kVec, int kOps = 0>
 struct MmaTile {
   static constexpr bool kA16 = (kOps & kOpsA16) != 0, kB16 = (kOps & kOpsB16) != 0;
+  static constexpr bool kMixB = (kOps & kOpsMixB0) != 0;
   static constexpr int kAChunks = kBMt * kMmaBK / kVec / kMmaThreads;    // copies per thread: 2 or 1 (kVec 4)
   static constexpr int kBChunks = kMmaBN * kMmaBK / kVec / kMmaThreads;  // 2 (kVec 4)
   // The fp32 ring holds the fp32 operands only: A (unless bf16), then B.
   static constexpr int kStageFloats = (kA16 ? 0 : kBMt * kMmaBK) + (kB16 ? 0 : kMmaBN * kMmaBK);
   static constexpr int kBStageOff = kA16 ? 0 : kBMt * kMmaBK;
+  // Where the stages sit: [stage][A, B], or with kMixB [A stages][B stages]
+  // (the B stages then double as group 0's bf16 ring).
+  static constexpr int kAStageStride = kMixB ? kBMt * kMmaBK : kStageFloats;
+  static constexpr int kBRingOff = kMixB ? kMmaStages * kBMt * kMmaBK : kBStageOff;
+  static constexpr int kBStageStride = kMixB ? kMmaBN * kMmaBK : kStageFloats;
   static constexpr int kLdMA = kBMt + 8, kLdMB = kMmaBN + 8;           // bf16 [k][mn] rows
   static constexpr int kATile = kBMt * kLdK > kMmaBK * kLdMA ? kBMt * kLdK : kMmaBK * kLdMA;
   static constexpr int kBTile = kMmaBN * kLdK > kMmaBK * kLdMB ? kMmaBN * kLdK : kMmaBK * kLdMB;
@@ -450,6 +461,9 @@ struct MmaTile {
   static_assert(kAChunks * kMmaThreads * kVec == kBMt * kMmaBK, "whole chunks per thread");
   static_assert(kATile % 8 == 0 && kBTile % 8 == 0, "16-byte aligned tiles");
   static_assert(kOps == 0 || (kBMt == 128 && kVec == 4), "bf16 operands: one 8-element chunk per thread and tile");
+  static_assert(!kMixB || (!kA16 && !kB16), "kOpsMixB0 alone");
+  static_assert(!kMixB || kMma16Stages * kBTile * sizeof(__nv_bfloat16) <= kMmaStages * kMmaBN * kMmaBK * sizeof(float),
+                "group 0's bf16 B ring fits the fp32 B stages");
 };
 static_assert(kMmaBN == kBN, "the launch grid's columns are the kernel's");
 
@@ -588,6 +602,41 @@ struct TileSrc16 {
   }
 };
 
+// The B loader of a kOpsMixB0 launch (B stored [K,N]): TileSrc<kMmaBN, 2,
+// true, 4> for fp32 blocks, TileSrc16<true, kLdT> for bf16 ones, in one set
+// of registers (byte pointer and steps).
+template <int kLdT>
+struct BSrcMix {
+  const char* p;
+  int64_t kstep, istep;  // bytes to the next k-tile, to the fp32 chunk 8 rows down
+  int row, col, fixed;
+  bool b16;
+  __device__ __forceinline__ void init(const void* X, int64_t ld, int64_t n0, int64_t N, int64_t kb, int tid,
+                                       bool is16) {
+    b16 = is16;
+    const int per = is16 ? kMmaBN / 8 : kMmaBN / 4, vec = is16 ? 8 : 4, esz = is16 ? 2 : 4;
+    row = tid / per;
+    col = vec * (tid % per);
+    p = static_cast<const char*>(X) + ((kb + row) * ld + n0 + col) * esz;
+    kstep = int64_t(kMmaBK) * ld * esz;
+    istep = int64_t(kMmaThreads / per) * ld * esz;
+    const int64_t room = N - (n0 + col);
+    fixed = esz * int(room < 0 ? 0 : room > vec ? vec : room);
+  }
+  // fp32: into the stage's B chunks dst32 ([chunk][4]); bf16: into tile dst16.
+  __device__ __forceinline__ void issue(float* dst32, __nv_bfloat16* dst16, int64_t k0, int64_t ke, int tid) {
+    if (b16) {
+      ptx::cp_async<16>(dst16 + row * kLdT + col, p, k0 + row < ke ? fixed : 0);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+        ptx::cp_async<16>(dst32 + 4 * (tid + kMmaThreads * i), p + i * istep,
+                          k0 + row + (kMmaThreads / (kMmaBN / 4)) * i < ke ? fixed : 0);
+    }
+    p += kstep;
+  }
+};
+
 // kRowSum (transA only): also the fused row sums of op(A) (see SplitK), from
 // the fp32 chunks, for the blocks of the first column tile. A template
 // parameter so that the other kernels do not carry its registers.
@@ -602,6 +651,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   using T = MmaTile<kBMt, kVec, kOps>;
   static_assert(kTA || !kRowSum, "row sums are of op(A) = A^T");
   static_assert(!(kRowSum && T::kA16), "row sums come from the fp32 A chunks");
+  static_assert(!T::kMixB || (kTA && !kTB), "kOpsMixB0: the swapped pair's layout");
   extern __shared__ __align__(16) float gemm_smem[];
   float* const ring = gemm_smem;  // [kMmaStages][fp32 A chunks, B chunks][4] fp32
   __nv_bfloat16* const tiles =
@@ -651,12 +701,17 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   TileSrc<kTB ? kMmaBK : kMmaBN, T::kBChunks, !kTB, kVec> bsrc;  // B^T stored [N,K], or B [K,N]
   TileSrc16<kTA, kTA ? T::kLdMA : kLdK> asrc16;                    // the same, stored as bf16
   TileSrc16<!kTB, kTB ? kLdK : T::kLdMB> bsrc16;
+  BSrcMix<T::kLdMB> bmix;  // kOpsMixB0
+  // kOpsMixB0: this block's B is bf16 (group 0's), in the B stages as a bf16 ring.
+  const bool b16 = T::kMixB && grp_i == 0;
+  __nv_bfloat16* const ringB16 = reinterpret_cast<__nv_bfloat16*>(ring + T::kBRingOff);
   if constexpr (T::kA16) asrc16.init(reinterpret_cast<const uint16_t*>(A), lda, m0, M, kb_src, tid);
   else asrc.init(A, lda, m0, M, kb_src, tid);
   if constexpr (T::kB16) bsrc16.init(reinterpret_cast<const uint16_t*>(B), ldb, n0, N, kb_src, tid);
+  else if constexpr (T::kMixB) bmix.init(B, ldb, n0, N, kb_src, tid, b16);
   else bsrc.init(B, ldb, n0, N, kb_src, tid);
   auto load_stage = [&](int slot, int kt) {
-    float* sa = ring + slot * T::kStageFloats;
+    float* sa = ring + slot * T::kAStageStride;
     const int64_t k0 = kb + int64_t(kt) * kMmaBK;
     if constexpr (kOps == 0) {  // (gemm_segmented does not offer bf16 operands)
       // Segmented: a later segment's first k-tile (segments are whole k-tiles;
@@ -670,14 +725,16 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
     __nv_bfloat16* const s16 = ring16 + (kt % kMma16Stages) * T::k16Tile;  // (k16Tile 0 without bf16 operands)
     if constexpr (T::kA16) asrc16.issue(s16, k0, ke);
     else asrc.issue(sa, k0, ke, tid);
+    float* const sb = ring + T::kBRingOff + slot * T::kBStageStride;
     if constexpr (T::kB16) bsrc16.issue(s16 + (T::kA16 ? T::kATile : 0), k0, ke);
-    else bsrc.issue(sa + T::kBStageOff, k0, ke, tid);
+    else if constexpr (T::kMixB) bmix.issue(sb, ringB16 + (kt % kMma16Stages) * T::kBTile, k0, ke, tid);
+    else bsrc.issue(sb, k0, ke, tid);
   };
   // This thread's chunks of stage `slot` -> bf16 tile `buf`, same layout
   // (the fp32 operands).
   auto convert = [&](int slot, int buf) {
-    const float* sa = ring + slot * T::kStageFloats;
-    const float* sb = sa + T::kBStageOff;
+    const float* sa = ring + slot * T::kAStageStride;
+    const float* sb = ring + T::kBRingOff + slot * T::kBStageStride;
     __nv_bfloat16* ta = tiles + buf * T::kConvTile;
     __nv_bfloat16* tb = ta + (T::kA16 ? 0 : T::kATile);
 #pragma unroll
@@ -693,6 +750,7 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       const int col = kTA ? kVec * (c % (kBMt / kVec)) : kVec * (c % (kMmaBK / kVec));
       store_bf16_vec<kVec>(ta + r * (kTA ? T::kLdMA : kLdK) + col, v);
     }
+    if (T::kMixB && b16) return;  // (its B is bf16 already)
 #pragma unroll
     for (int i = 0; i < (T::kB16 ? 0 : T::kBChunks); ++i) {
       const int c = tid + kMmaThreads * i;
@@ -720,7 +778,9 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
     const __nv_bfloat16* const conv = tiles + (t % 2) * T::kConvTile;
     const __nv_bfloat16* const s16 = ring16 + (t % kMma16Stages) * T::k16Tile;
     const __nv_bfloat16* ta = T::kA16 ? s16 : conv;
-    const __nv_bfloat16* tb = T::kB16 ? s16 + (T::kA16 ? T::kATile : 0) : conv + (T::kA16 ? 0 : T::kATile);
+    const __nv_bfloat16* tb = T::kB16                ? s16 + (T::kA16 ? T::kATile : 0)
+                              : (T::kMixB && b16) ? ringB16 + (t % kMma16Stages) * T::kBTile
+                                                  : conv + (T::kA16 ? 0 : T::kATile);
     const int r8 = lane % 8, hi8 = 8 * ((lane / 8) % 2), q16 = 8 * (lane / 16);
     uint32_t b[4][2];
 #pragma unroll
@@ -889,7 +949,11 @@ void launch_mma_cfg(int ops, int bm, int vec, unsigned grid_n, int64_t M, unsign
   if (ops == kOpsB16)
     launch_mma<128, 4, kTA, kTB, kRowSum, kOpsB16>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc,
                                                    ep, sk, grp);
-  else if (ops != 0) {
+  else if (ops == kOpsMixB0) {
+    if constexpr (kTA && !kTB)  // (the swapped pair only: gemm_grouped_swapped)
+      launch_mma<128, 4, kTA, kTB, kRowSum, kOpsMixB0>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C,
+                                                       ldc, ep, sk, grp);
+  } else if (ops != 0) {
     if constexpr (!kRowSum) {  // (row sums need an fp32 A: gemm_groups rejects the others)
       if (ops == kOpsA16)
         launch_mma<128, 4, kTA, kTB, false, kOpsA16>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C,
@@ -1083,8 +1147,9 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
       return reinterpret_cast<uintptr_t>(p) % 16 == 0 && ld % (b16 ? 8 : 4) == 0;
     };
     for (int g = 0; g < groups; ++g)
-      if ((io.A[g] != nullptr && !fits(io.A[g], lda, ops & kOpsA16)) ||
-          (io.B[g] != nullptr && !fits(io.B[g], ldb, ops & kOpsB16)))
+      if ((io.A[g] != nullptr && !fits(io.A[g], swap1 && g == 1 ? ldb : lda, ops & kOpsA16)) ||
+          (io.B[g] != nullptr && !fits(io.B[g], swap1 && g == 1 ? lda : ldb,
+                                       (ops & kOpsB16) || ((ops & kOpsMixB0) && g == 0))))
         return InvalidArgument("cuda::gemm: bf16 operands need 16-byte aligned A and B with lda, ldb multiples of 8 "
                                "(bf16) or 4 (fp32)");
     if (seg_k != 0) return InvalidArgument("cuda::gemm_segmented: no bf16 operands");
@@ -1349,6 +1414,8 @@ Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup gro
     io.C[g] = x.C, io.dbias[g] = x.a_row_sum;
   }
   if (ops[0] == ops[1]) return gemm_groups(true, false, m, n, K, 1.f, 2, io, m, n, beta, n, options, 0, true, ops[0]);
+  if (ops[0] == kOpsB16 && ops[1] == 0)  // (the FFN's, H < F: one launch)
+    return gemm_groups(true, false, m, n, K, 1.f, 2, io, m, n, beta, n, options, 0, true, kOpsMixB0);
   // Groups of different operand types (one kernel instantiation per launch):
   // two launches, each with the split plan the pair would give it, so each
   // group gets the bits of the one-launch pair (and of gemm() alone).

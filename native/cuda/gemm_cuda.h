@@ -208,8 +208,9 @@ struct GemmGroup {
   const GemmLayerNormFinish* layernorm = nullptr;
   // bf16 operands (kBf16; as GemmOptions::a_bf16, b_bf16): replace A (B),
   // which must then be null. gemm_grouped: every group alike (else
-  // InvalidArgument). gemm_grouped_swapped: groups that differ run as two
-  // launches, each with the pair's split plan (the same bits).
+  // InvalidArgument). gemm_grouped_swapped: alike, or only the first group's
+  // (the one with the smaller M) B in bf16 (the FFN's), in one launch; other
+  // mixes run as two launches, each with the pair's split plan (the same bits).
   const uint16_t* a_bf16 = nullptr;
   const uint16_t* b_bf16 = nullptr;
 };
