@@ -180,6 +180,20 @@ export class ElectraModel {
     }
   }
 
+  /**
+   * Whether an encoder of width `hidden` and FFN width `intermediate` keeps
+   * its GELU output (batch*seq*intermediate) as bf16 on this model's backend:
+   * CUDA in bf16, whose GEMMs round it to bf16 anyway; fp32 elsewhere. The
+   * memory plan counts it.
+   */
+  ffnGeluBf16(hidden: number, intermediate: number): boolean {
+    try {
+      return this.native.ffnGeluBf16(hidden, intermediate);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
   /** Number of trainable scalars (shared embeddings counted once). */
   get numParameters(): number {
     return this.native.numParameters();

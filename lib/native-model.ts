@@ -148,6 +148,8 @@ export interface NativeModel {
   stepWorkspaceBytes(rows: number, seq: number): number;
   /** Floats of attention state an encoder layer of that shape keeps for the backward on this backend (rows*heads*seq*seq, or rows*heads*seq where it recomputes the probabilities). */
   attentionSavedFloats(rows: number, seq: number, heads: number, headDim: number): number;
+  /** Whether an encoder of that hidden and intermediate width keeps its GELU output as bf16 on this backend (CUDA in bf16). */
+  ffnGeluBf16(hidden: number, intermediate: number): boolean;
   numParameters(): number;
   tensorSpecs(): NativeTensorSpec[];
   getTensor(name: string, kind?: NativeBufferKind): Float32Array;

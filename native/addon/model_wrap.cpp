@@ -218,6 +218,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("memory", &ModelWrap::Memory),
                         InstanceMethod("stepWorkspaceBytes", &ModelWrap::StepWorkspaceBytes),
                         InstanceMethod("attentionSavedFloats", &ModelWrap::AttentionSavedFloats),
+                        InstanceMethod("ffnGeluBf16", &ModelWrap::FfnGeluBf16),
                         InstanceMethod("dispose", &ModelWrap::Dispose),
                         InstanceMethod("isDisposed", &ModelWrap::IsDisposed)});
   }
@@ -341,6 +342,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     const int64_t n = Live(env)->backend().attention_saved_floats(v[0], v[1], v[2], v[3]);
     return Napi::Number::New(env, static_cast<double>(n));
+  }
+  Napi::Value FfnGeluBf16(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* sig = "ffnGeluBf16(hidden, intermediate)";
+    int64_t v[2] = {0, 0};
+    for (size_t i = 0; i < 2; ++i) {
+      if (info.Length() <= i || !info[i].IsNumber())
+        throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": two numbers expected"));
+      v[i] = info[i].As<Napi::Number>().Int64Value();
+      if (v[i] <= 0) throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": both must be positive"));
+    }
+    return Napi::Boolean::New(env, Live(env)->backend().ffn_gelu_bf16(v[0], v[1]));
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {

@@ -215,6 +215,40 @@ class Backend {
     ELECTRA_RETURN_IF_ERROR(linear_backward(nullptr, dweight[0], dbias[0], dout[0], inp[0], nullptr, M, K, N));
     return linear_backward(nullptr, dweight[1], dbias[1], dout[1], inp[1], nullptr, M, N, K);
   }
+  // The FFN's GELU output g [M,F] stored as bf16 (uint16_t bits, round to
+  // nearest even). Its only consumers are the output projection's GEMMs (the
+  // forward's input, the weight gradient's), so a backend whose GEMMs round
+  // their operands to bf16 anyway can keep g as bf16 with the step's bits
+  // unchanged and half the buffer. ffn_gelu_bf16(H, F): whether the Encoder
+  // (hidden H, intermediate F) should, through the three ops below (called
+  // only then). The CPU backend (the oracle) keeps fp32: false.
+  virtual bool ffn_gelu_bf16(int64_t H, int64_t F) const {
+    (void)H, (void)F;
+    return false;
+  }
+  // linear_gelu_forward writing out as the bf16 rounding of its fp32 result.
+  virtual Status linear_gelu_forward_bf16(float* pre, uint16_t* out, const float* inp, const float* weight,
+                                          const float* bias, int64_t M, int64_t K, int64_t N) {
+    (void)pre, (void)out, (void)inp, (void)weight, (void)bias, (void)M, (void)K, (void)N;
+    return Internal("linear_gelu_forward_bf16: not offered by this backend (ffn_gelu_bf16)");
+  }
+  // linear_dropout_residual_layernorm_forward of a bf16 input.
+  virtual Status linear_dropout_residual_layernorm_forward_bf16(float* res, float* out, float* mean, float* rstd,
+                                                                const uint16_t* inp, const float* weight,
+                                                                const float* bias, const float* x, const float* gamma,
+                                                                const float* beta, int64_t M, int64_t K, int64_t N,
+                                                                float eps, float p, uint64_t seed, uint64_t offset) {
+    (void)res, (void)out, (void)mean, (void)rstd, (void)inp, (void)weight, (void)bias, (void)x, (void)gamma;
+    (void)beta, (void)M, (void)K, (void)N, (void)eps, (void)p, (void)seed, (void)offset;
+    return Internal("linear_dropout_residual_layernorm_forward_bf16: not offered by this backend (ffn_gelu_bf16)");
+  }
+  // linear_backward_weights_pair with linear 0's input (inp0 [M,K]) in bf16.
+  virtual Status linear_backward_weights_pair_bf16(float* const dweight[2], float* const dbias[2],
+                                                   const float* const dout[2], const uint16_t* inp0,
+                                                   const float* inp1, int64_t M, int64_t K, int64_t N) {
+    (void)dweight, (void)dbias, (void)dout, (void)inp0, (void)inp1, (void)M, (void)K, (void)N;
+    return Internal("linear_backward_weights_pair_bf16: not offered by this backend (ffn_gelu_bf16)");
+  }
   virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,

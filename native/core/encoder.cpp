@@ -78,13 +78,15 @@ Status Encoder::resize(Backend* be, int64_t B, int64_t S) {
   // The attention state saved for the backward: the probabilities [B,A,S,S],
   // or one float per query row [B,A,S] where the backend recomputes them.
   const size_t saved = size_t(be->attention_saved_floats(B, S, int64_t(A), int64_t(H / A)));
+  g16_ = be->ffn_gelu_bf16(int64_t(H), int64_t(F));
   TRY(h0_.resize(be, project_ ? N * H : 0));
   for (auto& a : acts_) {
     for (auto* b : {&a.q, &a.k, &a.v, &a.ctx, &a.r1, &a.h1, &a.r2, &a.out}) TRY(b->resize(be, N * H));
     for (auto* b : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) TRY(b->resize(be, N));
     TRY(a.probs.resize(be, saved));
     TRY(a.f.resize(be, N * F));
-    TRY(a.g.resize(be, N * F));
+    TRY(a.g.resize(be, g16_ ? 0 : N * F));
+    TRY(a.g16.resize(be, g16_ ? N * F : 0));
   }
   for (auto* b : {&dh_, &dr_, &dq_, &dk_, &dv_, &dctx_, &dtmp_}) TRY(b->resize(be, N * H));
   TRY(dff_.resize(be, N * F));
@@ -116,11 +118,19 @@ Status Encoder::forward(const float* P, const float* emb, const int32_t* mask, f
     TRY(be.linear_dropout_residual_layernorm_forward(a.r1.data(), a.h1.data(), a.mean1.data(), a.rstd1.data(),
                                                      a.ctx.data(), P + o.wao, P + o.bao, x, P + o.ln1g, P + o.ln1b, N,
                                                      H, H, eps, hidden_p, seed, lo + 1));
-    TRY(be.linear_gelu_forward(a.f.data(), a.g.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F));
     // r2 = dropout(g @ Wo^T + b) + h1; out = LayerNorm(r2)
-    TRY(be.linear_dropout_residual_layernorm_forward(a.r2.data(), a.out.data(), a.mean2.data(), a.rstd2.data(),
-                                                     a.g.data(), P + o.wo, P + o.bo, a.h1.data(), P + o.ln2g,
-                                                     P + o.ln2b, N, F, H, eps, hidden_p, seed, lo + 2));
+    if (g16_) {
+      TRY(be.linear_gelu_forward_bf16(a.f.data(), a.g16.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F));
+      TRY(be.linear_dropout_residual_layernorm_forward_bf16(a.r2.data(), a.out.data(), a.mean2.data(),
+                                                            a.rstd2.data(), a.g16.data(), P + o.wo, P + o.bo,
+                                                            a.h1.data(), P + o.ln2g, P + o.ln2b, N, F, H, eps,
+                                                            hidden_p, seed, lo + 2));
+    } else {
+      TRY(be.linear_gelu_forward(a.f.data(), a.g.data(), a.h1.data(), P + o.wi, P + o.bi, N, H, F));
+      TRY(be.linear_dropout_residual_layernorm_forward(a.r2.data(), a.out.data(), a.mean2.data(), a.rstd2.data(),
+                                                       a.g.data(), P + o.wo, P + o.bo, a.h1.data(), P + o.ln2g,
+                                                       P + o.ln2b, N, F, H, eps, hidden_p, seed, lo + 2));
+    }
     x = a.out.data();
   }
   *out = x;
@@ -146,15 +156,20 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
                                     a.mean2.data(), a.rstd2.data(), N, H, hidden_p, seed, lo + 2));
     // dff = gelu'(f) * (dr2 @ Wo), then dh1 += dff @ Wi; the two weight
     // gradients together below (Wo's from dr2 in dtmp_ and g, Wi's from dff and h1).
-    TRY(be.linear_backward_gelu_write(dff_.data(), nullptr, nullptr, dtmp_.data(), a.g.data(), P + o.wo,
-                                      a.f.data(), N, F, H));
+    // (Its input g is not read: no weight gradient here.)
+    TRY(be.linear_backward_gelu_write(dff_.data(), nullptr, nullptr, dtmp_.data(), g16_ ? nullptr : a.g.data(),
+                                      P + o.wo, a.f.data(), N, F, H));
     TRY(be.linear_backward(dh_.data(), nullptr, nullptr, dff_.data(), a.h1.data(), P + o.wi, N, H, F));
     {
       float* const dw[2] = {G + o.wo, G + o.wi};
       float* const db[2] = {G + o.bo, G + o.bi};
       const float* const d[2] = {dtmp_.data(), dff_.data()};
-      const float* const in[2] = {a.g.data(), a.h1.data()};
-      TRY(be.linear_backward_weights_pair(dw, db, d, in, N, F, H));
+      if (g16_) {
+        TRY(be.linear_backward_weights_pair_bf16(dw, db, d, a.g16.data(), a.h1.data(), N, F, H));
+      } else {
+        const float* const in[2] = {a.g.data(), a.h1.data()};
+        TRY(be.linear_backward_weights_pair(dw, db, d, in, N, F, H));
+      }
     }
     // LayerNorm 1 -> dr1, written into dx: the layer output's gradient was
     // consumed by LayerNorm 2, and dx becomes the layer input's gradient

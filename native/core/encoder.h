@@ -34,7 +34,8 @@ struct LayerActs {
   BackendBuffer<float> r1;          // [N,H] dropout(attn out) + input (LayerNorm 1 input)
   BackendBuffer<float> mean1, rstd1;  // [N]
   BackendBuffer<float> h1;          // [N,H]
-  BackendBuffer<float> f, g;        // [N,F] pre- and post-GELU
+  BackendBuffer<float> f, g;        // [N,F] pre- and post-GELU (g empty when g16 is used)
+  BackendBuffer<uint16_t> g16;      // [N,F] post-GELU as bf16 bits (Backend::ffn_gelu_bf16), or empty
   BackendBuffer<float> r2;          // [N,H] dropout(ffn out) + h1 (LayerNorm 2 input)
   BackendBuffer<float> mean2, rstd2;  // [N]
   BackendBuffer<float> out;         // [N,H]
@@ -65,6 +66,7 @@ class Encoder {
   Backend* be_ = nullptr;
   int64_t E_ = 0, B_ = 0, S_ = 0;
   bool project_ = false;
+  bool g16_ = false;  // the FFN's GELU output kept as bf16 (Backend::ffn_gelu_bf16)
   int64_t proj_w_ = -1, proj_b_ = -1;
   std::vector<LayerOffsets> layers_;
   BackendBuffer<float> h0_;       // [N,H] projected embeddings (or unused when E == H)

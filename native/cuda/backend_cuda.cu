@@ -40,8 +40,8 @@ std::string versions(const DeviceInfo& info) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int dev, Precision prec, std::string desc, bool graphs)
-      : dev_(dev), prec_(prec), desc_(std::move(desc)), graphs_on_(graphs) {}
+  CudaBackend(int dev, Precision prec, std::string desc, bool graphs, bool bf16_acts)
+      : dev_(dev), prec_(prec), desc_(std::move(desc)), graphs_on_(graphs), bf16_acts_on_(bf16_acts) {}
   ~CudaBackend() override {
     cudaSetDevice(dev_);
     if (capturing_) {
@@ -357,6 +357,61 @@ class CudaBackend final : public Backend {
     GemmOptions o = gemm_options();
     ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, true, false, N, K, M, n, all_db));
     return gemm_grouped(true, false, N, K, M, 1.0f, n, g, N, K, 1.0f, K, o);
+  }
+
+  // The FFN's GELU output in bf16 (Backend::ffn_gelu_bf16): on the bf16
+  // tensor-core GEMMs, which round it to bf16 anyway (the step's bits do not
+  // change), when their 16-byte copies allow the shapes (gemm_cuda.h: a bf16
+  // operand's ld a multiple of 8, the fp32 one beside it of 4), unless
+  // ELECTRA_CUDA_BF16_ACTS=0 (read at creation; tests compare the two).
+  bool ffn_gelu_bf16(int64_t H, int64_t F) const override {
+    return bf16_acts_on_ && prec_ == Precision::kBf16 && F % 8 == 0 && H % 4 == 0;
+  }
+  Status linear_gelu_forward_bf16(float* pre, uint16_t* out, const float* inp, const float* w, const float* b,
+                                  int64_t M, int64_t K, int64_t N) override {
+    ON_DEVICE();
+    GemmOptions o = gemm_options();
+    o.bias = b;
+    o.gelu = true;
+    o.gelu_pre = pre;
+    o.c_bf16 = out;
+    ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
+    return gemm(false, true, M, N, K, 1.0f, inp, K, w, K, 0.0f, nullptr, N, o);
+  }
+  Status linear_dropout_residual_layernorm_forward_bf16(float* res, float* out, float* mean, float* rstd,
+                                                        const uint16_t* inp, const float* w, const float* b,
+                                                        const float* x, const float* gamma, const float* beta,
+                                                        int64_t M, int64_t K, int64_t N, float eps, float p,
+                                                        uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    GemmLayerNormFinish ln;
+    ln.res = res, ln.out = out, ln.mean = mean, ln.rstd = rstd, ln.x = x, ln.gamma = gamma, ln.beta = beta;
+    ln.eps = eps, ln.p = p, ln.seed = seed, ln.offset = offset, ln.offset_base = philox_base_;
+    const bool fused = gemm_layernorm_finish_fits(gemm_precision(), M, N);
+    GemmOptions o = gemm_options();
+    o.bias = b;
+    o.a_bf16 = inp;
+    o.layernorm = fused ? &ln : nullptr;
+    ELECTRA_RETURN_IF_ERROR(with_workspace(&o, false, true, M, N, K));
+    ELECTRA_RETURN_IF_ERROR(gemm(false, true, M, N, K, 1.0f, nullptr, K, w, K, 0.0f, res, N, o));
+    if (fused) return Status::Ok();
+    return dropout_residual_layernorm_forward(res, out, mean, rstd, res, x, gamma, beta, M, N, eps, p, seed, offset);
+  }
+  Status linear_backward_weights_pair_bf16(float* const dw[2], float* const db[2], const float* const dout[2],
+                                           const uint16_t* inp0, const float* inp1, int64_t M, int64_t K,
+                                           int64_t N) override {
+    const bool all_db = db[0] && db[1], no_db = !db[0] && !db[1];
+    if (!dw[0] || !dw[1] || !(all_db || no_db))
+      return InvalidArgument("linear_backward_weights_pair_bf16: both weight gradients, and both or no bias gradients");
+    ON_DEVICE();
+    GemmGroup g[2];
+    for (int i = 0; i < 2; ++i) g[i].A = dout[i], g[i].C = dw[i], g[i].a_row_sum = db[i];
+    g[0].b_bf16 = inp0, g[1].B = inp1;
+    GemmOptions o = gemm_options();
+    ELECTRA_RETURN_IF_ERROR(grow_workspace(cuda::gemm_grouped_swapped_workspace_floats(N, K, M, all_db, o)));
+    o.workspace = splitk_.data();
+    o.workspace_floats = int64_t(splitk_.size());
+    return gemm_grouped_swapped(N, K, M, g, 1.0f, o);  // two launches: the groups' operand types differ
   }
 
   // One launch for the pair (gemm_grouped_swapped: dweight[1] is dweight[0]'s shape transposed).
@@ -682,6 +737,7 @@ class CudaBackend final : public Backend {
   };
   static constexpr size_t kMaxGraphs = 4;
   const bool graphs_on_;
+  const bool bf16_acts_on_;  // ffn_gelu_bf16 (ELECTRA_CUDA_BF16_ACTS)
   bool capturing_ = false;
   std::map<std::string, Graph> graphs_;
   uint64_t graph_tick_ = 0;
@@ -725,7 +781,11 @@ Status make_cuda_backend(const ExecOptions& o, std::unique_ptr<Backend>* out) {
   // The off switch of CUDA graphs, read once per backend (Backend::graphs_enabled).
   const char* graphs = std::getenv("ELECTRA_CUDA_GRAPHS");
   const bool graphs_on = !(graphs && std::string(graphs) == "0");
-  std::unique_ptr<CudaBackend> b(new (std::nothrow) CudaBackend(o.device, o.precision, desc, graphs_on));
+  // The off switch of bf16 activation storage (Backend::ffn_gelu_bf16), likewise.
+  const char* acts = std::getenv("ELECTRA_CUDA_BF16_ACTS");
+  const bool bf16_acts_on = !(acts && std::string(acts) == "0");
+  std::unique_ptr<CudaBackend> b(
+      new (std::nothrow) CudaBackend(o.device, o.precision, desc, graphs_on, bf16_acts_on));
   if (!b) return OutOfMemory("cannot allocate the CUDA backend");
   ELECTRA_RETURN_IF_ERROR(b->init());
   *out = std::move(b);

@@ -8,7 +8,10 @@
 //    mma_ptx.h); 128x128x16 block tile (64x128 for small grids), 8 warps,
 //    <= 128 registers for two blocks per SM. 16-byte copies when the
 //    operands are 16-byte aligned with leading dimensions that are multiples
-//    of 4 floats, else 8- or 4-byte copies (any float pointer and stride);
+//    of 4 floats, else 8- or 4-byte copies (any float pointer and stride).
+//    Operands stored as bf16 (kOps) are copied straight into the bf16 tiles
+//    (a 5-slot ring, no conversion); a bf16 result (Epilogue::c16) is the
+//    RNE of the fp32 one;
 //  - sgemm_f32_kernel, the fp32 SIMT parity path.
 // With GemmOptions::layernorm, the last block of each row block of C (a
 // per-row-block counter, the split-K finish's pattern) also runs the
@@ -74,7 +77,10 @@ struct Epilogue {
   int64_t ld_gelu_grad;
   float* gelu_pre;  // with gelu: [M, ld_gelu_pre] <- v, the GELU's input (a second output), or nullptr
   int64_t ld_gelu_pre;
+  uint16_t* c16;  // [M, ldc] bf16 bits: the result goes here (RNE) instead of C (beta == 0), or nullptr
 };
+
+__device__ __forceinline__ uint16_t bf16_bits(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
 
 // The GELU formulas are gelu_math.h's, as gelu.cu's passes: the fused
 // epilogue gives the bits of the separate pass.
@@ -208,6 +214,10 @@ __device__ __forceinline__ bool splitk_finish_tile(const SplitK& sk, int M, int 
     const int64_t at = m * N + n;
     float acc = 0.f;
     for (int z = 0; z < sk.splits; ++z) acc += __ldcg(pg + int64_t(z) * MN + at);
+    if (ep.c16 != nullptr) {  // (one group, beta == 0: C is not read)
+      ep.c16[m * sk.ldc + n] = bf16_bits(apply_epilogue(ep, acc, nullptr, m, n));
+      continue;
+    }
     float* c = C + m * (sk.swap1 ? int64_t(N) : sk.ldc) + n;  // (a swapped pair's C is tight)
     *c = apply_epilogue(ep, acc, c, m, n);
   }
@@ -406,21 +416,54 @@ constexpr int kBM = 128, kBN = 128;
 constexpr int kMmaBN = 128, kMmaBK = 16, kMmaStages = 4, kMmaThreads = 256;
 constexpr int kLdK = kMmaBK + 8;  // bf16 [mn][k] rows: 24 (48 B)
 
-// kVec: floats per cp.async (4, 2 or 1: 16-, 8- or 4-byte copies, as the
-// operands' alignment allows).
-template <int kBMt, int kVec>
+// Operands stored as bf16 in global memory (kOps, a bit mask): cp.async
+// copies them straight into bf16 tiles of the layout the conversion writes,
+// in a ring of kMma16Stages (one more than the fp32 ring: the multiply lags
+// the copies by one tile, so the slot refilled at iteration t must be the one
+// multiplied at t - 1, before that iteration's barrier).
+constexpr int kOpsA16 = 1, kOpsB16 = 2;
+// A swapped pair (transA, !transB) whose group 0 has B in bf16 and group 1 in
+// fp32 (the FFN's weight gradients with a bf16 GELU output): one launch, the
+// B loader's geometry chosen per block (BSrcMix), group 0's bf16 ring in the
+// fp32 ring's B stages.
+constexpr int kOpsMixB0 = 4;
+constexpr int kMma16Stages = kMmaStages + 1;
+
+// kVec: floats per cp.async of an fp32 operand (4, 2 or 1: 16-, 8- or 4-byte
+// copies, as the operands' alignment allows). kOps: which operands are bf16
+// in global memory (kBMt = 128 and kVec = 4 then: one 16-byte chunk of 8
+// bf16 per thread and tile).
+template <int kBMt, int kVec, int kOps = 0>
 struct MmaTile {
+  static constexpr bool kA16 = (kOps & kOpsA16) != 0, kB16 = (kOps & kOpsB16) != 0;
+  static constexpr bool kMixB = (kOps & kOpsMixB0) != 0;
   static constexpr int kAChunks = kBMt * kMmaBK / kVec / kMmaThreads;    // copies per thread: 2 or 1 (kVec 4)
   static constexpr int kBChunks = kMmaBN * kMmaBK / kVec / kMmaThreads;  // 2 (kVec 4)
-  static constexpr int kStageFloats = (kBMt + kMmaBN) * kMmaBK;        // A then B
+  // The fp32 ring holds the fp32 operands only: A (unless bf16), then B.
+  static constexpr int kStageFloats = (kA16 ? 0 : kBMt * kMmaBK) + (kB16 ? 0 : kMmaBN * kMmaBK);
+  static constexpr int kBStageOff = kA16 ? 0 : kBMt * kMmaBK;
+  // Where the stages sit: [stage][A, B], or with kMixB [A stages][B stages]
+  // (the B stages then double as group 0's bf16 ring).
+  static constexpr int kAStageStride = kMixB ? kBMt * kMmaBK : kStageFloats;
+  static constexpr int kBRingOff = kMixB ? kMmaStages * kBMt * kMmaBK : kBStageOff;
+  static constexpr int kBStageStride = kMixB ? kMmaBN * kMmaBK : kStageFloats;
   static constexpr int kLdMA = kBMt + 8, kLdMB = kMmaBN + 8;           // bf16 [k][mn] rows
   static constexpr int kATile = kBMt * kLdK > kMmaBK * kLdMA ? kBMt * kLdK : kMmaBK * kLdMA;
   static constexpr int kBTile = kMmaBN * kLdK > kMmaBK * kLdMB ? kMmaBN * kLdK : kMmaBK * kLdMB;
+  // bf16 elements of one converted tile pair (fp32 operands) and of one slot
+  // of the bf16 ring (bf16 operands); each A (if any) then B.
+  static constexpr int kConvTile = (kA16 ? 0 : kATile) + (kB16 ? 0 : kBTile);
+  static constexpr int k16Tile = (kA16 ? kATile : 0) + (kB16 ? kBTile : 0);
   static constexpr int kMI = kBMt / 32;                                // m16 tiles per warp
   static constexpr size_t kSmemBytes = size_t(kMmaStages) * kStageFloats * sizeof(float) +
-                                       2 * size_t(kATile + kBTile) * sizeof(__nv_bfloat16);
+                                       (2 * size_t(kConvTile) + size_t(kMma16Stages) * k16Tile) *
+                                           sizeof(__nv_bfloat16);
   static_assert(kAChunks * kMmaThreads * kVec == kBMt * kMmaBK, "whole chunks per thread");
   static_assert(kATile % 8 == 0 && kBTile % 8 == 0, "16-byte aligned tiles");
+  static_assert(kOps == 0 || (kBMt == 128 && kVec == 4), "bf16 operands: one 8-element chunk per thread and tile");
+  static_assert(!kMixB || (!kA16 && !kB16), "kOpsMixB0 alone");
+  static_assert(!kMixB || kMma16Stages * kBTile * sizeof(__nv_bfloat16) <= kMmaStages * kMmaBN * kMmaBK * sizeof(float),
+                "group 0's bf16 B ring fits the fp32 B stages");
 };
 static_assert(kMmaBN == kBN, "the launch grid's columns are the kernel's");
 
@@ -516,20 +559,104 @@ struct TileSrc {
   }
 };
 
+// As TileSrc for an operand stored as bf16 (uint16_t bits): a chunk is 8
+// elements (16 bytes), one per thread and tile (the tile is 128 x 16), copied
+// straight to its place in the bf16 tile (row stride kLdT elements, padded as
+// the converted tiles). Needs a 16-byte aligned X and ld a multiple of 8.
+template <bool kKRows, int kLdT>
+struct TileSrc16 {
+  static constexpr int kPerRow = (kKRows ? kMmaBN : kMmaBK) / 8;  // chunks per tile row
+  const uint16_t* p;  // this thread's chunk of the next k-tile to load
+  int64_t kstep;
+  int dst;    // the chunk's element offset in the tile
+  int row;    // of the chunk in the tile
+  int col;
+  int fixed;  // kKRows: bytes in range along m/n; else whether the row is in range
+
+  __device__ __forceinline__ void init(const uint16_t* X, int64_t ld, int64_t mn0, int64_t MN, int64_t kb,
+                                       int tid) {
+    row = tid / kPerRow;
+    col = 8 * (tid % kPerRow);
+    dst = row * kLdT + col;
+    if (kKRows) {  // rows are k, columns m/n
+      p = X + (kb + row) * ld + mn0 + col;
+      kstep = int64_t(kMmaBK) * ld;
+      const int64_t room = MN - (mn0 + col);
+      fixed = 2 * int(room < 0 ? 0 : room > 8 ? 8 : room);
+    } else {  // rows are m/n, columns k
+      p = X + (mn0 + row) * ld + kb + col;
+      kstep = kMmaBK;
+      fixed = int(mn0 + row < MN);
+    }
+  }
+  __device__ __forceinline__ void issue(__nv_bfloat16* tile, int64_t k0, int64_t ke) {
+    int bytes;
+    if (kKRows) {
+      bytes = k0 + row < ke ? fixed : 0;
+    } else {
+      const int64_t room = ke - (k0 + col);
+      bytes = fixed ? 2 * int(room < 0 ? 0 : room > 8 ? 8 : room) : 0;
+    }
+    ptx::cp_async<16>(tile + dst, p, bytes);
+    p += kstep;
+  }
+};
+
+// The B loader of a kOpsMixB0 launch (B stored [K,N]): TileSrc<kMmaBN, 2,
+// true, 4> for fp32 blocks, TileSrc16<true, kLdT> for bf16 ones, in one set
+// of registers (byte pointer and steps).
+template <int kLdT>
+struct BSrcMix {
+  const char* p;
+  int64_t kstep, istep;  // bytes to the next k-tile, to the fp32 chunk 8 rows down
+  int row, col, fixed;
+  bool b16;
+  __device__ __forceinline__ void init(const void* X, int64_t ld, int64_t n0, int64_t N, int64_t kb, int tid,
+                                       bool is16) {
+    b16 = is16;
+    const int per = is16 ? kMmaBN / 8 : kMmaBN / 4, vec = is16 ? 8 : 4, esz = is16 ? 2 : 4;
+    row = tid / per;
+    col = vec * (tid % per);
+    p = static_cast<const char*>(X) + ((kb + row) * ld + n0 + col) * esz;
+    kstep = int64_t(kMmaBK) * ld * esz;
+    istep = int64_t(kMmaThreads / per) * ld * esz;
+    const int64_t room = N - (n0 + col);
+    fixed = esz * int(room < 0 ? 0 : room > vec ? vec : room);
+  }
+  // fp32: into the stage's B chunks dst32 ([chunk][4]); bf16: into tile dst16.
+  __device__ __forceinline__ void issue(float* dst32, __nv_bfloat16* dst16, int64_t k0, int64_t ke, int tid) {
+    if (b16) {
+      ptx::cp_async<16>(dst16 + row * kLdT + col, p, k0 + row < ke ? fixed : 0);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+        ptx::cp_async<16>(dst32 + 4 * (tid + kMmaThreads * i), p + i * istep,
+                          k0 + row + (kMmaThreads / (kMmaBN / 4)) * i < ke ? fixed : 0);
+    }
+    p += kstep;
+  }
+};
+
 // kRowSum (transA only): also the fused row sums of op(A) (see SplitK), from
 // the fp32 chunks, for the blocks of the first column tile. A template
 // parameter so that the other kernels do not carry its registers.
-template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
+// kOps (kOpsA16 | kOpsB16): A and/or B are bf16 bits in global memory (the
+// A, B pointers, and GroupPtrs' A, B, then point to uint16_t); they skip the
+// fp32 ring and the conversion (see kMma16Stages).
+template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum, int kOps = 0>
 __global__ void __launch_bounds__(kMmaThreads, 2)
     gemm_bf16_mma_kernel(int M, int N, int K, int partials, const float* __restrict__ A, int64_t lda,
                          const float* __restrict__ B, int64_t ldb, float* C, int64_t ldc,
                          Epilogue ep, SplitK sk, GroupPtrs grp) {
-  using T = MmaTile<kBMt, kVec>;
+  using T = MmaTile<kBMt, kVec, kOps>;
   static_assert(kTA || !kRowSum, "row sums are of op(A) = A^T");
+  static_assert(!(kRowSum && T::kA16), "row sums come from the fp32 A chunks");
+  static_assert(!T::kMixB || (kTA && !kTB), "kOpsMixB0: the swapped pair's layout");
   extern __shared__ __align__(16) float gemm_smem[];
-  float* const ring = gemm_smem;  // [kMmaStages][A chunks, B chunks][4] fp32
+  float* const ring = gemm_smem;  // [kMmaStages][fp32 A chunks, B chunks][4] fp32
   __nv_bfloat16* const tiles =
-      reinterpret_cast<__nv_bfloat16*>(gemm_smem + kMmaStages * T::kStageFloats);  // [2][A, B]
+      reinterpret_cast<__nv_bfloat16*>(gemm_smem + kMmaStages * T::kStageFloats);  // [2][fp32 A, B converted]
+  __nv_bfloat16* const ring16 = tiles + 2 * T::kConvTile;  // [kMma16Stages][bf16 A, B]
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
@@ -572,29 +699,46 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // dimension; the split's end ke bounds K).
   TileSrc<kTA ? kBMt : kMmaBK, T::kAChunks, kTA, kVec> asrc;    // A^T stored [K,M], or A [M,K]
   TileSrc<kTB ? kMmaBK : kMmaBN, T::kBChunks, !kTB, kVec> bsrc;  // B^T stored [N,K], or B [K,N]
-  asrc.init(A, lda, m0, M, kb_src, tid);
-  bsrc.init(B, ldb, n0, N, kb_src, tid);
+  TileSrc16<kTA, kTA ? T::kLdMA : kLdK> asrc16;                    // the same, stored as bf16
+  TileSrc16<!kTB, kTB ? kLdK : T::kLdMB> bsrc16;
+  BSrcMix<T::kLdMB> bmix;  // kOpsMixB0
+  // kOpsMixB0: this block's B is bf16 (group 0's), in the B stages as a bf16 ring.
+  const bool b16 = T::kMixB && grp_i == 0;
+  __nv_bfloat16* const ringB16 = reinterpret_cast<__nv_bfloat16*>(ring + T::kBRingOff);
+  if constexpr (T::kA16) asrc16.init(reinterpret_cast<const uint16_t*>(A), lda, m0, M, kb_src, tid);
+  else asrc.init(A, lda, m0, M, kb_src, tid);
+  if constexpr (T::kB16) bsrc16.init(reinterpret_cast<const uint16_t*>(B), ldb, n0, N, kb_src, tid);
+  else if constexpr (T::kMixB) bmix.init(B, ldb, n0, N, kb_src, tid, b16);
+  else bsrc.init(B, ldb, n0, N, kb_src, tid);
   auto load_stage = [&](int slot, int kt) {
-    float* sa = ring + slot * T::kStageFloats;
+    float* sa = ring + slot * T::kAStageStride;
     const int64_t k0 = kb + int64_t(kt) * kMmaBK;
-    // Segmented: a later segment's first k-tile (segments are whole k-tiles;
-    // never true otherwise, as k0 > kb >= 0 = seg_k).
-    if (kt != 0 && (k0 == sk.seg_k || k0 == 2 * sk.seg_k)) {
-      const bool s2 = k0 != sk.seg_k;
-      asrc.rebase(s2 ? grp.A[2] : grp.A[1], s2 ? grp.A[1] : grp.A[0], sk.seg_k);
-      bsrc.rebase(s2 ? grp.B[2] : grp.B[1], s2 ? grp.B[1] : grp.B[0], sk.seg_k);
+    if constexpr (kOps == 0) {  // (gemm_segmented does not offer bf16 operands)
+      // Segmented: a later segment's first k-tile (segments are whole k-tiles;
+      // never true otherwise, as k0 > kb >= 0 = seg_k).
+      if (kt != 0 && (k0 == sk.seg_k || k0 == 2 * sk.seg_k)) {
+        const bool s2 = k0 != sk.seg_k;
+        asrc.rebase(s2 ? grp.A[2] : grp.A[1], s2 ? grp.A[1] : grp.A[0], sk.seg_k);
+        bsrc.rebase(s2 ? grp.B[2] : grp.B[1], s2 ? grp.B[1] : grp.B[0], sk.seg_k);
+      }
     }
-    asrc.issue(sa, k0, ke, tid);
-    bsrc.issue(sa + kBMt * kMmaBK, k0, ke, tid);
+    __nv_bfloat16* const s16 = ring16 + (kt % kMma16Stages) * T::k16Tile;  // (k16Tile 0 without bf16 operands)
+    if constexpr (T::kA16) asrc16.issue(s16, k0, ke);
+    else asrc.issue(sa, k0, ke, tid);
+    float* const sb = ring + T::kBRingOff + slot * T::kBStageStride;
+    if constexpr (T::kB16) bsrc16.issue(s16 + (T::kA16 ? T::kATile : 0), k0, ke);
+    else if constexpr (T::kMixB) bmix.issue(sb, ringB16 + (kt % kMma16Stages) * T::kBTile, k0, ke, tid);
+    else bsrc.issue(sb, k0, ke, tid);
   };
-  // This thread's chunks of stage `slot` -> bf16 tile `buf`, same layout.
+  // This thread's chunks of stage `slot` -> bf16 tile `buf`, same layout
+  // (the fp32 operands).
   auto convert = [&](int slot, int buf) {
-    const float* sa = ring + slot * T::kStageFloats;
-    const float* sb = sa + kBMt * kMmaBK;
-    __nv_bfloat16* ta = tiles + buf * (T::kATile + T::kBTile);
-    __nv_bfloat16* tb = ta + T::kATile;
+    const float* sa = ring + slot * T::kAStageStride;
+    const float* sb = ring + T::kBRingOff + slot * T::kBStageStride;
+    __nv_bfloat16* ta = tiles + buf * T::kConvTile;
+    __nv_bfloat16* tb = ta + (T::kA16 ? 0 : T::kATile);
 #pragma unroll
-    for (int i = 0; i < T::kAChunks; ++i) {
+    for (int i = 0; i < (T::kA16 ? 0 : T::kAChunks); ++i) {
       const int c = tid + kMmaThreads * i;
       float v[kVec];
       load_vec<kVec>(v, sa + kVec * c);
@@ -606,8 +750,9 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
       const int col = kTA ? kVec * (c % (kBMt / kVec)) : kVec * (c % (kMmaBK / kVec));
       store_bf16_vec<kVec>(ta + r * (kTA ? T::kLdMA : kLdK) + col, v);
     }
+    if (T::kMixB && b16) return;  // (its B is bf16 already)
 #pragma unroll
-    for (int i = 0; i < T::kBChunks; ++i) {
+    for (int i = 0; i < (T::kB16 ? 0 : T::kBChunks); ++i) {
       const int c = tid + kMmaThreads * i;
       float v[kVec];
       load_vec<kVec>(v, sb + kVec * c);
@@ -625,11 +770,17 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.f;
 
-  // One k16 step of the warp's sub-tile from bf16 tile `buf`. Lane l
-  // addresses row l%8 of 8x8 matrix l/8 (see mma_ptx.h for the layouts).
-  auto multiply = [&](int buf) {
-    const __nv_bfloat16* ta = tiles + buf * (T::kATile + T::kBTile);
-    const __nv_bfloat16* tb = ta + T::kATile;
+  // One k16 step of the warp's sub-tile from the bf16 tiles of k-tile t:
+  // converted buffer t % 2 (fp32 operands) or ring slot t % kMma16Stages
+  // (bf16 operands). Lane l addresses row l%8 of 8x8 matrix l/8 (see
+  // mma_ptx.h for the layouts).
+  auto multiply = [&](int t) {
+    const __nv_bfloat16* const conv = tiles + (t % 2) * T::kConvTile;
+    const __nv_bfloat16* const s16 = ring16 + (t % kMma16Stages) * T::k16Tile;
+    const __nv_bfloat16* ta = T::kA16 ? s16 : conv;
+    const __nv_bfloat16* tb = T::kB16                ? s16 + (T::kA16 ? T::kATile : 0)
+                              : (T::kMixB && b16) ? ringB16 + (t % kMma16Stages) * T::kBTile
+                                                  : conv + (T::kA16 ? 0 : T::kATile);
     const int r8 = lane % 8, hi8 = 8 * ((lane / 8) % 2), q16 = 8 * (lane / 16);
     uint32_t b[4][2];
 #pragma unroll
@@ -666,18 +817,20 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   }
   // Iteration t converts tile t and multiplies tile t-1 (converted by every
   // thread before this iteration's barrier). The barrier also orders the
-  // conversion into tile buffer t%2 after the multiply of tile t-2 from it.
+  // conversion into tile buffer t%2 after the multiply of tile t-2 from it,
+  // and a bf16 operand's copies into ring slot (t+3) % 5 after the multiply
+  // of tile t-2 from that slot.
   for (int t = 0; t <= nk; ++t) {
     if (t < nk) ptx::cp_async_wait<kMmaStages - 2>();
     __syncthreads();
     if (t < nk) {
-      convert(t % kMmaStages, t % 2);
+      if constexpr (T::kConvTile != 0) convert(t % kMmaStages, t % 2);
       // Refill the slot tile t-1 came from (this thread converted its own
       // chunks of it in the previous iteration).
       if (t + kMmaStages - 1 < nk) load_stage((t + kMmaStages - 1) % kMmaStages, t + kMmaStages - 1);
       ptx::cp_async_commit();
     }
-    if (t >= 1) multiply((t - 1) % 2);
+    if (t >= 1) multiply(t - 1);
   }
 
   if (kRowSum && sk.row_sum != nullptr && n0 == 0) {
@@ -685,7 +838,8 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
     // k-rows tid/kQ (mod kL) of every tile: the kL partial sums of a row meet
     // in the (free) tile space and are added in a fixed order.
     constexpr int kQ = kBMt / kVec, kL = kMmaThreads / kQ;
-    static_assert(kL * kBMt * sizeof(double) <= 2 * (T::kATile + T::kBTile) * sizeof(__nv_bfloat16),
+    static_assert(kL * kBMt * sizeof(double) <=
+                      (2 * T::kConvTile + kMma16Stages * T::k16Tile) * sizeof(__nv_bfloat16),
                   "the row-sum scratch fits the tiles");
     double* rsh = reinterpret_cast<double*>(tiles);  // [kL][kBMt]
     __syncthreads();                                 // all warps are done with the tiles
@@ -710,8 +864,11 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // two passes over the thread's outputs: v (into gelu_pre, which has C's
   // stride, or C) while the accumulators are live, then gelu(v) from there
   // into C, as erfcf's temporaries next to every accumulator would spill.
+  // A bf16 result (ep.c16; never with partials) is written as bf16 bits
+  // instead of C, by the second pass with the GELU (v then goes to gelu_pre).
   const int g = lane / 4, tq = lane % 4;
   const bool gelu = ep.gelu;
+  uint16_t* const c16 = ep.c16;
   float* const vout = gelu && ep.gelu_pre != nullptr ? ep.gelu_pre : C;
   ep.gelu = false;
 #pragma unroll
@@ -726,7 +883,9 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
         for (int q1 = 0; q1 < 2; ++q1) {
           const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
           if (gn >= N) continue;
-          vout[gm * ldc + gn] = apply_epilogue(ep, acc[i][j][2 * q2 + q1], C + gm * ldc + gn, gm, gn);
+          const float v = apply_epilogue(ep, acc[i][j][2 * q2 + q1], C + gm * ldc + gn, gm, gn);
+          if (c16 != nullptr && !gelu) c16[gm * ldc + gn] = bf16_bits(v);
+          else vout[gm * ldc + gn] = v;
         }
     }
   if (gelu) {  // (never with partials: their epilogue is the identity; the finish below applies it)
@@ -741,7 +900,10 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
 #pragma unroll
           for (int q1 = 0; q1 < 2; ++q1) {
             const int64_t gn = n0 + wn * 32 + j * 8 + 2 * tq + q1;
-            if (gn < N) C[gm * ldc + gn] = gelu_of(vout[gm * ldc + gn]);  // this thread's own store
+            if (gn >= N) continue;
+            const float y = gelu_of(vout[gm * ldc + gn]);  // this thread's own store
+            if (c16 != nullptr) c16[gm * ldc + gn] = bf16_bits(y);
+            else C[gm * ldc + gn] = y;
           }
       }
   }
@@ -755,36 +917,52 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
 
 // The mma kernel's dynamic shared memory is above the default 48 KB: opt in
 // once per instantiation and device (not per launch).
-template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
+template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum, int kOps>
 cudaError_t mma_kernel_smem_opt_in() {
   static std::atomic<bool> done[64];
   int dev = 0;
   if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
   if (dev >= 0 && dev < 64 && done[dev].load()) return cudaSuccess;
-  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum>,
+  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum, kOps>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(MmaTile<kBMt, kVec>::kSmemBytes));
+                                       int(MmaTile<kBMt, kVec, kOps>::kSmemBytes));
   if (e == cudaSuccess && dev >= 0 && dev < 64) done[dev].store(true);
   return e;
 }
 
-template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum>
+template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum, int kOps = 0>
 void launch_mma(unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s, int m, int n, int k,
                 int partials, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
                 const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
-  if (mma_kernel_smem_opt_in<kBMt, kVec, kTA, kTB, kRowSum>() != cudaSuccess) return;  // left as the last error
+  if (mma_kernel_smem_opt_in<kBMt, kVec, kTA, kTB, kRowSum, kOps>() != cudaSuccess) return;  // left as the last error
   const dim3 grid(grid_n, unsigned((M + kBMt - 1) / kBMt), splits);
-  gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum>
-      <<<grid, kMmaThreads, MmaTile<kBMt, kVec>::kSmemBytes, s>>>(m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
+  gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum, kOps><<<grid, kMmaThreads, MmaTile<kBMt, kVec, kOps>::kSmemBytes,
+                                                              s>>>(m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
 }
 
 // The block rows (128, or 64 with 16-byte copies only: fewer instantiations)
-// and the copy width.
+// and the copy width; bf16 operands (ops != 0): 128 rows and 16-byte copies.
 template <bool kTA, bool kTB, bool kRowSum>
-void launch_mma_cfg(int bm, int vec, unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s,
+void launch_mma_cfg(int ops, int bm, int vec, unsigned grid_n, int64_t M, unsigned splits, cudaStream_t s,
                     int m, int n, int k, int partials, const float* A, int64_t lda, const float* B, int64_t ldb,
                     float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
-  if (vec == 4 && bm == 64)
+  if (ops == kOpsB16)
+    launch_mma<128, 4, kTA, kTB, kRowSum, kOpsB16>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc,
+                                                   ep, sk, grp);
+  else if (ops == kOpsMixB0) {
+    if constexpr (kTA && !kTB)  // (the swapped pair only: gemm_grouped_swapped)
+      launch_mma<128, 4, kTA, kTB, kRowSum, kOpsMixB0>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C,
+                                                       ldc, ep, sk, grp);
+  } else if (ops != 0) {
+    if constexpr (!kRowSum) {  // (row sums need an fp32 A: gemm_groups rejects the others)
+      if (ops == kOpsA16)
+        launch_mma<128, 4, kTA, kTB, false, kOpsA16>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C,
+                                                     ldc, ep, sk, grp);
+      else
+        launch_mma<128, 4, kTA, kTB, false, kOpsA16 | kOpsB16>(grid_n, M, splits, s, m, n, k, partials, A, lda, B,
+                                                               ldb, C, ldc, ep, sk, grp);
+    }
+  } else if (vec == 4 && bm == 64)
     launch_mma<64, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
   else if (vec == 4)
     launch_mma<128, 4, kTA, kTB, kRowSum>(grid_n, M, splits, s, m, n, k, partials, A, lda, B, ldb, C, ldc, ep, sk, grp);
@@ -804,9 +982,10 @@ int copy_floats(const float* A, int64_t lda, const float* B, int64_t ldb) {
   return 1;
 }
 
-// bm, vec: the mma kernel's block rows (128 or 64) and copy width.
+// bm, vec: the mma kernel's block rows (128 or 64) and copy width; ops: its
+// bf16 operands (kOpsA16 | kOpsB16).
 template <bool kTA, bool kTB>
-void launch(GemmPrecision p, int bm, int vec, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s,
+void launch(GemmPrecision p, int ops, int bm, int vec, dim3 grid_f32, dim3 grid_bf16, cudaStream_t s,
             int64_t M, int m, int n, int K, const float* A, int64_t lda, const float* B, int64_t ldb,
             float* C, int64_t ldc, const Epilogue& ep, const SplitK& sk, const GroupPtrs& grp) {
   // partials (a scalar argument, so launch logs show it): the K chunks per
@@ -814,10 +993,10 @@ void launch(GemmPrecision p, int bm, int vec, dim3 grid_f32, dim3 grid_bf16, cud
   const int partials = sk.c_split_stride != 0 ? sk.splits : 0;
   if (p == GemmPrecision::kBf16) {
     if (kTA && sk.row_sum != nullptr)
-      launch_mma_cfg<kTA, kTB, kTA>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, partials, A, lda, B,
+      launch_mma_cfg<kTA, kTB, kTA>(ops, bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, partials, A, lda, B,
                                     ldb, C, ldc, ep, sk, grp);
     else
-      launch_mma_cfg<kTA, kTB, false>(bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, partials, A, lda,
+      launch_mma_cfg<kTA, kTB, false>(ops, bm, vec, grid_bf16.x, M, grid_bf16.z, s, m, n, K, partials, A, lda,
                                       B, ldb, C, ldc, ep, sk, grp);
   } else {
     sgemm_f32_kernel<kTA, kTB><<<grid_f32, kF32Threads, 0, s>>>(m, n, K, partials, A, lda, B, ldb, C,
@@ -926,12 +1105,17 @@ namespace {
 // io's group 0 for gemm()). One launch for all groups.
 // gemm_segmented() (kBf16): one group, K = segments x seg_k, segment s's
 // operands in io's slot s.
+// ops (kOpsA16 | kOpsB16): every group's A and/or B are bf16 bits (io's
+// pointers are then uint16_t*). force: the split plan to take instead of
+// planning one (a swapped pair run as two launches).
 Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
                    const GroupPtrs& io, int64_t lda, int64_t ldb, float beta, int64_t ldc,
-                   const GemmOptions& options, int64_t seg_k = 0, bool swap1 = false) {
+                   const GemmOptions& options, int64_t seg_k = 0, bool swap1 = false, int ops = 0,
+                   const SplitPlan* force = nullptr) {
   const float* const A = io.A[0];
   const float* const B = io.B[0];
   float* const C = io.C[0];
+  uint16_t* const c16 = options.c_bf16;
   if (M < 0 || N < 0 || K < 0)
     return InvalidArgument("cuda::gemm: negative size M=" + std::to_string(M) +
                            " N=" + std::to_string(N) + " K=" + std::to_string(K));
@@ -953,7 +1137,27 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
                              std::to_string(a_cols) + ") or ldb=" + std::to_string(ldb) +
                              " (needs >= " + std::to_string(b_cols) + ") too small");
   }
-  if (C == nullptr) return InvalidArgument("cuda::gemm: C is null");
+  if ((C == nullptr) == (c16 == nullptr)) return InvalidArgument("cuda::gemm: exactly one of C and c_bf16 is needed");
+  if ((ops != 0 || c16 != nullptr) && options.precision != GemmPrecision::kBf16)
+    return InvalidArgument("cuda::gemm: bf16 operands or output need GemmPrecision::kBf16");
+  if (ops != 0) {
+    // 16-byte copies only: a bf16 operand 16-byte aligned with ld a multiple
+    // of 8; an fp32 one beside it 16-byte aligned with ld a multiple of 4.
+    auto fits = [](const void* p, int64_t ld, bool b16) {
+      return reinterpret_cast<uintptr_t>(p) % 16 == 0 && ld % (b16 ? 8 : 4) == 0;
+    };
+    for (int g = 0; g < groups; ++g)
+      if ((io.A[g] != nullptr && !fits(io.A[g], swap1 && g == 1 ? ldb : lda, ops & kOpsA16)) ||
+          (io.B[g] != nullptr && !fits(io.B[g], swap1 && g == 1 ? lda : ldb,
+                                       (ops & kOpsB16) || ((ops & kOpsMixB0) && g == 0))))
+        return InvalidArgument("cuda::gemm: bf16 operands need 16-byte aligned A and B with lda, ldb multiples of 8 "
+                               "(bf16) or 4 (fp32)");
+    if (seg_k != 0) return InvalidArgument("cuda::gemm_segmented: no bf16 operands");
+    if ((ops & kOpsA16) && io.dbias[0] != nullptr) return InvalidArgument("cuda::gemm: a_row_sum needs an fp32 A");
+  }
+  if (c16 != nullptr && (groups != 1 || beta != 0.f || options.layernorm != nullptr ||
+                         (options.gelu && options.gelu_pre == nullptr)))
+    return InvalidArgument("cuda::gemm: c_bf16 needs one group, beta == 0, no layernorm finish, and gelu_pre with gelu");
   if (ldc < N)
     return InvalidArgument("cuda::gemm: ldc=" + std::to_string(ldc) + " < N=" + std::to_string(N));
   if (!(alpha == alpha) || !(beta == beta))
@@ -989,8 +1193,9 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   SplitPlan plan;
   plan.kchunk = Keff;
   if (reads_ab && options.workspace != nullptr)
-    plan = swap1 ? plan_swapped(options.precision, M, N, K, sm_count())
-                 : plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
+    plan = force != nullptr ? *force
+           : swap1          ? plan_swapped(options.precision, M, N, K, sm_count())
+                            : plan_split(options.precision, M, N, K, sm_count(), groups, seg_k);
   const bool row_sum = reads_ab && io.dbias[0] != nullptr;
   const bool split = plan.splits > 1 || row_sum;
   const int64_t gs = groups * plan.splits;  // partial products, group-major
@@ -1016,8 +1221,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   const dim3 grid_bf16(unsigned((N + kBN - 1) / kBN), unsigned(grid_m_bf16), gz);
 
   const Epilogue ep{alpha, beta, io.bias[0], options.gelu, options.gelu_grad_input,
-                    options.ld_gelu_grad, options.gelu_pre, ldc};
-  const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0, nullptr, 0};  // split-K partials: the plain product
+                    options.ld_gelu_grad, options.gelu_pre, ldc, c16};
+  const Epilogue raw{1.f, 0.f, nullptr, false, nullptr, 0, nullptr, 0, nullptr};  // split-K partials: the plain product
   double* row_partials =
       row_sum ? reinterpret_cast<double*>(options.workspace + (gs * M * N + 1) / 2 * 2) : nullptr;
   SplitK sk{plan.kchunk, split ? M * N : 0, row_partials, int(plan.splits), options.workspace,
@@ -1047,27 +1252,27 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   const int64_t ld_out = split ? N : ldc;
   const Epilogue& ep_main = split ? raw : ep;
   const int m = int(M), n = int(N);
-  int vec = copy_floats(A, lda, B, ldb);
-  for (int g = 1; g < kMaxGroups; ++g)
+  int vec = ops != 0 ? 4 : copy_floats(A, lda, B, ldb);  // (bf16 operands: checked above)
+  for (int g = 1; g < kMaxGroups && ops == 0; ++g)
     if (kio.A[g] != nullptr) vec = std::min(vec, copy_floats(io.A[g], lda, io.B[g], ldb));
   // (A swapped pair: square tiles, so group 1's grid is group 0's transposed.)
-  const int mma_bm = vec == 4 && !swap1 ? mma_block_rows(M, N, plan.splits, sm_count(), groups) : 128;
+  const int mma_bm = vec == 4 && !swap1 && ops == 0 ? mma_block_rows(M, N, plan.splits, sm_count(), groups) : 128;
   cudaStream_t s = static_cast<cudaStream_t>(options.stream);
   // An earlier launch's unreported error would be picked up below and blamed
   // on this kernel: report it for what it is (and clear it) instead.
   if (cudaError_t prev = cudaGetLastError(); prev != cudaSuccess)
     return gemm_cuda_status("error pending from an earlier CUDA call (nothing launched)", prev);
   if (!transA && !transB)
-    launch<false, false>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, false>(options.precision, ops, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                          ld_out, ep_main, sk, kio);
   else if (!transA && transB)
-    launch<false, true>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
+    launch<false, true>(options.precision, ops, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk, kio);
   else if (transA && !transB)
-    launch<true, false>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, false>(options.precision, ops, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                         ld_out, ep_main, sk, kio);
   else
-    launch<true, true>(options.precision, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
+    launch<true, true>(options.precision, ops, mma_bm, vec, grid_f32, grid_bf16, s, M, m, n, Keff, A, lda, B, ldb, out,
                        ld_out, ep_main, sk, kio);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
@@ -1082,10 +1287,28 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
 Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
             int64_t ldc, const GemmOptions& options) {
+  if ((options.a_bf16 != nullptr && A != nullptr) || (options.b_bf16 != nullptr && B != nullptr))
+    return InvalidArgument("cuda::gemm: a_bf16 (b_bf16) replaces A (B), which must then be null");
+  const int ops = (options.a_bf16 != nullptr ? kOpsA16 : 0) | (options.b_bf16 != nullptr ? kOpsB16 : 0);
   GroupPtrs io{};
-  io.A[0] = A, io.B[0] = B, io.C[0] = C, io.bias[0] = options.bias, io.dbias[0] = options.a_row_sum;
-  return gemm_groups(transA, transB, M, N, K, alpha, 1, io, lda, ldb, beta, ldc, options);
+  io.A[0] = options.a_bf16 != nullptr ? reinterpret_cast<const float*>(options.a_bf16) : A;
+  io.B[0] = options.b_bf16 != nullptr ? reinterpret_cast<const float*>(options.b_bf16) : B;
+  io.C[0] = C, io.bias[0] = options.bias, io.dbias[0] = options.a_row_sum;
+  return gemm_groups(transA, transB, M, N, K, alpha, 1, io, lda, ldb, beta, ldc, options, 0, false, ops);
 }
+
+namespace {
+// The bf16 operands of a group (GemmGroup::a_bf16, b_bf16) as gemm_groups'
+// ops and pointers; InvalidArgument when one is given twice.
+Status group_operands(const GemmGroup& x, int* ops, const float** a, const float** b) {
+  if ((x.a_bf16 != nullptr && x.A != nullptr) || (x.b_bf16 != nullptr && x.B != nullptr))
+    return InvalidArgument("cuda::gemm_grouped: a group's a_bf16 (b_bf16) replaces its A (B), which must be null");
+  *ops = (x.a_bf16 != nullptr ? kOpsA16 : 0) | (x.b_bf16 != nullptr ? kOpsB16 : 0);
+  *a = x.a_bf16 != nullptr ? reinterpret_cast<const float*>(x.a_bf16) : x.A;
+  *b = x.b_bf16 != nullptr ? reinterpret_cast<const float*>(x.b_bf16) : x.B;
+  return Status::Ok();
+}
+}  // namespace
 
 Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, int groups,
                     const GemmGroup* group, int64_t lda, int64_t ldb, float beta, int64_t ldc,
@@ -1094,24 +1317,32 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
     return InvalidArgument("cuda::gemm_grouped: 1 to " + std::to_string(kMaxGroups) + " groups");
   if (options.layernorm != nullptr) return InvalidArgument("cuda::gemm_grouped: no layernorm finish");
   if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu_grad_input != nullptr ||
-      options.gelu_pre != nullptr)
-    return InvalidArgument("cuda::gemm_grouped: bias and a_row_sum are per group; no gelu_grad_input or gelu_pre");
+      options.gelu_pre != nullptr || options.a_bf16 != nullptr || options.b_bf16 != nullptr ||
+      options.c_bf16 != nullptr)
+    return InvalidArgument("cuda::gemm_grouped: bias, a_row_sum and bf16 operands are per group; no "
+                           "gelu_grad_input, gelu_pre or c_bf16");
   // The fp32 parity path has no grouped kernel: one gemm() per group, in order.
   if (options.precision == GemmPrecision::kFp32) {
     for (int g = 0; g < groups; ++g) {
       GemmOptions o = options;
       o.bias = group[g].bias;
       o.a_row_sum = group[g].a_row_sum;
+      o.a_bf16 = group[g].a_bf16, o.b_bf16 = group[g].b_bf16;  // (rejected by gemm())
       ELECTRA_RETURN_IF_ERROR(gemm(transA, transB, M, N, K, alpha, group[g].A, lda, group[g].B, ldb, beta,
                                    group[g].C, ldc, o));
     }
     return Status::Ok();
   }
   GroupPtrs io{};
-  for (int g = 0; g < groups; ++g)
-    io.A[g] = group[g].A, io.B[g] = group[g].B, io.C[g] = group[g].C, io.bias[g] = group[g].bias,
-    io.dbias[g] = group[g].a_row_sum;
-  return gemm_groups(transA, transB, M, N, K, alpha, groups, io, lda, ldb, beta, ldc, options);
+  int ops = 0;
+  for (int g = 0; g < groups; ++g) {
+    int o = 0;
+    ELECTRA_RETURN_IF_ERROR(group_operands(group[g], &o, &io.A[g], &io.B[g]));
+    if (g > 0 && o != ops) return InvalidArgument("cuda::gemm_grouped: the groups' bf16 operands differ");
+    ops = o;
+    io.C[g] = group[g].C, io.bias[g] = group[g].bias, io.dbias[g] = group[g].a_row_sum;
+  }
+  return gemm_groups(transA, transB, M, N, K, alpha, groups, io, lda, ldb, beta, ldc, options, 0, false, ops);
 }
 
 namespace {
@@ -1129,8 +1360,9 @@ Status gemm_segmented(bool transA, bool transB, int64_t M, int64_t N, int64_t se
     return InvalidArgument("cuda::gemm_segmented: 1 to " + std::to_string(kMaxSegments) + " segments, seg_k >= 0");
   if (options.layernorm != nullptr) return InvalidArgument("cuda::gemm_segmented: no layernorm finish");
   if (options.gelu || options.gelu_grad_input != nullptr || options.gelu_pre != nullptr ||
-      options.a_row_sum != nullptr)
-    return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input, gelu_pre or a_row_sum");
+      options.a_row_sum != nullptr || options.a_bf16 != nullptr || options.b_bf16 != nullptr ||
+      options.c_bf16 != nullptr)
+    return InvalidArgument("cuda::gemm_segmented: no gelu, gelu_grad_input, gelu_pre, a_row_sum or bf16 operands");
   if (!segmented_in_one(options.precision, seg_k, segments)) {
     for (int s = 0; s < segments; ++s) {
       GemmOptions o = options;
@@ -1158,13 +1390,16 @@ Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup gro
                             const GemmOptions& options) {
   if (group == nullptr) return InvalidArgument("cuda::gemm_grouped_swapped: no groups");
   if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu || options.gelu_grad_input != nullptr ||
-      options.gelu_pre != nullptr || group[0].bias != nullptr || group[1].bias != nullptr)
-    return InvalidArgument("cuda::gemm_grouped_swapped: no bias, gelu, gelu_grad_input or gelu_pre; a_row_sum per group");
+      options.gelu_pre != nullptr || group[0].bias != nullptr || group[1].bias != nullptr ||
+      options.a_bf16 != nullptr || options.b_bf16 != nullptr || options.c_bf16 != nullptr)
+    return InvalidArgument("cuda::gemm_grouped_swapped: no bias, gelu, gelu_grad_input, gelu_pre or c_bf16; a_row_sum "
+                           "and bf16 operands per group");
   if (options.precision == GemmPrecision::kFp32) {  // no grouped kernel: one gemm() per group, in order
     for (int g = 0; g < 2; ++g) {
       const int64_t m = g == 0 ? M : N, n = g == 0 ? N : M;
       GemmOptions o = options;
       o.a_row_sum = group[g].a_row_sum;
+      o.a_bf16 = group[g].a_bf16, o.b_bf16 = group[g].b_bf16;  // (rejected by gemm())
       ELECTRA_RETURN_IF_ERROR(gemm(true, false, m, n, K, 1.f, group[g].A, m, group[g].B, n, beta, group[g].C, n, o));
     }
     return Status::Ok();
@@ -1172,11 +1407,27 @@ Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup gro
   const int first = M <= N ? 0 : 1;  // the group whose M is the smaller
   const int64_t m = std::min(M, N), n = std::max(M, N);
   GroupPtrs io{};
+  int ops[2] = {0, 0};
   for (int g = 0; g < 2; ++g) {
     const GemmGroup& x = group[g == 0 ? first : 1 - first];
-    io.A[g] = x.A, io.B[g] = x.B, io.C[g] = x.C, io.dbias[g] = x.a_row_sum;
+    ELECTRA_RETURN_IF_ERROR(group_operands(x, &ops[g], &io.A[g], &io.B[g]));
+    io.C[g] = x.C, io.dbias[g] = x.a_row_sum;
   }
-  return gemm_groups(true, false, m, n, K, 1.f, 2, io, m, n, beta, n, options, 0, true);
+  if (ops[0] == ops[1]) return gemm_groups(true, false, m, n, K, 1.f, 2, io, m, n, beta, n, options, 0, true, ops[0]);
+  if (ops[0] == kOpsB16 && ops[1] == 0)  // (the FFN's, H < F: one launch)
+    return gemm_groups(true, false, m, n, K, 1.f, 2, io, m, n, beta, n, options, 0, true, kOpsMixB0);
+  // Groups of different operand types (one kernel instantiation per launch):
+  // two launches, each with the split plan the pair would give it, so each
+  // group gets the bits of the one-launch pair (and of gemm() alone).
+  const SplitPlan plan = plan_swapped(options.precision, m, n, K, sm_count());
+  for (int g = 0; g < 2; ++g) {
+    const int64_t mg = g == 0 ? m : n, ng = g == 0 ? n : m;
+    GroupPtrs one{};
+    one.A[0] = io.A[g], one.B[0] = io.B[g], one.C[0] = io.C[g], one.dbias[0] = io.dbias[g];
+    ELECTRA_RETURN_IF_ERROR(
+        gemm_groups(true, false, mg, ng, K, 1.f, 1, one, mg, ng, beta, ng, options, 0, false, ops[g], &plan));
+  }
+  return Status::Ok();
 }
 
 int64_t gemm_grouped_swapped_workspace_floats(int64_t M, int64_t N, int64_t K, bool row_sums,

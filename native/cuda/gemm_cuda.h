@@ -35,8 +35,24 @@
 //    16-byte aligned and lda, ldb multiples of 4 (gemm_bf16_copy_floats),
 //    else 8 or 4 bytes: any float pointers and strides work, at more load
 //    instructions. Needs sm_80 or newer (the build's architectures are 80+).
-//    Operands in bf16 in device memory (half the load traffic, no
-//    conversion) are not offered yet.
+//
+// bf16 storage (kBf16 only; GemmOptions::a_bf16, b_bf16, c_bf16, and
+// GemmGroup::a_bf16, b_bf16): an operand may be stored in device memory as
+// bf16 (uint16_t bits of round-to-nearest-even bf16 values), half the load
+// traffic. The kernel then cp.async's 16-byte chunks (8 bf16) straight into
+// its bf16 shared-memory tiles (no fp32 ring, no conversion), so the product
+// is BIT-IDENTICAL to the fp32-operand kBf16 GEMM fed the fp32 values of
+// those bf16 numbers (the fp32 path rounds each operand to bf16 once, which
+// leaves a bf16 value unchanged). Needs a 16-byte aligned bf16 operand with
+// ld a multiple of 8 elements, and, beside it, an fp32 operand 16-byte
+// aligned with ld a multiple of 4 (else InvalidArgument). Not with a_row_sum
+// of a bf16 A, nor in gemm_segmented (InvalidArgument).
+// The result may be written as bf16 instead of fp32 (c_bf16: C must then be
+// null): each element is the RNE rounding of the fp32 result the same call
+// would write to C (after the whole epilogue, GELU included), for a consumer
+// that takes bf16 anyway (the next GEMM's operand). Only in gemm() (one
+// group), with beta == 0, no layernorm finish, and gelu_pre when gelu (the
+// GELU's fp32 input is kept there). Split-K works with all of these.
 //
 // Asynchronous: the kernel is enqueued on options.stream (a cudaStream_t,
 // nullptr = the legacy default stream) on the CURRENT device; pointers must be
@@ -120,6 +136,14 @@ struct GemmOptions {
   // The fused dropout + residual + LayerNorm of C's rows (see
   // GemmLayerNormFinish); nullptr = none. Read at the call (by value).
   const GemmLayerNormFinish* layernorm = nullptr;
+  // bf16 storage (see the header comment; kBf16, gemm() only): A (B) read as
+  // bf16 bits from here, [M,K] or [K,M] with stride lda (ldb) in elements,
+  // instead of the A (B) argument, which must be null.
+  const uint16_t* a_bf16 = nullptr;
+  const uint16_t* b_bf16 = nullptr;
+  // The result written as bf16 bits here ([M, N], stride ldc), instead of C,
+  // which must be null.
+  uint16_t* c_bf16 = nullptr;
 };
 
 const char* gemm_precision_name(GemmPrecision p);
@@ -182,6 +206,13 @@ struct GemmGroup {
   // The fused dropout + residual + LayerNorm of C's rows (see
   // GemmLayerNormFinish); nullptr = none. Read at the call (by value).
   const GemmLayerNormFinish* layernorm = nullptr;
+  // bf16 operands (kBf16; as GemmOptions::a_bf16, b_bf16): replace A (B),
+  // which must then be null. gemm_grouped: every group alike (else
+  // InvalidArgument). gemm_grouped_swapped: alike, or only the first group's
+  // (the one with the smaller M) B in bf16 (the FFN's), in one launch; other
+  // mixes run as two launches, each with the pair's split plan (the same bits).
+  const uint16_t* a_bf16 = nullptr;
+  const uint16_t* b_bf16 = nullptr;
 };
 // The workspace floats gemm_grouped() needs (row_sums: the groups have a_row_sum).
 int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int groups,
