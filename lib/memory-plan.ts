@@ -86,7 +86,7 @@ function encoderBuffers(c: EncoderSize, E: number, B: number, S: number, saved: 
   const attention = saved(B, S, A, H / A);
   const gelu = bf16(H, F) ? (N * F) / 2 : N * F; // in floats: bf16 takes half
   for (let l = 0; l < L; l++) out.push(...Array(8).fill(N * H), ...Array(4).fill(N), attention, N * F, gelu);
-  out.push(...Array(7).fill(N * H), N * F);
+  out.push(...Array(6).fill(N * H), N * F);
   return out;
 }
 
@@ -130,12 +130,14 @@ export function planMemory(config: ElectraConfig, numParameters: number, shape: 
   const parameters = F32 * numParameters;
   const optimizer = 3 * parameters;
   const activations = activationBytes(config, B, S, maskProb, 64, shape.attentionSavedFloats, shape.ffnGeluBf16);
-  // Host staging (ElectraModel's pinned slots, one per micro-batch, read after the step's one sync):
-  // 6 int/float vectors of N and 4 of M (bounded by B*S) per micro-batch, plus the labels (N); the JS
+  // Host staging (ElectraModel's pinned slots, one per micro-batch, in two sets that alternate when
+  // steps run without metrics): 6 int/float vectors of N and 4 of M (bounded by B*S) per micro-batch
+  // and set, plus the labels (N); the JS
   // batch: 3 Int32Arrays of k*B*S, copied once for the native call; and what the backend grows on the
   // first step (CUDA's workspaces).
   const N = B * S;
-  const workspace = F32 * (k * (6 * N + 4 * B * S) + N) + 2 * 3 * F32 * k * N + (shape.backendWorkspace ?? 0);
+  const stagingSets = 2; // ElectraModel::kStageSets
+  const workspace = F32 * (stagingSets * k * (6 * N + 4 * B * S) + N) + 2 * 3 * F32 * k * N + (shape.backendWorkspace ?? 0);
   return { parameters, optimizer, activations, workspace, total: parameters + optimizer + activations + workspace };
 }
 

@@ -88,7 +88,7 @@ Status Encoder::resize(Backend* be, int64_t B, int64_t S) {
     TRY(a.g.resize(be, g16_ ? 0 : N * F));
     TRY(a.g16.resize(be, g16_ ? N * F : 0));
   }
-  for (auto* b : {&dh_, &dr_, &dq_, &dk_, &dv_, &dctx_, &dtmp_}) TRY(b->resize(be, N * H));
+  for (auto* b : {&dh_, &dq_, &dk_, &dv_, &dctx_, &dtmp_}) TRY(b->resize(be, N * H));
   TRY(dff_.resize(be, N * F));
   return Status::Ok();
 }

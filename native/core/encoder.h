@@ -72,9 +72,7 @@ class Encoder {
   BackendBuffer<float> h0_;       // [N,H] projected embeddings (or unused when E == H)
   std::vector<LayerActs> acts_;
   // backward scratch
-  // (dr_ is no longer used by the backward, whose LayerNorms write in place;
-  // it stays allocated because lib/memory-plan.ts restates these buffers.)
-  BackendBuffer<float> dh_, dr_, dq_, dk_, dv_, dctx_, dtmp_, dff_;
+  BackendBuffer<float> dh_, dq_, dk_, dv_, dctx_, dtmp_, dff_;
 };
 
 }  // namespace electra

@@ -41,7 +41,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -919,15 +918,8 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
 // once per instantiation and device (not per launch).
 template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum, int kOps>
 cudaError_t mma_kernel_smem_opt_in() {
-  static std::atomic<bool> done[64];
-  int dev = 0;
-  if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
-  if (dev >= 0 && dev < 64 && done[dev].load()) return cudaSuccess;
-  cudaError_t e = cudaFuncSetAttribute(gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum, kOps>,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(MmaTile<kBMt, kVec, kOps>::kSmemBytes));
-  if (e == cudaSuccess && dev >= 0 && dev < 64) done[dev].store(true);
-  return e;
+  return opt_in_smem_once(gemm_bf16_mma_kernel<kBMt, kVec, kTA, kTB, kRowSum, kOps>,
+                          int(MmaTile<kBMt, kVec, kOps>::kSmemBytes));
 }
 
 template <int kBMt, int kVec, bool kTA, bool kTB, bool kRowSum, int kOps = 0>
