@@ -15,7 +15,9 @@
  * (`info`) does it assume the probabilities, the most any backend keeps.
  * Likewise whether the backend keeps the FFN's GELU output [N,F] as bf16
  * (StepShape.ffnGeluBf16, from ElectraModel.ffnGeluBf16: CUDA in bf16),
- * half its bytes; elsewhere fp32.
+ * half its bytes; elsewhere fp32. And whether it keeps the attention's q, k, v
+ * [N,H] as bf16 (StepShape.attentionQkvBf16, from ElectraModel.attentionQkvBf16:
+ * CUDA in bf16 where its tensor-core attention runs).
  */
 import * as os from 'os';
 
@@ -49,6 +51,8 @@ export interface StepShape {
   attentionSavedFloats?: AttentionSavedFloats;
   /** Whether the model's backend keeps an encoder's GELU output as bf16 (ElectraModel.ffnGeluBf16); default: fp32. */
   ffnGeluBf16?: FfnGeluBf16;
+  /** Whether the model's backend keeps an encoder's attention q, k, v as bf16 (ElectraModel.attentionQkvBf16); default: fp32. */
+  attentionQkvBf16?: AttentionQkvBf16;
 }
 
 /** Whether the backend keeps the GELU output [N,F] of an encoder of hidden H and intermediate F as bf16 (2 bytes an element). */
@@ -56,6 +60,12 @@ export type FfnGeluBf16 = (hidden: number, intermediate: number) => boolean;
 
 /** fp32 storage: the CPU's and CUDA's fp32 path. */
 export const ffnGeluFp32: FfnGeluBf16 = () => false;
+
+/** Whether the backend keeps the attention's q, k, v [N,H] as bf16 at sequence length S with `heads` heads of `headDim`. */
+export type AttentionQkvBf16 = (seqLen: number, heads: number, headDim: number) => boolean;
+
+/** fp32 storage: the CPU's and CUDA's fp32 path. */
+export const attentionQkvFp32: AttentionQkvBf16 = () => false;
 
 /** Floats of attention state one encoder layer keeps for the backward, for B x S micro-batches with `heads` heads of `headDim`. */
 export type AttentionSavedFloats = (B: number, S: number, heads: number, headDim: number) => number;
@@ -79,13 +89,22 @@ export function countParameters(c: ElectraConfig): number {
 }
 
 /** Element counts of one encoder's buffers (Encoder::resize). */
-function encoderBuffers(c: EncoderSize, E: number, B: number, S: number, saved: AttentionSavedFloats, bf16: FfnGeluBf16): number[] {
+function encoderBuffers(
+  c: EncoderSize,
+  E: number,
+  B: number,
+  S: number,
+  saved: AttentionSavedFloats,
+  bf16: FfnGeluBf16,
+  qkvBf16: AttentionQkvBf16,
+): number[] {
   const N = B * S;
   const { hidden: H, intermediate: F, heads: A, layers: L } = c;
   const out = [E !== H ? N * H : 0];
   const attention = saved(B, S, A, H / A);
   const gelu = bf16(H, F) ? (N * F) / 2 : N * F; // in floats: bf16 takes half
-  for (let l = 0; l < L; l++) out.push(...Array(8).fill(N * H), ...Array(4).fill(N), attention, N * F, gelu);
+  const qkv = qkvBf16(S, A, H / A) ? (N * H) / 2 : N * H;
+  for (let l = 0; l < L; l++) out.push(...Array(3).fill(qkv), ...Array(5).fill(N * H), ...Array(4).fill(N), attention, N * F, gelu);
   out.push(...Array(6).fill(N * H), N * F);
   return out;
 }
@@ -104,6 +123,7 @@ export function activationBytes(
   align = 64,
   saved: AttentionSavedFloats = attentionProbabilities,
   bf16: FfnGeluBf16 = ffnGeluFp32,
+  qkvBf16: AttentionQkvBf16 = attentionQkvFp32,
 ): number {
   const maxPred = Math.trunc(Math.fround(Math.fround(maskProb + 0.005) * S));
   const N = B * S;
@@ -115,8 +135,8 @@ export function activationBytes(
   const four: number[] = [...Array(5).fill(N), ...Array(5).fill(M), N, N]; // int32 ids/positions, float weights/labels
   const emb = (used: boolean) => (used ? [N * E, N * E, N * E, N, N] : []);
   four.push(...emb(true), ...emb(electra), N * E, N * Hg, M * Hg, M * Hg, ...Array(5).fill(M * E), M, M, M, M * V);
-  four.push(...encoderBuffers(c.generator, E, B, S, saved, bf16));
-  if (electra) four.push(...encoderBuffers(c.discriminator, E, B, S, saved, bf16), ...Array(4).fill(N * c.discriminator.hidden), N);
+  four.push(...encoderBuffers(c.generator, E, B, S, saved, bf16, qkvBf16));
+  if (electra) four.push(...encoderBuffers(c.discriminator, E, B, S, saved, bf16, qkvBf16), ...Array(4).fill(N * c.discriminator.hidden), N);
   const round = (bytes: number) => (bytes === 0 ? 0 : Math.ceil(bytes / align) * align);
   // + the step's device scalars (8 doubles) and the micro-batch's scales
   // (ElectraModel::MicroScales: two floats and a double, read by the kernels at run time).
@@ -129,7 +149,7 @@ export function planMemory(config: ElectraConfig, numParameters: number, shape: 
   const k = shape.gradAccum ?? 1;
   const parameters = F32 * numParameters;
   const optimizer = 3 * parameters;
-  const activations = activationBytes(config, B, S, maskProb, 64, shape.attentionSavedFloats, shape.ffnGeluBf16);
+  const activations = activationBytes(config, B, S, maskProb, 64, shape.attentionSavedFloats, shape.ffnGeluBf16, shape.attentionQkvBf16);
   // Host staging (ElectraModel's pinned slots, one per micro-batch, in two sets that alternate when
   // steps run without metrics): 6 int/float vectors of N and 4 of M (bounded by B*S) per micro-batch
   // and set, plus the labels (N); the JS

@@ -194,6 +194,20 @@ export class ElectraModel {
     }
   }
 
+  /**
+   * Whether an encoder with `heads` heads of `headDim` keeps its attention
+   * q, k, v (batch*seq*hidden each) as bf16 at `seqLen` on this model's
+   * backend: CUDA in bf16 where its tensor-core attention runs, which rounds
+   * them to bf16 anyway; fp32 elsewhere. The memory plan counts it.
+   */
+  attentionQkvBf16(seqLen: number, heads: number, headDim: number): boolean {
+    try {
+      return this.native.attentionQkvBf16(seqLen, heads, headDim);
+    } catch (e) {
+      throw toElectraError(e);
+    }
+  }
+
   /** Number of trainable scalars (shared embeddings counted once). */
   get numParameters(): number {
     return this.native.numParameters();

@@ -150,6 +150,8 @@ export interface NativeModel {
   attentionSavedFloats(rows: number, seq: number, heads: number, headDim: number): number;
   /** Whether an encoder of that hidden and intermediate width keeps its GELU output as bf16 on this backend (CUDA in bf16). */
   ffnGeluBf16(hidden: number, intermediate: number): boolean;
+  /** Whether an encoder keeps its attention q, k, v as bf16 at that sequence length and head shape on this backend (CUDA in bf16, where its tensor-core attention runs). */
+  attentionQkvBf16(seq: number, heads: number, headDim: number): boolean;
   numParameters(): number;
   tensorSpecs(): NativeTensorSpec[];
   getTensor(name: string, kind?: NativeBufferKind): Float32Array;

@@ -219,6 +219,7 @@ export class Trainer {
       backendWorkspace: this.model.stepWorkspaceBytes(this.batchSize, this.seqLen),
       attentionSavedFloats: (B: number, S: number, heads: number, headDim: number) => this.model.attentionSavedFloats(B, S, heads, headDim),
       ffnGeluBf16: (hidden: number, intermediate: number) => this.model.ffnGeluBf16(hidden, intermediate),
+      attentionQkvBf16: (seqLen: number, heads: number, headDim: number) => this.model.attentionQkvBf16(seqLen, heads, headDim),
     };
     const available = onCuda ? cudaBytesLeft(this.model) : availableHostBytes();
     this.memoryPlan = checkFits(this.model.config as ElectraConfig, this.model.numParameters, shape, available, onCuda ? this.model.device.description : 'this machine (free memory)');

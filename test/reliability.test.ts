@@ -424,6 +424,35 @@ describe('memory planning (case 6)', () => {
     }
   });
 
+  test("q, k, v in the plan are the backend's: fp32 on the CPU, half the bytes where CUDA keeps them as bf16", () => {
+    const model = ElectraModel.create(cfg);
+    try {
+      for (const e of [cfg.generator, cfg.discriminator]) expect(model.attentionQkvBf16(32, e.heads, e.hidden / e.heads)).toBe(false);
+      expect(() => model.attentionQkvBf16(32, 0, 64)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    } finally {
+      model.dispose();
+    }
+    // What CUDA in bf16 answers (native/tests/test_cuda_memory.cpp checks that its allocation is this plan):
+    // each layer's q, k, v shrink from 3 x B*S*H floats to 3 x B*S*H bf16, 64-byte rounded.
+    const B = 3;
+    const S = 32;
+    const bf16 = () => true;
+    const round = (bytes: number) => Math.ceil(bytes / 64) * 64;
+    const saving = [cfg.generator, cfg.discriminator].reduce((a, e) => a + 3 * e.layers * (round(4 * B * S * e.hidden) - round(2 * B * S * e.hidden)), 0);
+    expect(saving).toBeGreaterThan(0);
+    expect(activationBytes(cfg, B, S, 0.15) - activationBytes(cfg, B, S, 0.15, 64, undefined, undefined, bf16)).toBe(saving);
+    // The Trainer's plan takes the model's answer, whatever its backend says.
+    const m2 = ElectraModel.create(cfg);
+    try {
+      const ask = jest.spyOn(m2, 'attentionQkvBf16').mockImplementation(bf16);
+      const t = new Trainer({ model: m2, data: new ArrayDataset(examples), batchSize: B, seqLen: S });
+      for (const e of [cfg.generator, cfg.discriminator]) expect(ask).toHaveBeenCalledWith(S, e.heads, e.hidden / e.heads);
+      expect(t.memoryPlan.activations).toBe(activationBytes(cfg, B, S, 0.15, 64, undefined, undefined, bf16));
+    } finally {
+      m2.dispose();
+    }
+  });
+
   test('a batch that cannot fit is ERR_OUT_OF_MEMORY before anything is allocated, with the numbers and a suggestion', () => {
     const model = ElectraModel.create(cfg);
     try {

@@ -219,6 +219,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod("stepWorkspaceBytes", &ModelWrap::StepWorkspaceBytes),
                         InstanceMethod("attentionSavedFloats", &ModelWrap::AttentionSavedFloats),
                         InstanceMethod("ffnGeluBf16", &ModelWrap::FfnGeluBf16),
+                        InstanceMethod("attentionQkvBf16", &ModelWrap::AttentionQkvBf16),
                         InstanceMethod("dispose", &ModelWrap::Dispose),
                         InstanceMethod("isDisposed", &ModelWrap::IsDisposed)});
   }
@@ -331,29 +332,35 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // allocates): rows*heads*seq*seq, or rows*heads*seq where the backend
   // recomputes the probabilities (CUDA bf16 on tensor cores).
   Napi::Value AttentionSavedFloats(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const char* sig = "attentionSavedFloats(rows, seq, heads, headDim)";
-    int64_t v[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < 4; ++i) {
-      if (info.Length() <= i || !info[i].IsNumber())
-        throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": four numbers expected"));
-      v[i] = info[i].As<Napi::Number>().Int64Value();
-      if (v[i] <= 0) throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": all must be positive"));
-    }
-    const int64_t n = Live(env)->backend().attention_saved_floats(v[0], v[1], v[2], v[3]);
-    return Napi::Number::New(env, static_cast<double>(n));
+    int64_t v[4];
+    PositiveInts(info, "attentionSavedFloats(rows, seq, heads, headDim)", 4, v);
+    const int64_t n = Live(info.Env())->backend().attention_saved_floats(v[0], v[1], v[2], v[3]);
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
+  // ffnGeluBf16(hidden, intermediate) -> whether an encoder of those widths
+  // keeps its GELU output as bf16 (Backend::ffn_gelu_bf16).
   Napi::Value FfnGeluBf16(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const char* sig = "ffnGeluBf16(hidden, intermediate)";
-    int64_t v[2] = {0, 0};
-    for (size_t i = 0; i < 2; ++i) {
+    int64_t v[2];
+    PositiveInts(info, "ffnGeluBf16(hidden, intermediate)", 2, v);
+    return Napi::Boolean::New(info.Env(), Live(info.Env())->backend().ffn_gelu_bf16(v[0], v[1]));
+  }
+  // attentionQkvBf16(seq, heads, headDim) -> whether an encoder of that
+  // attention shape keeps q, k, v as bf16 (Backend::attention_qkv_bf16).
+  Napi::Value AttentionQkvBf16(const Napi::CallbackInfo& info) {
+    int64_t v[3];
+    PositiveInts(info, "attentionQkvBf16(seq, heads, headDim)", 3, v);
+    return Napi::Boolean::New(info.Env(), Live(info.Env())->backend().attention_qkv_bf16(v[0], v[1], v[2]));
+  }
+  // The n positive integer arguments of a shape query (sig names them), or ERR_INVALID_ARGUMENT.
+  static void PositiveInts(const Napi::CallbackInfo& info, const char* sig, size_t n, int64_t* v) {
+    for (size_t i = 0; i < n; ++i) {
       if (info.Length() <= i || !info[i].IsNumber())
-        throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": two numbers expected"));
+        throw StatusToError(info.Env(), electra::InvalidArgument(std::string(sig) + ": " + std::to_string(n) +
+                                                                 " numbers expected"));
       v[i] = info[i].As<Napi::Number>().Int64Value();
-      if (v[i] <= 0) throw StatusToError(env, electra::InvalidArgument(std::string(sig) + ": both must be positive"));
+      if (v[i] <= 0)
+        throw StatusToError(info.Env(), electra::InvalidArgument(std::string(sig) + ": all must be positive"));
     }
-    return Napi::Boolean::New(env, Live(env)->backend().ffn_gelu_bf16(v[0], v[1]));
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {

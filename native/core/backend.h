@@ -249,6 +249,40 @@ class Backend {
     (void)dweight, (void)dbias, (void)dout, (void)inp0, (void)inp1, (void)M, (void)K, (void)N;
     return Internal("linear_backward_weights_pair_bf16: not offered by this backend (ffn_gelu_bf16)");
   }
+  // The attention's q, k, v [N,H] stored as bf16 (uint16_t bits, round to
+  // nearest even). Their only consumers are the attention's forward and
+  // backward, which on the bf16 CUDA backend's tensor-core kernels round
+  // them to bf16 as they load them: the step's bits do not change and the
+  // three buffers halve. attention_qkv_bf16(S, NH, hd): whether the Encoder
+  // (sequence length S, NH heads of hd) should, through the three ops below
+  // (called only then). The CPU backend (the oracle) keeps fp32: false.
+  virtual bool attention_qkv_bf16(int64_t S, int64_t NH, int64_t hd) const {
+    (void)S, (void)NH, (void)hd;
+    return false;
+  }
+  // linear_forward3 writing its three outputs as the bf16 rounding of their fp32 results.
+  virtual Status linear_forward3_bf16(uint16_t* const out[3], const float* inp, const float* const weight[3],
+                                      const float* const bias[3], int64_t M, int64_t K, int64_t N) {
+    (void)out, (void)inp, (void)weight, (void)bias, (void)M, (void)K, (void)N;
+    return Internal("linear_forward3_bf16: not offered by this backend (attention_qkv_bf16)");
+  }
+  // attention_forward and attention_backward_write of bf16 q, k, v.
+  virtual Status attention_forward_bf16(float* out, float* probs, const uint16_t* q, const uint16_t* k,
+                                        const uint16_t* v, int64_t ld, const int32_t* mask, int64_t B, int64_t S,
+                                        int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset) {
+    (void)out, (void)probs, (void)q, (void)k, (void)v, (void)ld, (void)mask, (void)B, (void)S, (void)NH, (void)hd;
+    (void)p, (void)seed, (void)offset;
+    return Internal("attention_forward_bf16: not offered by this backend (attention_qkv_bf16)");
+  }
+  virtual Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                               const float* probs, const uint16_t* q, const uint16_t* k,
+                                               const uint16_t* v, int64_t ld, const int32_t* mask, int64_t B,
+                                               int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed,
+                                               uint64_t offset) {
+    (void)dq, (void)dk, (void)dv, (void)dout, (void)out, (void)probs, (void)q, (void)k, (void)v, (void)ld;
+    (void)mask, (void)B, (void)S, (void)NH, (void)hd, (void)p, (void)seed, (void)offset;
+    return Internal("attention_backward_write_bf16: not offered by this backend (attention_qkv_bf16)");
+  }
   virtual Status embedding_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                                    const float* wpe, const float* wtt, int64_t B, int64_t S, int64_t E) = 0;
   virtual Status embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,

@@ -79,9 +79,12 @@ Status Encoder::resize(Backend* be, int64_t B, int64_t S) {
   // or one float per query row [B,A,S] where the backend recomputes them.
   const size_t saved = size_t(be->attention_saved_floats(B, S, int64_t(A), int64_t(H / A)));
   g16_ = be->ffn_gelu_bf16(int64_t(H), int64_t(F));
+  qkv16_ = be->attention_qkv_bf16(S, int64_t(A), int64_t(H / A));
   TRY(h0_.resize(be, project_ ? N * H : 0));
   for (auto& a : acts_) {
-    for (auto* b : {&a.q, &a.k, &a.v, &a.ctx, &a.r1, &a.h1, &a.r2, &a.out}) TRY(b->resize(be, N * H));
+    for (auto* b : {&a.q, &a.k, &a.v}) TRY(b->resize(be, qkv16_ ? 0 : N * H));
+    for (auto* b : {&a.q16, &a.k16, &a.v16}) TRY(b->resize(be, qkv16_ ? N * H : 0));
+    for (auto* b : {&a.ctx, &a.r1, &a.h1, &a.r2, &a.out}) TRY(b->resize(be, N * H));
     for (auto* b : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) TRY(b->resize(be, N));
     TRY(a.probs.resize(be, saved));
     TRY(a.f.resize(be, N * F));
@@ -107,13 +110,22 @@ Status Encoder::forward(const float* P, const float* emb, const int32_t* mask, f
     LayerActs& a = acts_[l];
     const uint64_t lo = off + l * kRngPerLayer;
     {
-      float* const qkv[3] = {a.q.data(), a.k.data(), a.v.data()};
       const float* const w[3] = {P + o.wq, P + o.wk, P + o.wv};
       const float* const b[3] = {P + o.bq, P + o.bk, P + o.bv};
-      TRY(be.linear_forward3(qkv, x, w, b, N, H, H));
+      if (qkv16_) {
+        uint16_t* const qkv[3] = {a.q16.data(), a.k16.data(), a.v16.data()};
+        TRY(be.linear_forward3_bf16(qkv, x, w, b, N, H, H));
+      } else {
+        float* const qkv[3] = {a.q.data(), a.k.data(), a.v.data()};
+        TRY(be.linear_forward3(qkv, x, w, b, N, H, H));
+      }
     }
-    TRY(be.attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
-                             hd, attn_p, seed, lo + 0));
+    if (qkv16_)
+      TRY(be.attention_forward_bf16(a.ctx.data(), a.probs.data(), a.q16.data(), a.k16.data(), a.v16.data(), H, mask,
+                                    B_, S_, A, hd, attn_p, seed, lo + 0));
+    else
+      TRY(be.attention_forward(a.ctx.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A,
+                               hd, attn_p, seed, lo + 0));
     // r1 = dropout(ctx @ Wao^T + b) + x; h1 = LayerNorm(r1)
     TRY(be.linear_dropout_residual_layernorm_forward(a.r1.data(), a.h1.data(), a.mean1.data(), a.rstd1.data(),
                                                      a.ctx.data(), P + o.wao, P + o.bao, x, P + o.ln1g, P + o.ln1b, N,
@@ -181,8 +193,14 @@ Status Encoder::backward(const float* P, float* G, float* dout, float* demb, con
     // is taken with the q/k/v ones below (dtmp_ and ctx are not written before).
     TRY(be.linear_backward_write(dctx_.data(), nullptr, nullptr, dtmp_.data(), a.ctx.data(), P + o.wao, N, H, H));
     // Writes dq_, dk_, dv_ (no zeroing).
-    TRY(be.attention_backward_write(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
-                              a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed, lo + 0));
+    if (qkv16_)
+      TRY(be.attention_backward_write_bf16(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(),
+                                           a.probs.data(), a.q16.data(), a.k16.data(), a.v16.data(), H, mask, B_, S_,
+                                           A, hd, attn_p, seed, lo + 0));
+    else
+      TRY(be.attention_backward_write(dq_.data(), dk_.data(), dv_.data(), dctx_.data(), a.ctx.data(), a.probs.data(),
+                                      a.q.data(), a.k.data(), a.v.data(), H, mask, B_, S_, A, hd, attn_p, seed,
+                                      lo + 0));
     // dx += the q/k/v projections' input gradients (dx holds dr1, the residual's).
     {
       float* const none[3] = {nullptr, nullptr, nullptr};

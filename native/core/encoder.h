@@ -28,7 +28,8 @@ Status add_encoder_params(ParamTable* t, const std::string& prefix, const Encode
 
 // Per-layer saved activations, each [N, *] with N = B*S.
 struct LayerActs {
-  BackendBuffer<float> q, k, v;     // [N,H]
+  BackendBuffer<float> q, k, v;     // [N,H] (empty when q16, k16, v16 are used)
+  BackendBuffer<uint16_t> q16, k16, v16;  // [N,H] as bf16 bits (Backend::attention_qkv_bf16), or empty
   BackendBuffer<float> probs;       // [B,A,S,S], or [B,A,S] (Backend::attention_saved_floats)
   BackendBuffer<float> ctx;         // [N,H]
   BackendBuffer<float> r1;          // [N,H] dropout(attn out) + input (LayerNorm 1 input)
@@ -67,6 +68,7 @@ class Encoder {
   int64_t E_ = 0, B_ = 0, S_ = 0;
   bool project_ = false;
   bool g16_ = false;  // the FFN's GELU output kept as bf16 (Backend::ffn_gelu_bf16)
+  bool qkv16_ = false;  // the attention's q, k, v kept as bf16 (Backend::attention_qkv_bf16)
   int64_t proj_w_ = -1, proj_b_ = -1;
   std::vector<LayerOffsets> layers_;
   BackendBuffer<float> h0_;       // [N,H] projected embeddings (or unused when E == H)

@@ -175,17 +175,40 @@ __device__ __forceinline__ unsigned char* aligned_smem(float* raw) {
                                           ~uintptr_t(kAlign - 1));
 }
 
+// q, k or v as the caller stores them: fp32, or bf16 bits (b16) that are
+// the round-to-nearest-even bf16 of the fp32 values (what the GEMM that makes
+// them writes with c_bf16). The kernels round fp32 inputs to bf16 when they
+// load them, so both forms give the same tiles, the same bits.
+struct QkvPtr {
+  const void* p;
+  bool b16;
+  // The element i places further on.
+  __device__ __forceinline__ QkvPtr operator+(int64_t i) const {
+    return {b16 ? static_cast<const void*>(static_cast<const uint16_t*>(p) + i)
+                : static_cast<const void*>(static_cast<const float*>(p) + i),
+            b16};
+  }
+  __device__ __forceinline__ bf16 at(int64_t i) const {
+    return b16 ? __ushort_as_bfloat16(static_cast<const uint16_t*>(p)[i])
+               : __float2bfloat16_rn(static_cast<const float*>(p)[i]);
+  }
+};
+
 // dst[r * ld + d] = bf16(src[(row0 + r) * sld + d]) for r < rows, d < HDP;
 // zero past S or hd. All threads of the block take part.
 template <int HDP>
-__device__ __forceinline__ void load_bf16(bf16* dst, const float* src, int64_t sld, int row0,
+__device__ __forceinline__ void load_bf16(bf16* dst, QkvPtr src, int64_t sld, int row0,
                                           int rows, int S, int hd, int nthreads) {
   for (int e = threadIdx.x; e < rows * HDP; e += nthreads) {
     const int r = e / HDP, d = e - r * HDP;
     const int row = row0 + r;
-    const float x = row < S && d < hd ? src[int64_t(row) * sld + d] : 0.0f;
-    dst[r * Tc<HDP>::ld + d] = __float2bfloat16_rn(x);
+    dst[r * Tc<HDP>::ld + d] = row < S && d < hd ? src.at(int64_t(row) * sld + d) : __float2bfloat16_rn(0.0f);
   }
+}
+template <int HDP>
+__device__ __forceinline__ void load_bf16(bf16* dst, const float* src, int64_t sld, int row0,
+                                          int rows, int S, int hd, int nthreads) {
+  load_bf16<HDP>(dst, QkvPtr{src, false}, sld, row0, rows, S, hd, nthreads);
 }
 
 // D_i = dO_i . O_i in a fixed order (both backward kernels call this, so
@@ -270,11 +293,12 @@ __device__ __forceinline__ int load_real(int* real, const int32_t* mask, int64_t
 
 template <int HDP>
 __global__ void __launch_bounds__(kFwdWarps * 32, 1)
-    attn_fwd_tc_kernel(float* __restrict__ out, float* __restrict__ lse,
-                       const float* __restrict__ q, const float* __restrict__ k,
-                       const float* __restrict__ v, int64_t ld, const int32_t* __restrict__ mask,
+    attn_fwd_tc_kernel(float* __restrict__ out, float* __restrict__ lse, const void* __restrict__ q_in,
+                       const void* __restrict__ k_in, const void* __restrict__ v_in, int64_t ld,
+                       const int32_t* __restrict__ mask,
                        int S, int NH, int hd, float scale, float p, float drop_scale,
-                       uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base) {
+                       uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base, int qkv16) {
+  const QkvPtr q{q_in, qkv16 != 0}, k{k_in, qkv16 != 0}, v{v_in, qkv16 != 0};
   offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   extern __shared__ float smem_raw[];
   unsigned char* base = aligned_smem(smem_raw);
@@ -411,8 +435,7 @@ __device__ __forceinline__ void zero_rows(float* g, int64_t col, int64_t ld, int
 template <int HDP>
 __device__ __forceinline__ void dq_block(unsigned char* base, int qblk, float* dq, const float* __restrict__ dout,
                                          const float* __restrict__ out, const float* __restrict__ lse,
-                                         const float* __restrict__ q, const float* __restrict__ k,
-                                         const float* __restrict__ v, int64_t ld,
+                                         QkvPtr q, QkvPtr k, QkvPtr v, int64_t ld,
                                          const int32_t* __restrict__ mask, int S, int NH, int hd, float scale,
                                          float p, float drop_scale, uint64_t seed, uint64_t offset) {
   constexpr int LD = Tc<HDP>::ld, WLD = Tc<HDP>::wld;
@@ -487,8 +510,7 @@ __device__ __forceinline__ void dq_block(unsigned char* base, int qblk, float* d
 template <int HDP>
 __device__ __forceinline__ void dkv_block(unsigned char* base, int kblk, float* dk, float* dv,
                                           const float* __restrict__ dout, const float* __restrict__ out,
-                                          const float* __restrict__ lse, const float* __restrict__ q,
-                                          const float* __restrict__ k, const float* __restrict__ v, int64_t ld,
+                                          const float* __restrict__ lse, QkvPtr q, QkvPtr k, QkvPtr v, int64_t ld,
                                           const int32_t* __restrict__ mask, int S, int NH, int hd, float scale,
                                           float p, float drop_scale, uint64_t seed, uint64_t offset) {
   constexpr int LD = Tc<HDP>::ld, WLD = Tc<HDP>::wld;
@@ -586,10 +608,12 @@ __device__ __forceinline__ void dkv_block(unsigned char* base, int kblk, float* 
 template <int HDP>
 __global__ void __launch_bounds__(kKvWarps * 32, 1)
     attn_bwd_tc_kernel(float* dq, float* dk, float* dv, const float* __restrict__ dout,
-                       const float* __restrict__ out, const float* __restrict__ lse,
-                       const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-                       int64_t ld, const int32_t* __restrict__ mask, int S, int NH, int hd, float scale, float p,
-                       float drop_scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base, int nqb) {
+                       const float* __restrict__ out, const float* __restrict__ lse, const void* __restrict__ q_in,
+                       const void* __restrict__ k_in, const void* __restrict__ v_in, int64_t ld,
+                       const int32_t* __restrict__ mask, int S, int NH, int hd, float scale, float p,
+                       float drop_scale, uint64_t seed, uint64_t offset, const uint64_t* __restrict__ offset_base,
+                       int nqb, int qkv16) {
+  const QkvPtr q{q_in, qkv16 != 0}, k{k_in, qkv16 != 0}, v{v_in, qkv16 != 0};
   offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   extern __shared__ float smem_raw[];
   unsigned char* base = aligned_smem(smem_raw);
@@ -633,21 +657,22 @@ Status allow(Kernel kernel, int64_t bytes, int64_t limit, const char* what) {
 }
 
 template <int HDP>
-Status launch_fwd(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
+Status launch_fwd(float* out, float* lse, QkvPtr q, QkvPtr k, QkvPtr v, int64_t ld,
                   const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd, float scale, float p,
                   float drop_scale, uint64_t seed, uint64_t offset, const uint64_t* offset_base, int64_t limit, cudaStream_t stream) {
   const int64_t smem = fwd_smem<HDP>(int(S));
   ELECTRA_RETURN_IF_ERROR(allow(attn_fwd_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_fwd_tc_kernel)"));
   const dim3 grid(unsigned(B * NH), unsigned((S + kQTile - 1) / kQTile));
   attn_fwd_tc_kernel<HDP><<<grid, kFwdWarps * 32, size_t(smem), stream>>>(
-      out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset, offset_base);
+      out, lse, q.p, k.p, v.p, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset, offset_base,
+      int(q.b16));
   CUDA_LAUNCH_CHECK("attn_fwd_tc_kernel");
   return Status::Ok();
 }
 
 template <int HDP>
 Status launch_bwd(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
-                  const float* q, const float* k, const float* v, int64_t ld, const int32_t* mask, int64_t B,
+                  QkvPtr q, QkvPtr k, QkvPtr v, int64_t ld, const int32_t* mask, int64_t B,
                   int64_t S, int64_t NH, int64_t hd, float scale, float p, float drop_scale, uint64_t seed,
                   uint64_t offset, const uint64_t* offset_base, int64_t limit, cudaStream_t stream) {
   const bool has_dkv = dk != nullptr || dv != nullptr;
@@ -657,8 +682,8 @@ Status launch_bwd(float* dq, float* dk, float* dv, const float* dout, const floa
   ELECTRA_RETURN_IF_ERROR(allow(attn_bwd_tc_kernel<HDP>, smem, limit, "cudaFuncSetAttribute(attn_bwd_tc_kernel)"));
   const dim3 grid(unsigned(B * NH), unsigned(nqb + (has_dkv ? tiles : 0)));
   attn_bwd_tc_kernel<HDP><<<grid, kKvWarps * 32, size_t(smem), stream>>>(
-      dq, dk, dv, dout, out, lse, q, k, v, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset, offset_base,
-      nqb);
+      dq, dk, dv, dout, out, lse, q.p, k.p, v.p, ld, mask, int(S), int(NH), int(hd), scale, p, drop_scale, seed, offset,
+      offset_base, nqb, int(q.b16));
   CUDA_LAUNCH_CHECK("attn_bwd_tc_kernel");
   return Status::Ok();
 }
@@ -682,14 +707,23 @@ Status attention_tc_fits(int64_t S, int64_t hd, bool* fits) {
   return Status::Ok();
 }
 
-Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
-                              int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
-                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
+namespace {
+Status forward_tc(float* out, float* probs, QkvPtr q, QkvPtr k, QkvPtr v, int64_t ld, const int32_t* mask, int64_t B,
+                  int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
+                  const uint64_t* offset_base, const char* op) {
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
-  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, "cuda::attention_forward_bf16"));
+  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, op));
   bool fits = false;
   ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
-  if (!fits) return attention_forward(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream, offset_base);
+  if (!fits) {
+    if (q.b16)
+      return InvalidArgument(std::string(op) + ": bf16 q, k, v need the tensor-core kernels, which do not fit this "
+                             "device at S=" + std::to_string(S) + ", head_dim=" + std::to_string(hd) +
+                             " (attention_tc_fits)");
+    return attention_forward(out, probs, static_cast<const float*>(q.p), static_cast<const float*>(k.p),
+                             static_cast<const float*>(v.p), ld, mask, B, S, NH, hd, p, seed, offset, stream,
+                             offset_base);
+  }
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));  // as the CPU
@@ -702,19 +736,24 @@ Status attention_forward_bf16(float* out, float* probs, const float* q, const fl
   }
 }
 
-Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                                     const float* probs, const float* q, const float* k, const float* v,
-                                     int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
-                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
-                                     const uint64_t* offset_base) {
+Status backward_tc(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* probs, QkvPtr q,
+                   QkvPtr k, QkvPtr v, int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                   int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
+                   const uint64_t* offset_base, const char* op) {
   if (!dq && !dk && !dv) return Status::Ok();
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
-  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, "cuda::attention_backward_write_bf16"));
+  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, op));
   bool fits = false;
   ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
-  if (!fits)
-    return attention_backward_write(dq, dk, dv, dout, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream,
-                                    offset_base);
+  if (!fits) {
+    if (q.b16)
+      return InvalidArgument(std::string(op) + ": bf16 q, k, v need the tensor-core kernels, which do not fit this "
+                             "device at S=" + std::to_string(S) + ", head_dim=" + std::to_string(hd) +
+                             " (attention_tc_fits)");
+    return attention_backward_write(dq, dk, dv, dout, probs, static_cast<const float*>(q.p),
+                                    static_cast<const float*>(k.p), static_cast<const float*>(v.p), ld, mask, B, S,
+                                    NH, hd, p, seed, offset, stream, offset_base);
+  }
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -725,6 +764,37 @@ Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const floa
     case 64: return launch_bwd<64>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
     default: return launch_bwd<128>(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, scale, p, drop_scale, seed, offset, offset_base, limit, stream);
   }
+}
+}  // namespace
+
+Status attention_forward_bf16(float* out, float* probs, const float* q, const float* k, const float* v,
+                              int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
+  return forward_tc(out, probs, {q, false}, {k, false}, {v, false}, ld, mask, B, S, NH, hd, p, seed, offset, stream,
+                    offset_base, "cuda::attention_forward_bf16");
+}
+Status attention_forward_bf16(float* out, float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                              int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream, const uint64_t* offset_base) {
+  return forward_tc(out, probs, {q, true}, {k, true}, {v, true}, ld, mask, B, S, NH, hd, p, seed, offset, stream,
+                    offset_base, "cuda::attention_forward_bf16");
+}
+
+Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                     const float* probs, const float* q, const float* k, const float* v,
+                                     int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
+                                     const uint64_t* offset_base) {
+  return backward_tc(dq, dk, dv, dout, out, probs, {q, false}, {k, false}, {v, false}, ld, mask, B, S, NH, hd, p,
+                     seed, offset, stream, offset_base, "cuda::attention_backward_write_bf16");
+}
+Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                     const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                                     int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
+                                     const uint64_t* offset_base) {
+  return backward_tc(dq, dk, dv, dout, out, probs, {q, true}, {k, true}, {v, true}, ld, mask, B, S, NH, hd, p,
+                     seed, offset, stream, offset_base, "cuda::attention_backward_write_bf16");
 }
 
 }  // namespace cuda

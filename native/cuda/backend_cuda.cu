@@ -397,6 +397,44 @@ class CudaBackend final : public Backend {
     if (fused) return Status::Ok();
     return dropout_residual_layernorm_forward(res, out, mean, rstd, res, x, gamma, beta, M, N, eps, p, seed, offset);
   }
+  // q, k, v in bf16 (Backend::attention_qkv_bf16): on the bf16 backend where
+  // the tensor-core attention runs (attention_tc_fits, the kernels that round
+  // q, k, v to bf16 as they load them, so the bits do not change), unless
+  // ELECTRA_CUDA_BF16_ACTS=0.
+  bool attention_qkv_bf16(int64_t S, int64_t NH, int64_t hd) const override {
+    (void)NH;
+    if (!bf16_acts_on_ || prec_ != Precision::kBf16) return false;
+    if (cudaSetDevice(dev_) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    bool fits = false;
+    return attention_tc_fits(S, hd, &fits).ok() && fits;
+  }
+  Status linear_forward3_bf16(uint16_t* const out[3], const float* inp, const float* const w[3],
+                              const float* const b[3], int64_t M, int64_t K, int64_t N) override {
+    ON_DEVICE();
+    GemmGroup g[3];
+    for (int i = 0; i < 3; ++i) g[i].A = inp, g[i].B = w[i], g[i].c_bf16 = out[i], g[i].bias = b[i];
+    GemmOptions o = gemm_options();
+    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, false, true, M, N, K, 3, false));
+    return gemm_grouped(false, true, M, N, K, 1.0f, 3, g, K, K, 0.0f, N, o);
+  }
+  Status attention_forward_bf16(float* out, float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                                int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                                float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::attention_forward_bf16(out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed, offset, stream_,
+                                        philox_base_);
+  }
+  Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                       const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                                       int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                                       float p, uint64_t seed, uint64_t offset) override {
+    ON_DEVICE();
+    return cuda::attention_backward_write_bf16(dq, dk, dv, dout, out, probs, q, k, v, ld, mask, B, S, NH, hd, p, seed,
+                                               offset, stream_, philox_base_);
+  }
   Status linear_backward_weights_pair_bf16(float* const dw[2], float* const db[2], const float* const dout[2],
                                            const uint16_t* inp0, const float* inp1, int64_t M, int64_t K,
                                            int64_t N) override {
@@ -737,7 +775,7 @@ class CudaBackend final : public Backend {
   };
   static constexpr size_t kMaxGraphs = 4;
   const bool graphs_on_;
-  const bool bf16_acts_on_;  // ffn_gelu_bf16 (ELECTRA_CUDA_BF16_ACTS)
+  const bool bf16_acts_on_;  // ffn_gelu_bf16, attention_qkv_bf16 (ELECTRA_CUDA_BF16_ACTS)
   bool capturing_ = false;
   std::map<std::string, Graph> graphs_;
   uint64_t graph_tick_ = 0;

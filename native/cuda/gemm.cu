@@ -76,7 +76,10 @@ struct Epilogue {
   int64_t ld_gelu_grad;
   float* gelu_pre;  // with gelu: [M, ld_gelu_pre] <- v, the GELU's input (a second output), or nullptr
   int64_t ld_gelu_pre;
-  uint16_t* c16;  // [M, ldc] bf16 bits: the result goes here (RNE) instead of C (beta == 0), or nullptr
+  // Non-null: the result is written as bf16 bits (RNE) instead of fp32, beta == 0. Each
+  // group's output is then its C pointer (GroupPtrs::C, the kernel's C), which holds
+  // uint16_t [M, ldc]; this is group 0's.
+  uint16_t* c16;
 };
 
 __device__ __forceinline__ uint16_t bf16_bits(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
@@ -213,8 +216,8 @@ __device__ __forceinline__ bool splitk_finish_tile(const SplitK& sk, int M, int 
     const int64_t at = m * N + n;
     float acc = 0.f;
     for (int z = 0; z < sk.splits; ++z) acc += __ldcg(pg + int64_t(z) * MN + at);
-    if (ep.c16 != nullptr) {  // (one group, beta == 0: C is not read)
-      ep.c16[m * sk.ldc + n] = bf16_bits(apply_epilogue(ep, acc, nullptr, m, n));
+    if (ep.c16 != nullptr) {  // (beta == 0: C is not read; C holds this group's bf16 output)
+      reinterpret_cast<uint16_t*>(C)[m * sk.ldc + n] = bf16_bits(apply_epilogue(ep, acc, nullptr, m, n));
       continue;
     }
     float* c = C + m * (sk.swap1 ? int64_t(N) : sk.ldc) + n;  // (a swapped pair's C is tight)
@@ -864,10 +867,11 @@ __global__ void __launch_bounds__(kMmaThreads, 2)
   // stride, or C) while the accumulators are live, then gelu(v) from there
   // into C, as erfcf's temporaries next to every accumulator would spill.
   // A bf16 result (ep.c16; never with partials) is written as bf16 bits
-  // instead of C, by the second pass with the GELU (v then goes to gelu_pre).
+  // instead of C, by the second pass with the GELU (v then goes to gelu_pre);
+  // C, the group's output, then holds bf16.
   const int g = lane / 4, tq = lane % 4;
   const bool gelu = ep.gelu;
-  uint16_t* const c16 = ep.c16;
+  uint16_t* const c16 = ep.c16 != nullptr ? reinterpret_cast<uint16_t*>(C) : nullptr;
   float* const vout = gelu && ep.gelu_pre != nullptr ? ep.gelu_pre : C;
   ep.gelu = false;
 #pragma unroll
@@ -1106,6 +1110,7 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
                    const SplitPlan* force = nullptr) {
   const float* const A = io.A[0];
   const float* const B = io.B[0];
+  // options.c_bf16 (group 0's): every group's output io.C[g] holds bf16 bits.
   float* const C = io.C[0];
   uint16_t* const c16 = options.c_bf16;
   if (M < 0 || N < 0 || K < 0)
@@ -1129,7 +1134,8 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
                              std::to_string(a_cols) + ") or ldb=" + std::to_string(ldb) +
                              " (needs >= " + std::to_string(b_cols) + ") too small");
   }
-  if ((C == nullptr) == (c16 == nullptr)) return InvalidArgument("cuda::gemm: exactly one of C and c_bf16 is needed");
+  if (C == nullptr || (c16 != nullptr && reinterpret_cast<float*>(c16) != C))
+    return InvalidArgument("cuda::gemm: exactly one of C and c_bf16 is needed");
   if ((ops != 0 || c16 != nullptr) && options.precision != GemmPrecision::kBf16)
     return InvalidArgument("cuda::gemm: bf16 operands or output need GemmPrecision::kBf16");
   if (ops != 0) {
@@ -1147,9 +1153,10 @@ Status gemm_groups(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
     if (seg_k != 0) return InvalidArgument("cuda::gemm_segmented: no bf16 operands");
     if ((ops & kOpsA16) && io.dbias[0] != nullptr) return InvalidArgument("cuda::gemm: a_row_sum needs an fp32 A");
   }
-  if (c16 != nullptr && (groups != 1 || beta != 0.f || options.layernorm != nullptr ||
+  if (c16 != nullptr && (seg_k != 0 || swap1 || beta != 0.f || options.layernorm != nullptr ||
                          (options.gelu && options.gelu_pre == nullptr)))
-    return InvalidArgument("cuda::gemm: c_bf16 needs one group, beta == 0, no layernorm finish, and gelu_pre with gelu");
+    return InvalidArgument("cuda::gemm: c_bf16 needs beta == 0, no layernorm finish, gelu_pre with gelu, and no "
+                           "segments or swapped pair");
   if (ldc < N)
     return InvalidArgument("cuda::gemm: ldc=" + std::to_string(ldc) + " < N=" + std::to_string(N));
   if (!(alpha == alpha) || !(beta == beta))
@@ -1282,10 +1289,13 @@ Status gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alp
   if ((options.a_bf16 != nullptr && A != nullptr) || (options.b_bf16 != nullptr && B != nullptr))
     return InvalidArgument("cuda::gemm: a_bf16 (b_bf16) replaces A (B), which must then be null");
   const int ops = (options.a_bf16 != nullptr ? kOpsA16 : 0) | (options.b_bf16 != nullptr ? kOpsB16 : 0);
+  if (options.c_bf16 != nullptr && C != nullptr)
+    return InvalidArgument("cuda::gemm: exactly one of C and c_bf16 is needed");
   GroupPtrs io{};
   io.A[0] = options.a_bf16 != nullptr ? reinterpret_cast<const float*>(options.a_bf16) : A;
   io.B[0] = options.b_bf16 != nullptr ? reinterpret_cast<const float*>(options.b_bf16) : B;
-  io.C[0] = C, io.bias[0] = options.bias, io.dbias[0] = options.a_row_sum;
+  io.C[0] = options.c_bf16 != nullptr ? reinterpret_cast<float*>(options.c_bf16) : C;
+  io.bias[0] = options.bias, io.dbias[0] = options.a_row_sum;
   return gemm_groups(transA, transB, M, N, K, alpha, 1, io, lda, ldb, beta, ldc, options, 0, false, ops);
 }
 
@@ -1311,15 +1321,15 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
   if (options.bias != nullptr || options.a_row_sum != nullptr || options.gelu_grad_input != nullptr ||
       options.gelu_pre != nullptr || options.a_bf16 != nullptr || options.b_bf16 != nullptr ||
       options.c_bf16 != nullptr)
-    return InvalidArgument("cuda::gemm_grouped: bias, a_row_sum and bf16 operands are per group; no "
-                           "gelu_grad_input, gelu_pre or c_bf16");
+    return InvalidArgument("cuda::gemm_grouped: bias, a_row_sum, bf16 operands and c_bf16 are per group; no "
+                           "gelu_grad_input or gelu_pre");
   // The fp32 parity path has no grouped kernel: one gemm() per group, in order.
   if (options.precision == GemmPrecision::kFp32) {
     for (int g = 0; g < groups; ++g) {
       GemmOptions o = options;
       o.bias = group[g].bias;
       o.a_row_sum = group[g].a_row_sum;
-      o.a_bf16 = group[g].a_bf16, o.b_bf16 = group[g].b_bf16;  // (rejected by gemm())
+      o.a_bf16 = group[g].a_bf16, o.b_bf16 = group[g].b_bf16, o.c_bf16 = group[g].c_bf16;  // (rejected by gemm())
       ELECTRA_RETURN_IF_ERROR(gemm(transA, transB, M, N, K, alpha, group[g].A, lda, group[g].B, ldb, beta,
                                    group[g].C, ldc, o));
     }
@@ -1332,9 +1342,15 @@ Status gemm_grouped(bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
     ELECTRA_RETURN_IF_ERROR(group_operands(group[g], &o, &io.A[g], &io.B[g]));
     if (g > 0 && o != ops) return InvalidArgument("cuda::gemm_grouped: the groups' bf16 operands differ");
     ops = o;
-    io.C[g] = group[g].C, io.bias[g] = group[g].bias, io.dbias[g] = group[g].a_row_sum;
+    const GemmGroup& x = group[g];
+    if ((x.c_bf16 != nullptr && x.C != nullptr) || (x.c_bf16 != nullptr) != (group[0].c_bf16 != nullptr))
+      return InvalidArgument("cuda::gemm_grouped: c_bf16 replaces C (which must then be null), in every group or none");
+    io.C[g] = x.c_bf16 != nullptr ? reinterpret_cast<float*>(x.c_bf16) : x.C;
+    io.bias[g] = x.bias, io.dbias[g] = x.a_row_sum;
   }
-  return gemm_groups(transA, transB, M, N, K, alpha, groups, io, lda, ldb, beta, ldc, options, 0, false, ops);
+  GemmOptions o = options;
+  o.c_bf16 = group[0].c_bf16;
+  return gemm_groups(transA, transB, M, N, K, alpha, groups, io, lda, ldb, beta, ldc, o, 0, false, ops);
 }
 
 namespace {
@@ -1402,6 +1418,7 @@ Status gemm_grouped_swapped(int64_t M, int64_t N, int64_t K, const GemmGroup gro
   int ops[2] = {0, 0};
   for (int g = 0; g < 2; ++g) {
     const GemmGroup& x = group[g == 0 ? first : 1 - first];
+    if (x.c_bf16 != nullptr) return InvalidArgument("cuda::gemm_grouped_swapped: no c_bf16");
     ELECTRA_RETURN_IF_ERROR(group_operands(x, &ops[g], &io.A[g], &io.B[g]));
     io.C[g] = x.C, io.dbias[g] = x.a_row_sum;
   }

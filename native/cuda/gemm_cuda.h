@@ -47,12 +47,14 @@
 // ld a multiple of 8 elements, and, beside it, an fp32 operand 16-byte
 // aligned with ld a multiple of 4 (else InvalidArgument). Not with a_row_sum
 // of a bf16 A, nor in gemm_segmented (InvalidArgument).
-// The result may be written as bf16 instead of fp32 (c_bf16: C must then be
-// null): each element is the RNE rounding of the fp32 result the same call
-// would write to C (after the whole epilogue, GELU included), for a consumer
-// that takes bf16 anyway (the next GEMM's operand). Only in gemm() (one
-// group), with beta == 0, no layernorm finish, and gelu_pre when gelu (the
-// GELU's fp32 input is kept there). Split-K works with all of these.
+// The result may be written as bf16 instead of fp32 (c_bf16, or per group
+// GemmGroup::c_bf16: C must then be null): each element is the RNE rounding
+// of the fp32 result the same call would write to C (after the whole
+// epilogue, GELU included), for a consumer that takes bf16 anyway (the next
+// GEMM's operand, the tensor-core attention's q, k, v). In gemm() and
+// gemm_grouped() (every group or none), with beta == 0, no layernorm finish,
+// and gelu_pre when gelu (the GELU's fp32 input is kept there); not in
+// gemm_segmented or a swapped pair. Split-K works with all of these.
 //
 // Asynchronous: the kernel is enqueued on options.stream (a cudaStream_t,
 // nullptr = the legacy default stream) on the CURRENT device; pointers must be
@@ -213,6 +215,9 @@ struct GemmGroup {
   // mixes run as two launches, each with the pair's split plan (the same bits).
   const uint16_t* a_bf16 = nullptr;
   const uint16_t* b_bf16 = nullptr;
+  // The result as bf16 bits ([M, N], stride ldc) instead of C, which must then
+  // be null (gemm_grouped: every group or none; GemmOptions::c_bf16's rules).
+  uint16_t* c_bf16 = nullptr;
 };
 // The workspace floats gemm_grouped() needs (row_sums: the groups have a_row_sum).
 int64_t gemm_grouped_workspace_floats(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int groups,

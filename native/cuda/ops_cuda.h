@@ -245,6 +245,20 @@ Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const floa
                                      int64_t hd, float p, uint64_t seed, uint64_t offset,
                                      cudaStream_t stream = 0,
     const uint64_t* offset_base = nullptr);
+// The same with q, k, v stored as bf16 bits (uint16_t, round to nearest even:
+// what a GEMM writes with c_bf16), half their traffic and memory, the same
+// bits (the kernels round fp32 inputs to bf16 as they load them). Only the
+// tensor-core kernels take them: kInvalidArgument where attention_tc_fits is
+// false (the caller asks it first).
+Status attention_forward_bf16(float* out, float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                              int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH, int64_t hd,
+                              float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+                              const uint64_t* offset_base = nullptr);
+Status attention_backward_write_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                     const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                                     int64_t ld, const int32_t* mask, int64_t B, int64_t S, int64_t NH,
+                                     int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream = 0,
+                                     const uint64_t* offset_base = nullptr);
 // *fits = the tensor-core kernels run for this shape on the current device.
 Status attention_tc_fits(int64_t S, int64_t hd, bool* fits);
 

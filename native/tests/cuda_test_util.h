@@ -86,6 +86,13 @@ class DevGuarded {
   electra::Status st_;
 };
 
+// The bits of x rounded to bf16, nearest even (as __float2bfloat16_rn, finite x).
+inline uint16_t bf16_rne(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 inline void check_ok(const electra::Status& st, const char* what) {
   CHECK(st.ok()) << what << ": " << st.code_name() << ": " << st.message();
 }

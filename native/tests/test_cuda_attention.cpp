@@ -32,6 +32,7 @@
 #include "test_util.h"
 
 using cudatest::check_ok;
+using cudatest::bf16_rne;
 using cudatest::compare;
 using cudatest::DevGuarded;
 using cudatest::have_gpu;
@@ -327,7 +328,9 @@ TEST(cuda_attention_chain) {
 // training step. Shapes: S = 1, 7, 16, 33, 128 and 512; hd = 8, 16, 33, 64
 // (ELECTRA-Small's discriminator and generator heads) and 128; masks and
 // dropout on and off; all three gradients and some nullptr combinations;
-// run-to-run bit equality. A shape whose kernels do not fit the device's
+// run-to-run bit equality; and q, k, v stored as bf16 (the RNE of the fp32
+// inputs) give the tensor-core kernels' bits exactly, where the fp32 fallback
+// refuses them. A shape whose kernels do not fit the device's
 // shared memory takes the fp32 fallback (which must pass the same bounds);
 // under the emulator (99 KB by default) such shapes (S = 512, hd = 128) run
 // again with its opt-in limit raised to an H100's 227 KB (EMU_SMEM_OPTIN), so
@@ -382,6 +385,43 @@ double role_err(const AttnData& d, const std::vector<float>& gpu, const std::vec
     den = std::fmax(den, std::fabs(c));
   }
   return num / den;
+}
+
+// q, k, v stored as bf16 bits (the overloads taking uint16_t): the RNE of
+// d.x, which the kernels make of fp32 inputs as they load them, so forward
+// and backward give exactly the fp32-input calls' bits (out, state; the three
+// gradients). Where the tensor-core kernels do not fit: kInvalidArgument.
+void check_bf16_inputs(const AttnData& d, const AttnCase& cs, bool tc, const int32_t* mptr, const float* d_dout,
+                       const std::vector<float>& out32, const std::vector<float>& state32, int64_t state_n,
+                       const std::vector<float>& grads32) {
+  const std::string nm = d.name() + " bf16 q, k, v";
+  std::vector<uint16_t> x16(d.x.size());
+  for (size_t i = 0; i < x16.size(); ++i) x16[i] = bf16_rne(d.x[i]);
+  DevGuarded<uint16_t> d_x16(x16);
+  const uint16_t* q = d_x16.data() + d.off[0];
+  const uint16_t* k = d_x16.data() + d.off[1];
+  const uint16_t* v = d_x16.data() + d.off[2];
+  const float nan = std::nanf("");
+  DevGuarded<float> d_out(std::vector<float>(out32.size(), nan)), d_state(std::vector<float>(state32.size(), nan));
+  const electra::Status st = electra::cuda::attention_forward_bf16(d_out.data(), d_state.data(), q, k, v, d.ld, mptr,
+                                                                   cs.B, cs.S, cs.NH, cs.hd, cs.p, kSeed, kOffset);
+  DevGuarded<float> d_g(d.grad0);
+  float* g = d_g.data();
+  const electra::Status bst = electra::cuda::attention_backward_write_bf16(
+      g + d.off[0], g + d.off[1], g + d.off[2], d_dout, d_out.data(), d_state.data(), q, k, v, d.ld, mptr, cs.B, cs.S,
+      cs.NH, cs.hd, cs.p, kSeed, kOffset);
+  if (!tc) {
+    CHECK(st.code() == electra::StatusCode::kInvalidArgument) << nm << ": accepted by the fp32 fallback";
+    CHECK(bst.code() == electra::StatusCode::kInvalidArgument) << nm << ": accepted by the fp32 fallback";
+    return;
+  }
+  check_ok(st, "attention_forward_bf16 (bf16 q, k, v)");
+  check_ok(bst, "attention_backward_write_bf16 (bf16 q, k, v)");
+  const std::vector<float> out = d_out.get("bf16-input out"), state = d_state.get("bf16-input state");
+  const std::vector<float> grads = d_g.get("bf16-input grads");
+  CHECK(etest::bit_equal(out.data(), out32.data(), int64_t(out.size()))) << nm << ": out differs from fp32 inputs";
+  CHECK(etest::bit_equal(state.data(), state32.data(), state_n)) << nm << ": saved state differs";
+  CHECK(etest::bit_equal(grads.data(), grads32.data(), int64_t(grads.size()))) << nm << ": gradients differ";
 }
 
 void run_bf16_case(const AttnCase& cs) {
@@ -463,6 +503,7 @@ void run_bf16_case(const AttnCase& cs) {
     if (sel == 7) {
       const std::vector<float> again = backward();
       CHECK(etest::bit_equal(gg.data(), again.data(), int64_t(gg.size()))) << nm << ": bf16 backward not deterministic";
+      check_bf16_inputs(d, cs, tc, mptr, d_dout.data(), g_out, g_state, state_n, gg);
     }
   }
   if (std::getenv("ATTN_TEST_VERBOSE"))
@@ -471,7 +512,8 @@ void run_bf16_case(const AttnCase& cs) {
 }
 
 TEST(cuda_attention_bf16) {
-  electra::Status st = electra::cuda::attention_forward_bf16(nullptr, nullptr, nullptr, nullptr, nullptr, 64,
+  const float* none = nullptr;
+  electra::Status st = electra::cuda::attention_forward_bf16(nullptr, nullptr, none, none, none, 64,
                                                              nullptr, 1, 513, 1, 64, 0.f, 0, 0);
   CHECK(st.code() == electra::StatusCode::kInvalidArgument) << "bf16 S=513 accepted";
   if (!have_gpu()) return;

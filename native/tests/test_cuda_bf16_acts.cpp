@@ -1,10 +1,13 @@
-// bf16 activation storage on the bf16 CUDA backend (Backend::ffn_gelu_bf16):
-// the encoder FFN's GELU output [N, F] kept as bf16, which its only
-// consumers (the output projection's forward and weight-gradient GEMMs)
-// round to bf16 anyway. A training step must give the SAME BITS with it on
+// bf16 activation storage on the bf16 CUDA backend: the encoder FFN's GELU
+// output [N, F] (Backend::ffn_gelu_bf16), which its only consumers (the
+// output projection's forward and weight-gradient GEMMs) round to bf16
+// anyway, and the attention's q, k, v [N, H] (Backend::attention_qkv_bf16),
+// which the tensor-core attention forward and backward round to bf16 as they
+// load them. A training step must give the SAME BITS with it on
 // and off (ELECTRA_CUDA_BF16_ACTS=0, read when the backend is created), over
 // several steps (metrics, parameters, AdamW moments), while the buffer takes
-// half the bytes. The fp32 precision and the CPU backend never take it.
+// half the bytes. The fp32 precision and the CPU backend never take it, nor
+// an attention shape the tensor-core kernels do not take.
 #if defined(ELECTRA_HAVE_CUDA)
 #include <cuda_runtime.h>
 
@@ -76,6 +79,10 @@ TEST(cuda_step_bf16_acts_match_fp32_storage) {
   CHECK(on->backend().ffn_gelu_bf16(c.gen.hidden, c.gen.intermediate));
   CHECK(!off->backend().ffn_gelu_bf16(c.disc.hidden, c.disc.intermediate));
   const TrainConfig t = acts_train();
+  for (const EncoderConfig& e : {c.disc, c.gen}) {
+    CHECK(on->backend().attention_qkv_bf16(t.seq_len, e.heads, e.hidden / e.heads));
+    CHECK(!off->backend().attention_qkv_bf16(t.seq_len, e.heads, e.hidden / e.heads));
+  }
   std::vector<Tokens> data;
   for (int v = 0; v < 3; ++v) data.emplace_back(t.batch, t.seq_len, c.vocab_size, v);
   for (int step = 0; step < 3; ++step) {
@@ -90,9 +97,11 @@ TEST(cuda_step_bf16_acts_match_fp32_storage) {
         << "step " << step << ": loss " << a.loss << " vs " << b.loss << ", norm " << a.grad_norm << " vs "
         << b.grad_norm;
     if (step == 0) {
-      // The GELU outputs [N, F] of every layer, half the bytes (and nothing else differs).
+      // The GELU outputs [N, F] and q, k, v [N, H] of every layer, half the
+      // bytes (and nothing else differs).
       const int64_t N = t.batch * t.seq_len;
-      const int64_t saved = 2 * N * (c.disc.layers * c.disc.intermediate + c.gen.layers * c.gen.intermediate);
+      const int64_t saved = 2 * N * (c.disc.layers * (c.disc.intermediate + 3 * c.disc.hidden) +
+                                     c.gen.layers * (c.gen.intermediate + 3 * c.gen.hidden));
       CHECK(off->backend().bytes_in_use() - on->backend().bytes_in_use() == saved)
           << off->backend().bytes_in_use() << " - " << on->backend().bytes_in_use() << " != " << saved;
     }
@@ -114,14 +123,19 @@ TEST(cuda_bf16_acts_only_on_bf16_cuda) {
   std::unique_ptr<Backend> cpu;
   CHECK(make_backend(ExecOptions{}, &cpu).ok());
   CHECK(!cpu->ffn_gelu_bf16(64, 256));
+  CHECK(!cpu->attention_qkv_bf16(128, 4, 64));
   if (!cudatest::have_gpu()) return;
   auto fp32 = acts_model(true, Precision::kFp32);
   if (!fp32) return;
   CHECK(!fp32->backend().ffn_gelu_bf16(64, 256));
+  CHECK(!fp32->backend().attention_qkv_bf16(128, 4, 64));
   auto bf16 = acts_model(true);
   if (!bf16) return;
   CHECK(bf16->backend().ffn_gelu_bf16(64, 256));
   CHECK(!bf16->backend().ffn_gelu_bf16(64, 100)) << "F not a multiple of 8: fp32 storage";
+  CHECK(bf16->backend().attention_qkv_bf16(128, 4, 64));
+  // Where the tensor-core attention does not run (the fp32 kernels take fp32 inputs): S > 512.
+  CHECK(!bf16->backend().attention_qkv_bf16(1024, 4, 64)) << "S > 512: fp32 storage";
 }
 
 #endif  // ELECTRA_HAVE_CUDA

@@ -9,6 +9,8 @@
 // GELU included (gelu_pre then bit-equal too). The swapped pair with one
 // bf16 group (two launches) must equal the all-fp32 pair bit for bit, and
 // so must gemm_grouped and the pair with every group's operand in bf16.
+// gemm_grouped writing every group's result as bf16 (GemmGroup::c_bf16, the
+// Q/K/V forward) must give each group the RNE of its fp32 result.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -286,7 +288,76 @@ void run_grouped_case(int G, int64_t M, int64_t N, int64_t K) {
         StatusCode::kInvalidArgument);
 }
 
+// gemm_grouped with every group's result written as bf16 (c_bf16, with a
+// bias per group: the Q, K, V forward) vs the same groups writing fp32:
+// each element the RNE of the fp32 one, nothing written past N.
+void run_grouped_output_case(int G, int64_t M, int64_t N, int64_t K) {
+  const int64_t lda = pad8(K), ldb = pad8(K), ldc = N + 3;
+  std::vector<std::unique_ptr<Dev<float>>> fbuf;
+  std::vector<std::unique_ptr<Dev<uint16_t>>> c16;
+  cuda::GemmGroup f32[4], b16[4];
+  for (int g = 0; g < G; ++g) {
+    const Operand A = make_operand(M, lda), B = make_operand(N, ldb);
+    for (const std::vector<float>* v : {&A.f, &B.f}) {
+      fbuf.emplace_back(new Dev<float>(v->size()));
+      fbuf.back()->up(*v);
+    }
+    fbuf.emplace_back(new Dev<float>(size_t(M * ldc)));
+    fbuf.back()->up(std::vector<float>(size_t(M * ldc), 0.f));
+    fbuf.emplace_back(new Dev<float>(size_t(N)));
+    fbuf.back()->up(etest::rand_vec(N));
+    c16.emplace_back(new Dev<uint16_t>(size_t(M * ldc)));
+    c16.back()->up(std::vector<uint16_t>(size_t(M * ldc), 0x7fc1));  // a NaN where nothing is written
+    // fbuf[4g .. 4g+3]: A, B, C, bias
+    f32[g] = {fbuf[4 * g]->p, fbuf[4 * g + 1]->p, fbuf[4 * g + 2]->p, fbuf[4 * g + 3]->p};
+    b16[g] = f32[g];
+    b16[g].C = nullptr, b16[g].c_bf16 = c16[g]->p;
+  }
+  GemmOptions o;
+  o.precision = GemmPrecision::kBf16;
+  const int64_t wsf = cuda::gemm_grouped_workspace_floats(false, true, M, N, K, G, false, o);
+  Dev<float> ws(size_t(std::max<int64_t>(wsf, 1)));
+  Counters counters;
+  o.workspace = ws.p, o.workspace_floats = wsf, o.tile_counters = counters.p;
+  for (int run = 0; run < 2; ++run) {
+    const Status st = cuda::gemm_grouped(false, true, M, N, K, 1.f, G, run == 0 ? f32 : b16, lda, ldb, 0.f, ldc, o);
+    CHECK(st.ok()) << st.code_name() << ": " << st.message();
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+  }
+  for (int g = 0; g < G; ++g) {
+    const std::vector<float> want = fbuf[4 * g + 2]->down();
+    const std::vector<uint16_t> got = c16[g]->down();
+    int64_t bad = 0, untouched = 0;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < ldc; ++n) {
+        const int64_t i = m * ldc + n;
+        if (n >= N) untouched += got[i] == 0x7fc1;
+        else bad += got[i] != bf16_bits(want[i]);
+      }
+    CHECK(bad == 0) << bad << " grouped bf16 C != RNE(fp32 C), group " << g << " M=" << M << " N=" << N
+                    << " K=" << K << " ws=" << wsf;
+    CHECK(untouched == M * (ldc - N)) << " grouped c_bf16 written past N, group " << g;
+  }
+  cuda::GemmGroup bad[4];
+  for (int g = 0; g < G; ++g) bad[g] = b16[g];
+  bad[G - 1].c_bf16 = nullptr, bad[G - 1].C = fbuf[4 * (G - 1) + 2]->p;  // some groups bf16, some not
+  CHECK(cuda::gemm_grouped(false, true, M, N, K, 1.f, G, bad, lda, ldb, 0.f, ldc, o).code() ==
+        StatusCode::kInvalidArgument);
+  bad[G - 1].c_bf16 = c16[G - 1]->p;  // and C as well
+  CHECK(cuda::gemm_grouped(false, true, M, N, K, 1.f, G, bad, lda, ldb, 0.f, ldc, o).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(cuda::gemm_grouped(false, true, M, N, K, 1.f, G, b16, lda, ldb, 1.f, ldc, o).code() ==
+        StatusCode::kInvalidArgument);  // beta would read C
+}
+
 }  // namespace
+
+TEST(cuda_gemm_bf16_grouped_output) {
+  if (!etest::gpu_or_skip()) return;
+  run_grouped_output_case(3, 70, 50, 40);    // Q, K, V forward: odd sizes, one k-tile chunk
+  run_grouped_output_case(3, 130, 136, 64);  // two row tiles, two column tiles
+  run_grouped_output_case(2, 33, 40, 1100);  // split-K: the finish writes bf16
+}
 
 TEST(cuda_gemm_bf16_grouped) {
   if (!etest::gpu_or_skip()) return;

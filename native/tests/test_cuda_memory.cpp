@@ -12,8 +12,9 @@
 //  - an encoder's activations are exactly the plan's per-encoder formula
 //    with the backend's saved attention state: [B,A,S,S] on the CPU and in
 //    fp32, [B,A,S] in bf16 where the tensor-core kernels fit; and with its
-//    GELU output [N,F] in bf16 where the backend says so (ffn_gelu_bf16:
-//    CUDA in bf16; the plan asks it through the addon's ffnGeluBf16);
+//    GELU output [N,F] and its q, k, v [N,H] in bf16 where the backend says
+//    so (ffn_gelu_bf16, attention_qkv_bf16: CUDA in bf16; the plan asks them
+//    through the addon's ffnGeluBf16 and attentionQkvBf16);
 //  - every device byte the backend takes is in its own accounting
 //    (bytes_in_use), so nothing escapes the plan unseen;
 //  - destroying a model, which is what dispose() does, gives every device
@@ -95,8 +96,9 @@ struct Footprint {
   // probabilities [B,A,S,S] less the attention state the backend keeps
   // (lib/memory-plan.ts encoderBuffers with the addon's attentionSavedFloats).
   int64_t attn_saving = 0;
-  // And the GELU outputs [N,F] the backend keeps as bf16 (ffn_gelu_bf16).
-  int64_t gelu_saving = 0;
+  // And the GELU outputs [N,F] and q, k, v [N,H] the backend keeps as bf16
+  // (ffn_gelu_bf16, attention_qkv_bf16).
+  int64_t bf16_saving = 0;
 };
 
 Footprint footprint(BackendKind kind, Precision p) {
@@ -119,7 +121,9 @@ Footprint footprint(BackendKind kind, Precision p) {
     const int64_t A = e.heads, saved = m->backend().attention_saved_floats(B, S, A, e.hidden / A);
     f.attn_saving += e.layers * (plan_bytes(B * A * S * S) - plan_bytes(saved));
     if (m->backend().ffn_gelu_bf16(e.hidden, e.intermediate))
-      f.gelu_saving += e.layers * (plan_bytes(B * S * e.intermediate) - plan_bytes(B * S * e.intermediate / 2));
+      f.bf16_saving += e.layers * (plan_bytes(B * S * e.intermediate) - plan_bytes(B * S * e.intermediate / 2));
+    if (m->backend().attention_qkv_bf16(S, A, e.hidden / A))
+      f.bf16_saving += 3 * e.layers * (plan_bytes(B * S * e.hidden) - plan_bytes(B * S * e.hidden / 2));
   }
   StepMetrics sm;
   const Status st = m->train_step(t, b, 0, &sm);
@@ -142,9 +146,9 @@ TEST(cuda_step_memory_within_the_plan) {
     CHECK(cpu.attn_saving == 0) << "the CPU keeps the probabilities";
     if (p == Precision::kFp32) CHECK(gpu.attn_saving == 0) << "fp32 keeps the probabilities";
     else CHECK(gpu.attn_saving > 0) << "bf16 at S = 32 runs the tensor-core attention, which keeps no probabilities";
-    CHECK(cpu.gelu_saving == 0) << "the CPU keeps the GELU output in fp32";
-    if (p == Precision::kFp32) CHECK(gpu.gelu_saving == 0) << "fp32 keeps the GELU output in fp32";
-    const int64_t plan = cpu.stepped - cpu.created - gpu.attn_saving - gpu.gelu_saving;
+    CHECK(cpu.bf16_saving == 0) << "the CPU keeps the GELU output in fp32";
+    if (p == Precision::kFp32) CHECK(gpu.bf16_saving == 0) << "fp32 keeps the GELU output in fp32";
+    const int64_t plan = cpu.stepped - cpu.created - gpu.attn_saving - gpu.bf16_saving;
     const int64_t step = gpu.stepped - gpu.created;
     // CUDA-only buffers a step adds: the AdamW decay mask (1 byte per
     // parameter, made at the first update) and the split-K / reduction
@@ -187,7 +191,9 @@ void check_encoder_activations(Backend* be, const EncoderCase& k, int64_t saved,
   const auto bytes = [&](int64_t floats) { return host ? plan_bytes(floats) : floats * 4; };
   const int64_t N = k.B * k.S;
   const int64_t gelu = be->ffn_gelu_bf16(k.H, k.F) ? N * k.F / 2 : N * k.F;  // floats: bf16 takes half
-  const int64_t plan = k.L * (8 * bytes(N * k.H) + 4 * bytes(N) + bytes(saved) + bytes(N * k.F) + bytes(gelu)) +
+  const int64_t qkv = be->attention_qkv_bf16(k.S, k.A, k.H / k.A) ? N * k.H / 2 : N * k.H;
+  const int64_t plan = k.L * (3 * bytes(qkv) + 5 * bytes(N * k.H) + 4 * bytes(N) + bytes(saved) + bytes(N * k.F) +
+                              bytes(gelu)) +
                        6 * bytes(N * k.H) + bytes(N * k.F);
   CHECK(got == plan) << what << ": Encoder::resize allocated " << got << " bytes, the plan's formula says " << plan;
 }

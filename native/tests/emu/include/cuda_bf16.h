@@ -18,6 +18,11 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   return r;
 }
 inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.bits; }
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) {
+  __nv_bfloat16 r;
+  r.bits = u;
+  return r;
+}
 inline float __bfloat162float(__nv_bfloat16 b) {
   uint32_t u = uint32_t(b.bits) << 16;
   float f;
