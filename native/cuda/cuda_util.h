@@ -194,6 +194,28 @@ __device__ __forceinline__ T block_sum(T v, T* sh) {
   __syncthreads();
   return r;
 }
+
+// The handshake of a two-pass reduction finished in the same launch by the
+// last block to arrive (the BCE loss sum, LayerNorm's dgamma/dbeta, the GEMM's
+// split-K tiles and row finish). Every thread of the block calls it after its
+// partial stores. Each thread fences its own stores (device scope), the
+// barrier puts all those fences before the count, and thread 0 counts the
+// block in on *counter; the block that makes it `arrivals` is the last. It
+// gets true (block-uniform), fences again so its reads of the others'
+// partials (through L2: __ldcg) come after their counts, and resets the
+// counter for the next launch on the stream. The finishing block must sum
+// the partials in an order that does not depend on which block it is: that
+// is what keeps the result deterministic.
+__device__ __forceinline__ bool last_block_to_arrive(unsigned* counter, unsigned arrivals) {
+  __threadfence();
+  __syncthreads();
+  int last = 0;
+  if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(counter, 1u) == arrivals - 1;
+  if (!__syncthreads_or(last)) return false;
+  __threadfence();
+  if (threadIdx.x == 0 && threadIdx.y == 0) *counter = 0;  // ready for the next launch on the stream
+  return true;
+}
 #endif  // __CUDACC__
 
 }  // namespace cuda

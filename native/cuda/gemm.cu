@@ -195,15 +195,12 @@ __device__ __forceinline__ double tile_sum(const float (&r)[kItems]) {
 // block finished the tile.
 __device__ __forceinline__ bool splitk_finish_tile(const SplitK& sk, int M, int N, int g, int64_t m0,
                                                    int64_t n0, int bm, int bn, bool rows) {
-  __threadfence();
-  __syncthreads();
   if (sk.counters != nullptr) {
     unsigned* const count = sk.counters + (unsigned(g) * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
-    int last = 0;
-    if (threadIdx.x == 0) last = atomicAdd(count, 1u) == unsigned(sk.splits - 1);
-    if (!__syncthreads_or(last)) return false;
-    __threadfence();  // the other blocks' partials, fenced before their counts, are visible
-    if (threadIdx.x == 0) *count = 0;  // ready for the next launch on the stream
+    if (!last_block_to_arrive(count, unsigned(sk.splits))) return false;
+  } else {
+    __threadfence();
+    __syncthreads();
   }
   const int64_t MN = int64_t(M) * N;
   const float* const pg = sk.partial + int64_t(g) * sk.splits * MN;
@@ -249,14 +246,7 @@ __device__ __forceinline__ bool splitk_finish_tile(const SplitK& sk, int M, int 
 // spills (the ABI's saved registers and a local copy of the parameters); the
 // finish runs after the accumulators are dead.
 __device__ __forceinline__ void layernorm_finish_rows(const RowFinish& rf, int M, int N, int64_t m0, int bm) {
-  __threadfence();
-  __syncthreads();
-  unsigned* const count = rf.counters + blockIdx.y;
-  int last = 0;
-  if (threadIdx.x == 0) last = atomicAdd(count, 1u) == gridDim.x - 1;
-  if (!__syncthreads_or(last)) return;
-  __threadfence();  // the other column tiles, fenced before their counts, are visible
-  if (threadIdx.x == 0) *count = 0;
+  if (!last_block_to_arrive(rf.counters + blockIdx.y, gridDim.x)) return;
   const int lane = int(threadIdx.x) & 31;
   const uint64_t offset = rf.offset + (rf.offset_base != nullptr ? *rf.offset_base : 0);  // graph replays
   const int64_t end = min(int64_t(M), m0 + bm);

@@ -299,7 +299,6 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
                               const float* __restrict__ pre) {
   offset += offset_base ? *offset_base : 0;  // the step's part, read at run time (graph replays)
   __shared__ float sh[kWarpRows][32 * NV];
-  __shared__ int last_block;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
   float pg[NV], pb[NV];
 #pragma unroll
@@ -391,15 +390,8 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
   if (!counter) return;  // layernorm_params_reduce_kernel adds the partials
   // The last block to finish adds every block's partials, in block order
   // (the order does not depend on which block is last): the second pass
-  // without a second launch. Every thread fences its own partial stores, the
-  // barrier makes all those fences precede the count, and the last block's
-  // fence orders its reads after it; the reads bypass L1 (__ldcg).
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) last_block = atomicAdd(counter, 1u) == gridDim.x - 1;
-  __syncthreads();
-  if (!last_block) return;
-  __threadfence();
+  // without a second launch.
+  if (!last_block_to_arrive(counter, gridDim.x)) return;
   for (int64_t q = threadIdx.x; q < 2 * C; q += blockDim.x) {
     float t = 0.0f;
     for (int64_t b = 0; b < gridDim.x; ++b) t += __ldcg(partial + b * 2 * C + q);
@@ -409,7 +401,6 @@ __global__ void __launch_bounds__(256, NV >= 32 ? 1 : NV >= 16 ? 2 : 4)
       dbeta[q - C] += t;
     }
   }
-  if (threadIdx.x == 0) *counter = 0;  // ready for the next launch on the stream
 }
 
 // dgamma[c] += sum over blocks of partial[b][0][c], dbeta likewise with [1]:

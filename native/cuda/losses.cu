@@ -91,7 +91,6 @@ __global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const f
                            double* __restrict__ loss_sum, unsigned* __restrict__ counter) {
   if (grad_scale_mem) grad_scale = *grad_scale_mem;  // the step's, read at run time (graph replays)
   __shared__ double sh[kBceThreads];
-  __shared__ int last_block;
   double acc = 0.0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -110,19 +109,10 @@ __global__ void bce_kernel(double* __restrict__ partial, float* dlogits, const f
   if (!counter) return;  // sum_partials_kernel adds the partials
   // The last block to finish adds every block's partial with block_sum's
   // tree over partial[0..kReduceBlocks), the order of sum_partials_kernel,
-  // whichever block it is. Thread 0 fences its partial store before it
-  // counts; the last block's fence orders its reads (L2: __ldcg) after it.
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) last_block = atomicAdd(counter, 1u) == gridDim.x - 1;
-  __syncthreads();
-  if (!last_block) return;
-  __threadfence();
+  // whichever block it is.
+  if (!last_block_to_arrive(counter, gridDim.x)) return;
   const double s = block_sum(__ldcg(partial + threadIdx.x), sh);
-  if (threadIdx.x == 0) {
-    *loss_sum = s;
-    *counter = 0;  // ready for the next launch on the stream
-  }
+  if (threadIdx.x == 0) *loss_sum = s;
 }
 
 // One block of kReduceBlocks threads: *out = sum of partial[0, kReduceBlocks).
