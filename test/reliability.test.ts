@@ -15,6 +15,7 @@ import {
   ElectraError,
   ElectraModel,
   electraConfig,
+  type EncoderSize,
   LossSpikeGuard,
   planMemory,
   RunLock,
@@ -37,6 +38,26 @@ const vocab = buildWordVocab(docs);
 const ids = { padId: vocab.padId, unkId: vocab.unkId, clsId: vocab.clsId, sepId: vocab.sepId, maskId: vocab.maskId };
 const cfg = electraConfig({ preset: 'tiny', vocabSize: vocab.tokens.length, maxPosition: 32, ...ids });
 const examples = toyExamples(docs, vocab, 32);
+
+/** The backend's answers the memory plan asks the model for (ElectraModel methods). */
+type PlanQuery = 'attentionSavedFloats' | 'ffnGeluBf16' | 'attentionQkvBf16';
+
+/**
+ * The Trainer's plan takes the model's answer to `query`, whatever its backend says: with `query`
+ * answering `answer`, a B x S Trainer asks it once per encoder with `args(encoder)` and plans
+ * `expected` activation bytes.
+ */
+function expectPlanAsks(query: PlanQuery, answer: (...a: number[]) => number | boolean, args: (e: EncoderSize) => number[], B: number, S: number, expected: number): void {
+  const m = ElectraModel.create(cfg);
+  try {
+    const ask = jest.spyOn(m, query).mockImplementation(answer as never);
+    const t = new Trainer({ model: m, data: new ArrayDataset(examples), batchSize: B, seqLen: S });
+    for (const e of [cfg.generator, cfg.discriminator]) expect(ask).toHaveBeenCalledWith(...args(e));
+    expect(t.memoryPlan.activations).toBe(expected);
+  } finally {
+    m.dispose();
+  }
+}
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'electra-rel-'));
 
 function trainer(opts: Partial<ConstructorParameters<typeof Trainer>[0]> = {}) {
@@ -383,16 +404,7 @@ describe('memory planning (case 6)', () => {
     expect(activationBytes(cfg, B, S, 0.15) - activationBytes(cfg, B, S, 0.15, 64, rows)).toBe(saving);
     const plan = planMemory(cfg, countParameters(cfg), { batchSize: B, seqLen: S, maskProb: 0.15, attentionSavedFloats: rows });
     expect(planMemory(cfg, countParameters(cfg), { batchSize: B, seqLen: S, maskProb: 0.15 }).total - plan.total).toBe(saving);
-    // The Trainer's plan takes the model's answer, whatever its backend says.
-    const m2 = ElectraModel.create(cfg);
-    try {
-      const ask = jest.spyOn(m2, 'attentionSavedFloats').mockImplementation(rows);
-      const t = new Trainer({ model: m2, data: new ArrayDataset(examples), batchSize: B, seqLen: S });
-      for (const e of [cfg.generator, cfg.discriminator]) expect(ask).toHaveBeenCalledWith(B, S, e.heads, e.hidden / e.heads);
-      expect(t.memoryPlan.activations).toBe(activationBytes(cfg, B, S, 0.15, 64, rows));
-    } finally {
-      m2.dispose();
-    }
+    expectPlanAsks('attentionSavedFloats', rows, (e) => [B, S, e.heads, e.hidden / e.heads], B, S, activationBytes(cfg, B, S, 0.15, 64, rows));
   });
 
   test("the GELU output in the plan is the backend's: fp32 on the CPU, half the bytes where CUDA keeps it as bf16", () => {
@@ -412,16 +424,7 @@ describe('memory planning (case 6)', () => {
     const saving = [cfg.generator, cfg.discriminator].reduce((a, e) => a + e.layers * (round(4 * B * S * e.intermediate) - round(2 * B * S * e.intermediate)), 0);
     expect(saving).toBeGreaterThan(0);
     expect(activationBytes(cfg, B, S, 0.15) - activationBytes(cfg, B, S, 0.15, 64, undefined, bf16)).toBe(saving);
-    // The Trainer's plan takes the model's answer, whatever its backend says.
-    const m2 = ElectraModel.create(cfg);
-    try {
-      const ask = jest.spyOn(m2, 'ffnGeluBf16').mockImplementation(bf16);
-      const t = new Trainer({ model: m2, data: new ArrayDataset(examples), batchSize: B, seqLen: S });
-      for (const e of [cfg.generator, cfg.discriminator]) expect(ask).toHaveBeenCalledWith(e.hidden, e.intermediate);
-      expect(t.memoryPlan.activations).toBe(activationBytes(cfg, B, S, 0.15, 64, undefined, bf16));
-    } finally {
-      m2.dispose();
-    }
+    expectPlanAsks('ffnGeluBf16', bf16, (e) => [e.hidden, e.intermediate], B, S, activationBytes(cfg, B, S, 0.15, 64, undefined, bf16));
   });
 
   test("q, k, v in the plan are the backend's: fp32 on the CPU, half the bytes where CUDA keeps them as bf16", () => {
@@ -441,16 +444,7 @@ describe('memory planning (case 6)', () => {
     const saving = [cfg.generator, cfg.discriminator].reduce((a, e) => a + 3 * e.layers * (round(4 * B * S * e.hidden) - round(2 * B * S * e.hidden)), 0);
     expect(saving).toBeGreaterThan(0);
     expect(activationBytes(cfg, B, S, 0.15) - activationBytes(cfg, B, S, 0.15, 64, undefined, undefined, bf16)).toBe(saving);
-    // The Trainer's plan takes the model's answer, whatever its backend says.
-    const m2 = ElectraModel.create(cfg);
-    try {
-      const ask = jest.spyOn(m2, 'attentionQkvBf16').mockImplementation(bf16);
-      const t = new Trainer({ model: m2, data: new ArrayDataset(examples), batchSize: B, seqLen: S });
-      for (const e of [cfg.generator, cfg.discriminator]) expect(ask).toHaveBeenCalledWith(S, e.heads, e.hidden / e.heads);
-      expect(t.memoryPlan.activations).toBe(activationBytes(cfg, B, S, 0.15, 64, undefined, undefined, bf16));
-    } finally {
-      m2.dispose();
-    }
+    expectPlanAsks('attentionQkvBf16', bf16, (e) => [S, e.heads, e.hidden / e.heads], B, S, activationBytes(cfg, B, S, 0.15, 64, undefined, undefined, bf16));
   });
 
   test('a batch that cannot fit is ERR_OUT_OF_MEMORY before anything is allocated, with the numbers and a suggestion', () => {

@@ -318,12 +318,7 @@ class CudaBackend final : public Backend {
   // one grouped dW GEMM with the bias gradients (linear_backward_weights).
   Status linear_forward3(float* const out[3], const float* inp, const float* const w[3], const float* const b[3],
                          int64_t M, int64_t K, int64_t N) override {
-    ON_DEVICE();
-    GemmGroup g[3];
-    for (int i = 0; i < 3; ++i) g[i].A = inp, g[i].B = w[i], g[i].C = out[i], g[i].bias = b[i];
-    GemmOptions o = gemm_options();
-    ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, false, true, M, N, K, 3, false));
-    return gemm_grouped(false, true, M, N, K, 1.0f, 3, g, K, K, 0.0f, N, o);
+    return qkv_forward(out, nullptr, inp, w, b, M, K, N);
   }
   Status linear_backward3(float* dinp, float* const dw[3], float* const db[3], const float* const dout[3],
                           const float* inp, const float* const w[3], int64_t M, int64_t K, int64_t N) override {
@@ -413,9 +408,19 @@ class CudaBackend final : public Backend {
   }
   Status linear_forward3_bf16(uint16_t* const out[3], const float* inp, const float* const w[3],
                               const float* const b[3], int64_t M, int64_t K, int64_t N) override {
+    return qkv_forward(nullptr, out, inp, w, b, M, K, N);
+  }
+  // The three projections of one input as one grouped GEMM, writing out32 or
+  // (GemmGroup::c_bf16) out16.
+  Status qkv_forward(float* const* out32, uint16_t* const* out16, const float* inp, const float* const w[3],
+                     const float* const b[3], int64_t M, int64_t K, int64_t N) {
     ON_DEVICE();
     GemmGroup g[3];
-    for (int i = 0; i < 3; ++i) g[i].A = inp, g[i].B = w[i], g[i].c_bf16 = out[i], g[i].bias = b[i];
+    for (int i = 0; i < 3; ++i) {
+      g[i].A = inp, g[i].B = w[i], g[i].bias = b[i];
+      if (out16) g[i].c_bf16 = out16[i];
+      else g[i].C = out32[i];
+    }
     GemmOptions o = gemm_options();
     ELECTRA_RETURN_IF_ERROR(with_grouped_workspace(&o, false, true, M, N, K, 3, false));
     return gemm_grouped(false, true, M, N, K, 1.0f, 3, g, K, K, 0.0f, N, o);

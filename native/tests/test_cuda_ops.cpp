@@ -108,7 +108,23 @@ TEST(cuda_layernorm) {
                                                 d_gamma.data(), d_beta.data(), N, C, 1e-12f),
                "layernorm_forward");
       compare(d_out.get("ln out"), out, 1e-5, tag("layernorm_forward", N, C));
-      compare(d_mean.get("ln mean"), mean, 1e-5, tag("layernorm mean", N, C));
+      {
+        // The mean is measured against the rows' mean |x|, not against
+        // itself: a mean near 0 is ill-conditioned, so its relative error
+        // depends on the draw, not on the kernel. The kernel's fp32 sum (a
+        // lane sums C/32 elements in order, then a 5-level shuffle tree) errs
+        // by at most ~(C/32 + 5) u mean|x|, 2.2e-6 of mean |x| at C = 1024.
+        const std::vector<float> g = d_mean.get("ln mean");
+        double err = 0, scale = 1e-30;
+        for (int64_t r = 0; r < N; ++r) {
+          double a = 0;
+          for (int64_t c = 0; c < C; ++c) a += std::fabs(double(x[size_t(r * C + c)]));
+          scale = std::fmax(scale, a / double(C));
+          err = std::fmax(err, std::fabs(double(g[size_t(r)]) - double(mean[size_t(r)])));
+        }
+        CHECK(etest::all_finite(g.data(), N)) << tag("layernorm mean", N, C);
+        CHECK_LT(err / scale, 1e-5) << tag("layernorm mean", N, C);
+      }
       compare(d_rstd.get("ln rstd"), rstd, 1e-5, tag("layernorm rstd", N, C));
 
       auto dout = rand_vec(N * C), dinp = rand_vec(N * C), dg = rand_vec(C), db = rand_vec(C);
