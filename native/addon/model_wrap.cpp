@@ -200,6 +200,25 @@ Napi::Object MetricsToJs(Napi::Env env, const electra::StepMetrics& m) {
   return o;
 }
 
+// The arguments trainStep, enqueueStep and evaluate start with: (batch,
+// trainConfig, n), n a non-negative integer that errors call `n_name`
+// ("step", "index"). The batch is copied, so JS may reuse its arrays while
+// the call runs.
+struct StepArgs {
+  std::shared_ptr<BatchCopy> batch;
+  electra::TrainConfig train;
+  int64_t n = 0;
+};
+StepArgs ReadStepArgs(const Napi::CallbackInfo& info, const char* op, const char* n_name) {
+  StepArgs a;
+  a.batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
+  a.train = ReadTrainConfig(Obj(info[1], op, "train config"));
+  const double n = NumberArg(info, 2, op, n_name);
+  if (!(n >= 0) || n != std::floor(n)) ThrowInvalid(info.Env(), op, std::string(n_name) + " must be a non-negative integer");
+  a.n = static_cast<int64_t>(n);
+  return a;
+}
+
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -428,10 +447,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckIdle(env, "trainStep");
-    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
-    electra::TrainConfig train = ReadTrainConfig(Obj(info[1], "trainStep", "train config"));
-    double step = NumberArg(info, 2, "trainStep", "step");
-    if (!(step >= 0) || step != std::floor(step)) ThrowInvalid(env, "trainStep", "step must be a non-negative integer");
+    const StepArgs a = ReadStepArgs(info, "trainStep", "step");
     auto ov = std::make_shared<electra::StepOverrides>();
     auto gl = std::make_shared<std::vector<float>>();
     auto dl = std::make_shared<std::vector<float>>();
@@ -453,7 +469,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     busy_ = true;
     return PromiseWorker::Run(
         env, Value(),
-        [=]() { return model->train_step(train, batch->view(), static_cast<int64_t>(step), metrics.get(), has_ov ? ov.get() : nullptr); },
+        [=]() { return model->train_step(a.train, a.batch->view(), a.n, metrics.get(), has_ov ? ov.get() : nullptr); },
         [=](Napi::Env e) -> Napi::Value {
           Napi::Object o = MetricsToJs(e, *metrics);
           if (has_ov && ov->gen_logits_out) {
@@ -471,14 +487,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value EnqueueStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckIdle(env, "enqueueStep");
-    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
-    electra::TrainConfig train = ReadTrainConfig(Obj(info[1], "enqueueStep", "train config"));
-    double step = NumberArg(info, 2, "enqueueStep", "step");
-    if (!(step >= 0) || step != std::floor(step)) ThrowInvalid(env, "enqueueStep", "step must be a non-negative integer");
+    const StepArgs a = ReadStepArgs(info, "enqueueStep", "step");
     electra::ElectraModel* model = Live(env);
     busy_ = true;
     return PromiseWorker::Run(
-        env, Value(), [=]() { return model->train_step(train, batch->view(), static_cast<int64_t>(step), nullptr); },
+        env, Value(), [=]() { return model->train_step(a.train, a.batch->view(), a.n, nullptr); },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, [this]() { busy_ = false; });
   }
 
@@ -486,15 +499,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckIdle(env, "evaluate");
-    auto batch = std::make_shared<BatchCopy>(ReadBatch(info[0]));
-    electra::TrainConfig train = ReadTrainConfig(Obj(info[1], "evaluate", "train config"));
-    double index = NumberArg(info, 2, "evaluate", "index");
-    if (!(index >= 0) || index != std::floor(index)) ThrowInvalid(env, "evaluate", "index must be a non-negative integer");
+    const StepArgs a = ReadStepArgs(info, "evaluate", "index");
     auto metrics = std::make_shared<electra::StepMetrics>();
     electra::ElectraModel* model = Live(env);
     busy_ = true;
     return PromiseWorker::Run(
-        env, Value(), [=]() { return model->evaluate(train, batch->view(), static_cast<int64_t>(index), metrics.get()); },
+        env, Value(), [=]() { return model->evaluate(a.train, a.batch->view(), a.n, metrics.get()); },
         [=](Napi::Env e) -> Napi::Value { return MetricsToJs(e, *metrics); }, [this]() { busy_ = false; });
   }
 

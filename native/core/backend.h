@@ -78,12 +78,6 @@ class Backend {
   virtual Status download(void* host_dst, const void* src, size_t bytes) = 0;
   virtual Status copy(void* dst, const void* src, size_t bytes) = 0;
   virtual Status zero(void* p, size_t bytes) = 0;
-  // zero() of several buffers of `bytes` each (a multiple of 4): one device
-  // operation on CUDA (up to 4 buffers a launch).
-  virtual Status zero_many(std::initializer_list<void*> ptrs, size_t bytes) {
-    for (void* p : ptrs) ELECTRA_RETURN_IF_ERROR(zero(p, bytes));
-    return Status::Ok();
-  }
   // Waits for every op issued so far; reports errors raised while they ran.
   virtual Status sync() = 0;
   // Host staging memory that upload()/download() move asynchronously (CUDA:

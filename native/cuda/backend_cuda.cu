@@ -144,21 +144,6 @@ class CudaBackend final : public Backend {
     CUDA_TRY(cudaMemsetAsync(p, 0, bytes, stream_));
     return Status::Ok();
   }
-  Status zero_many(std::initializer_list<void*> ptrs, size_t bytes) override {
-    if (!bytes || ptrs.size() == 0) return Status::Ok();
-    ON_DEVICE();
-    if (bytes % sizeof(float) != 0) return Backend::zero_many(ptrs, bytes);
-    ZeroBuffers z{};
-    z.floats = int64_t(bytes / sizeof(float));
-    for (void* p : ptrs) {
-      z.p[z.count++] = static_cast<float*>(p);
-      if (z.count == kMaxZeroBuffers) {
-        ELECTRA_RETURN_IF_ERROR(cuda::zero_buffers(z, stream_));
-        z.count = 0;
-      }
-    }
-    return cuda::zero_buffers(z, stream_);
-  }
   Status sync() override {
     ON_DEVICE();
     CUDA_TRY(cudaStreamSynchronize(stream_));

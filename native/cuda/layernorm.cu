@@ -244,10 +244,13 @@ int64_t params_chunks(int64_t N, int64_t C) {
 constexpr int kWarpRows = 8;       // rows (warps) per 256-thread block
 constexpr int kMaxWarpC = 1024;    // 32 lanes x NV = 32 values
 // Blocks of the backward: one row per warp up to one full wave of a 132-SM
-// GPU (blocks per SM from the instantiation's sm_90 registers, held by its
-// __launch_bounds__: 40 at NV = 1 and 2, 55 at 4, 64 at 8, 128 at 16, 255 at
-// 32), each warp then looping over rows (grid-stride), so
-// the partials the second pass adds stay few (4 KB per block at C = 256).
+// GPU (blocks per SM from the instantiation's registers, plain / kFused, as
+// ptxas gives them for sm_90 with CUDA 13, held by its __launch_bounds__:
+// 40/40 at NV = 1, 46/50 at 2, 55/53 at 4, 64/64 at 8, 125/109 at 16,
+// 212/183 at 32), each warp then looping over rows (grid-stride), so the
+// partials the second pass adds stay few (4 KB per block at C = 256). At
+// NV = 2 (C of 33..64) only 5 / 4 blocks fit an SM, so the 6 there are a
+// little over one wave.
 // A function of (N, C) only: the partials' sum order is too.
 int64_t bwd_blocks(int64_t N, int64_t C) {
   const int64_t per_sm = C <= 64 ? 6 : C <= 256 ? 4 : C <= 512 ? 2 : 1;

@@ -136,16 +136,6 @@ Status dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint
                         uint64_t offset, cudaStream_t stream = 0,
     const uint64_t* offset_base = nullptr);
 
-// ----------------------------------------------------------------- zero.cu
-// Up to kMaxZeroBuffers buffers of `floats` floats each, zeroed by one launch.
-constexpr int kMaxZeroBuffers = 4;
-struct ZeroBuffers {
-  float* p[kMaxZeroBuffers];
-  int64_t floats;
-  int count;
-};
-Status zero_buffers(const ZeroBuffers& z, cudaStream_t stream = 0);
-
 // ------------------------------------------------------------- residual.cu
 Status residual_forward(float* out, const float* a, const float* b, int64_t n,
                         cudaStream_t stream = 0);

@@ -58,29 +58,6 @@ TEST(cuda_dropout_residual_layernorm) {
   }
 }
 
-// cuda::zero_buffers: every element of each buffer zeroed, nothing around them.
-TEST(cuda_zero_buffers) {
-  if (!have_gpu()) return;
-  for (int64_t n : {int64_t(1), int64_t(1000), int64_t(70001)})
-    for (int count : {1, 3, 4}) {
-      std::vector<DevGuarded<float>> bufs;
-      bufs.reserve(size_t(count));
-      electra::cuda::ZeroBuffers z{};
-      z.floats = n;
-      for (int i = 0; i < count; ++i) {
-        bufs.emplace_back(rand_vec(n, 1, 2));
-        z.p[z.count++] = bufs.back().data();
-      }
-      check_ok(electra::cuda::zero_buffers(z), "zero_buffers");
-      for (auto& b : bufs) {
-        const std::vector<float> got = b.get("zeroed");
-        bool zero = true;
-        for (float v : got) zero = zero && v == 0.0f;
-        CHECK(zero) << n << " floats x " << count << ": not all zero";
-      }
-    }
-}
-
 // cuda::layernorm_backward_write: dinp written (the CPU's backward into a
 // zeroed buffer), ddrop = the CPU's dropout of the CPU dinp (the mask bit for
 // bit: an element is 0 exactly where the CPU's is), dgamma/dbeta accumulated,

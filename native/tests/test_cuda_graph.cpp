@@ -12,7 +12,6 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -193,12 +192,11 @@ TEST(cuda_backend_graphs_off_switch_and_cpu) {
   CHECK(cpu->launch_graph("k", &found).ok());
   CHECK(!found);
   if (!cudatest::have_gpu()) return;
-  const char* old = std::getenv("ELECTRA_CUDA_GRAPHS");
-  const std::string keep = old ? old : "";
-  setenv("ELECTRA_CUDA_GRAPHS", "0", 1);
-  auto be = cuda_backend();
-  if (old) setenv("ELECTRA_CUDA_GRAPHS", keep.c_str(), 1);
-  else unsetenv("ELECTRA_CUDA_GRAPHS");
+  std::unique_ptr<Backend> be;
+  {
+    etest::ScopedEnv graphs_off("ELECTRA_CUDA_GRAPHS", "0");
+    be = cuda_backend();
+  }
   if (!be) return;
   CHECK(!be->graphs_enabled());
   const Status st = be->begin_capture();
@@ -245,15 +243,9 @@ struct GraphTokens {
 };
 
 std::unique_ptr<ElectraModel> graph_model(bool graphs) {
-  const char* old = std::getenv("ELECTRA_CUDA_GRAPHS");
-  const std::string keep = old ? old : "";
-  setenv("ELECTRA_CUDA_GRAPHS", graphs ? "1" : "0", 1);
   ExecOptions e;
   e.backend = BackendKind::kCuda;
-  auto m = etest::make_model(etest::tiny_step_config(), 4, e);
-  if (old) setenv("ELECTRA_CUDA_GRAPHS", keep.c_str(), 1);
-  else unsetenv("ELECTRA_CUDA_GRAPHS");
-  return m;
+  return etest::make_model_with_env("ELECTRA_CUDA_GRAPHS", graphs ? "1" : "0", etest::tiny_step_config(), 4, e);
 }
 
 bool same_metrics(const StepMetrics& a, const StepMetrics& b) {
@@ -290,12 +282,7 @@ void train_both(ElectraModel* on, ElectraModel* off, const TrainConfig& t, const
     CHECK(same_metrics(a, b)) << "step " << step << ": loss " << a.loss << " vs " << b.loss << ", norm "
                               << a.grad_norm << " vs " << b.grad_norm;
   }
-  CHECK(on->sync_to_host().ok());
-  CHECK(off->sync_to_host().ok());
-  const size_t bytes = sizeof(float) * size_t(on->buffers().total);
-  CHECK(std::memcmp(on->buffers().params, off->buffers().params, bytes) == 0) << "parameters differ";
-  CHECK(std::memcmp(on->buffers().m, off->buffers().m, bytes) == 0) << "AdamW first moments differ";
-  CHECK(std::memcmp(on->buffers().v, off->buffers().v, bytes) == 0) << "AdamW second moments differ";
+  etest::check_same_state(on, off);
 }
 
 }  // namespace
@@ -376,12 +363,7 @@ TEST(cuda_step_without_metrics_matches_and_does_not_wait) {
   CHECK(lazy->train_step(t, data[0].b, 7, nullptr).ok());
   StepMetrics b;
   CHECK(eager->train_step(t, data[0].b, 7, &b).ok());
-  CHECK(lazy->sync_to_host().ok());
-  CHECK(eager->sync_to_host().ok());
-  const size_t bytes = sizeof(float) * size_t(lazy->buffers().total);
-  CHECK(std::memcmp(lazy->buffers().params, eager->buffers().params, bytes) == 0) << "parameters differ";
-  CHECK(std::memcmp(lazy->buffers().m, eager->buffers().m, bytes) == 0) << "AdamW first moments differ";
-  CHECK(std::memcmp(lazy->buffers().v, eager->buffers().v, bytes) == 0) << "AdamW second moments differ";
+  etest::check_same_state(lazy.get(), eager.get());
 #if defined(ELECTRA_CUDA_EMULATOR)
   CHECK(emu::race_count() == races) << "a staging set was rewritten while a step still read it";
 #endif
