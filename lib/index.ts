@@ -68,7 +68,7 @@ export { crc32c } from './io/checksum';
 export { RunLock, LOCK_FILE } from './run-lock';
 export type { LockHolder } from './run-lock';
 export { planMemory, countParameters, activationBytes } from './memory-plan';
-export type { AttentionSavedFloats, MemoryPlan, StepShape } from './memory-plan';
+export type { AttentionQkvBf16, AttentionSavedFloats, FfnGeluBf16, MemoryPlan, StepShape } from './memory-plan';
 
 // Fine-tuning: the classifier model, its trainer and the paper's recipe.
 export { ClassifierModel, FINETUNE_CONFIG_KEY, argmaxRows } from './finetune/model';
