@@ -708,22 +708,29 @@ Status attention_tc_fits(int64_t S, int64_t hd, bool* fits) {
 }
 
 namespace {
+// Whether the tensor-core kernels take this call (*tc), after the shape
+// checks both directions share; bf16 q, k, v where they do not (the fp32
+// fallback reads fp32) are an InvalidArgument.
+Status take_tc(QkvPtr q, int64_t B, int64_t S, int64_t NH, int64_t hd, const char* op, bool* tc) {
+  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, op));
+  ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, tc));
+  if (!*tc && q.b16)
+    return InvalidArgument(std::string(op) + ": bf16 q, k, v need the tensor-core kernels, which do not fit this "
+                           "device at S=" + std::to_string(S) + ", head_dim=" + std::to_string(hd) +
+                           " (attention_tc_fits)");
+  return Status::Ok();
+}
+
 Status forward_tc(float* out, float* probs, QkvPtr q, QkvPtr k, QkvPtr v, int64_t ld, const int32_t* mask, int64_t B,
                   int64_t S, int64_t NH, int64_t hd, float p, uint64_t seed, uint64_t offset, cudaStream_t stream,
                   const uint64_t* offset_base, const char* op) {
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
-  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, op));
-  bool fits = false;
-  ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
-  if (!fits) {
-    if (q.b16)
-      return InvalidArgument(std::string(op) + ": bf16 q, k, v need the tensor-core kernels, which do not fit this "
-                             "device at S=" + std::to_string(S) + ", head_dim=" + std::to_string(hd) +
-                             " (attention_tc_fits)");
+  bool tc = false;
+  ELECTRA_RETURN_IF_ERROR(take_tc(q, B, S, NH, hd, op, &tc));
+  if (!tc)
     return attention_forward(out, probs, static_cast<const float*>(q.p), static_cast<const float*>(k.p),
                              static_cast<const float*>(v.p), ld, mask, B, S, NH, hd, p, seed, offset, stream,
                              offset_base);
-  }
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));  // as the CPU
@@ -742,18 +749,12 @@ Status backward_tc(float* dq, float* dk, float* dv, const float* dout, const flo
                    const uint64_t* offset_base, const char* op) {
   if (!dq && !dk && !dv) return Status::Ok();
   if (B <= 0 || S <= 0 || NH <= 0 || hd <= 0) return Status::Ok();
-  ELECTRA_RETURN_IF_ERROR(check_tc_shape(B, S, NH, hd, op));
-  bool fits = false;
-  ELECTRA_RETURN_IF_ERROR(attention_tc_fits(S, hd, &fits));
-  if (!fits) {
-    if (q.b16)
-      return InvalidArgument(std::string(op) + ": bf16 q, k, v need the tensor-core kernels, which do not fit this "
-                             "device at S=" + std::to_string(S) + ", head_dim=" + std::to_string(hd) +
-                             " (attention_tc_fits)");
+  bool tc = false;
+  ELECTRA_RETURN_IF_ERROR(take_tc(q, B, S, NH, hd, op, &tc));
+  if (!tc)
     return attention_backward_write(dq, dk, dv, dout, probs, static_cast<const float*>(q.p),
                                     static_cast<const float*>(k.p), static_cast<const float*>(v.p), ld, mask, B, S,
                                     NH, hd, p, seed, offset, stream, offset_base);
-  }
   int64_t limit = 0;
   ELECTRA_RETURN_IF_ERROR(optin_limit(&limit));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
